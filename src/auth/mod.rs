@@ -1,0 +1,270 @@
+//! Accounts: sign-up, sign-in (with throttling), password and profile
+//! changes. These are the domain functions behind the entry and account
+//! pages; handlers parse the form, call one of these and render the result.
+
+pub mod passwords;
+
+use crate::db::{self, DbError, write_transaction};
+use crate::domain::password::plausible_for_sign_in;
+use crate::domain::{Email, FieldErrors, Password, PersonName, UserId, WorkspaceId};
+use crate::web::AppState;
+
+/// What sign-up and sign-in can refuse, by what the form should show.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Fields failed validation.
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// Unknown email or wrong password: deliberately indistinguishable.
+    #[error("wrong email or password")]
+    BadCredentials,
+    /// Too many failures for this account or this client.
+    #[error("too many attempts, retry in {retry_after_minutes} min")]
+    Throttled {
+        /// Whole minutes until the oldest failure leaves the window.
+        retry_after_minutes: i64,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] passwords::HashError),
+}
+
+/// What a new account starts with.
+#[derive(Debug, Clone)]
+pub struct SignUpInput {
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A successful sign-up or sign-in: who, and where they start.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The account.
+    pub user_id: UserId,
+    /// Their personal workspace, active after sign-in.
+    pub personal_workspace: WorkspaceId,
+}
+
+/// Creates an account and its personal workspace.
+pub async fn sign_up(state: &AppState, input: SignUpInput) -> Result<SignedIn, AuthError> {
+    let mut errors = FieldErrors::new();
+    let name = errors.check("name", PersonName::parse(&input.name));
+    let email = errors.check("email", Email::parse(&input.email));
+    let context: Vec<&str> = [input.name.as_str(), input.email.as_str()]
+        .into_iter()
+        .collect();
+    let password = errors.check("password", Password::parse_new(&input.password, &context));
+    let (Some(name), Some(email), Some(password)) = (name, email, password) else {
+        return Err(AuthError::Invalid(errors));
+    };
+    let taken_email = email.clone();
+    let taken = state
+        .db
+        .run(move |conn| {
+            Ok::<_, DbError>(db::users::credentials_by_email(conn, &taken_email)?.is_some())
+        })
+        .await?;
+    if taken {
+        return Err(email_taken());
+    }
+    let hash = state.hasher.hash(password).await?;
+    let created = state
+        .db
+        .run(move |conn| db::users::create(conn, &email, &name, &hash))
+        .await;
+    match created {
+        Ok((user, personal_workspace)) => Ok(SignedIn {
+            user_id: user.id,
+            personal_workspace,
+        }),
+        // Two sign-ups racing for one email: the loser gets the form error.
+        Err(error) if error.is_conflict_on("email") => Err(email_taken()),
+        Err(error) => Err(AuthError::Db(error)),
+    }
+}
+
+fn email_taken() -> AuthError {
+    let mut errors = FieldErrors::new();
+    errors.add(
+        "email",
+        "An account with this email already exists. Sign in instead?",
+    );
+    AuthError::Invalid(errors)
+}
+
+/// Checks an email and password. Unknown emails cost the same argon2 time
+/// as wrong passwords, and failures count against both the account and the
+/// client IP; past either limit, attempts are refused without checking.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client_ip: &str,
+) -> Result<SignedIn, AuthError> {
+    let mut errors = FieldErrors::new();
+    if email.trim().is_empty() {
+        errors.add("email", "Enter your email address.");
+    }
+    if password.is_empty() {
+        errors.add("password", "Enter your password.");
+    }
+    if !errors.is_empty() {
+        return Err(AuthError::Invalid(errors));
+    }
+    let Ok(email) = Email::parse(email) else {
+        errors.add("email", "Enter an email address like name@example.com.");
+        return Err(AuthError::Invalid(errors));
+    };
+    let account_key = format!("account:{email}");
+    let ip_key = format!("ip:{client_ip}");
+    let throttle = state.config.login_throttle;
+    let (lookup_email, keys) = (email.clone(), [account_key.clone(), ip_key.clone()]);
+    let (credentials, throttled_until) = state
+        .db
+        .run(move |conn| {
+            let now = db::now();
+            let since = now - throttle.window;
+            let limits = [
+                (&keys[0], throttle.per_account),
+                (&keys[1], throttle.per_ip),
+            ];
+            let mut throttled_until = None;
+            for (key, limit) in limits {
+                if db::login_attempts::failures_since(conn, key, since)? >= i64::from(limit) {
+                    let oldest =
+                        db::login_attempts::oldest_failure_since(conn, key, since)?.unwrap_or(now);
+                    throttled_until = throttled_until.max(Some(oldest + throttle.window));
+                }
+            }
+            let credentials = match throttled_until {
+                Some(_) => None,
+                None => db::users::credentials_by_email(conn, &lookup_email)?,
+            };
+            Ok::<_, DbError>((credentials, throttled_until))
+        })
+        .await?;
+    if let Some(until) = throttled_until {
+        let minutes = ((until - db::now()).num_seconds() + 59) / 60;
+        return Err(AuthError::Throttled {
+            retry_after_minutes: minutes.max(1),
+        });
+    }
+    let active = credentials.filter(|c| c.status == "active");
+    let stored_hash = active.as_ref().map(|c| c.password_hash.clone());
+    let matches =
+        plausible_for_sign_in(&password) && state.hasher.verify(password, stored_hash).await?;
+    match (matches, active) {
+        (true, Some(credentials)) => {
+            let user_id = credentials.id;
+            let signed_in = user_id.clone();
+            let personal_workspace = state
+                .db
+                .run(move |conn| {
+                    write_transaction(conn, |conn| {
+                        db::login_attempts::clear(conn, &account_key)?;
+                        db::users::record_sign_in(conn, &signed_in)?;
+                        db::workspaces::personal_of(conn, &signed_in)
+                    })
+                })
+                .await?;
+            Ok(SignedIn {
+                user_id,
+                personal_workspace,
+            })
+        }
+        _ => {
+            state
+                .db
+                .run(move |conn| {
+                    db::login_attempts::record_failure(
+                        conn,
+                        &[account_key.as_str(), ip_key.as_str()],
+                        db::now(),
+                    )
+                })
+                .await?;
+            Err(AuthError::BadCredentials)
+        }
+    }
+}
+
+/// What a password change asks for.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    /// The current password (re-authentication).
+    pub current: String,
+    /// The new password.
+    pub new: String,
+    /// Whether to end every other session of the user.
+    pub sign_out_others: bool,
+}
+
+/// Changes the password after checking the current one; optionally ends
+/// every other session. Returns how many sessions were ended.
+pub async fn change_password(
+    state: &AppState,
+    user: &crate::db::users::User,
+    current_session: &str,
+    change: PasswordChange,
+) -> Result<usize, AuthError> {
+    let mut errors = FieldErrors::new();
+    if change.current.is_empty() {
+        errors.add("current_password", "Enter your current password.");
+    }
+    let context = [user.email.as_str(), user.name.as_str()];
+    let new = errors.check("new_password", Password::parse_new(&change.new, &context));
+    let Some(new) = new.filter(|_| errors.is_empty()) else {
+        return Err(AuthError::Invalid(errors));
+    };
+    let id = user.id.clone();
+    let stored = state
+        .db
+        .run(move |conn| db::users::credentials(conn, &id))
+        .await?;
+    let current_ok = plausible_for_sign_in(&change.current)
+        && state
+            .hasher
+            .verify(change.current, Some(stored.password_hash))
+            .await?;
+    if !current_ok {
+        errors.add("current_password", "That is not your current password.");
+        return Err(AuthError::Invalid(errors));
+    }
+    let hash = state.hasher.hash(new).await?;
+    let (id, keep) = (user.id.clone(), current_session.to_owned());
+    let ended = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                db::users::set_password_hash(conn, &id, &hash)?;
+                if change.sign_out_others {
+                    db::sessions::delete_others_of_user(conn, &id, &keep)
+                } else {
+                    Ok(0)
+                }
+            })
+        })
+        .await?;
+    Ok(ended)
+}
+
+/// Renames the user.
+pub async fn rename(state: &AppState, user: &UserId, name: &str) -> Result<(), AuthError> {
+    let mut errors = FieldErrors::new();
+    let Some(name) = errors.check("name", PersonName::parse(name)) else {
+        return Err(AuthError::Invalid(errors));
+    };
+    let id = user.clone();
+    state
+        .db
+        .run(move |conn| db::users::rename(conn, &id, &name))
+        .await?;
+    Ok(())
+}

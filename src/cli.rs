@@ -1,0 +1,160 @@
+//! The command line: `tenantry serve` (the default), `tenantry migrate` and
+//! `tenantry user create` for scripted setups. Configuration comes from the
+//! environment and `tenantry.toml` (see the README), not from flags, so the
+//! same settings drive every subcommand.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Settings};
+use crate::db::{self, Db};
+use crate::domain::{Email, Password, PersonName};
+use crate::web::{self, AppState};
+
+/// Tenantry: workspaces, organizations, members and wallets.
+#[derive(Parser)]
+#[command(name = "tenantry", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (migrates the database first). The default.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account with its personal workspace.
+    Create {
+        /// Email address (must be unused).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    crate::telemetry::init(settings.log_format);
+    let config = Config::resolve(settings)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url, 1)?;
+            let applied = db.migrate()?;
+            println!(
+                "{} database: {applied} migration(s) applied",
+                db.backend().name()
+            );
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    name,
+                    password_stdin,
+                },
+        } => create_user(config, &email, &name, password_stdin),
+    }
+}
+
+/// Migrates, then serves until interrupted.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url, config.db_pool_size)?;
+    let applied = db.migrate()?;
+    tracing::info!(backend = db.backend().name(), applied, "database ready");
+    let listener = TcpListener::bind(&config.bind)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+    let (idle, lifetime, window) = (
+        config.session_idle,
+        config.session_lifetime,
+        config.login_throttle.window,
+    );
+    actix_web::rt::spawn(crate::maintenance::run_forever(
+        db.clone(),
+        idle,
+        lifetime,
+        window,
+    ));
+    let base_url = config.base_url.clone();
+    let state = AppState::new(config, db)?;
+    tracing::info!(%base_url, "Tenantry is listening");
+    web::run(listener, state, None)?.await?;
+    Ok(())
+}
+
+fn create_user(
+    config: Config,
+    email: &str,
+    name: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let name = PersonName::parse(name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    let (password, generated) = if password_stdin {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input)?;
+        let input = input
+            .strip_suffix('\n')
+            .unwrap_or(&input)
+            .trim_end_matches('\r')
+            .to_owned();
+        (input, false)
+    } else {
+        (hex::encode(rand::random::<[u8; 12]>()), true)
+    };
+    let password = Password::parse_new(&password, &[email.as_str(), name.as_str()])
+        .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let db = Db::connect(&config.database_url, 1)?;
+    db.migrate()?;
+    let hasher = crate::auth::passwords::PasswordHasher::new(config.argon2)?;
+    let secret = password.clone();
+    let hash = actix_web::rt::System::new().block_on(async move { hasher.hash(secret).await })?;
+    let mut conn = db.connection()?;
+    let (user, _) = db::users::create(&mut conn, &email, &name, &hash).map_err(|e| {
+        if e.is_conflict_on("email") {
+            anyhow::anyhow!("an account with {email} already exists")
+        } else {
+            anyhow::anyhow!(e)
+        }
+    })?;
+    println!(
+        "created user {} <{}> (id {})",
+        user.name, user.email, user.id
+    );
+    if generated {
+        println!("password: {}", password.expose());
+    }
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! Configuration: defaults, then an optional `tenantry.toml`, then the
+//! environment (`TENANTRY_*` and `DATABASE_URL`), resolved once at start-up
+//! into a [`Config`] that the rest of the program reads and never re-parses.
+//! Tests build a `Config` directly instead of touching the environment.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Raw settings as an operator writes them; see the README for each key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `sqlite://path` or `postgres://…`; defaults to a SQLite file in the data dir.
+    pub database_url: Option<String>,
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// Where the SQLite file, the generated secret and outbox files live.
+    pub data_dir: PathBuf,
+    /// The public URL; links in emails are built from it, never from `Host`.
+    pub base_url: Option<String>,
+    /// 64+ bytes as hex that sign cookies and CSRF tokens; generated when unset.
+    pub secret_key: Option<String>,
+    /// SMTP server for outgoing mail; unset writes mail to `data/outbox/`.
+    pub smtp_url: Option<String>,
+    /// `text` for people, `json` for log shippers.
+    pub log_format: LogFormat,
+    /// Minutes of inactivity after which a session ends.
+    pub session_idle_minutes: u32,
+    /// Hours after sign-in after which a session ends however active it is.
+    pub session_lifetime_hours: u32,
+    /// Failed sign-ins per account within the window before it is throttled.
+    pub login_max_failures_per_account: u32,
+    /// Failed sign-ins per client IP within the window before it is throttled.
+    pub login_max_failures_per_ip: u32,
+    /// The sign-in throttling window in minutes.
+    pub login_window_minutes: u32,
+    /// Trust `X-Forwarded-For` / `Forwarded` for the client IP (only behind a proxy you run).
+    pub trust_proxy_headers: bool,
+    /// Size of the database connection pool.
+    pub db_pool_size: u32,
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    pub argon2_iterations: u32,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            base_url: None,
+            secret_key: None,
+            smtp_url: None,
+            log_format: LogFormat::Text,
+            session_idle_minutes: 30,
+            session_lifetime_hours: 12,
+            login_max_failures_per_account: 10,
+            login_max_failures_per_ip: 50,
+            login_window_minutes: 15,
+            trust_proxy_headers: false,
+            db_pool_size: 10,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads defaults, `tenantry.toml` (or the file named by
+    /// `TENANTRY_CONFIG`) and the environment, in that order of precedence.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var("TENANTRY_CONFIG").unwrap_or_else(|_| "tenantry.toml".into());
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("TENANTRY_"))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .extract()
+            .context("invalid configuration")
+    }
+}
+
+/// Configuration after defaults are derived and the secret is loaded.
+#[derive(Clone)]
+pub struct Config {
+    /// Database URL with the backend chosen by its scheme.
+    pub database_url: String,
+    /// Address to listen on.
+    pub bind: String,
+    /// Data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// Public base URL without a trailing slash.
+    pub base_url: String,
+    /// Secret key material (at least 64 bytes).
+    pub secret_key: Vec<u8>,
+    /// SMTP URL, if mail goes out over SMTP.
+    pub smtp_url: Option<String>,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Session idle timeout.
+    pub session_idle: chrono::Duration,
+    /// Session absolute lifetime.
+    pub session_lifetime: chrono::Duration,
+    /// Sign-in throttling.
+    pub login_throttle: LoginThrottle,
+    /// Whether proxy headers name the client IP.
+    pub trust_proxy_headers: bool,
+    /// Connection pool size.
+    pub db_pool_size: u32,
+    /// Argon2id cost parameters.
+    pub argon2: Argon2Cost,
+}
+
+/// Limits of failed sign-ins before further attempts are refused.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginThrottle {
+    /// Failures per account within the window.
+    pub per_account: u32,
+    /// Failures per client IP within the window.
+    pub per_ip: u32,
+    /// The window.
+    pub window: chrono::Duration,
+}
+
+/// Argon2id cost; tests pass a cheap one explicitly, production keeps OWASP's.
+#[derive(Debug, Clone, Copy)]
+pub struct Argon2Cost {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Iterations.
+    pub iterations: u32,
+}
+
+impl Config {
+    /// Derives the defaults that depend on other settings and loads or
+    /// generates the secret key. Creates the data directory.
+    pub fn resolve(settings: Settings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+        let database_url = settings.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                settings.data_dir.join("tenantry.db").display()
+            )
+        });
+        let base_url = settings
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", settings.bind))
+            .trim_end_matches('/')
+            .to_owned();
+        let secret_key = match &settings.secret_key {
+            Some(hex_key) => decode_secret(hex_key).context("TENANTRY_SECRET_KEY")?,
+            None => load_or_generate_secret(&settings.data_dir)?,
+        };
+        Ok(Self {
+            database_url,
+            bind: settings.bind,
+            data_dir: settings.data_dir,
+            base_url,
+            secret_key,
+            smtp_url: settings.smtp_url,
+            log_format: settings.log_format,
+            session_idle: chrono::Duration::minutes(settings.session_idle_minutes.into()),
+            session_lifetime: chrono::Duration::hours(settings.session_lifetime_hours.into()),
+            login_throttle: LoginThrottle {
+                per_account: settings.login_max_failures_per_account,
+                per_ip: settings.login_max_failures_per_ip,
+                window: chrono::Duration::minutes(settings.login_window_minutes.into()),
+            },
+            trust_proxy_headers: settings.trust_proxy_headers,
+            db_pool_size: settings.db_pool_size.max(1),
+            argon2: Argon2Cost {
+                memory_kib: settings.argon2_memory_kib,
+                iterations: settings.argon2_iterations,
+            },
+        })
+    }
+
+    /// Whether the public URL is HTTPS: cookies are `Secure` and HSTS is sent then.
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+const SECRET_FILE: &str = "secret.key";
+const SECRET_BYTES: usize = 64;
+
+fn decode_secret(hex_key: &str) -> anyhow::Result<Vec<u8>> {
+    let bytes = hex::decode(hex_key.trim()).context("the secret key must be hex")?;
+    anyhow::ensure!(
+        bytes.len() >= SECRET_BYTES,
+        "the secret key must be at least {SECRET_BYTES} bytes (128 hex characters)"
+    );
+    Ok(bytes)
+}
+
+/// The secret survives restarts (so do sign-ins) because it is kept in the
+/// data dir, readable by the owner only.
+fn load_or_generate_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(SECRET_FILE);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return decode_secret(&text).with_context(|| format!("bad secret in {}", path.display()));
+    }
+    let bytes: [u8; SECRET_BYTES] = rand::random();
+    write_private(&path, &hex::encode(bytes))?;
+    tracing::info!(path = %path.display(), "generated a new secret key");
+    Ok(bytes.to_vec())
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}

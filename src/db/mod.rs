@@ -1,0 +1,309 @@
+//! The repository layer: every diesel query lives under `db`, and `schema`
+//! is private to it, so code outside can reach tables only through the
+//! functions here. Workspace data is reached only with a
+//! [`Scope`](crate::web::scope::Scope)'s workspace id.
+//!
+//! One binary serves SQLite and PostgreSQL through diesel's
+//! `MultiConnection`; the backend is chosen from the URL's scheme (diesel's
+//! own probing swallows connection errors). Queries are blocking, so they
+//! run on actix's blocking pool through [`Db::run`].
+//!
+//! Errors: repository functions return [`DbError`]; the web layer maps it
+//! once, in `web::error`.
+
+mod schema;
+
+pub mod login_attempts;
+pub mod sessions;
+pub mod users;
+pub mod workspaces;
+
+use std::time::Duration;
+
+use chrono::Timelike;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// A connection to whichever backend the URL named. `Postgresql` comes first
+/// because `establish` tries variants in order.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL, for several instances sharing one database.
+    Postgresql(diesel::PgConnection),
+    /// Embedded SQLite, the zero-setup default.
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// The connection pool shared by the whole process.
+pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// SQLite waits this long for a competing writer before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// Which database engine serves this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// Chooses the backend from the URL's scheme.
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.starts_with("sqlite://") || url.starts_with("file:") {
+            Ok(Backend::Sqlite)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:// (got {url:?})")
+        }
+    }
+
+    /// Name for logs and `/readyz`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Errors of the repository layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The row asked for does not exist (or is not in the caller's scope).
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write; the string names the constraint
+    /// or the column so callers can tell which field clashed.
+    #[error("unique constraint violated: {0}")]
+    Conflict(String),
+    /// No connection could be had (database down or pool exhausted).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other query failure.
+    #[error(transparent)]
+    Query(DieselError),
+}
+
+impl From<DieselError> for DbError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => DbError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                let name = info
+                    .constraint_name()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| info.message().to_owned());
+                DbError::Conflict(name)
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                DbError::Unavailable(info.message().to_owned())
+            }
+            other => DbError::Query(other),
+        }
+    }
+}
+
+impl DbError {
+    /// Whether this is a unique violation mentioning `needle` (a constraint
+    /// or column name), e.g. `users_email_key` / `users.email`.
+    pub fn is_conflict_on(&self, needle: &str) -> bool {
+        matches!(self, DbError::Conflict(name) if name.contains(needle))
+    }
+}
+
+/// Handle to the database: the pool plus the backend it talks to.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(sqlite) = conn {
+            sqlite
+                .batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                ))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Connects, checks the connection for real (so a wrong password is
+    /// reported as such), and builds the pool. Does not migrate.
+    pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let backend = Backend::from_url(url)?;
+        let connection_url = match backend {
+            Backend::Postgres => url.to_owned(),
+            Backend::Sqlite => sqlite_path(url),
+        };
+        if backend == Backend::Sqlite {
+            if let Some(parent) = std::path::Path::new(&connection_url).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+        }
+        // Establish once directly: r2d2 would hide the real error behind a timeout.
+        match backend {
+            Backend::Postgres => drop(
+                diesel::PgConnection::establish(&connection_url)
+                    .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?,
+            ),
+            Backend::Sqlite => drop(
+                diesel::SqliteConnection::establish(&connection_url).map_err(|e| {
+                    anyhow::anyhow!("cannot open SQLite database {connection_url}: {e}")
+                })?,
+            ),
+        }
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            // Longer than SQLite's busy timeout, so a waiting writer fails on
+            // the lock (a clear error) before the pool gives up.
+            .connection_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS + 3_000))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(ConnectionManager::<AnyConnection>::new(connection_url))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies pending embedded migrations for this backend; returns how many ran.
+    pub fn migrate(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            AnyConnection::Postgresql(pg) => {
+                pg.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len())
+            }
+            AnyConnection::Sqlite(sqlite) => sqlite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len()),
+        }
+        .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
+        Ok(applied)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for start-up and command-line work (not for request handlers).
+    pub fn connection(
+        &self,
+    ) -> Result<PooledConnection<ConnectionManager<AnyConnection>>, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Runs blocking repository work on the blocking pool with a pooled connection.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(DbError::Unavailable(format!("blocking pool: {e}"))))?
+    }
+
+    /// Checks that a query round-trips, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|conn| {
+            conn.batch_execute("SELECT 1")?;
+            Ok::<_, DbError>(())
+        })
+        .await
+    }
+}
+
+fn sqlite_path(url: &str) -> String {
+    url.strip_prefix("sqlite://").unwrap_or(url).to_owned()
+}
+
+/// Runs `work` in one write transaction. On SQLite the transaction begins
+/// IMMEDIATE: a deferred one that later upgrades to a write fails at once
+/// with SQLITE_BUSY instead of waiting for `busy_timeout`.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
+where
+    E: From<DbError>,
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+{
+    let AnyConnection::Sqlite(sqlite) = conn else {
+        return conn
+            .transaction(|conn| work(conn).map_err(TxError::Work))
+            .map_err(TxError::into_inner);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+        .map_err(|e| E::from(e.into()))?;
+    let outcome = work(conn);
+    let AnyConnection::Sqlite(sqlite) = conn else {
+        unreachable!("the connection's backend cannot change within a transaction")
+    };
+    match outcome {
+        Ok(value) => {
+            <AnsiTransactionManager as TransactionManager<diesel::SqliteConnection>>::commit_transaction(sqlite)
+                .map_err(|e| E::from(e.into()))?;
+            Ok(value)
+        }
+        Err(error) => {
+            <AnsiTransactionManager as TransactionManager<diesel::SqliteConnection>>::rollback_transaction(sqlite)
+                .map_err(|e| E::from(e.into()))?;
+            Err(error)
+        }
+    }
+}
+
+/// Lets a caller's error type pass through diesel's `transaction`, which
+/// wants an error it can build from `diesel::result::Error`.
+enum TxError<E> {
+    Work(E),
+    Diesel(DieselError),
+}
+
+impl<E> From<DieselError> for TxError<E> {
+    fn from(error: DieselError) -> Self {
+        TxError::Diesel(error)
+    }
+}
+
+impl<E: From<DbError>> TxError<E> {
+    fn into_inner(self) -> E {
+        match self {
+            TxError::Work(error) => error,
+            TxError::Diesel(error) => E::from(error.into()),
+        }
+    }
+}
+
+/// The current time as stored: UTC without zone, truncated to microseconds
+/// (what both backends keep), so a value read back equals the one written.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    now.with_nanosecond((now.nanosecond() / 1_000) * 1_000)
+        .unwrap_or(now)
+}

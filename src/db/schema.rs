@@ -1,0 +1,95 @@
+//! Diesel's view of the tables. Private to `db`: nothing outside the
+//! repository layer can name a table, so every query goes through a scoped
+//! repository function.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        status -> Text,
+        email_verified_at -> Nullable<Timestamp>,
+        last_login_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workspaces (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        slug -> Nullable<Text>,
+        parent_id -> Nullable<Text>,
+        personal_owner_id -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> Text,
+        workspace_id -> Text,
+        system_key -> Nullable<Text>,
+        name -> Text,
+        description -> Text,
+        level -> Integer,
+        permissions -> Text,
+        inherits_from_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> Text,
+        workspace_id -> Text,
+        user_id -> Text,
+        role_id -> Text,
+        status -> Text,
+        joined_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        public_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        state -> Text,
+        user_agent -> Text,
+        ip -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> Text,
+        throttle_key -> Text,
+        attempted_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(memberships -> workspaces (workspace_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(memberships -> roles (role_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    workspaces,
+    roles,
+    memberships,
+    sessions,
+    login_attempts,
+);

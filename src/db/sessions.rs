@@ -1,0 +1,213 @@
+//! Server-side sessions. A row is keyed by the SHA-256 of the cookie's
+//! session key (a database leak yields no usable cookie). Deleting a row ends
+//! that session on its next request: that is how sign-out, "sign out other
+//! sessions" and password changes take effect everywhere at once.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::sessions;
+use super::{AnyConnection, DbError};
+use crate::domain::UserId;
+
+/// The expiry rules applied when a session is loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct Expiry {
+    /// Now.
+    pub now: NaiveDateTime,
+    /// Sessions idle since before this have ended.
+    pub idle_cutoff: NaiveDateTime,
+    /// Sessions created before this have ended.
+    pub lifetime_cutoff: NaiveDateTime,
+}
+
+/// A session row being written by the store.
+#[derive(Debug, Clone)]
+pub struct SessionWrite {
+    /// SHA-256 (hex) of the session key.
+    pub id_hash: String,
+    /// The session's public id (from its state), once signed in.
+    pub public_id: Option<String>,
+    /// The signed-in user (from its state).
+    pub user_id: Option<UserId>,
+    /// The serialised state.
+    pub state: String,
+    /// When the cookie expires.
+    pub expires_at: NaiveDateTime,
+}
+
+/// A session as listed on the account page.
+#[derive(Debug, Clone, Queryable)]
+pub struct SessionInfo {
+    /// Public id, used to sign it out.
+    pub public_id: Option<String>,
+    /// Browser's user agent.
+    pub user_agent: String,
+    /// Client IP last seen.
+    pub ip: String,
+    /// Sign-in time.
+    pub created_at: NaiveDateTime,
+    /// Last request (to within a minute).
+    pub last_seen_at: NaiveDateTime,
+}
+
+/// The state of a live session, or `None` when it doesn't exist or has expired.
+pub fn load(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    expiry: Expiry,
+) -> Result<Option<String>, DbError> {
+    Ok(sessions::table
+        .find(id_hash)
+        .filter(sessions::expires_at.gt(expiry.now))
+        .filter(sessions::last_seen_at.gt(expiry.idle_cutoff))
+        .filter(sessions::created_at.gt(expiry.lifetime_cutoff))
+        .select(sessions::state)
+        .first(conn)
+        .optional()?)
+}
+
+/// Inserts a new session.
+pub fn insert(
+    conn: &mut AnyConnection,
+    row: &SessionWrite,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id_hash.eq(&row.id_hash),
+            sessions::public_id.eq(&row.public_id),
+            sessions::user_id.eq(&row.user_id),
+            sessions::state.eq(&row.state),
+            sessions::created_at.eq(now),
+            sessions::last_seen_at.eq(now),
+            sessions::expires_at.eq(row.expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces a session's state; returns whether the row still existed.
+pub fn update(conn: &mut AnyConnection, row: &SessionWrite) -> Result<bool, DbError> {
+    let changed = diesel::update(sessions::table.find(&row.id_hash))
+        .set((
+            sessions::public_id.eq(&row.public_id),
+            sessions::user_id.eq(&row.user_id),
+            sessions::state.eq(&row.state),
+            sessions::expires_at.eq(row.expires_at),
+        ))
+        .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// Moves a session's cookie expiry.
+pub fn set_expiry(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    expires_at: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(sessions::table.find(id_hash))
+        .set(sessions::expires_at.eq(expires_at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes one session by its key hash.
+pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> Result<(), DbError> {
+    diesel::delete(sessions::table.find(id_hash)).execute(conn)?;
+    Ok(())
+}
+
+/// Records activity: last seen, client IP and user agent. Writes at most once
+/// per `min_interval` per session, so page views don't each cost a write.
+pub fn touch(
+    conn: &mut AnyConnection,
+    public_id: &str,
+    ip: &str,
+    user_agent: &str,
+    now: NaiveDateTime,
+    min_interval: chrono::Duration,
+) -> Result<(), DbError> {
+    diesel::update(sessions::table)
+        .filter(sessions::public_id.eq(public_id))
+        .filter(
+            sessions::last_seen_at
+                .lt(now - min_interval)
+                .or(sessions::ip.ne(ip))
+                .or(sessions::user_agent.eq("")),
+        )
+        .set((
+            sessions::last_seen_at.eq(now),
+            sessions::ip.eq(ip),
+            sessions::user_agent.eq(user_agent),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The user's live sessions, most recently active first.
+pub fn list_for_user(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    expiry: Expiry,
+) -> Result<Vec<SessionInfo>, DbError> {
+    Ok(sessions::table
+        .filter(sessions::user_id.eq(user))
+        .filter(sessions::expires_at.gt(expiry.now))
+        .filter(sessions::last_seen_at.gt(expiry.idle_cutoff))
+        .filter(sessions::created_at.gt(expiry.lifetime_cutoff))
+        .order(sessions::last_seen_at.desc())
+        .select((
+            sessions::public_id,
+            sessions::user_agent,
+            sessions::ip,
+            sessions::created_at,
+            sessions::last_seen_at,
+        ))
+        .load(conn)?)
+}
+
+/// Ends one of the user's sessions; a public id of someone else's session
+/// matches nothing. Returns whether a session ended.
+pub fn delete_one_of_user(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    public_id: &str,
+) -> Result<bool, DbError> {
+    let deleted = diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user))
+            .filter(sessions::public_id.eq(public_id)),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}
+
+/// Ends all of the user's sessions except the one with `keep_public_id`.
+pub fn delete_others_of_user(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    keep_public_id: &str,
+) -> Result<usize, DbError> {
+    Ok(diesel::delete(
+        sessions::table.filter(sessions::user_id.eq(user)).filter(
+            sessions::public_id
+                .ne(keep_public_id)
+                .or(sessions::public_id.is_null()),
+        ),
+    )
+    .execute(conn)?)
+}
+
+/// Deletes sessions that can no longer be used.
+pub fn purge_expired(conn: &mut AnyConnection, expiry: Expiry) -> Result<usize, DbError> {
+    Ok(diesel::delete(
+        sessions::table.filter(
+            sessions::expires_at
+                .le(expiry.now)
+                .or(sessions::last_seen_at.le(expiry.idle_cutoff))
+                .or(sessions::created_at.le(expiry.lifetime_cutoff)),
+        ),
+    )
+    .execute(conn)?)
+}

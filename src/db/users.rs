@@ -1,0 +1,199 @@
+//! Accounts. Creating a user also creates their personal workspace, its
+//! owner role and the membership in one transaction, so a user without a
+//! personal workspace cannot exist.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{memberships, roles, users, workspaces};
+use super::{AnyConnection, DbError, now, write_transaction};
+use crate::domain::permission::SystemRole;
+use crate::domain::{Email, MembershipId, PersonName, RoleId, UserId, WorkspaceId};
+
+/// An account as the application sees it (never its password hash).
+#[derive(Debug, Clone, Queryable)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// Normalised email address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// `active` or `disabled`.
+    pub status: String,
+    /// The previous successful sign-in.
+    pub last_login_at: Option<NaiveDateTime>,
+    /// When the account was created.
+    pub created_at: NaiveDateTime,
+}
+
+type UserColumns = (
+    users::id,
+    users::email,
+    users::name,
+    users::status,
+    users::last_login_at,
+    users::created_at,
+);
+
+const USER_COLUMNS: UserColumns = (
+    users::id,
+    users::email,
+    users::name,
+    users::status,
+    users::last_login_at,
+    users::created_at,
+);
+
+/// What sign-in needs to check a password.
+#[derive(Debug, Clone, Queryable)]
+pub struct Credentials {
+    /// The account.
+    pub id: UserId,
+    /// Its argon2id PHC string.
+    pub password_hash: String,
+    /// `active` or `disabled`.
+    pub status: String,
+}
+
+/// Creates an account with its personal workspace and returns both. An
+/// email already in use comes back as `DbError::Conflict` naming the email.
+pub fn create(
+    conn: &mut AnyConnection,
+    email: &Email,
+    name: &PersonName,
+    password_hash: &str,
+) -> Result<(User, WorkspaceId), DbError> {
+    write_transaction(conn, |conn| {
+        let created = now();
+        let user_id = UserId::generate();
+        diesel::insert_into(users::table)
+            .values((
+                users::id.eq(&user_id),
+                users::email.eq(email.as_str()),
+                users::name.eq(name.as_str()),
+                users::password_hash.eq(password_hash),
+                users::status.eq("active"),
+                users::created_at.eq(created),
+                users::updated_at.eq(created),
+            ))
+            .execute(conn)?;
+        let workspace_id = WorkspaceId::generate();
+        diesel::insert_into(workspaces::table)
+            .values((
+                workspaces::id.eq(&workspace_id),
+                workspaces::kind.eq("personal"),
+                workspaces::name.eq("Personal"),
+                workspaces::personal_owner_id.eq(&user_id),
+                workspaces::status.eq("active"),
+                workspaces::created_at.eq(created),
+                workspaces::updated_at.eq(created),
+            ))
+            .execute(conn)?;
+        let owner = SystemRole::Owner;
+        let role_id = RoleId::generate();
+        diesel::insert_into(roles::table)
+            .values((
+                roles::id.eq(&role_id),
+                roles::workspace_id.eq(&workspace_id),
+                roles::system_key.eq(owner.key()),
+                roles::name.eq(owner.display_name()),
+                roles::level.eq(owner.level()),
+                roles::created_at.eq(created),
+                roles::updated_at.eq(created),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::id.eq(MembershipId::generate()),
+                memberships::workspace_id.eq(&workspace_id),
+                memberships::user_id.eq(&user_id),
+                memberships::role_id.eq(&role_id),
+                memberships::status.eq("active"),
+                memberships::joined_at.eq(created),
+                memberships::updated_at.eq(created),
+            ))
+            .execute(conn)?;
+        let user = User {
+            id: user_id,
+            email: email.as_str().to_owned(),
+            name: name.as_str().to_owned(),
+            status: "active".into(),
+            last_login_at: None,
+            created_at: created,
+        };
+        Ok((user, workspace_id))
+    })
+}
+
+/// The credentials of the account with this email, if any.
+pub fn credentials_by_email(
+    conn: &mut AnyConnection,
+    email: &Email,
+) -> Result<Option<Credentials>, DbError> {
+    Ok(users::table
+        .filter(users::email.eq(email.as_str()))
+        .select((users::id, users::password_hash, users::status))
+        .first(conn)
+        .optional()?)
+}
+
+/// The credentials of one account (for re-authentication).
+pub fn credentials(conn: &mut AnyConnection, id: &UserId) -> Result<Credentials, DbError> {
+    Ok(users::table
+        .find(id)
+        .select((users::id, users::password_hash, users::status))
+        .first(conn)?)
+}
+
+/// The account behind a session, if it still exists and is active.
+pub fn find_active(conn: &mut AnyConnection, id: &UserId) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .find(id)
+        .filter(users::status.eq("active"))
+        .select(USER_COLUMNS)
+        .first(conn)
+        .optional()?)
+}
+
+/// Records the time of a successful sign-in (shown as "last sign-in" to admins).
+pub fn record_sign_in(conn: &mut AnyConnection, id: &UserId) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(now()))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Renames the account.
+pub fn rename(conn: &mut AnyConnection, id: &UserId, name: &PersonName) -> Result<(), DbError> {
+    let changed = diesel::update(users::table.find(id))
+        .set((users::name.eq(name.as_str()), users::updated_at.eq(now())))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Replaces the password hash.
+pub fn set_password_hash(
+    conn: &mut AnyConnection,
+    id: &UserId,
+    password_hash: &str,
+) -> Result<(), DbError> {
+    let changed = diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// How many accounts exist (for the operator's CLI and metrics).
+pub fn count(conn: &mut AnyConnection) -> Result<i64, DbError> {
+    Ok(users::table.count().get_result(conn)?)
+}

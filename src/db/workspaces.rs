@@ -1,0 +1,91 @@
+//! Workspaces as seen by one user: which they may enter, with which role.
+//! This is the query behind the `Scope` extractor and the context switcher,
+//! so it is one join, run once per request.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{memberships, roles, workspaces};
+use super::{AnyConnection, DbError};
+use crate::domain::{MembershipId, RoleId, UserId, WorkspaceId};
+use crate::scope::Scope;
+
+/// One workspace a user can enter, with their membership and role in it.
+#[derive(Debug, Clone, Queryable)]
+pub struct WorkspaceAccess {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// `personal`, `organization` or `team`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Its slug (organizations and teams).
+    pub slug: Option<String>,
+    /// `active` or `suspended` (archived ones are never returned).
+    pub status: String,
+    /// When it was created.
+    pub created_at: NaiveDateTime,
+    /// The user's membership.
+    pub membership_id: MembershipId,
+    /// The role held.
+    pub role_id: RoleId,
+    /// The role's name.
+    pub role_name: String,
+    /// `owner` / `admin` / `member` for system roles.
+    pub role_system_key: Option<String>,
+    /// The role's rank.
+    pub role_level: i32,
+    /// A custom role's stored permission keys.
+    pub role_permissions: String,
+}
+
+/// Every workspace the user may enter right now: active memberships of
+/// workspaces that are not archived. Personal first, then by name.
+pub fn accessible_to(
+    conn: &mut AnyConnection,
+    user: &UserId,
+) -> Result<Vec<WorkspaceAccess>, DbError> {
+    let mut rows: Vec<WorkspaceAccess> = memberships::table
+        .inner_join(workspaces::table)
+        .inner_join(roles::table)
+        .filter(memberships::user_id.eq(user))
+        .filter(memberships::status.eq("active"))
+        .filter(workspaces::status.ne("archived"))
+        .select((
+            workspaces::id,
+            workspaces::kind,
+            workspaces::name,
+            workspaces::slug,
+            workspaces::status,
+            workspaces::created_at,
+            memberships::id,
+            roles::id,
+            roles::name,
+            roles::system_key,
+            roles::level,
+            roles::permissions,
+        ))
+        .load(conn)?;
+    rows.sort_by(|a, b| {
+        (a.kind != "personal", a.name.to_lowercase())
+            .cmp(&(b.kind != "personal", b.name.to_lowercase()))
+    });
+    Ok(rows)
+}
+
+/// How many active members the scoped workspace has.
+pub fn active_member_count(conn: &mut AnyConnection, scope: &Scope) -> Result<i64, DbError> {
+    Ok(memberships::table
+        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+        .filter(memberships::status.eq("active"))
+        .count()
+        .get_result(conn)?)
+}
+
+/// The user's personal workspace (every user has exactly one).
+pub fn personal_of(conn: &mut AnyConnection, user: &UserId) -> Result<WorkspaceId, DbError> {
+    Ok(workspaces::table
+        .filter(workspaces::personal_owner_id.eq(user))
+        .select(workspaces::id)
+        .first(conn)?)
+}

@@ -1,0 +1,68 @@
+//! The URL table: every page and form of the product, in one list a reader
+//! can scan. The same list registers the routes and is exported as
+//! [`TABLE`], which the tests walk: every `Scoped` route must appear in the
+//! isolation matrix, every POST must refuse a form without a CSRF token.
+//! (Static files and the operations endpoints are registered in `web`.)
+
+use actix_web::web;
+
+use crate::web::{account, auth, context, dashboard};
+
+/// Who may call a route and what data it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (sign-up, sign-in).
+    Public,
+    /// A signed-in user, acting on their own account.
+    Account,
+    /// A signed-in user, acting on their active workspace's data.
+    Scoped,
+}
+
+/// One entry of the URL table.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The path pattern, as actix-web matches it.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+macro_rules! routes {
+    ($( $method:ident $path:literal => $handler:path, $access:ident; )*) => {
+        /// Every route of the table, in registration order.
+        pub const TABLE: &[Route] = &[
+            $( Route { method: method_name(stringify!($method)), path: $path, access: Access::$access }, )*
+        ];
+
+        /// Registers every route of the table.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $( cfg.route($path, web::$method().to($handler)); )*
+        }
+    };
+}
+
+const fn method_name(method: &str) -> &'static str {
+    match method.as_bytes() {
+        b"get" => "GET",
+        b"post" => "POST",
+        _ => panic!("only get and post routes are used"),
+    }
+}
+
+routes! {
+    get  "/signup"                        => auth::signup_form,              Public;
+    post "/signup"                        => auth::signup,                   Public;
+    get  "/login"                         => auth::login_form,               Public;
+    post "/login"                         => auth::login,                    Public;
+    post "/logout"                        => auth::logout,                   Account;
+    get  "/"                              => dashboard::show,                Scoped;
+    post "/context"                       => context::switch,                Account;
+    get  "/account"                       => account::show,                  Account;
+    post "/account/profile"               => account::update_profile,        Account;
+    post "/account/password"              => account::change_password,       Account;
+    post "/account/sessions/revoke"       => account::revoke_session,        Account;
+    post "/account/sessions/revoke-others" => account::revoke_other_sessions, Account;
+}

@@ -1,0 +1,126 @@
+//! What a session remembers, behind typed accessors: the signed-in user,
+//! the session's public id (how the account page names it), the active
+//! workspace and a one-shot flash message. Handlers never touch raw keys.
+
+pub mod store;
+
+use actix_session::Session;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{UserId, WorkspaceId};
+
+pub(crate) const USER_ID_KEY: &str = "uid";
+pub(crate) const PUBLIC_ID_KEY: &str = "sid";
+const WORKSPACE_KEY: &str = "wid";
+const FLASH_KEY: &str = "flash";
+
+/// Keys that only a signed-in session may carry.
+pub(crate) const SIGNED_IN_KEYS: &[&str] = &[USER_ID_KEY, PUBLIC_ID_KEY, WORKSPACE_KEY];
+
+/// A message shown once on the next page (POST → redirect → GET).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Flash {
+    /// `success`, `info` or `error`.
+    pub level: FlashLevel,
+    /// The message.
+    pub message: String,
+}
+
+/// How a flash message is styled.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashLevel {
+    /// Something worked.
+    Success,
+    /// Something to know.
+    Info,
+    /// Something went wrong.
+    Error,
+}
+
+impl FlashLevel {
+    /// CSS modifier used by the flash partial.
+    pub fn css_class(self) -> &'static str {
+        match self {
+            FlashLevel::Success => "success",
+            FlashLevel::Info => "info",
+            FlashLevel::Error => "error",
+        }
+    }
+}
+
+/// Typed access to a request's session.
+pub struct SessionData<'a>(&'a Session);
+
+impl<'a> SessionData<'a> {
+    /// Wraps the request's session.
+    pub fn new(session: &'a Session) -> Self {
+        Self(session)
+    }
+
+    /// Starts a signed-in session: a new session key (the pre-sign-in one
+    /// stops working), a new public id, and the personal workspace active.
+    pub fn sign_in(
+        &self,
+        user: &UserId,
+        workspace: &WorkspaceId,
+    ) -> Result<(), actix_session::SessionInsertError> {
+        self.0.renew();
+        self.0.clear();
+        self.0.insert(USER_ID_KEY, user.as_str())?;
+        self.0
+            .insert(PUBLIC_ID_KEY, hex::encode(rand::random::<[u8; 16]>()))?;
+        self.0.insert(WORKSPACE_KEY, workspace.as_str())?;
+        Ok(())
+    }
+
+    /// Ends the session: its row is deleted and the cookie removed.
+    pub fn sign_out(&self) {
+        self.0.purge();
+    }
+
+    /// The signed-in user, if any.
+    pub fn user_id(&self) -> Option<UserId> {
+        self.get_string(USER_ID_KEY)
+            .and_then(|id| UserId::parse(&id))
+    }
+
+    /// This session's public id (set at sign-in).
+    pub fn public_id(&self) -> Option<String> {
+        self.get_string(PUBLIC_ID_KEY)
+    }
+
+    /// The workspace the user last switched to.
+    pub fn active_workspace(&self) -> Option<WorkspaceId> {
+        self.get_string(WORKSPACE_KEY)
+            .and_then(|id| WorkspaceId::parse(&id))
+    }
+
+    /// Switches the active workspace (the caller has checked membership).
+    pub fn set_active_workspace(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<(), actix_session::SessionInsertError> {
+        self.0.insert(WORKSPACE_KEY, workspace.as_str())
+    }
+
+    /// Queues a message for the next page.
+    pub fn flash(&self, level: FlashLevel, message: impl Into<String>) {
+        let flash = Flash {
+            level,
+            message: message.into(),
+        };
+        if let Err(error) = self.0.insert(FLASH_KEY, flash) {
+            tracing::warn!(%error, "could not store flash message");
+        }
+    }
+
+    /// Takes the queued message, if any (it is shown once).
+    pub fn take_flash(&self) -> Option<Flash> {
+        self.0.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok)
+    }
+
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get::<String>(key).ok().flatten()
+    }
+}

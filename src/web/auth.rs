@@ -1,0 +1,221 @@
+//! Sign-up, sign-in and sign-out pages. The session key is replaced at
+//! sign-in (the pre-sign-in one stops working) and deleted at sign-out.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::AppState;
+use super::csrf::{CsrfForm, CsrfToken};
+use super::error::AppError;
+use super::page::{render_with_status, safe_local_path, see_other};
+use crate::auth::{self, AuthError, SignUpInput};
+use crate::domain::FieldErrors;
+use crate::session::{FlashLevel, SessionData};
+
+/// The sign-up page.
+#[derive(Template)]
+#[template(path = "auth/signup.html")]
+pub struct SignUpPage {
+    csrf: String,
+    name: String,
+    email: String,
+    errors: FieldErrors,
+}
+
+/// The sign-up form.
+#[derive(Deserialize)]
+pub struct SignUpForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Shows the empty sign-up form (or the dashboard to someone signed in).
+pub async fn signup_form(session: Session, csrf: CsrfToken) -> Result<HttpResponse, AppError> {
+    if SessionData::new(&session).user_id().is_some() {
+        return Ok(see_other("/"));
+    }
+    let page = SignUpPage {
+        csrf: csrf.0,
+        name: String::new(),
+        email: String::new(),
+        errors: FieldErrors::new(),
+    };
+    render_with_status(&page, StatusCode::OK)
+}
+
+/// Creates the account and signs it in, or re-renders the form with what
+/// was typed (never the password) and a message beside each bad field.
+pub async fn signup(
+    state: web::Data<AppState>,
+    session: Session,
+    csrf: CsrfToken,
+    form: CsrfForm<SignUpForm>,
+) -> Result<HttpResponse, AppError> {
+    let SignUpForm {
+        name,
+        email,
+        password,
+    } = form.fields;
+    let input = SignUpInput {
+        name: name.clone(),
+        email: email.clone(),
+        password,
+    };
+    match auth::sign_up(&state, input).await {
+        Ok(signed_in) => {
+            let data = SessionData::new(&session);
+            data.sign_in(&signed_in.user_id, &signed_in.personal_workspace)?;
+            data.flash(
+                FlashLevel::Success,
+                "Welcome to Tenantry! This is your personal workspace.",
+            );
+            Ok(see_other("/"))
+        }
+        Err(AuthError::Invalid(errors)) => {
+            let page = SignUpPage {
+                csrf: csrf.0,
+                name,
+                email,
+                errors,
+            };
+            render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(other) => Err(unexpected(other)),
+    }
+}
+
+/// The sign-in page.
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+pub struct LoginPage {
+    csrf: String,
+    email: String,
+    next: String,
+    errors: FieldErrors,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+/// Query of the sign-in page.
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Shows the sign-in form.
+pub async fn login_form(
+    session: Session,
+    csrf: CsrfToken,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    if SessionData::new(&session).user_id().is_some() {
+        return Ok(see_other("/"));
+    }
+    let page = LoginPage {
+        csrf: csrf.0,
+        email: String::new(),
+        next: query
+            .next
+            .as_deref()
+            .and_then(safe_local_path)
+            .unwrap_or("")
+            .to_owned(),
+        errors: FieldErrors::new(),
+        error: None,
+        notice: query
+            .signed_out
+            .is_some()
+            .then_some("You have been signed out."),
+    };
+    render_with_status(&page, StatusCode::OK)
+}
+
+/// Signs in and continues to `next` (a local path) or the dashboard.
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    session: Session,
+    csrf: CsrfToken,
+    form: CsrfForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let LoginForm {
+        email,
+        password,
+        next,
+    } = form.fields;
+    let client_ip = state.client_ip(&req);
+    let outcome = auth::sign_in(&state, &email, password, &client_ip).await;
+    let rerender = |errors: FieldErrors, error: Option<String>, status: StatusCode| {
+        let page = LoginPage {
+            csrf: csrf.0.clone(),
+            email: email.clone(),
+            next: safe_local_path(&next).unwrap_or("").to_owned(),
+            errors,
+            error,
+            notice: None,
+        };
+        render_with_status(&page, status)
+    };
+    match outcome {
+        Ok(signed_in) => {
+            SessionData::new(&session)
+                .sign_in(&signed_in.user_id, &signed_in.personal_workspace)?;
+            Ok(see_other(safe_local_path(&next).unwrap_or("/")))
+        }
+        Err(AuthError::Invalid(errors)) => rerender(errors, None, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(AuthError::BadCredentials) => rerender(
+            FieldErrors::new(),
+            Some("Wrong email or password.".into()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(AuthError::Throttled {
+            retry_after_minutes,
+        }) => rerender(
+            FieldErrors::new(),
+            Some(format!(
+                "Too many failed sign-ins. Try again in {retry_after_minutes} minute{}.",
+                if retry_after_minutes == 1 { "" } else { "s" }
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(other) => Err(unexpected(other)),
+    }
+}
+
+/// The sign-out form has only its CSRF token.
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
+/// Ends the session (its row is deleted, so the cookie is dead everywhere).
+pub async fn logout(session: Session, _form: CsrfForm<EmptyForm>) -> HttpResponse {
+    SessionData::new(&session).sign_out();
+    see_other("/login?signed_out=1")
+}
+
+/// Maps the non-form failures of the account functions.
+pub fn unexpected(error: AuthError) -> AppError {
+    match error {
+        AuthError::Db(db) => db.into(),
+        AuthError::Hash(hash) => hash.into(),
+        other => AppError::Internal(other.to_string()),
+    }
+}

@@ -1,0 +1,230 @@
+//! The web layer's error type and the one place errors become pages.
+//!
+//! Layers and their errors: repository functions return
+//! [`DbError`](crate::db::DbError); domain functions return their own enums
+//! (e.g. [`AuthError`](crate::auth::AuthError)) whose validation cases the
+//! handler renders into its form; everything else converts into
+//! [`AppError`]. `AppError` only decides the status; [`render_error`] (an
+//! `ErrorHandlers` hook that sees the request) turns it into an HTML page or,
+//! under `/api/`, the JSON error shape — with the request id on 500s, and the
+//! cause in the log, never on the page.
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
+use askama::Template;
+use tracing_actix_web::RequestId;
+
+use crate::db::DbError;
+use crate::domain::Permission;
+
+/// Everything that can stop a request, by what the user should see.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No signed-in session: go to the sign-in page and come back.
+    #[error("sign-in required")]
+    SignInRequired,
+    /// The thing asked for doesn't exist here (including rows of other workspaces).
+    #[error("not found")]
+    NotFound,
+    /// The user's role lacks a permission.
+    #[error("permission {0} required")]
+    Forbidden(Permission),
+    /// A form arrived without a valid CSRF token.
+    #[error("missing or invalid CSRF token")]
+    CsrfRejected,
+    /// A form rendered for one workspace arrived after the user switched to another.
+    #[error("form was for workspace {form_workspace:?}, active is {active_workspace:?}")]
+    WorkspaceChanged {
+        /// Name of the workspace the form was for (or a placeholder when it's no longer accessible).
+        form_workspace: String,
+        /// Name of the workspace now active.
+        active_workspace: String,
+    },
+    /// A malformed request (bad form encoding, oversized body).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The database (or another dependency) is down; try again.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; details go to the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for AppError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::NotFound => AppError::NotFound,
+            DbError::Unavailable(cause) => AppError::Unavailable(cause),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::auth::passwords::HashError> for AppError {
+    fn from(error: crate::auth::passwords::HashError) -> Self {
+        AppError::Internal(error.to_string())
+    }
+}
+
+impl From<actix_session::SessionInsertError> for AppError {
+    fn from(error: actix_session::SessionInsertError) -> Self {
+        AppError::Internal(error.to_string())
+    }
+}
+
+impl AppError {
+    /// A stable machine-readable code for the JSON error shape.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::SignInRequired => "unauthenticated",
+            AppError::NotFound => "not_found",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::CsrfRejected => "csrf_rejected",
+            AppError::WorkspaceChanged { .. } => "workspace_changed",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// Title and message a user may see (never internal details).
+    fn public_text(&self) -> (&'static str, String) {
+        match self {
+            AppError::SignInRequired => ("Sign in required", "Sign in to continue.".into()),
+            AppError::NotFound => (
+                "Page not found",
+                "There is nothing here, or it belongs to a workspace you are not in.".into(),
+            ),
+            AppError::Forbidden(permission) => (
+                "Not allowed",
+                format!(
+                    "Your role in this workspace does not allow this ({}). Ask an owner or admin.",
+                    permission.label().to_lowercase()
+                ),
+            ),
+            AppError::CsrfRejected => (
+                "This form has expired",
+                "The page you sent it from was too old or came from elsewhere. Go back, reload the page and try again. Nothing was changed.".into(),
+            ),
+            AppError::WorkspaceChanged {
+                form_workspace,
+                active_workspace,
+            } => (
+                "You switched workspace",
+                format!(
+                    "This form was for “{form_workspace}”, but your active workspace is now “{active_workspace}” (you switched in another tab). Nothing was changed. Switch back and submit it again if you meant to."
+                ),
+            ),
+            AppError::BadRequest(_) => ("Bad request", "The request could not be understood.".into()),
+            AppError::Unavailable(_) => (
+                "Temporarily unavailable",
+                "Tenantry cannot reach its database right now. Nothing was changed; please try again in a moment.".into(),
+            ),
+            AppError::Internal(_) => (
+                "Something went wrong",
+                "An unexpected error stopped this request. Nothing was half-saved; please try again.".into(),
+            ),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::SignInRequired => StatusCode::UNAUTHORIZED,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::WorkspaceChanged { .. } => StatusCode::CONFLICT,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).finish()
+    }
+}
+
+/// The error page.
+#[derive(Template)]
+#[template(path = "errors/error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+    request_id: Option<String>,
+}
+
+/// `ErrorHandlers` hook: renders every error response that carries an error
+/// (ours, or actix's own such as a malformed form) as a page or JSON.
+/// Responses a handler built deliberately (a form re-rendered with 422) carry
+/// no error and pass through untouched.
+pub fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let Some(error) = res.response().error() else {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    };
+    let status = res.status();
+    let fallback;
+    let app_error = match error.as_error::<AppError>() {
+        Some(app_error) => app_error,
+        None => {
+            fallback = match status {
+                StatusCode::NOT_FOUND => AppError::NotFound,
+                s if s.is_server_error() => AppError::Internal(error.to_string()),
+                _ => AppError::BadRequest(error.to_string()),
+            };
+            &fallback
+        }
+    };
+    let request = res.request();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.to_string());
+    if status.is_server_error() {
+        tracing::error!(request_id = request_id.as_deref().unwrap_or("-"), error = %app_error, "request failed");
+    }
+    let is_api = request.path().starts_with("/api/");
+    let response = if matches!(app_error, AppError::SignInRequired) && !is_api {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
+        let next = if request.method() == actix_web::http::Method::GET && target != "/" {
+            serde_urlencoded::to_string([("next", target)])
+                .map(|query| format!("/login?{query}"))
+                .unwrap_or_else(|_| "/login".to_owned())
+        } else {
+            "/login".to_owned()
+        };
+        HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, next))
+            .finish()
+    } else if is_api {
+        let (_, message) = app_error.public_text();
+        HttpResponse::build(status).json(serde_json::json!({
+            "error": { "code": app_error.code(), "message": message, "request_id": request_id }
+        }))
+    } else {
+        let (title, message) = app_error.public_text();
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message: &message,
+            request_id: status.is_server_error().then_some(request_id).flatten(),
+        };
+        let body = page.render().unwrap_or_else(|_| message.clone());
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body)
+    };
+    Ok(ErrorHandlerResponse::Response(
+        res.into_response(response.map_into_boxed_body())
+            .map_into_right_body(),
+    ))
+}

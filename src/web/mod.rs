@@ -1,0 +1,219 @@
+//! The HTTP side: application state, the middleware stack and the server.
+//! Each area's handlers live with the askama structs they render
+//! (`web::account` ↔ `templates/account/`); the URL table is `routes.rs`.
+
+pub mod account;
+pub mod auth;
+pub mod context;
+pub mod csrf;
+pub mod dashboard;
+pub mod error;
+pub mod ops;
+pub mod page;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
+use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::auth::passwords::PasswordHasher;
+use crate::config::Config;
+use crate::db::Db;
+use crate::session::store::DbSessionStore;
+
+/// Shared by every request: configuration, database, hasher and keys.
+pub struct AppState {
+    /// Resolved configuration.
+    pub config: Arc<Config>,
+    /// The database.
+    pub db: Db,
+    /// Password hashing with bounded concurrency.
+    pub hasher: PasswordHasher,
+    /// Key of the CSRF token MAC (derived from the secret key).
+    pub csrf_key: Vec<u8>,
+    session_key: Key,
+}
+
+impl AppState {
+    /// Builds the state; derives the per-purpose keys from the secret.
+    pub fn new(config: Config, db: Db) -> anyhow::Result<Self> {
+        let hasher = PasswordHasher::new(config.argon2)?;
+        let csrf_key = derive_key(&config.secret_key, b"tenantry csrf v1");
+        let session_key = Key::derive_from(&derive_key(
+            &config.secret_key,
+            b"tenantry session cookie v1",
+        ));
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            hasher,
+            csrf_key,
+            session_key,
+        })
+    }
+
+    /// The client's IP: the socket peer, or the proxy's forwarded address
+    /// when `trust_proxy_headers` is on.
+    pub fn client_ip(&self, req: &HttpRequest) -> String {
+        if self.config.trust_proxy_headers {
+            if let Some(ip) = req.connection_info().realip_remote_addr() {
+                return ip.to_owned();
+            }
+        }
+        req.peer_addr()
+            .map(|addr| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// One secret, several keys: a leak of one derived key reveals nothing of the others.
+fn derive_key(secret: &[u8], purpose: &[u8]) -> Vec<u8> {
+    let mut first =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    first.update(purpose);
+    first.update(b"/1");
+    let mut second =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    second.update(purpose);
+    second.update(b"/2");
+    let mut key = first.finalize().into_bytes().to_vec();
+    key.extend_from_slice(&second.finalize().into_bytes());
+    key
+}
+
+/// Name of the session cookie over plain HTTP.
+pub const SESSION_COOKIE: &str = "tenantry_session";
+/// Name of the session cookie over HTTPS.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-tenantry_session";
+
+/// The application with its full middleware stack, for the server and tests.
+pub fn build_app(
+    state: web::Data<AppState>,
+    metrics: PrometheusMetrics,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let config = &state.config;
+    let https = config.is_https();
+    let store = DbSessionStore::new(
+        state.db.clone(),
+        config.session_idle,
+        config.session_lifetime,
+    );
+    let sessions = SessionMiddleware::builder(store, state.session_key.clone())
+        .cookie_name(
+            if https {
+                SECURE_SESSION_COOKIE
+            } else {
+                SESSION_COOKIE
+            }
+            .to_owned(),
+        )
+        .cookie_secure(https)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".into())
+        .session_lifecycle(
+            PersistentSession::default()
+                .session_ttl(CookieDuration::seconds(
+                    config.session_lifetime.num_seconds(),
+                ))
+                .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build();
+    App::new()
+        .app_data(state.clone())
+        .app_data(web::FormConfig::default().limit(64 * 1024))
+        .service(actix_files::Files::new("/static", "static").prefer_utf8(true))
+        .configure(ops::configure)
+        .service(
+            web::scope("")
+                .wrap(from_fn(csrf::ensure_binding_cookie))
+                .wrap(sessions)
+                .configure(crate::routes::configure),
+        )
+        .default_service(web::to(ops::not_found))
+        .wrap(ErrorHandlers::new().default_handler(error::render_error))
+        .wrap(security_headers(https))
+        .wrap(from_fn(echo_request_id))
+        .wrap(metrics)
+        .wrap(TracingLogger::default())
+}
+
+/// The headers of SECURITY.md on every response.
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+    if https {
+        headers.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
+}
+
+/// Puts the request id (also in the logs and on 500 pages) on every response.
+async fn echo_request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+    let mut res = next.call(req).await?;
+    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// The Prometheus registry and middleware (one per process, shared by workers).
+pub fn metrics() -> anyhow::Result<PrometheusMetrics> {
+    PrometheusMetricsBuilder::new("tenantry")
+        .endpoint("/metrics")
+        .mask_unmatched_patterns("UNKNOWN")
+        .build()
+        .map_err(|e| anyhow::anyhow!("metrics: {e}"))
+}
+
+/// Starts serving on `listener`; the returned server runs when awaited.
+pub fn run(
+    listener: TcpListener,
+    state: AppState,
+    workers: Option<usize>,
+) -> anyhow::Result<Server> {
+    let state = web::Data::new(state);
+    let metrics = metrics()?;
+    let mut server =
+        HttpServer::new(move || build_app(state.clone(), metrics.clone())).listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

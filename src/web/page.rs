@@ -1,0 +1,98 @@
+//! What every signed-in page needs besides its own data: the scope (for the
+//! top bar and switcher), the CSRF token for its forms and the flash message
+//! queued by the previous POST. Handlers take a [`Page`] and hand it to
+//! their template as `page`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use chrono::NaiveDateTime;
+
+use super::csrf::CsrfToken;
+use super::error::AppError;
+use crate::scope::Scope;
+use crate::session::{Flash, SessionData};
+
+/// The chrome of a signed-in page.
+pub struct Page {
+    /// Who, where, with which permissions.
+    pub scope: Scope,
+    /// Token for this page's forms.
+    pub csrf: String,
+    /// A message from the previous action, shown once.
+    pub flash: Option<Flash>,
+}
+
+impl FromRequest for Page {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let scope = Scope::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let scope = scope.await?;
+            let csrf = CsrfToken::from_request(&req, &mut Payload::None).await?.0;
+            let flash = SessionData::new(&req.get_session()).take_flash();
+            Ok(Self { scope, csrf, flash })
+        })
+    }
+}
+
+/// How times are shown everywhere: UTC, to the minute, labelled.
+pub fn format_time(time: &NaiveDateTime) -> String {
+    time.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// Renders a template with a status other than 200 (a form re-rendered with
+/// its errors is 422, a refused sign-in 401, a throttled one 429).
+pub fn render_with_status(
+    template: &impl askama::Template,
+    status: actix_web::http::StatusCode,
+) -> Result<actix_web::HttpResponse, AppError> {
+    let body = template
+        .render()
+        .map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    Ok(actix_web::HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// A redirect after a successful POST (303, so the browser GETs the target).
+pub fn see_other(location: &str) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}
+
+/// `next` targets after sign-in are limited to paths on this site.
+pub fn safe_local_path(candidate: &str) -> Option<&str> {
+    let is_local = candidate.starts_with('/')
+        && !candidate.starts_with("//")
+        && !candidate.starts_with("/\\")
+        && !candidate.chars().any(|c| c.is_control());
+    is_local.then_some(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_local_path;
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        assert_eq!(safe_local_path("/account?tab=1"), Some("/account?tab=1"));
+        for bad in [
+            "https://evil.test/",
+            "//evil.test",
+            "/\\evil.test",
+            "",
+            "account",
+            "/a\r\nSet-Cookie: x",
+        ] {
+            assert_eq!(safe_local_path(bad), None, "{bad:?}");
+        }
+    }
+}
