@@ -1,0 +1,183 @@
+//! Operations: probes, metrics, request ids on failures, configuration and
+//! the command line.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+
+use crate::on_both_backends;
+use crate::support::TestApp;
+
+on_both_backends!(
+    health_and_readiness,
+    metrics_in_prometheus_text,
+    failures_show_a_request_id
+);
+
+async fn health_and_readiness(app: TestApp) {
+    let res = app.client().get("/healthz").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body, r#"{"status":"ok"}"#);
+    let res = app.client().get("/readyz").await;
+    assert_eq!(res.status, StatusCode::OK);
+    let expected = match app.backend {
+        crate::support::TestBackend::Sqlite => "sqlite",
+        crate::support::TestBackend::Postgres => "postgres",
+    };
+    assert!(
+        res.body.contains(&format!(r#""database":"{expected}""#)),
+        "{}",
+        res.body
+    );
+}
+
+async fn metrics_in_prometheus_text(app: TestApp) {
+    app.client().get("/login").await;
+    let res = app.client().get("/metrics").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(
+        res.body
+            .contains("# TYPE tenantry_http_requests_total counter"),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains(r#"endpoint="/login""#), "{}", res.body);
+}
+
+async fn failures_show_a_request_id(app: TestApp) {
+    let browser = app.signed_up("Ann", "ann@example.com").await;
+    // Break the database under the running app.
+    app.execute("DROP TABLE memberships").await;
+    let res = browser.get("/").await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.text_of("h1").as_deref(), Some("Something went wrong"));
+    let shown = res.text_of("#request-id").expect("request id on the page");
+    let header = res
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id header");
+    assert_eq!(shown, header);
+    assert!(
+        !res.body.contains("memberships"),
+        "no internals on the page"
+    );
+}
+
+#[test]
+fn the_secret_is_generated_once_and_kept() {
+    let dir = tempfile::tempdir().expect("dir");
+    let settings = || tenantry::config::Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..crate::support::test_settings()
+    };
+    let first = tenantry::config::Config::resolve(settings()).expect("first start");
+    let second = tenantry::config::Config::resolve(settings()).expect("restart");
+    assert_eq!(
+        first.secret_key, second.secret_key,
+        "sign-ins survive a restart"
+    );
+    assert!(first.secret_key.len() >= 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("secret.key"))
+            .expect("secret file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(first.database_url.ends_with("tenantry.db"));
+    assert_eq!(first.base_url, "http://127.0.0.1:8080");
+}
+
+fn tenantry(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+    command
+        .env("TENANTRY_DATA_DIR", data_dir)
+        .env("TENANTRY_ARGON2_MEMORY_KIB", "256")
+        .env("TENANTRY_ARGON2_ITERATIONS", "1")
+        .env_remove("DATABASE_URL")
+        .env_remove("TENANTRY_DATABASE_URL");
+    command
+}
+
+#[test]
+fn cli_migrates_and_creates_users() {
+    let dir = tempfile::tempdir().expect("dir");
+    let help = tenantry(dir.path())
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for subcommand in ["serve", "migrate", "user"] {
+        assert!(help.contains(subcommand), "{help}");
+    }
+    let user_help = tenantry(dir.path())
+        .args(["user", "create", "--help"])
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&user_help.stdout).contains("--email"));
+
+    let migrate = tenantry(dir.path())
+        .arg("migrate")
+        .output()
+        .expect("run migrate");
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&migrate.stdout)
+            .contains("sqlite database: 1 migration(s) applied")
+    );
+    assert!(dir.path().join("tenantry.db").exists());
+
+    let created = tenantry(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "Ops@Example.com",
+            "--name",
+            "Ops",
+        ])
+        .output()
+        .expect("run user create");
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(
+        stdout.contains("created user Ops <ops@example.com>"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("password: "),
+        "a generated password is printed once"
+    );
+
+    let again = tenantry(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+        ])
+        .output()
+        .expect("run user create again");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let bad = tenantry(dir.path())
+        .args(["user", "create", "--email", "not-an-email", "--name", "Ops"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--email"));
+}

@@ -1,0 +1,302 @@
+//! Attacks a user would never try: forged forms, missing tokens, hostile
+//! input, and the headers every response carries. Also the URL table checks
+//! that keep new routes honest.
+
+use reqwest::StatusCode;
+use tenantry::routes::{Access, TABLE};
+
+use crate::on_both_backends;
+use crate::support::{PASSWORD, TestApp};
+
+on_both_backends!(
+    every_post_without_a_csrf_token_is_refused,
+    a_token_from_another_browser_is_refused,
+    signed_out_visitors_are_sent_to_sign_in,
+    security_headers_on_every_kind_of_response,
+    user_input_is_escaped,
+    unknown_pages_are_404_pages,
+    open_redirects_are_refused,
+    switching_to_a_workspace_of_someone_else_changes_nothing,
+    isolation_matrix_covers_every_scoped_route,
+);
+
+/// A value that makes each POST route do something if it were accepted.
+fn plausible_fields(path: &str) -> Vec<(&'static str, String)> {
+    match path {
+        "/signup" => vec![
+            ("name", "Eve".into()),
+            ("email", "eve@example.com".into()),
+            ("password", PASSWORD.into()),
+        ],
+        "/login" => vec![
+            ("email", "ann@example.com".into()),
+            ("password", PASSWORD.into()),
+        ],
+        "/account/profile" => vec![("name", "Pwned".into())],
+        "/account/password" => vec![
+            ("current_password", PASSWORD.into()),
+            ("new_password", "pwned pwned pwned".into()),
+        ],
+        _ => vec![],
+    }
+}
+
+async fn every_post_without_a_csrf_token_is_refused(app: TestApp) {
+    let browser = app.signed_up("Ann", "ann@example.com").await;
+    let users_before = app.count("users").await;
+    for route in TABLE.iter().filter(|r| r.method == "POST") {
+        let fields = plausible_fields(route.path);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = browser.post_raw(route.path, &pairs).await;
+        assert_eq!(
+            res.status,
+            StatusCode::FORBIDDEN,
+            "POST {} without a token",
+            route.path
+        );
+        assert_eq!(
+            res.text_of("h1").as_deref(),
+            Some("This form has expired"),
+            "POST {}",
+            route.path
+        );
+        let mut with_bad_token = pairs.clone();
+        with_bad_token.push(("csrf_token", "00ff"));
+        let res = browser.post_raw(route.path, &with_bad_token).await;
+        assert_eq!(
+            res.status,
+            StatusCode::FORBIDDEN,
+            "POST {} with a forged token",
+            route.path
+        );
+    }
+    assert_eq!(app.count("users").await, users_before);
+    assert_eq!(app.count("users WHERE name = 'Pwned'").await, 0);
+    assert_eq!(
+        browser.get("/").await.status,
+        StatusCode::OK,
+        "still signed in: logout was refused too"
+    );
+}
+
+async fn a_token_from_another_browser_is_refused(app: TestApp) {
+    let victim = app.signed_up("Ann", "ann@example.com").await;
+    let attacker = app.signed_up("Eve", "eve@example.com").await;
+    // The attacker's own valid token, replayed from a page that makes the
+    // victim's browser submit it.
+    let attacker_fields =
+        crate::support::hidden_fields(&attacker.get("/account").await.body, "/account/profile");
+    let res = victim
+        .post_form("/account/profile", &attacker_fields, &[("name", "Pwned")])
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("users WHERE name = 'Pwned'").await, 0);
+}
+
+async fn signed_out_visitors_are_sent_to_sign_in(app: TestApp) {
+    let browser = app.client();
+    for route in TABLE
+        .iter()
+        .filter(|r| r.access != Access::Public && r.method == "GET")
+    {
+        let res = browser.get(route.path).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "GET {}", route.path);
+        assert!(
+            res.location().starts_with("/login"),
+            "GET {} → {}",
+            route.path,
+            res.location()
+        );
+    }
+    // A forged POST from a signed-out browser changes nothing either.
+    let token = crate::support::hidden_fields(&browser.get("/login").await.body, "/login");
+    for route in TABLE
+        .iter()
+        .filter(|r| r.access != Access::Public && r.method == "POST")
+    {
+        let res = browser.post_form(route.path, &token, &[]).await;
+        assert!(
+            res.status == StatusCode::SEE_OTHER || res.status == StatusCode::FORBIDDEN,
+            "POST {} → {}",
+            route.path,
+            res.status
+        );
+    }
+}
+
+async fn security_headers_on_every_kind_of_response(app: TestApp) {
+    let browser = app.signed_up("Ann", "ann@example.com").await;
+    for path in ["/", "/login", "/nope", "/static/app.css", "/healthz"] {
+        let res = browser.get(path).await;
+        let header = |name: &str| {
+            res.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(
+                csp.contains(directive),
+                "{path}: CSP {csp:?} lacks {directive}"
+            );
+        }
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert!(!header("referrer-policy").is_empty(), "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("x-request-id").len(), 36, "{path}: request id");
+        assert!(
+            header("strict-transport-security").is_empty(),
+            "{path}: no HSTS over plain http"
+        );
+    }
+    let cookie_headers: Vec<String> = app
+        .client()
+        .get("/login")
+        .await
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        cookie_headers
+            .iter()
+            .all(|c| c.contains("HttpOnly") && c.contains("SameSite=Lax")),
+        "{cookie_headers:?}"
+    );
+}
+
+async fn user_input_is_escaped(app: TestApp) {
+    let browser = app
+        .signed_up("<script>alert(1)</script>", "ann@example.com")
+        .await;
+    let page = browser.get("/").await;
+    assert!(!page.body.contains("<script>alert(1)</script>"));
+    assert!(
+        page.body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+    assert_eq!(
+        page.text_of("#user-menu").as_deref(),
+        Some("<script>alert(1)</script>")
+    );
+}
+
+async fn unknown_pages_are_404_pages(app: TestApp) {
+    let res = app.client().get("/definitely/not/here").await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(res.text_of("h1").as_deref(), Some("Page not found"));
+    assert_eq!(
+        res.text_of("#request-id"),
+        None,
+        "request ids are for 500 pages"
+    );
+}
+
+async fn open_redirects_are_refused(app: TestApp) {
+    app.signed_up("Ann", "ann@example.com").await;
+    for next in ["https://evil.test/", "//evil.test/", "/\\evil.test"] {
+        let browser = app.client();
+        let page = format!(
+            "/login?next={}",
+            next.replace('/', "%2F")
+                .replace('\\', "%5C")
+                .replace(':', "%3A")
+        );
+        let res = browser
+            .submit(
+                &page,
+                "/login",
+                &[
+                    ("email", "ann@example.com"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER);
+        assert_eq!(res.location(), "/", "next={next}");
+    }
+}
+
+async fn switching_to_a_workspace_of_someone_else_changes_nothing(app: TestApp) {
+    let ann = app.signed_up("Ann", "ann@example.com").await;
+    app.signed_up("Bob", "bob@example.com").await;
+    let bobs_workspace = {
+        let mut conn = app.db.connection().expect("connection");
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+        }
+        diesel::sql_query(
+            "SELECT w.id AS id FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = 'bob@example.com'",
+        )
+        .get_result::<Row>(&mut *conn)
+        .expect("bob's workspace")
+        .id
+    };
+    let dashboard = ann.get("/").await;
+    let token = crate::support::hidden_fields(&dashboard.body, "/context");
+    let token: Vec<_> = token
+        .into_iter()
+        .filter(|(name, _)| name == "csrf_token")
+        .collect();
+    for target in [
+        bobs_workspace.as_str(),
+        "not-a-uuid",
+        "00000000-0000-7000-8000-000000000000",
+    ] {
+        let res = ann
+            .post_form("/context", &token, &[("workspace_id", target)])
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "switch to {target}");
+    }
+    let after = ann.get("/").await;
+    assert_eq!(
+        after.text_of("#workspace-title").as_deref(),
+        Some("Personal workspace")
+    );
+    assert!(after.body.contains("ann@example.com"));
+    // And switching to one's own workspace works.
+    let own = crate::support::hidden_fields(&after.body, "/context");
+    let res = ann.post_form("/context", &own, &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+}
+
+/// Every workspace-scoped route, and how the isolation test calls it. A
+/// route added to the URL table as `Scoped` must be added here too.
+const ISOLATION_MATRIX: &[(&str, &str)] = &[("GET", "/")];
+
+async fn isolation_matrix_covers_every_scoped_route(app: TestApp) {
+    for route in TABLE.iter().filter(|r| r.access == Access::Scoped) {
+        assert!(
+            ISOLATION_MATRIX.contains(&(route.method, route.path)),
+            "{} {} is workspace-scoped but missing from the isolation matrix",
+            route.method,
+            route.path
+        );
+    }
+    // A member of one workspace sees only their own workspace's data.
+    let ann = app.signed_up("Ann", "ann@example.com").await;
+    let bob = app.signed_up("Bob", "bob@example.com").await;
+    for (method, path) in ISOLATION_MATRIX {
+        assert_eq!(*method, "GET");
+        let page = bob.get(path).await;
+        assert!(
+            !page.body.contains("ann@example.com"),
+            "{path} leaks another workspace"
+        );
+        assert!(ann.get(path).await.body.contains("ann@example.com"));
+    }
+}

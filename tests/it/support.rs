@@ -1,0 +1,413 @@
+//! The test harness: [`TestApp`] starts the real application (all
+//! middleware, real sessions, real database) on a loopback port, on a fresh
+//! SQLite file or a fresh PostgreSQL schema, and [`Client`] drives it like a
+//! browser (cookie jar, forms with their CSRF token).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use reqwest::StatusCode;
+use reqwest::cookie::{CookieStore, Jar};
+use scraper::{Html, Selector};
+use tenantry::config::{Config, Settings};
+use tenantry::db::Db;
+use tenantry::web::{self, AppState};
+
+/// Runs each named scenario `async fn name(app: TestApp)` twice: on SQLite,
+/// and on PostgreSQL when `TENANTRY_TEST_POSTGRES_URL` is set (CI sets it).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::support::TestApp::sqlite().await).await;
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(app) = $crate::support::TestApp::postgres().await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    )*};
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh schema in the PostgreSQL of `TENANTRY_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// A running Tenantry with its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A separate pool on the same database, to look at rows.
+    pub db: Db,
+    /// Which backend this is.
+    pub backend: TestBackend,
+    server: Option<actix_web::dev::ServerHandle>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pg_schema: Option<(String, String)>,
+    _data_dir: tempfile::TempDir,
+}
+
+/// Settings for tests: cheap argon2 (explicitly, never the default), the
+/// rest as in production.
+pub fn test_settings() -> Settings {
+    Settings {
+        argon2_memory_kib: 256,
+        argon2_iterations: 1,
+        db_pool_size: 4,
+        ..Settings::default()
+    }
+}
+
+impl TestApp {
+    /// On a fresh SQLite file.
+    pub async fn sqlite() -> Self {
+        Self::start(TestBackend::Sqlite, |_| {})
+            .await
+            .expect("sqlite backend")
+    }
+
+    /// On a fresh PostgreSQL schema, or `None` when no server is configured.
+    pub async fn postgres() -> Option<Self> {
+        Self::start(TestBackend::Postgres, |_| {}).await
+    }
+
+    /// Starts the app on `backend` with adjusted settings; `None` only for
+    /// PostgreSQL without `TENANTRY_TEST_POSTGRES_URL`.
+    pub async fn start(backend: TestBackend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = test_settings();
+        settings.data_dir = data_dir.path().to_path_buf();
+        let mut pg_schema = None;
+        match backend {
+            TestBackend::Sqlite => {
+                settings.database_url = Some(format!(
+                    "sqlite://{}",
+                    data_dir.path().join("tenantry.db").display()
+                ));
+            }
+            TestBackend::Postgres => {
+                let admin_url = std::env::var("TENANTRY_TEST_POSTGRES_URL").ok()?;
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = diesel::PgConnection::establish(&admin_url)
+                    .expect("connect to TENANTRY_TEST_POSTGRES_URL");
+                diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut admin)
+                    .expect("create schema");
+                let separator = if admin_url.contains('?') { '&' } else { '?' };
+                settings.database_url = Some(format!(
+                    "{admin_url}{separator}options=-csearch_path%3D{schema}"
+                ));
+                pg_schema = Some((admin_url, schema));
+            }
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        settings.bind = format!("127.0.0.1:{port}");
+        adjust(&mut settings);
+        let config = Config::resolve(settings).expect("config");
+        let db = Db::connect(&config.database_url, config.db_pool_size).expect("connect");
+        db.migrate().expect("migrate");
+        let inspect = Db::connect(&config.database_url, 2).expect("connect inspector");
+        let state = AppState::new(config, db).expect("state");
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        // The server gets its own thread and actix system, so stopping it
+        // from `Drop` can block without deadlocking the test's runtime.
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = web::run(listener, state, Some(1)).expect("server");
+                handle_tx.send(server.handle()).expect("send handle");
+                server.await.expect("server ran");
+            });
+        });
+        let server = handle_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server started");
+        Some(Self {
+            base: format!("http://127.0.0.1:{port}"),
+            db: inspect,
+            backend,
+            server: Some(server),
+            thread: Some(thread),
+            pg_schema,
+            _data_dir: data_dir,
+        })
+    }
+
+    /// A new browser: empty cookie jar.
+    pub fn client(&self) -> Client {
+        Client::new(&self.base, None)
+    }
+
+    /// A new browser with a custom `User-Agent`.
+    pub fn client_with_agent(&self, agent: &str) -> Client {
+        Client::new(&self.base, Some(agent))
+    }
+
+    /// Signs a new user up through the form; returns their signed-in browser.
+    pub async fn signed_up(&self, name: &str, email: &str) -> Client {
+        let client = self.client();
+        let res = client
+            .submit(
+                "/signup",
+                "/signup",
+                &[("name", name), ("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "sign-up of {email} failed: {}",
+            res.body
+        );
+        client
+    }
+
+    /// Runs `SELECT COUNT(*) FROM <from_where>` on the app's database.
+    pub async fn count(&self, from_where: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM {from_where}");
+        let mut conn = self.db.connection().expect("inspector connection");
+        diesel::sql_query(&sql)
+            .get_result::<Count>(&mut *conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .n
+    }
+
+    /// Runs a statement directly on the app's database (to simulate what
+    /// another process or an operator did).
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = self.db.connection().expect("inspector connection");
+        diesel::sql_query(sql)
+            .execute(&mut *conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            futures::executor::block_on(server.stop(false));
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if let Some((admin_url, schema)) = self.pg_schema.take() {
+            if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url) {
+                let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// The password every test user signs up with.
+pub const PASSWORD: &str = "violet staple orbit 42";
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body text.
+    pub body: String,
+}
+
+impl Response {
+    /// The `Location` header of a redirect.
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no Location header; status {} body {}",
+                    self.status, self.body
+                )
+            })
+    }
+
+    /// The text of the first element matching a CSS selector.
+    pub fn text_of(&self, selector: &str) -> Option<String> {
+        let html = Html::parse_document(&self.body);
+        let selector = Selector::parse(selector).expect("selector");
+        html.select(&selector).next().map(|e| {
+            e.text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    }
+
+    /// An attribute of the first element matching a CSS selector.
+    pub fn attr_of(&self, selector: &str, attribute: &str) -> Option<String> {
+        let html = Html::parse_document(&self.body);
+        let selector = Selector::parse(selector).expect("selector");
+        html.select(&selector)
+            .next()
+            .and_then(|e| e.value().attr(attribute))
+            .map(str::to_owned)
+    }
+}
+
+/// A browser-like client: keeps cookies, doesn't follow redirects.
+pub struct Client {
+    http: reqwest::Client,
+    jar: Arc<Jar>,
+    base: String,
+}
+
+impl Client {
+    fn new(base: &str, agent: Option<&str>) -> Self {
+        let jar = Arc::new(Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(
+                agent.unwrap_or("Mozilla/5.0 (X11; Linux x86_64) TenantryTest/1.0 Firefox/130.0"),
+            )
+            .build()
+            .expect("client");
+        Self {
+            http,
+            jar,
+            base: base.to_owned(),
+        }
+    }
+
+    async fn read(res: reqwest::Response) -> Response {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.text().await.expect("body");
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// GET a path.
+    pub async fn get(&self, path: &str) -> Response {
+        Self::read(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .expect("GET"),
+        )
+        .await
+    }
+
+    /// POST a URL-encoded form exactly as given (no token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        Self::read(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .form(fields)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
+    }
+
+    /// Like a person: opens `page`, fills the form whose action is `action`
+    /// (its hidden fields, CSRF token included, are kept) and submits it.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let form_page = self.get(page).await;
+        assert!(
+            form_page.status.is_success(),
+            "GET {page}: {} {}",
+            form_page.status,
+            form_page.body
+        );
+        let hidden = hidden_fields(&form_page.body, action);
+        self.post_form(action, &hidden, fields).await
+    }
+
+    /// Posts `fields` with hidden fields taken from an already-loaded page
+    /// (a form kept open in a tab).
+    pub async fn post_form(
+        &self,
+        action: &str,
+        hidden: &[(String, String)],
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let mut all: Vec<(String, String)> = hidden
+            .iter()
+            .filter(|(name, _)| !fields.iter().any(|(f, _)| f == name))
+            .cloned()
+            .collect();
+        all.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Self::read(
+            self.http
+                .post(format!("{}{action}", self.base))
+                .form(&all)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
+    }
+
+    /// The value of a cookie this browser holds.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let url = self.base.parse().expect("url");
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
+    }
+
+    /// Copies a cookie into another browser (a stolen or replayed cookie).
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        let url = self.base.parse().expect("url");
+        self.jar
+            .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+    }
+}
+
+/// The hidden inputs of the first form with `action` on a page.
+pub fn hidden_fields(body: &str, action: &str) -> Vec<(String, String)> {
+    let html = Html::parse_document(body);
+    let form_selector = Selector::parse(&format!(r#"form[action="{action}"]"#)).expect("selector");
+    let hidden = Selector::parse(r#"input[type="hidden"]"#).expect("selector");
+    let form = html
+        .select(&form_selector)
+        .next()
+        .unwrap_or_else(|| panic!("no form with action {action} on the page:\n{body}"));
+    let fields: Vec<_> = form
+        .select(&hidden)
+        .filter_map(|input| {
+            Some((
+                input.value().attr("name")?.to_owned(),
+                input.value().attr("value").unwrap_or("").to_owned(),
+            ))
+        })
+        .collect();
+    assert!(
+        fields.iter().any(|(name, _)| name == "csrf_token"),
+        "the form with action {action} has no CSRF token:\n{body}"
+    );
+    fields
+}
