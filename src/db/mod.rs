@@ -155,12 +155,11 @@ impl Db {
             Backend::Postgres => url.to_owned(),
             Backend::Sqlite => sqlite_path(url),
         };
-        if backend == Backend::Sqlite {
-            if let Some(parent) = std::path::Path::new(&connection_url).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)?;
-                }
-            }
+        if backend == Backend::Sqlite
+            && let Some(parent) = std::path::Path::new(&connection_url).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
         }
         // Establish once directly: r2d2 would hide the real error behind a timeout.
         match backend {

@@ -12,7 +12,7 @@ use super::csrf::CsrfForm;
 use super::error::AppError;
 use super::page::{Page, format_time, render_with_status, see_other};
 use crate::auth::{self, AuthError, PasswordChange};
-use crate::db::{self, DbError};
+use crate::db;
 use crate::domain::FieldErrors;
 use crate::scope::Scope;
 use crate::session::store::DbSessionStore;
@@ -247,8 +247,9 @@ pub async fn revoke_other_sessions(
     );
     let ended = state
         .db
-        .run(move |conn| Ok::<_, DbError>(db::sessions::delete_others_of_user(conn, &user, &keep)?))
-        .await?;
+        .run(move |conn| db::sessions::delete_others_of_user(conn, &user, &keep))
+        .await
+        .map_err(AppError::from)?;
     let message = match ended {
         0 => "There were no other sessions.".to_owned(),
         1 => "Your other session was signed out.".to_owned(),

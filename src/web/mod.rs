@@ -3,6 +3,7 @@
 //! (`web::account` ↔ `templates/account/`); the URL table is `routes.rs`.
 
 pub mod account;
+pub mod assets;
 pub mod auth;
 pub mod context;
 pub mod csrf;
@@ -66,10 +67,10 @@ impl AppState {
     /// The client's IP: the socket peer, or the proxy's forwarded address
     /// when `trust_proxy_headers` is on.
     pub fn client_ip(&self, req: &HttpRequest) -> String {
-        if self.config.trust_proxy_headers {
-            if let Some(ip) = req.connection_info().realip_remote_addr() {
-                return ip.to_owned();
-            }
+        if self.config.trust_proxy_headers
+            && let Some(ip) = req.connection_info().realip_remote_addr()
+        {
+            return ip.to_owned();
         }
         req.peer_addr()
             .map(|addr| addr.ip().to_string())
@@ -141,7 +142,7 @@ pub fn build_app(
     App::new()
         .app_data(state.clone())
         .app_data(web::FormConfig::default().limit(64 * 1024))
-        .service(actix_files::Files::new("/static", "static").prefer_utf8(true))
+        .configure(assets::configure)
         .configure(ops::configure)
         .service(
             web::scope("")

@@ -69,7 +69,8 @@ async fn sign_up_lands_on_the_personal_dashboard(app: TestApp) {
 
 async fn sign_up_validation_keeps_what_was_typed(app: TestApp) {
     let browser = app.client();
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (
             &[
                 ("name", ""),
@@ -449,4 +450,90 @@ async fn change_password_needs_the_current_one(app: TestApp) {
         )
         .await;
     assert_eq!(new.status, StatusCode::SEE_OTHER);
+}
+
+crate::on_both_backends_with!(low_ip_limit; sign_in_is_throttled_per_ip);
+
+fn low_ip_limit(settings: &mut tenantry::config::Settings) {
+    settings.login_max_failures_per_ip = 4;
+}
+
+async fn sign_in_is_throttled_per_ip(app: TestApp) {
+    app.signed_up("Ann", "ann@example.com").await;
+    let sprayer = app.client();
+    // One guess each at many accounts: no single account reaches its limit,
+    // but the client does.
+    for n in 0..4 {
+        let email = format!("user{n}@example.com");
+        let res = sprayer
+            .submit(
+                "/login",
+                "/login",
+                &[("email", &email), ("password", "guess guess")],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let res = sprayer
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "ann@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.count("login_attempts WHERE throttle_key = 'ip:127.0.0.1'")
+            .await,
+        4
+    );
+}
+
+on_both_backends!(concurrent_sign_ups_of_one_email_create_one_account);
+
+async fn concurrent_sign_ups_of_one_email_create_one_account(app: TestApp) {
+    let browsers: Vec<_> = (0..4).map(|_| app.client()).collect();
+    let mut forms = Vec::new();
+    for browser in &browsers {
+        forms.push(crate::support::hidden_fields(
+            &browser.get("/signup").await.body,
+            "/signup",
+        ));
+    }
+    let attempts = browsers.iter().zip(&forms).map(|(browser, hidden)| {
+        browser.post_form(
+            "/signup",
+            hidden,
+            &[
+                ("name", "Ann"),
+                ("email", "race@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results
+        .iter()
+        .filter(|r| r.status == StatusCode::SEE_OTHER)
+        .count();
+    let refused = results
+        .iter()
+        .filter(|r| {
+            r.status == StatusCode::UNPROCESSABLE_ENTITY
+                && r.text_of("#email-error").as_deref()
+                    == Some("An account with this email already exists. Sign in instead?")
+        })
+        .count();
+    assert_eq!(
+        (created, refused),
+        (1, 3),
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(app.count("users").await, 1);
+    assert_eq!(
+        app.count("workspaces").await,
+        1,
+        "no orphaned personal workspace"
+    );
 }

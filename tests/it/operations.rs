@@ -181,3 +181,29 @@ fn cli_migrates_and_creates_users() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--email"));
 }
+
+on_both_backends!(styles_are_served_from_the_binary);
+
+async fn styles_are_served_from_the_binary(app: TestApp) {
+    let page = app.client().get("/login").await;
+    for href in ["/static/vendor/pico/pico.min.css", "/static/app.css"] {
+        assert!(page.body.contains(href), "the page links {href}");
+        let res = app.client().get(href).await;
+        assert_eq!(res.status, StatusCode::OK, "{href}");
+        assert_eq!(
+            res.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("text/css; charset=utf-8")
+        );
+        assert!(res.body.len() > 500, "{href} has content");
+    }
+    assert_eq!(
+        app.client().get("/static/../Cargo.toml").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.client().get("/static/nope.css").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

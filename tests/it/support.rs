@@ -36,6 +36,27 @@ macro_rules! on_both_backends {
     )*};
 }
 
+/// Like [`on_both_backends!`], with settings adjusted by `$adjust: fn(&mut Settings)`.
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($adjust:ident; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::support::{TestApp, TestBackend};
+            #[actix_web::test]
+            async fn sqlite() {
+                let app = TestApp::start(TestBackend::Sqlite, super::$adjust).await.expect("sqlite");
+                super::$name(app).await;
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(app) = TestApp::start(TestBackend::Postgres, super::$adjust).await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    )*};
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestBackend {
@@ -207,11 +228,11 @@ impl Drop for TestApp {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        if let Some((admin_url, schema)) = self.pg_schema.take() {
-            if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url) {
-                let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .execute(&mut admin);
-            }
+        if let Some((admin_url, schema)) = self.pg_schema.take()
+            && let Ok(mut admin) = diesel::PgConnection::establish(&admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&mut admin);
         }
     }
 }
