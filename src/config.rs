@@ -46,6 +46,8 @@ pub struct Settings {
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (OWASP: 2).
     pub argon2_iterations: u32,
+    /// Days an archived organization can be restored before it is deleted.
+    pub archive_retention_days: u32,
 }
 
 /// How log lines are written.
@@ -77,6 +79,7 @@ impl Default for Settings {
             db_pool_size: 10,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
+            archive_retention_days: 30,
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct Config {
     pub db_pool_size: u32,
     /// Argon2id cost parameters.
     pub argon2: Argon2Cost,
+    /// Days an archived organization stays restorable.
+    pub archive_retention_days: u32,
 }
 
 /// Limits of failed sign-ins before further attempts are refused.
@@ -189,6 +194,7 @@ impl Config {
                 memory_kib: settings.argon2_memory_kib,
                 iterations: settings.argon2_iterations,
             },
+            archive_retention_days: settings.archive_retention_days,
         })
     }
 

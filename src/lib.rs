@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod maintenance;
+pub mod orgs;
 pub mod routes;
 pub mod scope;
 pub mod session;

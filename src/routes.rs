@@ -6,7 +6,7 @@
 
 use actix_web::web;
 
-use crate::web::{account, auth, context, dashboard};
+use crate::web::{account, audit, auth, context, dashboard, organizations, settings};
 
 /// Who may call a route and what data it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,4 +65,20 @@ routes! {
     post "/account/password"              => account::change_password,       Account;
     post "/account/sessions/revoke"       => account::revoke_session,        Account;
     post "/account/sessions/revoke-others" => account::revoke_other_sessions, Account;
+    get  "/o/{slug}/{rest:.*}"            => context::enter,                 Account;
+    get  "/organizations"                 => organizations::index,           Account;
+    get  "/organizations/new"             => organizations::new_form,        Account;
+    post "/organizations"                 => organizations::create,          Account;
+    post "/organizations/{id}/restore"    => organizations::restore,         Account;
+    get  "/avatars/{workspace_id}"        => settings::avatar,               Account;
+    get  "/settings/general"              => settings::general,              Scoped;
+    post "/settings/general"              => settings::update_general,       Scoped;
+    post "/settings/avatar"               => settings::upload_avatar,        Scoped;
+    post "/settings/avatar/remove"        => settings::remove_avatar,        Scoped;
+    get  "/settings/danger"               => settings::danger,               Scoped;
+    post "/settings/transfer-ownership"   => settings::transfer_ownership,   Scoped;
+    post "/settings/leave"                => settings::leave,                Scoped;
+    post "/settings/archive"              => settings::archive,              Scoped;
+    post "/settings/delete"               => settings::delete,               Scoped;
+    get  "/audit"                         => audit::index,                   Scoped;
 }

@@ -36,6 +36,7 @@ pub struct Scope(Arc<ScopeInner>);
 struct ScopeInner {
     user: User,
     session_public_id: String,
+    client_ip: String,
     active: WorkspaceAccess,
     permissions: PermissionSet,
     accessible: Vec<WorkspaceAccess>,
@@ -55,6 +56,11 @@ impl Scope {
     /// The public id of the session this request came in on.
     pub fn session_public_id(&self) -> &str {
         &self.0.session_public_id
+    }
+
+    /// The client IP of this request (recorded in the audit log).
+    pub fn client_ip(&self) -> &str {
+        &self.0.client_ip
     }
 
     /// The active workspace's id: the filter of every scoped query.
@@ -148,6 +154,7 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
         .take(300)
         .collect::<String>();
     let touch_id = public_id.clone();
+    let touch_ip = ip.clone();
     let loaded = state
         .db
         .run(move |conn| {
@@ -158,7 +165,7 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
             db::sessions::touch(
                 conn,
                 &touch_id,
-                &ip,
+                &touch_ip,
                 &user_agent,
                 db::now(),
                 chrono::Duration::seconds(TOUCH_INTERVAL_SECONDS),
@@ -186,6 +193,7 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
     Ok(Scope(Arc::new(ScopeInner {
         user,
         session_public_id: public_id,
+        client_ip: ip,
         active,
         permissions,
         accessible,

@@ -13,7 +13,9 @@
 
 mod schema;
 
+pub mod audit;
 pub mod login_attempts;
+pub mod organizations;
 pub mod sessions;
 pub mod users;
 pub mod workspaces;
@@ -257,6 +259,15 @@ where
             .transaction(|conn| work(conn).map_err(TxError::Work))
             .map_err(TxError::into_inner);
     };
+    let depth = <AnsiTransactionManager as TransactionManager<diesel::SqliteConnection>>::transaction_manager_status_mut(sqlite)
+        .transaction_depth()
+        .map_err(|e| E::from(e.into()))?;
+    if depth.is_some() {
+        // Already inside a write transaction: nest as a savepoint.
+        return conn
+            .transaction(|conn| work(conn).map_err(TxError::Work))
+            .map_err(TxError::into_inner);
+    }
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
         .map_err(|e| E::from(e.into()))?;
     let outcome = work(conn);

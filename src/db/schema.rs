@@ -28,6 +28,35 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+        description -> Text,
+        billing_email -> Text,
+        billing_address -> Text,
+        avatar_version -> Integer,
+    }
+}
+
+diesel::table! {
+    workspace_avatars (workspace_id) {
+        workspace_id -> Text,
+        content_type -> Text,
+        bytes -> Binary,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_entries (id) {
+        id -> Text,
+        workspace_id -> Text,
+        actor_user_id -> Nullable<Text>,
+        actor_name -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        target_label -> Text,
+        details -> Text,
+        ip -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -84,6 +113,8 @@ diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> roles (role_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(workspace_avatars -> workspaces (workspace_id));
+diesel::joinable!(audit_entries -> workspaces (workspace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -92,4 +123,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     sessions,
     login_attempts,
+    workspace_avatars,
+    audit_entries,
 );

@@ -37,6 +37,8 @@ pub struct WorkspaceAccess {
     pub role_level: i32,
     /// A custom role's stored permission keys.
     pub role_permissions: String,
+    /// Avatar version (0: none), for the switcher's image URL.
+    pub avatar_version: i32,
 }
 
 /// Every workspace the user may enter right now: active memberships of
@@ -64,6 +66,7 @@ pub fn accessible_to(
             roles::system_key,
             roles::level,
             roles::permissions,
+            workspaces::avatar_version,
         ))
         .load(conn)?;
     rows.sort_by(|a, b| {

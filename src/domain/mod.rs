@@ -7,12 +7,14 @@ pub mod ids;
 pub mod name;
 pub mod password;
 pub mod permission;
+pub mod slug;
 
 pub use email::Email;
 pub use ids::{MembershipId, RoleId, UserId, WorkspaceId};
 pub use name::PersonName;
 pub use password::Password;
 pub use permission::{Permission, PermissionSet};
+pub use slug::Slug;
 
 /// Validation messages per form field, in the order they were found.
 /// Domain functions return it; templates show each message beside its field.

@@ -56,8 +56,10 @@ macro_rules! catalogue {
 catalogue! {
     /// Change the organization's name, slug, avatar and billing details.
     OrgUpdate = "org.update", "Organization", "Edit organization settings";
-    /// Archive or delete the organization.
+    /// Archive, restore or delete the organization (owner only).
     OrgDelete = "org.delete", "Organization", "Archive or delete the organization";
+    /// Hand the organization to another member (owner only).
+    OrgTransfer = "org.transfer", "Organization", "Transfer ownership";
     /// See who the members are.
     MembersRead = "members.read", "Members", "See members";
     /// Invite people by email.
@@ -90,6 +92,13 @@ catalogue! {
 pub trait RequiredPermission {
     /// The permission the marker stands for.
     const PERMISSION: Permission;
+}
+
+impl Permission {
+    /// Permissions only the owner holds; no custom role can be given them.
+    pub fn is_owner_only(self) -> bool {
+        matches!(self, Permission::OrgDelete | Permission::OrgTransfer)
+    }
 }
 
 impl fmt::Display for Permission {
@@ -218,7 +227,7 @@ impl SystemRole {
             SystemRole::Owner => PermissionSet::all(),
             SystemRole::Admin => PermissionSet::all()
                 .iter()
-                .filter(|p| *p != OrgDelete)
+                .filter(|p| !p.is_owner_only())
                 .collect(),
             SystemRole::Member => [MembersRead, ResourcesRead, ResourcesWrite]
                 .into_iter()

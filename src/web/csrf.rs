@@ -125,7 +125,8 @@ impl FromRequest for CsrfToken {
     }
 }
 
-fn verify(req: &HttpRequest, token: &str) -> Result<(), AppError> {
+/// Checks a token taken from a form this module didn't parse (multipart uploads).
+pub fn verify(req: &HttpRequest, token: &str) -> Result<(), AppError> {
     let state = state_of(req)?;
     let presented = hex::decode(token).map_err(|_| AppError::CsrfRejected)?;
     mac_for(&state, req)?
@@ -206,25 +207,43 @@ impl<T: DeserializeOwned + 'static> FromRequest for ScopedForm<T> {
         Box::pin(async move {
             let scope = scope.await?;
             let form = form.await?;
-            let rendered_for = form
-                .active_workspace_id
-                .as_deref()
-                .and_then(crate::domain::WorkspaceId::parse)
-                .ok_or(AppError::CsrfRejected)?;
-            if &rendered_for != scope.workspace_id() {
-                let form_workspace = scope
-                    .accessible(&rendered_for)
-                    .map(|w| w.name.clone())
-                    .unwrap_or_else(|| "a workspace you no longer have access to".into());
-                return Err(AppError::WorkspaceChanged {
-                    form_workspace,
-                    active_workspace: scope.workspace().name.clone(),
-                });
-            }
+            check_rendered_for(&scope, form.active_workspace_id.as_deref())?;
             Ok(Self {
                 scope,
                 fields: form.fields,
             })
         })
     }
+}
+
+/// Refuses a form rendered for another workspace than the active one (the
+/// user switched in another tab since), naming both in the error page.
+pub fn check_rendered_for(
+    scope: &Scope,
+    active_workspace_id: Option<&str>,
+) -> Result<(), AppError> {
+    let rendered_for = active_workspace_id
+        .and_then(crate::domain::WorkspaceId::parse)
+        .ok_or(AppError::CsrfRejected)?;
+    if &rendered_for == scope.workspace_id() {
+        return Ok(());
+    }
+    let form_workspace = scope
+        .accessible(&rendered_for)
+        .map(|w| {
+            if w.kind == "personal" {
+                "Personal".to_owned()
+            } else {
+                w.name.clone()
+            }
+        })
+        .unwrap_or_else(|| "a workspace you no longer have access to".into());
+    Err(AppError::WorkspaceChanged {
+        form_workspace,
+        active_workspace: if scope.is_personal() {
+            "Personal".to_owned()
+        } else {
+            scope.workspace().name.clone()
+        },
+    })
 }

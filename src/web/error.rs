@@ -42,6 +42,9 @@ pub enum AppError {
         /// Name of the workspace now active.
         active_workspace: String,
     },
+    /// A rule of the domain forbids the action; the message says which and why.
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// A malformed request (bad form encoding, oversized body).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -84,6 +87,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::CsrfRejected => "csrf_rejected",
             AppError::WorkspaceChanged { .. } => "workspace_changed",
+            AppError::Refused(_) => "refused",
             AppError::BadRequest(_) => "bad_request",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
@@ -118,6 +122,7 @@ impl AppError {
                     "This form was for “{form_workspace}”, but your active workspace is now “{active_workspace}” (you switched in another tab). Nothing was changed. Switch back and submit it again if you meant to."
                 ),
             ),
+            AppError::Refused(message) => ("Not possible", (*message).to_owned()),
             AppError::BadRequest(_) => ("Bad request", "The request could not be understood.".into()),
             AppError::Unavailable(_) => (
                 "Temporarily unavailable",
@@ -137,7 +142,7 @@ impl ResponseError for AppError {
             AppError::SignInRequired => StatusCode::UNAUTHORIZED,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
-            AppError::WorkspaceChanged { .. } => StatusCode::CONFLICT,
+            AppError::WorkspaceChanged { .. } | AppError::Refused(_) => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,13 +4,16 @@
 
 pub mod account;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod context;
 pub mod csrf;
 pub mod dashboard;
 pub mod error;
 pub mod ops;
+pub mod organizations;
 pub mod page;
+pub mod settings;
 
 use std::net::TcpListener;
 use std::sync::Arc;

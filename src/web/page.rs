@@ -24,6 +24,8 @@ pub struct Page {
     pub csrf: String,
     /// A message from the previous action, shown once.
     pub flash: Option<Flash>,
+    /// This page's path and query: where the switcher returns after switching.
+    pub path: String,
 }
 
 impl FromRequest for Page {
@@ -37,7 +39,18 @@ impl FromRequest for Page {
             let scope = scope.await?;
             let csrf = CsrfToken::from_request(&req, &mut Payload::None).await?.0;
             let flash = SessionData::new(&req.get_session()).take_flash();
-            Ok(Self { scope, csrf, flash })
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str())
+                .unwrap_or("/")
+                .to_owned();
+            Ok(Self {
+                scope,
+                csrf,
+                flash,
+                path,
+            })
         })
     }
 }

@@ -6,6 +6,8 @@ mod support;
 
 mod accounts;
 mod browser;
+mod isolation;
 mod operations;
+mod organizations;
 mod security;
 mod sessions;

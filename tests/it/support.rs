@@ -77,6 +77,7 @@ pub struct TestApp {
     server: Option<actix_web::dev::ServerHandle>,
     thread: Option<std::thread::JoinHandle<()>>,
     pg_schema: Option<(String, String)>,
+    check_invariants: bool,
     _data_dir: tempfile::TempDir,
 }
 
@@ -162,6 +163,7 @@ impl TestApp {
             server: Some(server),
             thread: Some(thread),
             pg_schema,
+            check_invariants: true,
             _data_dir: data_dir,
         })
     }
@@ -210,6 +212,80 @@ impl TestApp {
             .n
     }
 
+    /// For tests that break the database on purpose: skip the invariant check.
+    pub fn skip_invariants(&mut self) {
+        self.check_invariants = false;
+    }
+
+    /// The invariants of SECURITY.md that must hold after every scenario:
+    /// every workspace has exactly one owner; nobody is a member twice.
+    pub fn assert_invariants(&self) {
+        let mut conn = self.db.connection().expect("inspector connection");
+        for (workspace, owners) in
+            tenantry::db::organizations::owner_counts(&mut conn).expect("owner counts")
+        {
+            assert_eq!(owners, 1, "workspace {workspace} has {owners} owners");
+        }
+        drop(conn);
+        let duplicates = futures::executor::block_on(self.count(
+            "(SELECT workspace_id, user_id FROM memberships GROUP BY workspace_id, user_id HAVING COUNT(*) > 1) AS d",
+        ));
+        assert_eq!(duplicates, 0, "duplicate memberships");
+    }
+
+    /// The id of the workspace with this slug.
+    pub async fn workspace_id(&self, slug: &str) -> String {
+        self.text_value(&format!(
+            "SELECT id AS value FROM workspaces WHERE slug = '{slug}'"
+        ))
+        .await
+    }
+
+    /// Runs a query returning one text column named `value`.
+    pub async fn text_value(&self, sql: &str) -> String {
+        #[derive(QueryableByName)]
+        struct Value {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let mut conn = self.db.connection().expect("inspector connection");
+        diesel::sql_query(sql)
+            .get_result::<Value>(&mut *conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .value
+    }
+
+    /// Creates an organization through the form; returns the response.
+    pub async fn create_org(&self, browser: &Client, name: &str, slug: &str) -> Response {
+        browser
+            .submit(
+                "/organizations/new",
+                "/organizations",
+                &[("name", name), ("slug", slug)],
+            )
+            .await
+    }
+
+    /// Makes an existing user a member of the organization with `slug`
+    /// with a system role (`admin` or `member`), as an invitation will.
+    pub async fn add_member(&self, slug: &str, email: &str, role: &str) {
+        let workspace = self.workspace_id(slug).await;
+        let user = self
+            .text_value(&format!(
+                "SELECT id AS value FROM users WHERE email = '{email}'"
+            ))
+            .await;
+        let role_id = self
+            .text_value(&format!("SELECT id AS value FROM roles WHERE workspace_id = '{workspace}' AND system_key = '{role}'"))
+            .await;
+        self.execute(&format!(
+            "INSERT INTO memberships (id, workspace_id, user_id, role_id, status, joined_at, updated_at) \
+             VALUES ('{}', '{workspace}', '{user}', '{role_id}', 'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            uuid::Uuid::now_v7()
+        ))
+        .await;
+    }
+
     /// Runs a statement directly on the app's database (to simulate what
     /// another process or an operator did).
     pub async fn execute(&self, sql: &str) {
@@ -222,6 +298,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if self.check_invariants && !std::thread::panicking() {
+            self.assert_invariants();
+        }
         if let Some(server) = self.server.take() {
             futures::executor::block_on(server.stop(false));
         }
@@ -271,7 +350,8 @@ impl Response {
         let selector = Selector::parse(selector).expect("selector");
         html.select(&selector).next().map(|e| {
             e.text()
-                .collect::<String>()
+                .collect::<Vec<_>>()
+                .join(" ")
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -385,6 +465,47 @@ impl Client {
                 .send()
                 .await
                 .expect("POST"),
+        )
+        .await
+    }
+
+    /// Switches the active workspace with the switcher.
+    pub async fn switch_to(&self, workspace_id: &str) -> Response {
+        let page = self.get("/").await;
+        let hidden: Vec<_> = hidden_fields(&page.body, "/context")
+            .into_iter()
+            .filter(|(name, _)| name == "csrf_token")
+            .collect();
+        self.post_form(
+            "/context",
+            &hidden,
+            &[("workspace_id", workspace_id), ("return_to", "/")],
+        )
+        .await
+    }
+
+    /// POSTs a multipart form (file uploads) with the given text fields and one file.
+    pub async fn post_multipart(
+        &self,
+        action: &str,
+        fields: &[(String, String)],
+        file: (&str, Vec<u8>),
+    ) -> Response {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text(name.clone(), value.clone());
+        }
+        form = form.part(
+            file.0.to_owned(),
+            reqwest::multipart::Part::bytes(file.1).file_name("upload.bin"),
+        );
+        Self::read(
+            self.http
+                .post(format!("{}{action}", self.base))
+                .multipart(form)
+                .send()
+                .await
+                .expect("POST multipart"),
         )
         .await
     }

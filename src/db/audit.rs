@@ -1,0 +1,171 @@
+//! The audit log: who did what to what, in which workspace, from where.
+//! Entries are written by the domain function that makes the change, inside
+//! its transaction, so a change without its entry cannot exist.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::audit_entries;
+use super::{AnyConnection, DbError, now};
+use crate::domain::{UserId, WorkspaceId};
+use crate::scope::Scope;
+
+/// Who acted, as recorded.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The user (kept as a name snapshot too, so the log survives the account).
+    pub user_id: UserId,
+    /// Their name at the time.
+    pub name: String,
+    /// Their client IP.
+    pub ip: String,
+}
+
+impl Actor {
+    /// The user acting in a scope.
+    pub fn of(scope: &Scope) -> Self {
+        Self {
+            user_id: scope.user_id().clone(),
+            name: scope.user().name.clone(),
+            ip: scope.client_ip().to_owned(),
+        }
+    }
+}
+
+/// What was done to what.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    /// A dotted verb such as `organization.update`.
+    pub action: &'a str,
+    /// The kind of thing acted on (`organization`, `membership`, …).
+    pub target_type: &'a str,
+    /// Its id.
+    pub target_id: &'a str,
+    /// A human label for it at the time.
+    pub target_label: &'a str,
+    /// Extra facts, human-readable (`name: Acme → Acme Corp`).
+    pub details: String,
+}
+
+/// One entry as listed.
+#[derive(Debug, Clone, Queryable)]
+pub struct Entry {
+    /// Its id (time-ordered; the page cursor).
+    pub id: String,
+    /// The actor's user id, unless the account is gone.
+    pub actor_user_id: Option<String>,
+    /// The actor's name then.
+    pub actor_name: String,
+    /// The action.
+    pub action: String,
+    /// Target kind.
+    pub target_type: String,
+    /// Target label.
+    pub target_label: String,
+    /// Details.
+    pub details: String,
+    /// Client IP.
+    pub ip: String,
+    /// When.
+    pub created_at: NaiveDateTime,
+}
+
+/// Records an event in `workspace` (call inside the change's transaction).
+pub fn record(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    actor: &Actor,
+    event: &Event<'_>,
+) -> Result<(), DbError> {
+    diesel::insert_into(audit_entries::table)
+        .values((
+            audit_entries::id.eq(uuid::Uuid::now_v7().to_string()),
+            audit_entries::workspace_id.eq(workspace),
+            audit_entries::actor_user_id.eq(&actor.user_id),
+            audit_entries::actor_name.eq(&actor.name),
+            audit_entries::action.eq(event.action),
+            audit_entries::target_type.eq(event.target_type),
+            audit_entries::target_id.eq(event.target_id),
+            audit_entries::target_label.eq(event.target_label),
+            audit_entries::details.eq(&event.details),
+            audit_entries::ip.eq(&actor.ip),
+            audit_entries::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Filters of the audit page.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this actor.
+    pub actor: Option<UserId>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Entries older than this id (the next page).
+    pub before: Option<String>,
+}
+
+/// A page of the scoped workspace's log, newest first; `limit + 1` rows are
+/// read so the caller knows whether an older page exists.
+pub fn page(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Vec<Entry>, DbError> {
+    let mut query = audit_entries::table
+        .filter(audit_entries::workspace_id.eq(scope.workspace_id()))
+        .into_boxed();
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_entries::actor_user_id.eq(actor.as_str().to_owned()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_entries::action.eq(action.clone()));
+    }
+    if let Some(before) = &filter.before {
+        query = query.filter(audit_entries::id.lt(before.clone()));
+    }
+    Ok(query
+        .order(audit_entries::id.desc())
+        .limit(limit + 1)
+        .select((
+            audit_entries::id,
+            audit_entries::actor_user_id,
+            audit_entries::actor_name,
+            audit_entries::action,
+            audit_entries::target_type,
+            audit_entries::target_label,
+            audit_entries::details,
+            audit_entries::ip,
+            audit_entries::created_at,
+        ))
+        .load(conn)?)
+}
+
+/// The distinct actors of the scoped workspace's log (for the filter).
+pub fn actors(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(String, String)>, DbError> {
+    let rows: Vec<(Option<String>, String)> = audit_entries::table
+        .filter(audit_entries::workspace_id.eq(scope.workspace_id()))
+        .filter(audit_entries::actor_user_id.is_not_null())
+        .select((audit_entries::actor_user_id, audit_entries::actor_name))
+        .distinct()
+        .order(audit_entries::actor_name.asc())
+        .load(conn)?;
+    let mut actors: Vec<(String, String)> = rows
+        .into_iter()
+        .filter_map(|(id, name)| Some((id?, name)))
+        .collect();
+    actors.dedup_by(|a, b| a.0 == b.0);
+    Ok(actors)
+}
+
+/// The distinct actions of the scoped workspace's log (for the filter).
+pub fn actions(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<String>, DbError> {
+    Ok(audit_entries::table
+        .filter(audit_entries::workspace_id.eq(scope.workspace_id()))
+        .select(audit_entries::action)
+        .distinct()
+        .order(audit_entries::action.asc())
+        .load(conn)?)
+}

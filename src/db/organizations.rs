@@ -1,0 +1,509 @@
+//! Organizations: creation with their system roles, settings, avatar,
+//! archive / restore / delete, ownership and leaving. Functions that change
+//! data expect to run inside the caller's transaction (the domain layer in
+//! `crate::orgs` opens it and writes the audit entry in it).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{memberships, roles, users, workspace_avatars, workspaces};
+use super::{AnyConnection, DbError, now};
+use crate::domain::permission::SystemRole;
+use crate::domain::{MembershipId, RoleId, Slug, UserId, WorkspaceId};
+use crate::scope::Scope;
+
+/// Creates an organization with its owner, admin and member roles and makes
+/// `creator` its owner. A taken slug is `DbError::Conflict` on the slug.
+pub fn create(
+    conn: &mut AnyConnection,
+    creator: &UserId,
+    name: &str,
+    slug: &Slug,
+) -> Result<WorkspaceId, DbError> {
+    let created = now();
+    let workspace_id = WorkspaceId::generate();
+    diesel::insert_into(workspaces::table)
+        .values((
+            workspaces::id.eq(&workspace_id),
+            workspaces::kind.eq("organization"),
+            workspaces::name.eq(name),
+            workspaces::slug.eq(slug.as_str()),
+            workspaces::status.eq("active"),
+            workspaces::created_at.eq(created),
+            workspaces::updated_at.eq(created),
+        ))
+        .execute(conn)?;
+    let mut owner_role = None;
+    for system in [SystemRole::Owner, SystemRole::Admin, SystemRole::Member] {
+        let role_id = RoleId::generate();
+        diesel::insert_into(roles::table)
+            .values((
+                roles::id.eq(&role_id),
+                roles::workspace_id.eq(&workspace_id),
+                roles::system_key.eq(system.key()),
+                roles::name.eq(system.display_name()),
+                roles::level.eq(system.level()),
+                roles::created_at.eq(created),
+                roles::updated_at.eq(created),
+            ))
+            .execute(conn)?;
+        if system == SystemRole::Owner {
+            owner_role = Some(role_id);
+        }
+    }
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::id.eq(MembershipId::generate()),
+            memberships::workspace_id.eq(&workspace_id),
+            memberships::user_id.eq(creator),
+            memberships::role_id.eq(owner_role.ok_or(DbError::NotFound)?),
+            memberships::status.eq("active"),
+            memberships::joined_at.eq(created),
+            memberships::updated_at.eq(created),
+        ))
+        .execute(conn)?;
+    Ok(workspace_id)
+}
+
+/// Whether a slug is in use by any workspace (archived ones included).
+pub fn slug_taken(conn: &mut AnyConnection, slug: &Slug) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        workspaces::table.filter(workspaces::slug.eq(slug.as_str())),
+    ))
+    .get_result(conn)?)
+}
+
+/// The settings of the scoped organization.
+#[derive(Debug, Clone, Queryable)]
+pub struct Settings {
+    /// Name.
+    pub name: String,
+    /// Slug.
+    pub slug: Option<String>,
+    /// Description.
+    pub description: String,
+    /// Where invoices go.
+    pub billing_email: String,
+    /// Postal address on invoices.
+    pub billing_address: String,
+    /// Bumped on every avatar change (cache-busting query string).
+    pub avatar_version: i32,
+}
+
+/// Reads the scoped workspace's settings.
+pub fn settings(conn: &mut AnyConnection, scope: &Scope) -> Result<Settings, DbError> {
+    Ok(workspaces::table
+        .find(scope.workspace_id())
+        .select((
+            workspaces::name,
+            workspaces::slug,
+            workspaces::description,
+            workspaces::billing_email,
+            workspaces::billing_address,
+            workspaces::avatar_version,
+        ))
+        .first(conn)?)
+}
+
+/// New values of the General tab (already validated).
+#[derive(Debug, Clone)]
+pub struct GeneralUpdate {
+    /// Name.
+    pub name: String,
+    /// Slug.
+    pub slug: Slug,
+    /// Description.
+    pub description: String,
+    /// Billing email (empty when unset).
+    pub billing_email: String,
+    /// Billing address.
+    pub billing_address: String,
+}
+
+/// Saves the General tab of the scoped organization.
+pub fn update_general(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    update: &GeneralUpdate,
+) -> Result<(), DbError> {
+    let changed = diesel::update(workspaces::table.find(scope.workspace_id()))
+        .filter(workspaces::kind.eq("organization"))
+        .set((
+            workspaces::name.eq(&update.name),
+            workspaces::slug.eq(update.slug.as_str()),
+            workspaces::description.eq(&update.description),
+            workspaces::billing_email.eq(&update.billing_email),
+            workspaces::billing_address.eq(&update.billing_address),
+            workspaces::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Replaces the scoped organization's avatar.
+pub fn set_avatar(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    content_type: &str,
+    bytes: &[u8],
+) -> Result<(), DbError> {
+    let workspace = scope.workspace_id();
+    diesel::delete(workspace_avatars::table.find(workspace)).execute(conn)?;
+    diesel::insert_into(workspace_avatars::table)
+        .values((
+            workspace_avatars::workspace_id.eq(workspace),
+            workspace_avatars::content_type.eq(content_type),
+            workspace_avatars::bytes.eq(bytes),
+            workspace_avatars::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    bump_avatar_version(conn, workspace)
+}
+
+/// Removes the scoped organization's avatar.
+pub fn remove_avatar(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
+    let workspace = scope.workspace_id();
+    diesel::delete(workspace_avatars::table.find(workspace)).execute(conn)?;
+    bump_avatar_version(conn, workspace)
+}
+
+fn bump_avatar_version(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<(), DbError> {
+    diesel::update(workspaces::table.find(workspace))
+        .set(workspaces::avatar_version.eq(workspaces::avatar_version + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A workspace's avatar (content type, bytes). The caller has checked the
+/// user may see the workspace.
+pub fn avatar(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+) -> Result<Option<(String, Vec<u8>)>, DbError> {
+    Ok(workspace_avatars::table
+        .find(workspace)
+        .select((workspace_avatars::content_type, workspace_avatars::bytes))
+        .first(conn)
+        .optional()?)
+}
+
+/// Archives the scoped organization (it leaves every switcher; data stays).
+pub fn archive(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
+    let changed = diesel::update(workspaces::table.find(scope.workspace_id()))
+        .filter(workspaces::kind.eq("organization"))
+        .filter(workspaces::status.ne("archived"))
+        .set((
+            workspaces::status.eq("archived"),
+            workspaces::archived_at.eq(now()),
+            workspaces::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// An archived organization its owner may still restore.
+#[derive(Debug, Clone, Queryable)]
+pub struct Archived {
+    /// Id.
+    pub id: WorkspaceId,
+    /// Name.
+    pub name: String,
+    /// Slug.
+    pub slug: Option<String>,
+    /// When it was archived.
+    pub archived_at: Option<NaiveDateTime>,
+}
+
+/// Archived organizations `user` owns, archived after `cutoff`.
+pub fn archived_owned_by(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    cutoff: NaiveDateTime,
+) -> Result<Vec<Archived>, DbError> {
+    Ok(memberships::table
+        .inner_join(workspaces::table)
+        .inner_join(roles::table)
+        .filter(memberships::user_id.eq(user))
+        .filter(roles::system_key.eq(SystemRole::Owner.key()))
+        .filter(workspaces::status.eq("archived"))
+        .filter(workspaces::archived_at.gt(cutoff))
+        .order(workspaces::archived_at.desc())
+        .select((
+            workspaces::id,
+            workspaces::name,
+            workspaces::slug,
+            workspaces::archived_at,
+        ))
+        .load(conn)?)
+}
+
+/// Restores one of `user`'s archived organizations; anything else (not
+/// theirs, not archived, past retention) is `NotFound`.
+pub fn restore(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    workspace: &WorkspaceId,
+    cutoff: NaiveDateTime,
+) -> Result<Archived, DbError> {
+    let target = archived_owned_by(conn, user, cutoff)?
+        .into_iter()
+        .find(|a| &a.id == workspace)
+        .ok_or(DbError::NotFound)?;
+    diesel::update(workspaces::table.find(workspace))
+        .set((
+            workspaces::status.eq("active"),
+            workspaces::archived_at.eq(None::<NaiveDateTime>),
+            workspaces::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(target)
+}
+
+/// Deletes the scoped organization with everything in it.
+pub fn delete_forever(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
+    let deleted = diesel::delete(
+        workspaces::table
+            .filter(workspaces::id.eq(scope.workspace_id()))
+            .filter(workspaces::kind.eq("organization")),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deletes organizations archived before `cutoff` (retention over).
+pub fn purge_archived_before(
+    conn: &mut AnyConnection,
+    cutoff: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::delete(
+        workspaces::table
+            .filter(workspaces::kind.eq("organization"))
+            .filter(workspaces::status.eq("archived"))
+            .filter(workspaces::archived_at.le(cutoff)),
+    )
+    .execute(conn)?)
+}
+
+/// A member as the ownership and leave forms need them.
+#[derive(Debug, Clone, Queryable)]
+pub struct MemberRef {
+    /// Membership.
+    pub membership_id: MembershipId,
+    /// User.
+    pub user_id: UserId,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// `owner` / `admin` / `member`, or `None` for a custom role.
+    pub system_key: Option<String>,
+}
+
+/// The active member of the scoped workspace with this email.
+pub fn active_member_by_email(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    email: &str,
+) -> Result<Option<MemberRef>, DbError> {
+    Ok(memberships::table
+        .inner_join(users::table)
+        .inner_join(roles::table)
+        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+        .filter(memberships::status.eq("active"))
+        .filter(users::email.eq(email))
+        .select((
+            memberships::id,
+            users::id,
+            users::name,
+            users::email,
+            roles::system_key,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+/// The id of one of the scoped workspace's system roles.
+fn system_role_id(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    role: SystemRole,
+) -> Result<RoleId, DbError> {
+    Ok(roles::table
+        .filter(roles::workspace_id.eq(workspace))
+        .filter(roles::system_key.eq(role.key()))
+        .select(roles::id)
+        .first(conn)?)
+}
+
+/// Makes `new_owner` the owner and the acting owner an admin, atomically
+/// with the caller's transaction.
+pub fn transfer_ownership(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    new_owner: &MembershipId,
+) -> Result<(), DbError> {
+    let workspace = scope.workspace_id();
+    let owner_role = system_role_id(conn, workspace, SystemRole::Owner)?;
+    let admin_role = system_role_id(conn, workspace, SystemRole::Admin)?;
+    let demoted = diesel::update(memberships::table)
+        .filter(memberships::workspace_id.eq(workspace))
+        .filter(memberships::user_id.eq(scope.user_id()))
+        .filter(memberships::role_id.eq(&owner_role))
+        .set((
+            memberships::role_id.eq(&admin_role),
+            memberships::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    let promoted = diesel::update(memberships::table)
+        .filter(memberships::workspace_id.eq(workspace))
+        .filter(memberships::id.eq(new_owner))
+        .filter(memberships::status.eq("active"))
+        .set((
+            memberships::role_id.eq(&owner_role),
+            memberships::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if demoted != 1 || promoted != 1 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Ends the acting user's membership of the scoped workspace (never the owner's).
+pub fn leave(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
+    let workspace = scope.workspace_id();
+    let owner_role = system_role_id(conn, workspace, SystemRole::Owner)?;
+    let deleted = diesel::delete(
+        memberships::table
+            .filter(memberships::workspace_id.eq(workspace))
+            .filter(memberships::user_id.eq(scope.user_id()))
+            .filter(memberships::role_id.ne(&owner_role)),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// One card of the organizations page.
+#[derive(Debug, Clone)]
+pub struct Card {
+    /// Id.
+    pub id: WorkspaceId,
+    /// Name.
+    pub name: String,
+    /// Slug.
+    pub slug: String,
+    /// Status.
+    pub status: String,
+    /// The viewer's role there.
+    pub role_name: String,
+    /// Whether the viewer owns it.
+    pub viewer_is_owner: bool,
+    /// The owner's name and email.
+    pub owner: Option<(String, String)>,
+    /// Active members.
+    pub member_count: i64,
+    /// Whether an avatar is set (its version, for the image URL).
+    pub avatar_version: i32,
+}
+
+/// The organizations `user` belongs to, as cards: three queries for the
+/// whole list (memberships, member counts, owners), never one per card.
+pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, DbError> {
+    type Row = (
+        WorkspaceId,
+        String,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        i32,
+    );
+    let rows: Vec<Row> = memberships::table
+        .inner_join(workspaces::table)
+        .inner_join(roles::table)
+        .filter(memberships::user_id.eq(user))
+        .filter(memberships::status.eq("active"))
+        .filter(workspaces::kind.eq("organization"))
+        .filter(workspaces::status.ne("archived"))
+        .order(workspaces::name.asc())
+        .select((
+            workspaces::id,
+            workspaces::name,
+            workspaces::slug,
+            workspaces::status,
+            roles::name,
+            roles::system_key,
+            workspaces::avatar_version,
+        ))
+        .load(conn)?;
+    let ids: Vec<WorkspaceId> = rows.iter().map(|r| r.0.clone()).collect();
+    let counts: HashMap<WorkspaceId, i64> = memberships::table
+        .filter(memberships::workspace_id.eq_any(&ids))
+        .filter(memberships::status.eq("active"))
+        .group_by(memberships::workspace_id)
+        .select((memberships::workspace_id, diesel::dsl::count_star()))
+        .load::<(WorkspaceId, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let owners: HashMap<WorkspaceId, (String, String)> = memberships::table
+        .inner_join(roles::table)
+        .inner_join(users::table)
+        .filter(memberships::workspace_id.eq_any(&ids))
+        .filter(roles::system_key.eq(SystemRole::Owner.key()))
+        .select((memberships::workspace_id, users::name, users::email))
+        .load::<(WorkspaceId, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, name, email)| (id, (name, email)))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, name, slug, status, role_name, system_key, avatar_version)| Card {
+                member_count: counts.get(&id).copied().unwrap_or(0),
+                owner: owners.get(&id).cloned(),
+                viewer_is_owner: system_key.as_deref() == Some(SystemRole::Owner.key()),
+                id,
+                name,
+                slug: slug.unwrap_or_default(),
+                status,
+                role_name,
+                avatar_version,
+            },
+        )
+        .collect())
+}
+
+/// How many owners each organization has: the invariant tests check this is
+/// exactly one everywhere.
+pub fn owner_counts(conn: &mut AnyConnection) -> Result<Vec<(WorkspaceId, i64)>, DbError> {
+    let owners: HashMap<WorkspaceId, i64> = memberships::table
+        .inner_join(roles::table)
+        .filter(roles::system_key.eq(SystemRole::Owner.key()))
+        .group_by(memberships::workspace_id)
+        .select((memberships::workspace_id, diesel::dsl::count_star()))
+        .load::<(WorkspaceId, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let all: Vec<WorkspaceId> = workspaces::table.select(workspaces::id).load(conn)?;
+    Ok(all
+        .into_iter()
+        .map(|id| {
+            let n = owners.get(&id).copied().unwrap_or(0);
+            (id, n)
+        })
+        .collect())
+}

@@ -1,0 +1,522 @@
+//! Organizations, as their members change them: create, edit settings and
+//! avatar, archive / restore / delete, transfer ownership, leave. Every
+//! function validates its input, then makes its change and writes its audit
+//! entry in one transaction. Permissions are checked before these run (by
+//! the handler's `Permitted<…>` extractor); the rules that depend on data
+//! (the owner can't leave, only members can become owner) are checked here.
+
+use chrono::NaiveDateTime;
+
+use crate::db::audit::{Actor, Event};
+use crate::db::{self, DbError, write_transaction};
+use crate::domain::{Email, FieldErrors, PersonName, Slug, WorkspaceId};
+use crate::scope::Scope;
+use crate::web::AppState;
+
+/// Longest description.
+const DESCRIPTION_MAX_CHARS: usize = 1_000;
+/// Longest billing address.
+const ADDRESS_MAX_CHARS: usize = 500;
+/// Largest avatar accepted.
+pub const AVATAR_MAX_BYTES: usize = 1024 * 1024;
+
+/// What organization changes can refuse.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    /// Fields failed validation; shown beside them.
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// A rule of the domain forbids it; the message says which.
+    #[error("{0}")]
+    Refused(&'static str),
+    /// Storage failed (or the row is not in scope: `DbError::NotFound`).
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+fn invalid(field: &'static str, message: &str) -> OrgError {
+    let mut errors = FieldErrors::new();
+    errors.add(field, message);
+    OrgError::Invalid(errors)
+}
+
+/// What the creation form asks.
+#[derive(Debug, Clone, Default)]
+pub struct NewOrganization {
+    /// Name (required).
+    pub name: String,
+    /// Slug (optional: generated from the name when empty).
+    pub slug: String,
+}
+
+/// Creates an organization owned by the acting user; returns its id.
+pub async fn create(
+    state: &AppState,
+    scope: &Scope,
+    input: NewOrganization,
+) -> Result<WorkspaceId, OrgError> {
+    let mut errors = FieldErrors::new();
+    let name = errors.check("name", PersonName::parse(&input.name));
+    let typed_slug = input.slug.trim();
+    let slug = if typed_slug.is_empty() {
+        None
+    } else {
+        errors
+            .check("slug", Slug::parse(typed_slug))
+            .map(Some)
+            .unwrap_or(None)
+    };
+    let Some(name) = name.filter(|_| errors.is_empty()) else {
+        return Err(OrgError::Invalid(errors));
+    };
+    let actor = Actor::of(scope);
+    let creator = scope.user_id().clone();
+    let chosen_slug = slug.clone();
+    let outcome = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let slug = match chosen_slug {
+                    Some(slug) => slug,
+                    None => free_slug_for(conn, name.as_str())?,
+                };
+                let id = db::organizations::create(conn, &creator, name.as_str(), &slug)?;
+                let event = Event {
+                    action: "organization.create",
+                    target_type: "organization",
+                    target_id: id.as_str(),
+                    target_label: name.as_str(),
+                    details: format!("slug: {slug}"),
+                };
+                db::audit::record(conn, &id, &actor, &event)?;
+                Ok::<_, DbError>(id)
+            })
+        })
+        .await;
+    match outcome {
+        Ok(id) => Ok(id),
+        // Two creations racing for one slug: the loser gets the form error.
+        Err(error) if error.is_conflict_on("slug") => Err(invalid(
+            "slug",
+            if slug.is_some() {
+                "This slug is taken; choose another."
+            } else {
+                "An organization with a similar name was just created; try again or choose a slug."
+            },
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The slug generated from `name`, with the first free numeric suffix.
+fn free_slug_for(conn: &mut db::AnyConnection, name: &str) -> Result<Slug, DbError> {
+    let base = Slug::from_name(name);
+    if !db::organizations::slug_taken(conn, &base)? {
+        return Ok(base);
+    }
+    for n in 2..1_000 {
+        let candidate = base.with_suffix(n);
+        if !db::organizations::slug_taken(conn, &candidate)? {
+            return Ok(candidate);
+        }
+    }
+    Ok(base.with_suffix(rand::random_range(1_000..1_000_000)))
+}
+
+/// The General tab's fields, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct GeneralInput {
+    /// Name.
+    pub name: String,
+    /// Slug.
+    pub slug: String,
+    /// Description.
+    pub description: String,
+    /// Billing email (may be empty).
+    pub billing_email: String,
+    /// Billing address.
+    pub billing_address: String,
+}
+
+/// Saves the General tab; the audit entry lists what changed.
+pub async fn update_general(
+    state: &AppState,
+    scope: &Scope,
+    input: GeneralInput,
+) -> Result<(), OrgError> {
+    let mut errors = FieldErrors::new();
+    let name = errors.check("name", PersonName::parse(&input.name));
+    let slug = errors.check("slug", Slug::parse(&input.slug));
+    let description = input.description.trim().to_owned();
+    if description.chars().count() > DESCRIPTION_MAX_CHARS {
+        errors.add("description", "Use at most 1000 characters.");
+    }
+    let billing_email = if input.billing_email.trim().is_empty() {
+        String::new()
+    } else {
+        errors
+            .check("billing_email", Email::parse(&input.billing_email))
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default()
+    };
+    let billing_address = input.billing_address.trim().replace("\r\n", "\n");
+    if billing_address.chars().count() > ADDRESS_MAX_CHARS {
+        errors.add("billing_address", "Use at most 500 characters.");
+    }
+    let (Some(name), Some(slug)) = (name, slug) else {
+        return Err(OrgError::Invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(OrgError::Invalid(errors));
+    }
+    let update = db::organizations::GeneralUpdate {
+        name: name.as_str().to_owned(),
+        slug,
+        description,
+        billing_email,
+        billing_address,
+    };
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    let outcome = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let before = db::organizations::settings(conn, &scope)?;
+                db::organizations::update_general(conn, &scope, &update)?;
+                let details = describe_changes(&before, &update);
+                let event = Event {
+                    action: "organization.update",
+                    target_type: "organization",
+                    target_id: scope.workspace_id().as_str(),
+                    target_label: &update.name,
+                    details,
+                };
+                db::audit::record(conn, scope.workspace_id(), &actor, &event)
+            })
+        })
+        .await;
+    match outcome {
+        Err(error) if error.is_conflict_on("slug") => {
+            Err(invalid("slug", "This slug is taken; choose another."))
+        }
+        other => Ok(other?),
+    }
+}
+
+fn describe_changes(
+    before: &db::organizations::Settings,
+    after: &db::organizations::GeneralUpdate,
+) -> String {
+    let mut changes = Vec::new();
+    if before.name != after.name {
+        changes.push(format!("name: {} → {}", before.name, after.name));
+    }
+    if before.slug.as_deref() != Some(after.slug.as_str()) {
+        changes.push(format!(
+            "slug: {} → {}",
+            before.slug.as_deref().unwrap_or("—"),
+            after.slug
+        ));
+    }
+    if before.description != after.description {
+        changes.push("description changed".into());
+    }
+    if before.billing_email != after.billing_email {
+        changes.push(format!(
+            "billing email: {} → {}",
+            or_dash(&before.billing_email),
+            or_dash(&after.billing_email)
+        ));
+    }
+    if before.billing_address != after.billing_address {
+        changes.push("billing address changed".into());
+    }
+    if changes.is_empty() {
+        "no changes".into()
+    } else {
+        changes.join("; ")
+    }
+}
+
+fn or_dash(value: &str) -> &str {
+    if value.is_empty() { "—" } else { value }
+}
+
+/// The image types an avatar may be, recognised by content, never by the
+/// name or the declared type.
+pub fn sniff_avatar(bytes: &[u8]) -> Option<&'static str> {
+    match infer::get(bytes)?.mime_type() {
+        mime @ ("image/png" | "image/jpeg" | "image/webp") => Some(mime),
+        _ => None,
+    }
+}
+
+/// Replaces the organization's avatar.
+pub async fn set_avatar(state: &AppState, scope: &Scope, bytes: Vec<u8>) -> Result<(), OrgError> {
+    if bytes.is_empty() {
+        return Err(invalid("avatar", "Choose an image file."));
+    }
+    if bytes.len() > AVATAR_MAX_BYTES {
+        return Err(invalid("avatar", "The image is larger than 1 MB."));
+    }
+    let Some(content_type) = sniff_avatar(&bytes) else {
+        return Err(invalid("avatar", "Use a PNG, JPEG or WebP image."));
+    };
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                db::organizations::set_avatar(conn, &scope, content_type, &bytes)?;
+                record_on_org(
+                    conn,
+                    &scope,
+                    &actor,
+                    "organization.avatar.update",
+                    format!("{content_type}, {} bytes", bytes.len()),
+                )
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+/// Removes the organization's avatar.
+pub async fn remove_avatar(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                db::organizations::remove_avatar(conn, &scope)?;
+                record_on_org(
+                    conn,
+                    &scope,
+                    &actor,
+                    "organization.avatar.remove",
+                    String::new(),
+                )
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+fn record_on_org(
+    conn: &mut db::AnyConnection,
+    scope: &Scope,
+    actor: &Actor,
+    action: &str,
+    details: String,
+) -> Result<(), DbError> {
+    let event = Event {
+        action,
+        target_type: "organization",
+        target_id: scope.workspace_id().as_str(),
+        target_label: &scope.workspace().name,
+        details,
+    };
+    db::audit::record(conn, scope.workspace_id(), actor, &event)
+}
+
+/// Archives the organization: it leaves every member's switcher on their
+/// next request; the owner can restore it within the retention period.
+pub async fn archive(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
+    require_organization(scope)?;
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    let retention = state.config.archive_retention_days;
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                db::organizations::archive(conn, &scope)?;
+                record_on_org(
+                    conn,
+                    &scope,
+                    &actor,
+                    "organization.archive",
+                    format!("restorable for {retention} days"),
+                )
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+/// The oldest archive time that may still be restored.
+pub fn restore_cutoff(state: &AppState) -> NaiveDateTime {
+    db::now() - chrono::Duration::days(i64::from(state.config.archive_retention_days))
+}
+
+/// Restores one of the acting user's archived organizations; returns its name.
+pub async fn restore(
+    state: &AppState,
+    scope: &Scope,
+    workspace: WorkspaceId,
+) -> Result<String, OrgError> {
+    let (user, actor, cutoff) = (
+        scope.user_id().clone(),
+        Actor::of(scope),
+        restore_cutoff(state),
+    );
+    let restored = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let restored = db::organizations::restore(conn, &user, &workspace, cutoff)?;
+                let event = Event {
+                    action: "organization.restore",
+                    target_type: "organization",
+                    target_id: restored.id.as_str(),
+                    target_label: &restored.name,
+                    details: String::new(),
+                };
+                db::audit::record(conn, &restored.id, &actor, &event)?;
+                Ok::<_, DbError>(restored)
+            })
+        })
+        .await?;
+    Ok(restored.name)
+}
+
+/// Deletes the organization and everything in it, once its name is typed.
+/// The record of the deletion goes to the owner's personal audit log (the
+/// organization's own log goes with it).
+pub async fn delete_forever(
+    state: &AppState,
+    scope: &Scope,
+    typed_name: &str,
+) -> Result<(), OrgError> {
+    require_organization(scope)?;
+    if typed_name.trim() != scope.workspace().name {
+        return Err(invalid(
+            "confirm_name",
+            "Type the organization's name exactly to confirm.",
+        ));
+    }
+    let personal = scope
+        .accessible_workspaces()
+        .iter()
+        .find(|w| w.kind == "personal")
+        .map(|w| w.workspace_id.clone())
+        .ok_or(OrgError::Refused("Your personal workspace is missing."))?;
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let event = Event {
+                    action: "organization.delete",
+                    target_type: "organization",
+                    target_id: scope.workspace_id().as_str(),
+                    target_label: &scope.workspace().name,
+                    details: format!("slug: {}", scope.workspace().slug.as_deref().unwrap_or("—")),
+                };
+                db::audit::record(conn, &personal, &actor, &event)?;
+                db::organizations::delete_forever(conn, &scope)
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+/// Hands the organization to another active member (they become owner, the
+/// acting owner becomes admin); with `then_leave`, the previous owner also
+/// leaves, in the same transaction. Returns the new owner's name.
+pub async fn transfer_ownership(
+    state: &AppState,
+    scope: &Scope,
+    new_owner_email: &str,
+    then_leave: bool,
+) -> Result<String, OrgError> {
+    require_organization(scope)?;
+    let Ok(email) = Email::parse(new_owner_email) else {
+        return Err(invalid(
+            "new_owner_email",
+            "Enter the email of a member of this organization.",
+        ));
+    };
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let Some(target) =
+                    db::organizations::active_member_by_email(conn, &scope, email.as_str())?
+                else {
+                    return Err(invalid(
+                        "new_owner_email",
+                        "No active member of this organization has that email.",
+                    ));
+                };
+                if &target.user_id == scope.user_id() {
+                    return Err(invalid(
+                        "new_owner_email",
+                        "You already own this organization.",
+                    ));
+                }
+                db::organizations::transfer_ownership(conn, &scope, &target.membership_id)?;
+                let event = Event {
+                    action: "organization.ownership.transfer",
+                    target_type: "membership",
+                    target_id: target.membership_id.as_str(),
+                    target_label: &target.name,
+                    details: format!(
+                        "{} → {}{}",
+                        actor.name,
+                        target.email,
+                        if then_leave {
+                            "; previous owner left"
+                        } else {
+                            "; previous owner is now admin"
+                        }
+                    ),
+                };
+                db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
+                if then_leave {
+                    db::organizations::leave(conn, &scope)?;
+                }
+                Ok::<_, OrgError>(target.name)
+            })
+        })
+        .await
+}
+
+/// Ends the acting member's membership. The owner can't leave without
+/// handing the organization over first.
+pub async fn leave(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
+    require_organization(scope)?;
+    if scope.workspace().role_system_key.as_deref() == Some("owner") {
+        return Err(OrgError::Refused(
+            "The owner can't leave. Transfer ownership to another member first (you can leave in the same step).",
+        ));
+    }
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                db::organizations::leave(conn, &scope)?;
+                let event = Event {
+                    action: "membership.leave",
+                    target_type: "membership",
+                    target_id: scope.workspace().membership_id.as_str(),
+                    target_label: &actor.name,
+                    details: String::new(),
+                };
+                db::audit::record(conn, scope.workspace_id(), &actor, &event)
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+fn require_organization(scope: &Scope) -> Result<(), OrgError> {
+    if scope.workspace().kind == "organization" {
+        Ok(())
+    } else {
+        Err(OrgError::Refused(
+            "This is only possible in an organization.",
+        ))
+    }
+}

@@ -1,0 +1,116 @@
+//! `/audit`: the active workspace's audit log, filtered by actor and
+//! action, newest first, paginated by a cursor (stable while entries arrive).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::AppError;
+use super::page::{Page, format_time, render_with_status};
+use crate::db::{self, DbError, audit::Filter};
+use crate::domain::UserId;
+use crate::domain::permission::require;
+use crate::scope::Permitted;
+
+/// Entries per page.
+const PAGE_SIZE: i64 = 50;
+
+/// The audit page.
+#[derive(Template)]
+#[template(path = "audit/index.html")]
+pub struct AuditPage {
+    page: Page,
+    entries: Vec<EntryRow>,
+    actors: Vec<(String, String)>,
+    actions: Vec<String>,
+    selected_actor: Option<String>,
+    selected_action: Option<String>,
+    older_href: Option<String>,
+}
+
+/// One line of the log.
+pub struct EntryRow {
+    time: String,
+    actor: String,
+    action: String,
+    target: String,
+    details: String,
+    ip: String,
+}
+
+/// The filters in the query string.
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    before: Option<String>,
+}
+
+/// Shows a page of the log (needs `audit.read`).
+pub async fn index(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::AuditRead>,
+    page: Page,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let actor = query
+        .actor
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .and_then(UserId::parse);
+    let action = query.action.filter(|a| !a.is_empty());
+    let filter = Filter {
+        actor: actor.clone(),
+        action: action.clone(),
+        before: query.before.filter(|b| !b.is_empty()),
+    };
+    let scope = page.scope.clone();
+    let (mut entries, actors, actions) = state
+        .db
+        .run(move |conn| {
+            let entries = db::audit::page(conn, &scope, &filter, PAGE_SIZE)?;
+            let actors = db::audit::actors(conn, &scope)?;
+            let actions = db::audit::actions(conn, &scope)?;
+            Ok::<_, DbError>((entries, actors, actions))
+        })
+        .await?;
+    let has_older = entries.len() as i64 > PAGE_SIZE;
+    entries.truncate(PAGE_SIZE as usize);
+    let older_href = has_older.then(|| entries.last()).flatten().map(|last| {
+        let mut params = vec![("before", last.id.clone())];
+        if let Some(actor) = &actor {
+            params.push(("actor", actor.to_string()));
+        }
+        if let Some(action) = &action {
+            params.push(("action", action.clone()));
+        }
+        format!(
+            "/audit?{}",
+            serde_urlencoded::to_string(params).unwrap_or_default()
+        )
+    });
+    let entries = entries
+        .into_iter()
+        .map(|e| EntryRow {
+            time: format_time(&e.created_at),
+            actor: e.actor_name,
+            action: e.action,
+            target: format!("{} {}", e.target_type, e.target_label),
+            details: e.details,
+            ip: e.ip,
+        })
+        .collect();
+    let body = AuditPage {
+        page,
+        entries,
+        actors,
+        actions,
+        selected_actor: actor.map(|a| a.to_string()),
+        selected_action: action,
+        older_href,
+    };
+    render_with_status(&body, StatusCode::OK)
+}

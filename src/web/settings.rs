@@ -1,0 +1,385 @@
+//! `/settings/*`: the active organization's settings tabs. General (name,
+//! slug, description, avatar, billing details; read-only without
+//! `org.update`) and the danger zone (leave; for the owner: transfer
+//! ownership, archive, delete forever).
+
+use actix_multipart::form::MultipartForm;
+use actix_multipart::form::bytes::Bytes as UploadBytes;
+use actix_multipart::form::text::Text;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::AppState;
+use super::csrf::{self, ScopedForm};
+use super::error::AppError;
+use super::organizations::org_error;
+use super::page::{Page, render_with_status, see_other};
+use crate::db;
+use crate::domain::FieldErrors;
+use crate::domain::permission::require;
+use crate::orgs::{self, GeneralInput, OrgError};
+use crate::scope::{Permitted, Scope};
+use crate::session::{FlashLevel, SessionData};
+
+/// The General tab.
+#[derive(Template)]
+#[template(path = "settings/general.html")]
+pub struct GeneralPage {
+    page: Page,
+    form: GeneralInput,
+    errors: FieldErrors,
+    can_edit: bool,
+    avatar_version: i32,
+}
+
+/// Shown on settings tabs in the personal workspace, which has none.
+#[derive(Template)]
+#[template(path = "settings/personal.html")]
+pub struct PersonalSettingsPage {
+    page: Page,
+}
+
+async fn load_general(
+    state: &AppState,
+    scope: &Scope,
+) -> Result<db::organizations::Settings, AppError> {
+    let scope = scope.clone();
+    Ok(state
+        .db
+        .run(move |conn| db::organizations::settings(conn, &scope))
+        .await?)
+}
+
+/// Shows the General tab (read-only for members without `org.update`).
+pub async fn general(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, AppError> {
+    if page.scope.is_personal() {
+        return render_with_status(&PersonalSettingsPage { page }, StatusCode::OK);
+    }
+    let current = load_general(&state, &page.scope).await?;
+    let body = GeneralPage {
+        can_edit: page.scope.can(crate::domain::Permission::OrgUpdate),
+        form: GeneralInput {
+            name: current.name,
+            slug: current.slug.unwrap_or_default(),
+            description: current.description,
+            billing_email: current.billing_email,
+            billing_address: current.billing_address,
+        },
+        errors: FieldErrors::new(),
+        avatar_version: current.avatar_version,
+        page,
+    };
+    render_with_status(&body, StatusCode::OK)
+}
+
+/// The General tab's form.
+#[derive(Deserialize)]
+pub struct GeneralForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    billing_email: String,
+    #[serde(default)]
+    billing_address: String,
+}
+
+/// Saves the General tab.
+pub async fn update_general(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::OrgUpdate>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<GeneralForm>,
+) -> Result<HttpResponse, AppError> {
+    let GeneralForm {
+        name,
+        slug,
+        description,
+        billing_email,
+        billing_address,
+    } = form.fields;
+    let input = GeneralInput {
+        name,
+        slug,
+        description,
+        billing_email,
+        billing_address,
+    };
+    match orgs::update_general(&state, &form.scope, input.clone()).await {
+        Ok(()) => {
+            SessionData::new(&session)
+                .flash(FlashLevel::Success, "Organization settings were saved.");
+            Ok(see_other("/settings/general"))
+        }
+        Err(OrgError::Invalid(errors)) => {
+            let current = load_general(&state, &page.scope).await?;
+            let body = GeneralPage {
+                page,
+                form: input,
+                errors,
+                can_edit: true,
+                avatar_version: current.avatar_version,
+            };
+            render_with_status(&body, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(other) => Err(org_error(other)),
+    }
+}
+
+/// The avatar upload (multipart, so its CSRF fields are checked here).
+#[derive(MultipartForm)]
+pub struct AvatarUpload {
+    csrf_token: Option<Text<String>>,
+    active_workspace_id: Option<Text<String>>,
+    /// Parsed up to 5 MB so a slightly-too-large image gets a clear message.
+    #[multipart(limit = "5MB")]
+    avatar: UploadBytes,
+}
+
+/// Replaces the organization's avatar.
+pub async fn upload_avatar(
+    state: web::Data<AppState>,
+    permitted: Permitted<require::OrgUpdate>,
+    req: HttpRequest,
+    session: Session,
+    upload: MultipartForm<AvatarUpload>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(
+        &req,
+        upload
+            .csrf_token
+            .as_ref()
+            .map(|t| t.as_str())
+            .unwrap_or_default(),
+    )?;
+    csrf::check_rendered_for(
+        permitted.scope(),
+        upload.active_workspace_id.as_ref().map(|t| t.as_str()),
+    )?;
+    let bytes = upload.into_inner().avatar.data.to_vec();
+    let data = SessionData::new(&session);
+    match orgs::set_avatar(&state, permitted.scope(), bytes).await {
+        Ok(()) => data.flash(FlashLevel::Success, "The avatar was updated."),
+        Err(OrgError::Invalid(errors)) => {
+            let message = errors
+                .get("avatar")
+                .unwrap_or("That file can't be used as an avatar.")
+                .to_owned();
+            data.flash(FlashLevel::Error, message);
+        }
+        Err(other) => return Err(org_error(other)),
+    }
+    Ok(see_other("/settings/general"))
+}
+
+/// A form with nothing but its CSRF and workspace fields.
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
+/// Removes the organization's avatar.
+pub async fn remove_avatar(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::OrgUpdate>,
+    session: Session,
+    form: ScopedForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    orgs::remove_avatar(&state, &form.scope)
+        .await
+        .map_err(org_error)?;
+    SessionData::new(&session).flash(FlashLevel::Success, "The avatar was removed.");
+    Ok(see_other("/settings/general"))
+}
+
+/// The danger zone.
+#[derive(Template)]
+#[template(path = "settings/danger.html")]
+pub struct DangerPage {
+    page: Page,
+    errors: FieldErrors,
+    new_owner_email: String,
+    retention_days: u32,
+}
+
+fn danger_page(
+    state: &AppState,
+    page: Page,
+    errors: FieldErrors,
+    new_owner_email: String,
+) -> DangerPage {
+    DangerPage {
+        page,
+        errors,
+        new_owner_email,
+        retention_days: state.config.archive_retention_days,
+    }
+}
+
+/// Shows the danger zone.
+pub async fn danger(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, AppError> {
+    if page.scope.is_personal() {
+        return render_with_status(&PersonalSettingsPage { page }, StatusCode::OK);
+    }
+    render_with_status(
+        &danger_page(&state, page, FieldErrors::new(), String::new()),
+        StatusCode::OK,
+    )
+}
+
+/// Archives the organization; the owner lands in their personal workspace.
+pub async fn archive(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::OrgDelete>,
+    session: Session,
+    form: ScopedForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    orgs::archive(&state, &form.scope)
+        .await
+        .map_err(org_error)?;
+    back_to_personal(
+        &session,
+        &form.scope,
+        format!(
+            "{} was archived. You can restore it from Organizations for {} days.",
+            form.scope.workspace().name,
+            state.config.archive_retention_days
+        ),
+    )
+}
+
+/// The delete confirmation.
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    confirm_name: String,
+}
+
+/// Deletes the organization forever, once its name is typed.
+pub async fn delete(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::OrgDelete>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    match orgs::delete_forever(&state, &form.scope, &form.fields.confirm_name).await {
+        Ok(()) => back_to_personal(
+            &session,
+            &form.scope,
+            format!("{} was deleted.", form.scope.workspace().name),
+        ),
+        Err(OrgError::Invalid(errors)) => render_with_status(
+            &danger_page(&state, page, errors, String::new()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(other) => Err(org_error(other)),
+    }
+}
+
+/// The ownership transfer form.
+#[derive(Deserialize)]
+pub struct TransferForm {
+    #[serde(default)]
+    new_owner_email: String,
+    leave: Option<String>,
+}
+
+/// Transfers ownership (and, if asked, leaves in the same step).
+pub async fn transfer_ownership(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::OrgTransfer>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<TransferForm>,
+) -> Result<HttpResponse, AppError> {
+    let then_leave = form.fields.leave.is_some();
+    let email = form.fields.new_owner_email;
+    match orgs::transfer_ownership(&state, &form.scope, &email, then_leave).await {
+        Ok(new_owner) if then_leave => back_to_personal(
+            &session,
+            &form.scope,
+            format!(
+                "{new_owner} now owns {}, and you have left it.",
+                form.scope.workspace().name
+            ),
+        ),
+        Ok(new_owner) => {
+            SessionData::new(&session).flash(
+                FlashLevel::Success,
+                format!(
+                    "{new_owner} now owns {}. You are an admin.",
+                    form.scope.workspace().name
+                ),
+            );
+            Ok(see_other("/settings/danger"))
+        }
+        Err(OrgError::Invalid(errors)) => render_with_status(
+            &danger_page(&state, page, errors, email),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(other) => Err(org_error(other)),
+    }
+}
+
+/// Leaves the organization (not possible for the owner).
+pub async fn leave(
+    state: web::Data<AppState>,
+    session: Session,
+    form: ScopedForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    orgs::leave(&state, &form.scope).await.map_err(org_error)?;
+    back_to_personal(
+        &session,
+        &form.scope,
+        format!("You left {}.", form.scope.workspace().name),
+    )
+}
+
+fn back_to_personal(
+    session: &Session,
+    scope: &Scope,
+    message: String,
+) -> Result<HttpResponse, AppError> {
+    let data = SessionData::new(session);
+    if let Some(personal) = scope
+        .accessible_workspaces()
+        .iter()
+        .find(|w| w.kind == "personal")
+    {
+        data.set_active_workspace(&personal.workspace_id)?;
+    }
+    data.flash(FlashLevel::Success, message);
+    Ok(see_other("/"))
+}
+
+/// Serves a workspace's avatar to its members (anyone else: 404).
+pub async fn avatar(
+    state: web::Data<AppState>,
+    scope: Scope,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = crate::domain::WorkspaceId::parse(&path).ok_or(AppError::NotFound)?;
+    let workspace = scope
+        .accessible(&id)
+        .ok_or(AppError::NotFound)?
+        .workspace_id
+        .clone();
+    let (content_type, bytes) = state
+        .db
+        .run(move |conn| db::organizations::avatar(conn, &workspace))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "private, max-age=86400",
+        ))
+        .body(bytes))
+}

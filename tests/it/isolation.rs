@@ -1,0 +1,184 @@
+//! Cross-tenant isolation. Every workspace-scoped route of the URL table is
+//! in the matrix below; the test fails when one is missing. Each is called by
+//! a member of organization B with organization A's ids and forms, and must
+//! answer 404 / refuse, and change nothing in A.
+
+use reqwest::StatusCode;
+use tenantry::routes::{Access, TABLE};
+
+use crate::on_both_backends;
+use crate::security::PNG_1X1;
+use crate::support::{TestApp, hidden_fields};
+
+/// How the isolation test attacks each scoped route.
+#[derive(Debug, Clone, Copy)]
+enum Probe {
+    /// A page of the active workspace: B's page must not show A's data.
+    Page,
+    /// A form: posted by B with A's rendered-for workspace id → refused, A unchanged.
+    Form(&'static [(&'static str, &'static str)]),
+    /// A multipart form, same rule.
+    Upload,
+}
+
+/// Every workspace-scoped route and its probe.
+const MATRIX: &[(&str, &str, Probe)] = &[
+    ("GET", "/", Probe::Page),
+    ("GET", "/settings/general", Probe::Page),
+    (
+        "POST",
+        "/settings/general",
+        Probe::Form(&[("name", "Hacked"), ("slug", "hacked")]),
+    ),
+    ("POST", "/settings/avatar", Probe::Upload),
+    ("POST", "/settings/avatar/remove", Probe::Form(&[])),
+    ("GET", "/settings/danger", Probe::Page),
+    (
+        "POST",
+        "/settings/transfer-ownership",
+        Probe::Form(&[("new_owner_email", "bob@example.com")]),
+    ),
+    ("POST", "/settings/leave", Probe::Form(&[])),
+    ("POST", "/settings/archive", Probe::Form(&[])),
+    (
+        "POST",
+        "/settings/delete",
+        Probe::Form(&[("confirm_name", "Alpha Labs")]),
+    ),
+    ("GET", "/audit", Probe::Page),
+];
+
+on_both_backends!(
+    every_scoped_route_is_in_the_matrix,
+    another_workspaces_ids_and_forms_are_refused
+);
+
+async fn every_scoped_route_is_in_the_matrix(_app: TestApp) {
+    for route in TABLE.iter().filter(|r| r.access == Access::Scoped) {
+        assert!(
+            MATRIX
+                .iter()
+                .any(|(method, path, _)| *method == route.method && *path == route.path),
+            "{} {} is workspace-scoped but missing from the isolation matrix",
+            route.method,
+            route.path
+        );
+    }
+}
+
+/// Ann owns Alpha Labs; Bob owns Beta Works and is also a member of Alpha
+/// (so he holds forms rendered for Alpha); Carol owns only Gamma.
+async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
+    let ann = app.signed_up("Ann", "ann@example.com").await;
+    let bob = app.signed_up("Bob", "bob@example.com").await;
+    let carol = app.signed_up("Carol", "carol@example.com").await;
+    assert_eq!(
+        app.create_org(&ann, "Alpha Labs", "alpha").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        app.create_org(&bob, "Beta Works", "beta").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        app.create_org(&carol, "Gamma", "gamma").await.status,
+        StatusCode::SEE_OTHER
+    );
+    app.add_member("alpha", "bob@example.com", "admin").await;
+    let alpha = app.workspace_id("alpha").await;
+    let beta = app.workspace_id("beta").await;
+    let before = snapshot(&app).await;
+
+    // Bob opens every Alpha form in one tab, then switches to Beta in another.
+    assert_eq!(bob.switch_to(&alpha).await.status, StatusCode::SEE_OTHER);
+    let alpha_general = bob.get("/settings/general").await;
+    // Every scoped form carries the same hidden fields: token and rendered-for workspace.
+    let alpha_form = hidden_fields(&alpha_general.body, "/settings/general");
+    assert!(alpha_form.contains(&("active_workspace_id".to_owned(), alpha.clone())));
+    assert_eq!(bob.switch_to(&beta).await.status, StatusCode::SEE_OTHER);
+
+    for (method, path, probe) in MATRIX {
+        match probe {
+            Probe::Page => {
+                let page = bob.get(path).await;
+                assert_eq!(page.status, StatusCode::OK, "{method} {path}");
+                let content = page.text_of("main").unwrap_or_default();
+                assert!(
+                    content.contains("Beta Works"),
+                    "{path} shows the active workspace: {content}"
+                );
+                assert!(
+                    !content.contains("Alpha"),
+                    "{path} shows Alpha's data in Beta: {content}"
+                );
+                let carol_page = carol.get(path).await;
+                assert!(
+                    !carol_page.body.contains("Alpha"),
+                    "{path} shows Alpha to an outsider"
+                );
+            }
+            Probe::Form(fields) => {
+                let res = bob.post_form(path, &alpha_form, fields).await;
+                assert_eq!(
+                    res.status,
+                    StatusCode::CONFLICT,
+                    "{path} posted with Alpha's form while in Beta"
+                );
+                assert!(
+                    res.body.contains("Alpha Labs") && res.body.contains("Beta Works"),
+                    "{path}: the page names both"
+                );
+            }
+            Probe::Upload => {
+                let res = bob
+                    .post_multipart(path, &alpha_form, ("avatar", PNG_1X1.to_vec()))
+                    .await;
+                assert_eq!(
+                    res.status,
+                    StatusCode::CONFLICT,
+                    "{path} uploaded with Alpha's form while in Beta"
+                );
+            }
+        }
+    }
+    // Ids of a workspace one doesn't belong to: not found, session unchanged.
+    assert_eq!(
+        carol.get(&format!("/avatars/{alpha}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        carol.get("/o/alpha/settings/general").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(carol.switch_to(&alpha).await.status, StatusCode::NOT_FOUND);
+    let carol_token = hidden_fields(&carol.get("/organizations").await.body, "/context");
+    let res = carol
+        .post_form(
+            &format!("/organizations/{alpha}/restore"),
+            &carol_token,
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert!(
+        carol.get("/").await.body.contains("Gamma"),
+        "Carol is still in her own workspace"
+    );
+    assert_eq!(snapshot(&app).await, before, "nothing changed anywhere");
+}
+
+/// Everything the probes could have changed.
+async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64) {
+    (
+        app.count(
+            "workspaces WHERE status = 'active' AND name IN ('Alpha Labs', 'Beta Works', 'Gamma')",
+        )
+        .await,
+        app.count("workspaces WHERE slug IN ('alpha', 'beta', 'gamma') AND avatar_version = 0")
+            .await,
+        app.count("memberships").await,
+        app.count("memberships m JOIN roles r ON r.id = m.role_id WHERE r.system_key = 'owner'")
+            .await,
+        app.count("workspace_avatars").await,
+    )
+}
