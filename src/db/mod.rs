@@ -177,6 +177,10 @@ impl Db {
         }
         let pool = Pool::builder()
             .max_size(pool_size)
+            // A network connection can die under the pool (a PostgreSQL
+            // restart), so PostgreSQL checks each one before use; an embedded
+            // SQLite connection can't, and skips the extra query.
+            .test_on_check_out(backend == Backend::Postgres)
             // Longer than SQLite's busy timeout, so a waiting writer fails on
             // the lock (a clear error) before the pool gives up.
             .connection_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS + 3_000))

@@ -118,8 +118,10 @@ pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Records activity: last seen, client IP and user agent. Writes at most once
-/// per `min_interval` per session, so page views don't each cost a write.
+/// Records activity: last seen, client IP and user agent. Writes only when
+/// something changed or `min_interval` has passed, and decides that with a
+/// read first: on SQLite even an UPDATE that matches nothing takes the write
+/// lock, which would serialise every page view.
 pub fn touch(
     conn: &mut AnyConnection,
     public_id: &str,
@@ -128,14 +130,19 @@ pub fn touch(
     now: NaiveDateTime,
     min_interval: chrono::Duration,
 ) -> Result<(), DbError> {
+    let seen: Option<(NaiveDateTime, String, String)> = sessions::table
+        .filter(sessions::public_id.eq(public_id))
+        .select((sessions::last_seen_at, sessions::ip, sessions::user_agent))
+        .first(conn)
+        .optional()?;
+    let Some((last_seen, seen_ip, seen_agent)) = seen else {
+        return Ok(());
+    };
+    if last_seen >= now - min_interval && seen_ip == ip && seen_agent == user_agent {
+        return Ok(());
+    }
     diesel::update(sessions::table)
         .filter(sessions::public_id.eq(public_id))
-        .filter(
-            sessions::last_seen_at
-                .lt(now - min_interval)
-                .or(sessions::ip.ne(ip))
-                .or(sessions::user_agent.eq("")),
-        )
         .set((
             sessions::last_seen_at.eq(now),
             sessions::ip.eq(ip),

@@ -1,1 +1,528 @@
-//! Browser journeys in headless Chromium (being written).
+//! Browser journeys in headless Chromium, driven through `chromedriver` with
+//! fantoccini: the pages as a person gets them, with the real stylesheet,
+//! cookies, redirects and form submissions (the HTTP-level tests in
+//! `accounts.rs` can't tell that a button is hidden in a closed menu, or
+//! that a click really navigates).
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. When `chromedriver` is
+//! not on `PATH` the tests say so loudly and pass, unless
+//! `TENANTRY_REQUIRE_BROWSER=1` (CI sets it), which makes them fail instead:
+//! a browser test that silently stops running is worse than none.
+//!
+//! Set `TENANTRY_BROWSER_SCREENSHOTS=<dir>` to keep a screenshot of the
+//! dashboard per backend (`dashboard-sqlite.png`, `dashboard-postgres.png`).
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use actix_web::rt::time::sleep;
+use fantoccini::elements::Element;
+use fantoccini::error::NewSessionError;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::support::{PASSWORD, TestApp, TestBackend};
+
+/// Where Debian's `chromium` package puts the browser.
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long a page may take to appear after a click.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `chromedriver` may take to listen and launch the browser.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the waits look again.
+const POLL: Duration = Duration::from_millis(50);
+
+#[actix_web::test]
+async fn sign_up_sign_out_sign_in_on_sqlite() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let app = TestApp::sqlite().await;
+    sign_up_sign_out_sign_in(&app, &chromedriver).await;
+}
+
+#[actix_web::test]
+async fn sign_up_sign_out_sign_in_on_postgres() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    sign_up_sign_out_sign_in(&app, &chromedriver).await;
+}
+
+/// Sign up → dashboard → sign out → wrong password → sign in, asserting what
+/// the user sees after each step.
+async fn sign_up_sign_out_sign_in(app: &TestApp, chromedriver: &Path) {
+    let started = Instant::now();
+    let browser = Browser::start(chromedriver).await;
+    let c = &browser.client;
+    let launched = started.elapsed();
+
+    // Sign up.
+    c.goto(&format!("{}/signup", app.base))
+        .await
+        .expect("open /signup");
+    expect_text(c, "h1", "Create your account").await;
+    type_into(c, "#name", "Ann Example").await;
+    type_into(c, "#email", "Ann@Example.com").await;
+    type_into(c, "#password", PASSWORD).await;
+    click_and_wait_for_next_page(c, "#signup-submit").await;
+
+    // The personal dashboard, with the welcome shown once.
+    expect_path(c, "/").await;
+    expect_text(c, "#workspace-title", "Personal workspace").await;
+    expect_text(
+        c,
+        "#flash",
+        "Welcome to Tenantry! This is your personal workspace.",
+    )
+    .await;
+    expect_text(c, "#switcher summary .switcher-label", "Personal").await;
+    expect_text(c, "#user-menu", "Ann Example").await;
+    let signed_in_as = text_of(c, "hgroup p").await;
+    assert!(
+        signed_in_as.starts_with("Signed in as ann@example.com"),
+        "the email is shown normalised: {signed_in_as:?}"
+    );
+    save_screenshot(c, app.backend).await;
+
+    // Sign out: the button lives in the user menu, hidden until it's opened.
+    let sign_out = find(c, "#sign-out").await;
+    assert!(
+        !sign_out
+            .is_displayed()
+            .await
+            .expect("is #sign-out displayed"),
+        "the sign-out button shows before the user menu is opened"
+    );
+    find(c, "#user-menu")
+        .await
+        .click()
+        .await
+        .expect("click the user menu");
+    wait_until_displayed(c, "#sign-out").await;
+    click_and_wait_for_next_page(c, "#sign-out").await;
+    expect_path(c, "/login?signed_out=1").await;
+    expect_text(c, "#notice", "You have been signed out.").await;
+    assert_eq!(
+        app.count("sessions WHERE user_id IS NOT NULL").await,
+        0,
+        "signing out deleted the session row"
+    );
+
+    // A wrong password: the error, and the email kept.
+    type_into(c, "#email", "ann@example.com").await;
+    type_into(c, "#password", "not the password 42").await;
+    click_and_wait_for_next_page(c, "#login-submit").await;
+    expect_path(c, "/login").await;
+    expect_text(c, "#login-error", "Wrong email or password.").await;
+    assert_eq!(value_of(c, "#email").await, "ann@example.com");
+    assert_eq!(
+        value_of(c, "#password").await,
+        "",
+        "the password is not echoed"
+    );
+    assert_absent(c, "#notice").await;
+
+    // The right password: back on the dashboard, without the welcome.
+    type_into(c, "#password", PASSWORD).await;
+    click_and_wait_for_next_page(c, "#login-submit").await;
+    expect_path(c, "/").await;
+    expect_text(c, "#workspace-title", "Personal workspace").await;
+    expect_text(c, "#user-menu", "Ann Example").await;
+    assert_absent(c, "#flash").await;
+
+    assert_eq!(app.count("sessions").await, 1, "one live session");
+    assert_eq!(
+        app.count("sessions WHERE user_id IS NOT NULL AND user_agent LIKE '%HeadlessChrome%'")
+            .await,
+        1,
+        "the session is the browser's, signed in"
+    );
+    assert_eq!(app.count("users WHERE last_login_at IS NOT NULL").await, 1);
+
+    browser.close().await;
+    println!(
+        "browser journey on {:?}: {launched:?} to launch Chromium, {:?} in all",
+        app.backend,
+        started.elapsed()
+    );
+}
+
+/// The `chromedriver` to run, or `None` after a loud notice when this
+/// machine has no browser and `TENANTRY_REQUIRE_BROWSER=1` is not set.
+fn chromedriver_or_skip() -> Option<PathBuf> {
+    let chromedriver = find_on_path("chromedriver");
+    let missing = match &chromedriver {
+        None => "`chromedriver` is not on PATH",
+        Some(_) if !Path::new(CHROMIUM).is_file() => "/usr/bin/chromium is missing",
+        Some(_) => return chromedriver,
+    };
+    if std::env::var("TENANTRY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+        panic!(
+            "TENANTRY_REQUIRE_BROWSER=1 but {missing}: install Debian's chromium and chromium-driver"
+        );
+    }
+    // Straight to the process's stderr: `eprintln!` would be captured by the
+    // test harness and only shown if the test failed.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!! SKIPPED browser test: {missing}; install chromium and \
+         chromium-driver, or set TENANTRY_REQUIRE_BROWSER=1 to make this a failure !!!!!!!!\n"
+    );
+    None
+}
+
+/// The first executable file called `name` in a `PATH` directory.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// A WebDriver session in a headless Chromium of its own (fresh profile).
+struct Browser {
+    client: Client,
+    driver: Driver,
+}
+
+impl Browser {
+    /// Starts `chromedriver` on a free port and opens a session.
+    async fn start(chromedriver: &Path) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for the browser");
+        let log_path = dir.path().join("chromedriver.log");
+        let log = File::create(&log_path).expect("create chromedriver.log");
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|listener| listener.local_addr())
+            .expect("pick a free port for chromedriver")
+            .port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log file"))
+            .stderr(log)
+            // Its own process group, so `Driver::drop` can end chromedriver
+            // and every browser process it started in one go.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", chromedriver.display()));
+        let mut driver = Driver {
+            child,
+            port,
+            session_id: None,
+            log_path,
+            dir,
+        };
+
+        let profile = driver.dir.path().join("profile");
+        let capabilities = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--disable-quic",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + START_TIMEOUT;
+        let client = loop {
+            match ClientBuilder::native()
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(NewSessionError::SessionNotCreated(e)) => {
+                    panic!(
+                        "chromedriver could not start Chromium: {e}\n{}",
+                        driver.log()
+                    )
+                }
+                Err(e) => {
+                    // Not listening yet, most likely.
+                    if let Ok(Some(status)) = driver.child.try_wait() {
+                        panic!("chromedriver exited ({status}):\n{}", driver.log());
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "no WebDriver session within {START_TIMEOUT:?}: {e}\n{}",
+                        driver.log()
+                    );
+                    sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        driver.session_id = client.session_id().await.expect("WebDriver session id");
+        assert!(driver.session_id.is_some(), "a new session has an id");
+        // A fixed desktop size, so screenshots and layout don't vary.
+        client
+            .set_window_size(1280, 900)
+            .await
+            .expect("set the window size");
+        Self { client, driver }
+    }
+
+    /// Ends the session (the browser quits), then `Driver::drop` stops
+    /// chromedriver.
+    async fn close(self) {
+        let Self { client, mut driver } = self;
+        client.close().await.expect("end the WebDriver session");
+        driver.session_id = None;
+    }
+}
+
+/// The `chromedriver` process group, ended on drop even when the test fails
+/// (killing chromedriver alone would leave its browser running).
+struct Driver {
+    child: Child,
+    port: u16,
+    /// Still open, so to be ended on drop.
+    session_id: Option<String>,
+    log_path: PathBuf,
+    /// The browser profile and the log; removed after the processes are.
+    dir: tempfile::TempDir,
+}
+
+impl Driver {
+    /// What chromedriver logged, for failure messages.
+    fn log(&self) -> String {
+        let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        format!("chromedriver log:\n{log}")
+    }
+
+    /// Ends the session with a plain blocking HTTP request: `drop` can't
+    /// await fantoccini, whose connection task needs the test's runtime.
+    fn end_session(&self, session_id: &str) {
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(2)) else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+        let request = format!(
+            "DELETE /session/{session_id} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        if stream.write_all(request.as_bytes()).is_ok() {
+            // chromedriver answers once the browser has quit.
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    }
+
+    /// Sends `signal` to the whole process group; false when none is left.
+    fn signal_group(&self, signal: &str) -> bool {
+        Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(session_id) = self.session_id.take() {
+            self.end_session(&session_id);
+        }
+        self.signal_group("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            // Reap chromedriver, or its zombie would keep the group "alive".
+            let _ = self.child.try_wait();
+            if !self.signal_group("-0") {
+                break;
+            }
+            if Instant::now() >= deadline {
+                self.signal_group("-KILL");
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+/// Clicks `css` and waits until the browser has left the current page
+/// (its `<html>` element went stale), so nothing is read from the old page.
+async fn click_and_wait_for_next_page(c: &Client, css: &str) {
+    let old_page = find(c, "html").await;
+    find(c, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    loop {
+        match old_page.tag_name().await {
+            Err(e) if e.is_stale_element_reference() => return,
+            result => assert!(
+                Instant::now() < deadline,
+                "clicking {css} did not load a new page within {PAGE_TIMEOUT:?} \
+                 (still {}: {result:?})",
+                current_path(c).await
+            ),
+        }
+        sleep(POLL).await;
+    }
+}
+
+/// The element matching `css`, waiting for it to appear.
+async fn find(c: &Client, css: &str) -> Element {
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    loop {
+        match c.find(Locator::Css(css)).await {
+            Ok(element) => return element,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "no {css} on {} within {PAGE_TIMEOUT:?}: {e}",
+                current_path(c).await
+            ),
+        }
+        sleep(POLL).await;
+    }
+}
+
+/// The visible text of `css`.
+async fn text_of(c: &Client, css: &str) -> String {
+    find(c, css)
+        .await
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("text of {css}: {e}"))
+}
+
+/// Waits until `css` shows exactly `expected` (whitespace collapsed).
+async fn expect_text(c: &Client, css: &str, expected: &str) {
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let shown = match c.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.ok(),
+            Err(_) => None,
+        };
+        let shown = shown.map(|text| text.split_whitespace().collect::<Vec<_>>().join(" "));
+        if shown.as_deref() == Some(expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} on {} shows {shown:?}, expected {expected:?}",
+            current_path(c).await
+        );
+        sleep(POLL).await;
+    }
+}
+
+/// Waits until `css` is visible (so it can be clicked).
+async fn wait_until_displayed(c: &Client, css: &str) {
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    while !find(c, css).await.is_displayed().await.unwrap_or(false) {
+        assert!(
+            Instant::now() < deadline,
+            "{css} not visible within {PAGE_TIMEOUT:?}"
+        );
+        sleep(POLL).await;
+    }
+}
+
+/// Asserts the current page has no `css` (the page is already loaded).
+async fn assert_absent(c: &Client, css: &str) {
+    let found = c
+        .find_all(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("look for {css}: {e}"));
+    assert!(
+        found.is_empty(),
+        "{css} is shown on {}",
+        current_path(c).await
+    );
+}
+
+/// Replaces what's typed in the input `css`.
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let input = find(c, css).await;
+    input
+        .clear()
+        .await
+        .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+    input
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+/// The current value of the input `css`.
+async fn value_of(c: &Client, css: &str) -> String {
+    find(c, css)
+        .await
+        .prop("value")
+        .await
+        .unwrap_or_else(|e| panic!("value of {css}: {e}"))
+        .unwrap_or_default()
+}
+
+/// Waits until the browser is at `expected` (path and query).
+async fn expect_path(c: &Client, expected: &str) {
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let path = current_path(c).await;
+        if path == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser is at {path}, expected {expected}"
+        );
+        sleep(POLL).await;
+    }
+}
+
+/// The path and query the browser is at, for messages.
+async fn current_path(c: &Client) -> String {
+    match c.current_url().await {
+        Ok(url) => match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        },
+        Err(e) => format!("<unknown URL: {e}>"),
+    }
+}
+
+/// Saves a screenshot when `TENANTRY_BROWSER_SCREENSHOTS` names a directory.
+async fn save_screenshot(c: &Client, backend: TestBackend) {
+    let Some(dir) = std::env::var_os("TENANTRY_BROWSER_SCREENSHOTS") else {
+        return;
+    };
+    let png = c.screenshot().await.expect("take a screenshot");
+    let name = match backend {
+        TestBackend::Sqlite => "dashboard-sqlite.png",
+        TestBackend::Postgres => "dashboard-postgres.png",
+    };
+    let path = Path::new(&dir).join(name);
+    std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
