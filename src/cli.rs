@@ -96,17 +96,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(backend = db.backend().name(), applied, "database ready");
     let listener = TcpListener::bind(&config.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
-    let (idle, lifetime, window) = (
-        config.session_idle,
-        config.session_lifetime,
-        config.login_throttle.window,
-    );
-    actix_web::rt::spawn(crate::maintenance::run_forever(
-        db.clone(),
-        idle,
-        lifetime,
-        window,
-    ));
+    let retention = crate::maintenance::Retention::from_config(&config);
+    actix_web::rt::spawn(crate::maintenance::run_forever(db.clone(), retention));
     let base_url = config.base_url.clone();
     let state = AppState::new(config, db)?;
     tracing::info!(%base_url, "Tenantry is listening");
@@ -142,7 +133,23 @@ fn create_user(
     let secret = password.clone();
     let hash = actix_web::rt::System::new().block_on(async move { hasher.hash(secret).await })?;
     let mut conn = db.connection()?;
-    let (user, _) = db::users::create(&mut conn, &email, &name, &hash).map_err(|e| {
+    let created = db::write_transaction(&mut conn, |conn| {
+        let (user, personal) = db::users::create(conn, &email, &name, &hash)?;
+        let actor = crate::db::audit::Actor {
+            user_id: user.id.clone(),
+            name: user.name.clone(),
+            ip: "command line".into(),
+        };
+        crate::auth::record_account_event(
+            conn,
+            &personal,
+            &actor,
+            "account.create",
+            String::new(),
+        )?;
+        Ok::<_, db::DbError>(user)
+    });
+    let user = created.map_err(|e| {
         if e.is_conflict_on("email") {
             anyhow::anyhow!("an account with {email} already exists")
         } else {

@@ -1,5 +1,7 @@
-//! Periodic clean-up: expired sessions and old sign-in failures. Deletes are
-//! idempotent, so several instances running it against one database is harmless.
+//! Periodic clean-up: expired sessions, old sign-in failures, and
+//! organizations archived longer than the retention period. Deletes are
+//! idempotent, so several instances running it against one database is
+//! harmless.
 
 use std::time::Duration;
 
@@ -9,38 +11,74 @@ use crate::session::store::DbSessionStore;
 /// How often the clean-up runs.
 const INTERVAL: Duration = Duration::from_secs(600);
 
-/// Runs one clean-up pass; returns (sessions, sign-in failures) deleted.
-pub async fn run_once(
-    db: &Db,
-    idle: chrono::Duration,
-    lifetime: chrono::Duration,
-    throttle_window: chrono::Duration,
-) -> Result<(usize, usize), DbError> {
+/// What the clean-up needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Session idle timeout.
+    pub idle: chrono::Duration,
+    /// Session absolute lifetime.
+    pub lifetime: chrono::Duration,
+    /// Sign-in throttling window.
+    pub throttle_window: chrono::Duration,
+    /// How long archived organizations stay restorable.
+    pub archived_organizations: chrono::Duration,
+}
+
+impl Retention {
+    /// The periods configured for this process.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            idle: config.session_idle,
+            lifetime: config.session_lifetime,
+            throttle_window: config.login_throttle.window,
+            archived_organizations: chrono::Duration::days(i64::from(
+                config.archive_retention_days,
+            )),
+        }
+    }
+}
+
+/// What one clean-up pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired sessions.
+    pub sessions: usize,
+    /// Sign-in failures older than the window.
+    pub attempts: usize,
+    /// Organizations archived longer than the retention period.
+    pub organizations: usize,
+}
+
+/// Runs one clean-up pass.
+pub async fn run_once(db: &Db, retention: Retention) -> Result<Purged, DbError> {
     db.run(move |conn| {
-        let expiry = DbSessionStore::expiry_now(idle, lifetime);
-        let sessions = db::sessions::purge_expired(conn, expiry)?;
-        let attempts = db::login_attempts::purge_older_than(conn, throttle_window, expiry.now)?;
-        Ok((sessions, attempts))
+        let expiry = DbSessionStore::expiry_now(retention.idle, retention.lifetime);
+        Ok(Purged {
+            sessions: db::sessions::purge_expired(conn, expiry)?,
+            attempts: db::login_attempts::purge_older_than(
+                conn,
+                retention.throttle_window,
+                expiry.now,
+            )?,
+            organizations: db::organizations::purge_archived_before(
+                conn,
+                expiry.now - retention.archived_organizations,
+            )?,
+        })
     })
     .await
 }
 
 /// Runs the clean-up forever, every [`INTERVAL`].
-pub async fn run_forever(
-    db: Db,
-    idle: chrono::Duration,
-    lifetime: chrono::Duration,
-    throttle_window: chrono::Duration,
-) {
+pub async fn run_forever(db: Db, retention: Retention) {
     let mut ticker = tokio::time::interval(INTERVAL);
     loop {
         ticker.tick().await;
-        match run_once(&db, idle, lifetime, throttle_window).await {
-            Ok((sessions, attempts)) if sessions + attempts > 0 => {
+        match run_once(&db, retention).await {
+            Ok(purged) if purged != Purged::default() => {
                 tracing::info!(
-                    sessions,
-                    attempts,
-                    "purged expired sessions and sign-in failures"
+                    ?purged,
+                    "purged expired sessions, sign-in failures and archived organizations"
                 );
             }
             Ok(_) => {}

@@ -97,6 +97,15 @@ impl Scope {
         &self.0.accessible
     }
 
+    /// The user's personal workspace, where account-level events are audited.
+    pub fn personal_workspace_id(&self) -> Option<&WorkspaceId> {
+        self.0
+            .accessible
+            .iter()
+            .find(|w| w.kind == "personal")
+            .map(|w| &w.workspace_id)
+    }
+
     /// The accessible workspace with this id, if the user may enter it.
     pub fn accessible(&self, id: &WorkspaceId) -> Option<&WorkspaceAccess> {
         self.0.accessible.iter().find(|w| &w.workspace_id == id)

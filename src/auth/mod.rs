@@ -4,9 +4,11 @@
 
 pub mod passwords;
 
+use crate::db::audit::{Actor, Event};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
 use crate::domain::{Email, FieldErrors, Password, PersonName, UserId, WorkspaceId};
+use crate::scope::Scope;
 use crate::web::AppState;
 
 /// What sign-up and sign-in can refuse, by what the form should show.
@@ -53,7 +55,11 @@ pub struct SignedIn {
 }
 
 /// Creates an account and its personal workspace.
-pub async fn sign_up(state: &AppState, input: SignUpInput) -> Result<SignedIn, AuthError> {
+pub async fn sign_up(
+    state: &AppState,
+    input: SignUpInput,
+    client_ip: &str,
+) -> Result<SignedIn, AuthError> {
     let mut errors = FieldErrors::new();
     let name = errors.check("name", PersonName::parse(&input.name));
     let email = errors.check("email", Email::parse(&input.email));
@@ -75,9 +81,21 @@ pub async fn sign_up(state: &AppState, input: SignUpInput) -> Result<SignedIn, A
         return Err(email_taken());
     }
     let hash = state.hasher.hash(password).await?;
+    let ip = client_ip.to_owned();
     let created = state
         .db
-        .run(move |conn| db::users::create(conn, &email, &name, &hash))
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let (user, personal) = db::users::create(conn, &email, &name, &hash)?;
+                let actor = Actor {
+                    user_id: user.id.clone(),
+                    name: user.name.clone(),
+                    ip,
+                };
+                record_account_event(conn, &personal, &actor, "account.create", String::new())?;
+                Ok::<_, DbError>((user, personal))
+            })
+        })
         .await;
     match created {
         Ok((user, personal_workspace)) => Ok(SignedIn {
@@ -164,13 +182,27 @@ pub async fn sign_in(
         (true, Some(credentials)) => {
             let user_id = credentials.id;
             let signed_in = user_id.clone();
+            let (user_name, ip) = (credentials.name, client_ip.to_owned());
             let personal_workspace = state
                 .db
                 .run(move |conn| {
                     write_transaction(conn, |conn| {
                         db::login_attempts::clear(conn, &account_key)?;
                         db::users::record_sign_in(conn, &signed_in)?;
-                        db::workspaces::personal_of(conn, &signed_in)
+                        let personal = db::workspaces::personal_of(conn, &signed_in)?;
+                        let actor = Actor {
+                            user_id: signed_in.clone(),
+                            name: user_name,
+                            ip,
+                        };
+                        record_account_event(
+                            conn,
+                            &personal,
+                            &actor,
+                            "account.sign_in",
+                            String::new(),
+                        )?;
+                        Ok::<_, DbError>(personal)
                     })
                 })
                 .await?;
@@ -210,10 +242,10 @@ pub struct PasswordChange {
 /// every other session. Returns how many sessions were ended.
 pub async fn change_password(
     state: &AppState,
-    user: &crate::db::users::User,
-    current_session: &str,
+    scope: &Scope,
     change: PasswordChange,
 ) -> Result<usize, AuthError> {
+    let user = scope.user();
     let mut errors = FieldErrors::new();
     if change.current.is_empty() {
         errors.add("current_password", "Enter your current password.");
@@ -238,17 +270,21 @@ pub async fn change_password(
         return Err(AuthError::Invalid(errors));
     }
     let hash = state.hasher.hash(new).await?;
-    let (id, keep) = (user.id.clone(), current_session.to_owned());
+    let (id, keep) = (user.id.clone(), scope.session_public_id().to_owned());
+    let (actor, personal) = account_context(scope)?;
     let ended = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 db::users::set_password_hash(conn, &id, &hash)?;
-                if change.sign_out_others {
-                    db::sessions::delete_others_of_user(conn, &id, &keep)
+                let ended = if change.sign_out_others {
+                    db::sessions::delete_others_of_user(conn, &id, &keep)?
                 } else {
-                    Ok(0)
-                }
+                    0
+                };
+                let details = format!("{ended} other session(s) signed out");
+                record_account_event(conn, &personal, &actor, "account.password.change", details)?;
+                Ok::<_, DbError>(ended)
             })
         })
         .await?;
@@ -256,15 +292,105 @@ pub async fn change_password(
 }
 
 /// Renames the user.
-pub async fn rename(state: &AppState, user: &UserId, name: &str) -> Result<(), AuthError> {
+pub async fn rename(state: &AppState, scope: &Scope, name: &str) -> Result<(), AuthError> {
     let mut errors = FieldErrors::new();
     let Some(name) = errors.check("name", PersonName::parse(name)) else {
         return Err(AuthError::Invalid(errors));
     };
-    let id = user.clone();
+    let id = scope.user_id().clone();
+    let details = format!("name: {} → {}", scope.user().name, name);
+    let (actor, personal) = account_context(scope)?;
     state
         .db
-        .run(move |conn| db::users::rename(conn, &id, &name))
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                db::users::rename(conn, &id, &name)?;
+                record_account_event(conn, &personal, &actor, "account.profile.update", details)
+            })
+        })
         .await?;
     Ok(())
+}
+
+/// Signs out one of the user's other sessions; returns whether one ended (a
+/// public id of someone else's session matches nothing).
+pub async fn revoke_session(
+    state: &AppState,
+    scope: &Scope,
+    public_id: String,
+) -> Result<bool, AuthError> {
+    let user = scope.user_id().clone();
+    let (actor, personal) = account_context(scope)?;
+    Ok(state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let ended = db::sessions::delete_one_of_user(conn, &user, &public_id)?;
+                if ended {
+                    record_account_event(
+                        conn,
+                        &personal,
+                        &actor,
+                        "account.session.revoke",
+                        String::new(),
+                    )?;
+                }
+                Ok::<_, DbError>(ended)
+            })
+        })
+        .await?)
+}
+
+/// Signs out every session of the user but the current one; returns how many ended.
+pub async fn revoke_other_sessions(state: &AppState, scope: &Scope) -> Result<usize, AuthError> {
+    let (user, keep) = (
+        scope.user_id().clone(),
+        scope.session_public_id().to_owned(),
+    );
+    let (actor, personal) = account_context(scope)?;
+    Ok(state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let ended = db::sessions::delete_others_of_user(conn, &user, &keep)?;
+                let details = format!("{ended} session(s) signed out");
+                record_account_event(
+                    conn,
+                    &personal,
+                    &actor,
+                    "account.session.revoke_others",
+                    details,
+                )?;
+                Ok::<_, DbError>(ended)
+            })
+        })
+        .await?)
+}
+
+/// Who is acting on their account, and the personal workspace whose audit
+/// log records account events.
+fn account_context(scope: &Scope) -> Result<(Actor, WorkspaceId), AuthError> {
+    let personal = scope
+        .personal_workspace_id()
+        .cloned()
+        .ok_or(AuthError::Db(DbError::NotFound))?;
+    Ok((Actor::of(scope), personal))
+}
+
+/// Account events are recorded in the user's personal workspace's log.
+pub(crate) fn record_account_event(
+    conn: &mut db::AnyConnection,
+    personal: &WorkspaceId,
+    actor: &Actor,
+    action: &str,
+    details: String,
+) -> Result<(), DbError> {
+    let event = Event {
+        action,
+        target_type: "account",
+        target_id: actor.user_id.as_str(),
+        target_label: &actor.name,
+        details,
+    };
+    db::audit::record(conn, personal, actor, &event)
 }

@@ -50,6 +50,8 @@ const USER_COLUMNS: UserColumns = (
 pub struct Credentials {
     /// The account.
     pub id: UserId,
+    /// Its display name (for the audit log).
+    pub name: String,
     /// Its argon2id PHC string.
     pub password_hash: String,
     /// `active` or `disabled`.
@@ -133,7 +135,7 @@ pub fn credentials_by_email(
 ) -> Result<Option<Credentials>, DbError> {
     Ok(users::table
         .filter(users::email.eq(email.as_str()))
-        .select((users::id, users::password_hash, users::status))
+        .select((users::id, users::name, users::password_hash, users::status))
         .first(conn)
         .optional()?)
 }
@@ -142,7 +144,7 @@ pub fn credentials_by_email(
 pub fn credentials(conn: &mut AnyConnection, id: &UserId) -> Result<Credentials, DbError> {
     Ok(users::table
         .find(id)
-        .select((users::id, users::password_hash, users::status))
+        .select((users::id, users::name, users::password_hash, users::status))
         .first(conn)?)
 }
 

@@ -117,7 +117,7 @@ pub async fn update_profile(
     session: Session,
     form: CsrfForm<ProfileForm>,
 ) -> Result<HttpResponse, AppError> {
-    match auth::rename(&state, page.scope.user_id(), &form.fields.name).await {
+    match auth::rename(&state, &page.scope, &form.fields.name).await {
         Ok(()) => {
             SessionData::new(&session).flash(FlashLevel::Success, "Your profile was saved.");
             Ok(see_other("/account"))
@@ -165,13 +165,7 @@ pub async fn change_password(
         new: new_password,
         sign_out_others,
     };
-    let outcome = auth::change_password(
-        &state,
-        page.scope.user(),
-        page.scope.session_public_id(),
-        change,
-    )
-    .await;
+    let outcome = auth::change_password(&state, &page.scope, change).await;
     match outcome {
         Ok(ended) => {
             let data = SessionData::new(&session);
@@ -222,11 +216,9 @@ pub async fn revoke_session(
             "use Sign out to end the current session".into(),
         ));
     }
-    let user = scope.user_id().clone();
-    let ended = state
-        .db
-        .run(move |conn| db::sessions::delete_one_of_user(conn, &user, &target))
-        .await?;
+    let ended = auth::revoke_session(&state, &scope, target)
+        .await
+        .map_err(unexpected)?;
     if !ended {
         return Err(AppError::NotFound);
     }
@@ -241,15 +233,9 @@ pub async fn revoke_other_sessions(
     session: Session,
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (user, keep) = (
-        scope.user_id().clone(),
-        scope.session_public_id().to_owned(),
-    );
-    let ended = state
-        .db
-        .run(move |conn| db::sessions::delete_others_of_user(conn, &user, &keep))
+    let ended = auth::revoke_other_sessions(&state, &scope)
         .await
-        .map_err(AppError::from)?;
+        .map_err(unexpected)?;
     let message = match ended {
         0 => "There were no other sessions.".to_owned(),
         1 => "Your other session was signed out.".to_owned(),

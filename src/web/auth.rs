@@ -54,6 +54,7 @@ pub async fn signup_form(session: Session, csrf: CsrfToken) -> Result<HttpRespon
 /// was typed (never the password) and a message beside each bad field.
 pub async fn signup(
     state: web::Data<AppState>,
+    req: HttpRequest,
     session: Session,
     csrf: CsrfToken,
     form: CsrfForm<SignUpForm>,
@@ -68,7 +69,7 @@ pub async fn signup(
         email: email.clone(),
         password,
     };
-    match auth::sign_up(&state, input).await {
+    match auth::sign_up(&state, input, &state.client_ip(&req)).await {
         Ok(signed_in) => {
             let data = SessionData::new(&session);
             data.sign_in(&signed_in.user_id, &signed_in.personal_workspace)?;

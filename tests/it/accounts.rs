@@ -537,3 +537,43 @@ async fn concurrent_sign_ups_of_one_email_create_one_account(app: TestApp) {
         "no orphaned personal workspace"
     );
 }
+
+on_both_backends!(account_changes_are_in_the_personal_audit_log);
+
+async fn account_changes_are_in_the_personal_audit_log(app: TestApp) {
+    let ann = app.signed_up("Ann", "ann@example.com").await;
+    let other = app.client();
+    other
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "ann@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    ann.submit("/account", "/account/profile", &[("name", "Ann B")])
+        .await;
+    ann.submit(
+        "/account",
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "a different long phrase 7"),
+            ("sign_out_others", "on"),
+        ],
+    )
+    .await;
+    let log = ann.get("/audit").await;
+    assert_eq!(log.status, StatusCode::OK);
+    let table = log.text_of("#audit-table").expect("audit table");
+    for action in [
+        "account.create",
+        "account.sign_in",
+        "account.profile.update",
+        "account.password.change",
+    ] {
+        assert!(table.contains(action), "{action} missing: {table}");
+    }
+    assert!(table.contains("name: Ann → Ann B"), "{table}");
+    assert!(table.contains("1 other session(s) signed out"), "{table}");
+    assert_eq!(app.count("audit_entries").await, 4);
+}

@@ -809,3 +809,53 @@ async fn audit_log_records_filters_and_pages(app: TestApp) {
             .contains("slug: acme")
     );
 }
+
+on_both_backends!(archived_organizations_expire_after_the_retention_period);
+
+async fn archived_organizations_expire_after_the_retention_period(app: TestApp) {
+    let ann = app.signed_up("Ann", "ann@example.com").await;
+    app.create_org(&ann, "Old Co", "old-co").await;
+    app.create_org(&ann, "Recent Co", "recent-co").await;
+    let old = app.workspace_id("old-co").await;
+    ann.switch_to(&old).await;
+    ann.submit("/settings/danger", "/settings/archive", &[])
+        .await;
+    ann.switch_to(&app.workspace_id("recent-co").await).await;
+    ann.submit("/settings/danger", "/settings/archive", &[])
+        .await;
+    app.execute(&format!(
+        "UPDATE workspaces SET archived_at = '2000-01-01 00:00:00' WHERE id = '{old}'"
+    ))
+    .await;
+    // Past retention: no longer offered, and restoring it is "not found".
+    let list = ann.get("/organizations").await;
+    let archived = list.text_of("#archived").unwrap_or_default();
+    assert!(
+        archived.contains("Recent Co") && !archived.contains("Old Co"),
+        "{archived}"
+    );
+    let token = hidden_fields(&list.body, "/context");
+    let res = ann
+        .post_form(&format!("/organizations/{old}/restore"), &token, &[])
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let retention = tenantry::maintenance::Retention {
+        idle: chrono::Duration::minutes(30),
+        lifetime: chrono::Duration::hours(12),
+        throttle_window: chrono::Duration::minutes(15),
+        archived_organizations: chrono::Duration::days(30),
+    };
+    let purged = tenantry::maintenance::run_once(&app.db, retention)
+        .await
+        .expect("clean-up");
+    assert_eq!(purged.organizations, 1);
+    assert_eq!(
+        app.count(&format!("workspaces WHERE id = '{old}'")).await,
+        0
+    );
+    assert_eq!(
+        app.count("workspaces WHERE slug = 'recent-co' AND status = 'archived'")
+            .await,
+        1
+    );
+}
