@@ -9,8 +9,10 @@
 //! `TENANTRY_REQUIRE_BROWSER=1` (CI sets it), which makes them fail instead:
 //! a browser test that silently stops running is worse than none.
 //!
-//! Set `TENANTRY_BROWSER_SCREENSHOTS=<dir>` to keep a screenshot of the
-//! dashboard per backend (`dashboard-sqlite.png`, `dashboard-postgres.png`).
+//! Set `TENANTRY_BROWSER_SCREENSHOTS=<dir>` to keep screenshots, one per
+//! page and backend: the personal dashboard (`dashboard-sqlite.png`), the
+//! organization dashboard with the switcher open (`org-switcher-…`) and the
+//! organization's General settings (`org-general-…`).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -36,6 +38,10 @@ const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the waits look again.
 const POLL: Duration = Duration::from_millis(50);
+/// The least contrast between a menu entry's text and the dropdown behind
+/// it: WCAG AA for normal text. (A link button once drew its text in the
+/// button's white on the white dropdown, 1:1.)
+const MIN_CONTRAST: f64 = 4.5;
 
 #[actix_web::test]
 async fn sign_up_sign_out_sign_in_on_sqlite() {
@@ -57,6 +63,26 @@ async fn sign_up_sign_out_sign_in_on_postgres() {
     sign_up_sign_out_sign_in(&app, &chromedriver).await;
 }
 
+#[actix_web::test]
+async fn create_switch_rename_organization_on_sqlite() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let app = TestApp::sqlite().await;
+    create_switch_rename_organization(&app, &chromedriver).await;
+}
+
+#[actix_web::test]
+async fn create_switch_rename_organization_on_postgres() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    create_switch_rename_organization(&app, &chromedriver).await;
+}
+
 /// Sign up → dashboard → sign out → wrong password → sign in, asserting what
 /// the user sees after each step.
 async fn sign_up_sign_out_sign_in(app: &TestApp, chromedriver: &Path) {
@@ -65,19 +91,8 @@ async fn sign_up_sign_out_sign_in(app: &TestApp, chromedriver: &Path) {
     let c = &browser.client;
     let launched = started.elapsed();
 
-    // Sign up.
-    c.goto(&format!("{}/signup", app.base))
-        .await
-        .expect("open /signup");
-    expect_text(c, "h1", "Create your account").await;
-    type_into(c, "#name", "Ann Example").await;
-    type_into(c, "#email", "Ann@Example.com").await;
-    type_into(c, "#password", PASSWORD).await;
-    click_and_wait_for_next_page(c, "#signup-submit").await;
-
-    // The personal dashboard, with the welcome shown once.
-    expect_path(c, "/").await;
-    expect_text(c, "#workspace-title", "Personal workspace").await;
+    // Sign up: the personal dashboard, with the welcome shown once.
+    sign_up(c, app, "Ann Example", "Ann@Example.com").await;
     expect_text(
         c,
         "#flash",
@@ -91,7 +106,7 @@ async fn sign_up_sign_out_sign_in(app: &TestApp, chromedriver: &Path) {
         signed_in_as.starts_with("Signed in as ann@example.com"),
         "the email is shown normalised: {signed_in_as:?}"
     );
-    save_screenshot(c, app.backend).await;
+    save_screenshot(c, app.backend, "dashboard").await;
 
     // Sign out: the button lives in the user menu, hidden until it's opened.
     let sign_out = find(c, "#sign-out").await;
@@ -154,6 +169,340 @@ async fn sign_up_sign_out_sign_in(app: &TestApp, chromedriver: &Path) {
         app.backend,
         started.elapsed()
     );
+}
+
+/// Create an organization from the switcher → switch to Personal and back →
+/// rename the organization in General settings, asserting what the user sees
+/// (and, on the way, that the dropdown menus' entries are readable).
+async fn create_switch_rename_organization(app: &TestApp, chromedriver: &Path) {
+    let started = Instant::now();
+    let browser = Browser::start(chromedriver).await;
+    let c = &browser.client;
+    let launched = started.elapsed();
+    sign_up(c, app, "Olga Owner", "olga@example.com").await;
+
+    // Create an organization from the switcher, leaving the slug to be
+    // derived from the name.
+    open_switcher(c).await;
+    assert_eq!(switcher_names(c).await, ["Personal"]);
+    click_and_wait_for_next_page(c, "#switcher-create").await;
+    expect_path(c, "/organizations/new").await;
+    expect_text(c, "h1", "New organization").await;
+    type_into(c, "#name", "Acme Corp").await;
+    assert_eq!(value_of(c, "#slug").await, "", "the slug starts empty");
+    click_and_wait_for_next_page(c, "#create-organization").await;
+
+    // Its dashboard: the new organization is the active workspace.
+    expect_path(c, "/").await;
+    expect_text(c, "#workspace-title", "Acme Corp").await;
+    expect_text(c, "#flash", "Acme Corp was created. You are its owner.").await;
+    expect_text(c, "#switcher summary .switcher-label", "Acme Corp").await;
+    let acme = app.workspace_id("acme-corp").await;
+    assert_eq!(
+        current_switcher_entry(c).await,
+        acme,
+        "the switcher marks acme-corp as the current workspace"
+    );
+    open_switcher(c).await;
+    assert_eq!(switcher_names(c).await, ["Personal", "Acme Corp"]);
+    save_screenshot(c, app.backend, "org-switcher").await;
+
+    // Every entry of both dropdowns can be read.
+    open_user_menu(c).await;
+    assert_menus_readable(c).await;
+
+    // To Personal and back, with the switcher's buttons.
+    switch_to(c, "Personal").await;
+    expect_path(c, "/").await;
+    expect_text(c, "#workspace-title", "Personal workspace").await;
+    expect_text(c, "#switcher summary .switcher-label", "Personal").await;
+    assert_absent(c, "#switcher-settings").await;
+    switch_to(c, "Acme Corp").await;
+    expect_path(c, "/").await;
+    expect_text(c, "#workspace-title", "Acme Corp").await;
+    expect_text(c, "#switcher summary .switcher-label", "Acme Corp").await;
+    assert_eq!(current_switcher_entry(c).await, acme);
+
+    // Rename it in General settings, opened from the top bar.
+    let settings = c
+        .find(Locator::LinkText("Settings"))
+        .await
+        .expect("a Settings link in the top bar of an organization");
+    click_element_and_wait_for_next_page(c, &settings, "the top bar's Settings link").await;
+    expect_path(c, "/settings/general").await;
+    expect_text(c, "h1", "Acme Corp settings").await;
+    assert_eq!(value_of(c, "#name").await, "Acme Corp");
+    assert_eq!(value_of(c, "#slug").await, "acme-corp");
+    type_into(c, "#name", "Acme Industries").await;
+    click_and_wait_for_next_page(c, "#save-general").await;
+
+    // Saved: the page, the top bar and the switcher show the new name.
+    expect_path(c, "/settings/general").await;
+    expect_text(c, "#flash", "Organization settings were saved.").await;
+    expect_text(c, "h1", "Acme Industries settings").await;
+    assert_eq!(value_of(c, "#name").await, "Acme Industries");
+    assert_eq!(value_of(c, "#slug").await, "acme-corp", "the slug is kept");
+    expect_text(c, "#switcher summary .switcher-label", "Acme Industries").await;
+    save_screenshot(c, app.backend, "org-general").await;
+    open_switcher(c).await;
+    assert_eq!(switcher_names(c).await, ["Personal", "Acme Industries"]);
+
+    assert_eq!(
+        app.count(
+            "workspaces WHERE kind = 'organization' AND name = 'Acme Industries' \
+             AND slug = 'acme-corp'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("audit_entries WHERE action = 'organization.update'")
+            .await,
+        1,
+        "one audit entry for the rename"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "audit_entries WHERE action = 'organization.update' AND workspace_id = '{acme}' \
+             AND target_label = 'Acme Industries'"
+        ))
+        .await,
+        1,
+        "the audit entry is the organization's, under its new name"
+    );
+
+    browser.close().await;
+    println!(
+        "organization journey on {:?}: {launched:?} to launch Chromium, {:?} in all",
+        app.backend,
+        started.elapsed()
+    );
+}
+
+/// Signs a new user up through the page; the browser ends on their personal
+/// dashboard.
+async fn sign_up(c: &Client, app: &TestApp, name: &str, email: &str) {
+    c.goto(&format!("{}/signup", app.base))
+        .await
+        .expect("open /signup");
+    expect_text(c, "h1", "Create your account").await;
+    type_into(c, "#name", name).await;
+    type_into(c, "#email", email).await;
+    type_into(c, "#password", PASSWORD).await;
+    click_and_wait_for_next_page(c, "#signup-submit").await;
+    expect_path(c, "/").await;
+    expect_text(c, "#workspace-title", "Personal workspace").await;
+}
+
+/// Opens the `<details>` menu whose summary is `summary` (unless it is open),
+/// waiting until `inside` shows.
+async fn open_menu(c: &Client, summary: &str, inside: &str) {
+    let open = find(c, inside).await.is_displayed().await.unwrap_or(false);
+    if !open {
+        find(c, summary)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {summary}: {e}"));
+    }
+    wait_until_displayed(c, inside).await;
+}
+
+/// Opens the workspace switcher.
+async fn open_switcher(c: &Client) {
+    open_menu(c, "#switcher summary", "#switcher-create").await;
+}
+
+/// Opens the user menu.
+async fn open_user_menu(c: &Client) {
+    open_menu(c, "#user-menu", "#sign-out").await;
+}
+
+/// The switcher's entries: each a submit button in a form posting to
+/// `/context`, with the workspace's name.
+async fn switcher_entries(c: &Client) -> Vec<(String, Element)> {
+    let buttons = c
+        .find_all(Locator::Css("#switcher form[action='/context'] button"))
+        .await
+        .expect("look for the switcher's entries");
+    let mut entries = Vec::new();
+    for button in buttons {
+        let name = button
+            .find(Locator::Css(".switcher-name"))
+            .await
+            .expect("a switcher entry's .switcher-name")
+            .text()
+            .await
+            .expect("a switcher entry's name");
+        entries.push((name, button));
+    }
+    entries
+}
+
+/// The names the switcher lists, in order.
+async fn switcher_names(c: &Client) -> Vec<String> {
+    switcher_entries(c)
+        .await
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The workspace id of the switcher entry marked current.
+async fn current_switcher_entry(c: &Client) -> String {
+    value_of(
+        c,
+        "#switcher form:has(button[aria-current='true']) input[name='workspace_id']",
+    )
+    .await
+}
+
+/// Switches to the workspace called `name` with the switcher.
+async fn switch_to(c: &Client, name: &str) {
+    open_switcher(c).await;
+    let entries = switcher_entries(c).await;
+    let names: Vec<_> = entries.iter().map(|(n, _)| n.clone()).collect();
+    let Some((_, entry)) = entries.into_iter().find(|(n, _)| n == name) else {
+        panic!("the switcher has no {name:?}, only {names:?}");
+    };
+    click_element_and_wait_for_next_page(c, &entry, &format!("the switcher's {name:?}")).await;
+}
+
+/// Asserts that every entry of the open dropdowns (switcher and user menu)
+/// can be read: its text colour against what it is drawn on.
+async fn assert_menus_readable(c: &Client) {
+    let sign_out = find(c, "#sign-out").await;
+    assert_readable(c, &sign_out, "#sign-out").await;
+    let entries = switcher_entries(c).await;
+    assert!(!entries.is_empty(), "the switcher has entries");
+    for (name, button) in &entries {
+        assert_readable(c, button, &format!("the switcher's {name:?} button")).await;
+    }
+    let links = c
+        .find_all(Locator::Css("#switcher ul a, .user-menu ul a"))
+        .await
+        .expect("look for the dropdowns' links");
+    for link in &links {
+        let text = link.text().await.expect("a dropdown link's text");
+        assert_readable(c, link, &format!("the dropdown link {text:?}")).await;
+    }
+}
+
+/// Asserts that `element` (called `what`) is shown and that its computed
+/// text `color` stands out from the first non-transparent `background-color`
+/// from it up: for a menu entry, the dropdown list's.
+async fn assert_readable(c: &Client, element: &Element, what: &str) {
+    assert!(
+        element.is_displayed().await.unwrap_or(false),
+        "{what} is not visible"
+    );
+    let color = element
+        .css_value("color")
+        .await
+        .unwrap_or_else(|e| panic!("the colour of {what}: {e}"));
+    let (background, painted_by) = background_behind(c, element, what).await;
+    let text = Rgba::parse(&color).over(Rgba::parse(&background));
+    let ratio = text.contrast_with(Rgba::parse(&background));
+    assert!(
+        color != background && ratio >= MIN_CONTRAST,
+        "{what} is hard to read: text {color} on {background} (the background of \
+         {painted_by}), contrast {ratio:.2}:1 < {MIN_CONTRAST}:1"
+    );
+}
+
+/// The first non-transparent computed `background-color` from `element` up
+/// through its ancestors, and which element has it.
+async fn background_behind(c: &Client, element: &Element, what: &str) -> (String, String) {
+    const LAYERS: &str = "
+        const layers = [];
+        for (let el = arguments[0]; el; el = el.parentElement) {
+            const name = el.tagName.toLowerCase()
+                + (el.id ? '#' + el.id : '')
+                + [...el.classList].map((c) => '.' + c).join('');
+            layers.push([getComputedStyle(el).backgroundColor, name]);
+        }
+        return layers;";
+    let element = serde_json::to_value(element).expect("an element as a script argument");
+    let layers = c
+        .execute(LAYERS, vec![element])
+        .await
+        .unwrap_or_else(|e| panic!("the backgrounds behind {what}: {e}"));
+    let layers: Vec<(String, String)> =
+        serde_json::from_value(layers).expect("[background, element] pairs");
+    layers
+        .iter()
+        .find(|(background, _)| Rgba::parse(background).a > 0.0)
+        .cloned()
+        .unwrap_or_else(|| panic!("nothing behind {what} has a background: {layers:?}"))
+}
+
+/// A computed CSS colour: channels 0–255, alpha 0–1.
+#[derive(Debug, Clone, Copy)]
+struct Rgba {
+    r: f64,
+    g: f64,
+    b: f64,
+    a: f64,
+}
+
+impl Rgba {
+    /// Parses a computed colour, `rgb(r, g, b)` or `rgba(r, g, b, a)`.
+    fn parse(css: &str) -> Self {
+        let channels = css
+            .strip_prefix("rgba(")
+            .or_else(|| css.strip_prefix("rgb("))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .map(|list| {
+                list.split(',')
+                    .map(|n| n.trim().parse::<f64>())
+                    .collect::<Result<Vec<_>, _>>()
+            });
+        match channels {
+            Some(Ok(c)) if c.len() == 3 => Self {
+                r: c[0],
+                g: c[1],
+                b: c[2],
+                a: 1.0,
+            },
+            Some(Ok(c)) if c.len() == 4 => Self {
+                r: c[0],
+                g: c[1],
+                b: c[2],
+                a: c[3],
+            },
+            _ => panic!("not an rgb()/rgba() colour: {css:?}"),
+        }
+    }
+
+    /// This colour drawn over the opaque `background`.
+    fn over(self, background: Self) -> Self {
+        let mix = |fg: f64, bg: f64| fg * self.a + bg * (1.0 - self.a);
+        Self {
+            r: mix(self.r, background.r),
+            g: mix(self.g, background.g),
+            b: mix(self.b, background.b),
+            a: 1.0,
+        }
+    }
+
+    /// WCAG relative luminance.
+    fn luminance(self) -> f64 {
+        let linear = |channel: f64| {
+            let c = channel / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * linear(self.r) + 0.7152 * linear(self.g) + 0.0722 * linear(self.b)
+    }
+
+    /// WCAG contrast ratio, 1 (none) to 21 (black on white).
+    fn contrast_with(self, other: Self) -> f64 {
+        let (a, b) = (self.luminance(), other.luminance());
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
 }
 
 /// The `chromedriver` to run, or `None` after a loud notice when this
@@ -371,19 +720,25 @@ impl Drop for Driver {
 /// Clicks `css` and waits until the browser has left the current page
 /// (its `<html>` element went stale), so nothing is read from the old page.
 async fn click_and_wait_for_next_page(c: &Client, css: &str) {
+    let element = find(c, css).await;
+    click_element_and_wait_for_next_page(c, &element, css).await;
+}
+
+/// Clicks `element` (called `what` in messages) and waits until the browser
+/// has left the current page.
+async fn click_element_and_wait_for_next_page(c: &Client, element: &Element, what: &str) {
     let old_page = find(c, "html").await;
-    find(c, css)
-        .await
+    element
         .click()
         .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        .unwrap_or_else(|e| panic!("click {what}: {e}"));
     let deadline = Instant::now() + PAGE_TIMEOUT;
     loop {
         match old_page.tag_name().await {
             Err(e) if e.is_stale_element_reference() => return,
             result => assert!(
                 Instant::now() < deadline,
-                "clicking {css} did not load a new page within {PAGE_TIMEOUT:?} \
+                "clicking {what} did not load a new page within {PAGE_TIMEOUT:?} \
                  (still {}: {result:?})",
                 current_path(c).await
             ),
@@ -513,16 +868,17 @@ async fn current_path(c: &Client) -> String {
     }
 }
 
-/// Saves a screenshot when `TENANTRY_BROWSER_SCREENSHOTS` names a directory.
-async fn save_screenshot(c: &Client, backend: TestBackend) {
+/// Saves a screenshot as `<dir>/<page>-<backend>.png` when
+/// `TENANTRY_BROWSER_SCREENSHOTS` names a directory.
+async fn save_screenshot(c: &Client, backend: TestBackend, page: &str) {
     let Some(dir) = std::env::var_os("TENANTRY_BROWSER_SCREENSHOTS") else {
         return;
     };
     let png = c.screenshot().await.expect("take a screenshot");
-    let name = match backend {
-        TestBackend::Sqlite => "dashboard-sqlite.png",
-        TestBackend::Postgres => "dashboard-postgres.png",
+    let backend = match backend {
+        TestBackend::Sqlite => "sqlite",
+        TestBackend::Postgres => "postgres",
     };
-    let path = Path::new(&dir).join(name);
+    let path = Path::new(&dir).join(format!("{page}-{backend}.png"));
     std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
