@@ -208,7 +208,6 @@ async fn create_switch_rename_organization(app: &TestApp, chromedriver: &Path) {
     save_screenshot(c, app.backend, "org-switcher").await;
 
     // Every entry of both dropdowns can be read.
-    open_user_menu(c).await;
     assert_menus_readable(c).await;
 
     // To Personal and back, with the switcher's buttons.
@@ -295,7 +294,8 @@ async fn sign_up(c: &Client, app: &TestApp, name: &str, email: &str) {
 }
 
 /// Opens the `<details>` menu whose summary is `summary` (unless it is open),
-/// waiting until `inside` shows.
+/// waiting until `inside` shows and Pico's fade-in has ended (a screenshot
+/// taken earlier shows the page through the half-transparent menu).
 async fn open_menu(c: &Client, summary: &str, inside: &str) {
     let open = find(c, inside).await.is_displayed().await.unwrap_or(false);
     if !open {
@@ -306,6 +306,49 @@ async fn open_menu(c: &Client, summary: &str, inside: &str) {
             .unwrap_or_else(|e| panic!("click {summary}: {e}"));
     }
     wait_until_displayed(c, inside).await;
+    wait_for_animations(c).await;
+}
+
+/// Waits until no CSS animation or transition is running on the page.
+async fn wait_for_animations(c: &Client) {
+    const RUNNING: &str =
+        "return document.getAnimations().filter((a) => a.playState === 'running').length;";
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let running = c
+            .execute(RUNNING, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("count the running animations: {e}"));
+        if running == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{running} animations still running after {PAGE_TIMEOUT:?}"
+        );
+        sleep(POLL).await;
+    }
+}
+
+/// Closes the `<details>` menu whose summary is `summary` (when open),
+/// waiting until `inside` is hidden. While a Pico dropdown is open, its
+/// summary's `::before` covers the page, so a click anywhere closes it.
+async fn close_menu(c: &Client, summary: &str, inside: &str) {
+    if find(c, inside).await.is_displayed().await.unwrap_or(false) {
+        find(c, summary)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {summary}: {e}"));
+    }
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    while find(c, inside).await.is_displayed().await.unwrap_or(true) {
+        assert!(
+            Instant::now() < deadline,
+            "{inside} still visible {PAGE_TIMEOUT:?} after closing {summary}"
+        );
+        sleep(POLL).await;
+    }
 }
 
 /// Opens the workspace switcher.
@@ -313,9 +356,19 @@ async fn open_switcher(c: &Client) {
     open_menu(c, "#switcher summary", "#switcher-create").await;
 }
 
+/// Closes the workspace switcher.
+async fn close_switcher(c: &Client) {
+    close_menu(c, "#switcher summary", "#switcher-create").await;
+}
+
 /// Opens the user menu.
 async fn open_user_menu(c: &Client) {
     open_menu(c, "#user-menu", "#sign-out").await;
+}
+
+/// Closes the user menu.
+async fn close_user_menu(c: &Client) {
+    close_menu(c, "#user-menu", "#sign-out").await;
 }
 
 /// The switcher's entries: each a submit button in a form posting to
@@ -368,23 +421,36 @@ async fn switch_to(c: &Client, name: &str) {
     click_element_and_wait_for_next_page(c, &entry, &format!("the switcher's {name:?}")).await;
 }
 
-/// Asserts that every entry of the open dropdowns (switcher and user menu)
-/// can be read: its text colour against what it is drawn on.
+/// Opens the switcher, then the user menu (one at a time, as Pico allows),
+/// and asserts that every entry, button or link, can be read: its text
+/// colour against what it is drawn on. Leaves both closed.
 async fn assert_menus_readable(c: &Client) {
-    let sign_out = find(c, "#sign-out").await;
-    assert_readable(c, &sign_out, "#sign-out").await;
+    open_switcher(c).await;
     let entries = switcher_entries(c).await;
     assert!(!entries.is_empty(), "the switcher has entries");
     for (name, button) in &entries {
         assert_readable(c, button, &format!("the switcher's {name:?} button")).await;
     }
+    assert_links_readable(c, "#switcher ul a").await;
+    close_switcher(c).await;
+
+    open_user_menu(c).await;
+    let sign_out = find(c, "#sign-out").await;
+    assert_readable(c, &sign_out, "#sign-out").await;
+    assert_links_readable(c, ".user-menu ul a").await;
+    close_user_menu(c).await;
+}
+
+/// [`assert_readable`] for every link matching `css`.
+async fn assert_links_readable(c: &Client, css: &str) {
     let links = c
-        .find_all(Locator::Css("#switcher ul a, .user-menu ul a"))
+        .find_all(Locator::Css(css))
         .await
-        .expect("look for the dropdowns' links");
+        .unwrap_or_else(|e| panic!("look for {css}: {e}"));
+    assert!(!links.is_empty(), "no {css}");
     for link in &links {
-        let text = link.text().await.expect("a dropdown link's text");
-        assert_readable(c, link, &format!("the dropdown link {text:?}")).await;
+        let text = link.text().await.expect("a link's text");
+        assert_readable(c, link, &format!("the link {text:?} ({css})")).await;
     }
 }
 
