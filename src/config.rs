@@ -48,6 +48,14 @@ pub struct Settings {
     pub argon2_iterations: u32,
     /// Days an archived organization can be restored before it is deleted.
     pub archive_retention_days: u32,
+    /// The sender of outgoing mail.
+    pub mail_from: String,
+    /// Days an invitation link stays valid.
+    pub invitation_ttl_days: u32,
+    /// Seconds before the first retry of a failed email (doubles per attempt, capped at an hour).
+    pub mail_retry_base_seconds: u32,
+    /// Seconds between looks at the outbox when nothing wakes the worker.
+    pub mail_poll_seconds: u32,
 }
 
 /// How log lines are written.
@@ -80,6 +88,10 @@ impl Default for Settings {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             archive_retention_days: 30,
+            mail_from: "Tenantry <no-reply@tenantry.localhost>".into(),
+            invitation_ttl_days: 7,
+            mail_retry_base_seconds: 30,
+            mail_poll_seconds: 5,
         }
     }
 }
@@ -129,6 +141,14 @@ pub struct Config {
     pub argon2: Argon2Cost,
     /// Days an archived organization stays restorable.
     pub archive_retention_days: u32,
+    /// The sender of outgoing mail.
+    pub mail_from: String,
+    /// How long an invitation link stays valid.
+    pub invitation_ttl: chrono::Duration,
+    /// First retry delay of a failed email.
+    pub mail_retry_base: std::time::Duration,
+    /// Outbox poll interval.
+    pub mail_poll: std::time::Duration,
 }
 
 /// Limits of failed sign-ins before further attempts are refused.
@@ -195,6 +215,12 @@ impl Config {
                 iterations: settings.argon2_iterations,
             },
             archive_retention_days: settings.archive_retention_days,
+            mail_from: settings.mail_from,
+            invitation_ttl: chrono::Duration::days(settings.invitation_ttl_days.into()),
+            mail_retry_base: std::time::Duration::from_secs(
+                settings.mail_retry_base_seconds.max(1).into(),
+            ),
+            mail_poll: std::time::Duration::from_secs(settings.mail_poll_seconds.max(1).into()),
         })
     }
 

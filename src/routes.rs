@@ -6,7 +6,9 @@
 
 use actix_web::web;
 
-use crate::web::{account, audit, auth, context, dashboard, organizations, settings};
+use crate::web::{
+    account, audit, auth, context, dashboard, invitations, members, organizations, settings,
+};
 
 /// Who may call a route and what data it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,4 +83,15 @@ routes! {
     post "/settings/archive"              => settings::archive,              Scoped;
     post "/settings/delete"               => settings::delete,               Scoped;
     get  "/audit"                         => audit::index,                   Scoped;
+    get  "/settings/members"                      => members::index,       Scoped;
+    post "/settings/members/invite"               => members::invite,      Scoped;
+    post "/settings/invitations/{id}/resend"      => members::resend,      Scoped;
+    post "/settings/invitations/{id}/revoke"      => members::revoke,      Scoped;
+    post "/settings/members/{id}/role"            => members::change_role, Scoped;
+    post "/settings/members/{id}/deactivate"      => members::deactivate,  Scoped;
+    post "/settings/members/{id}/reactivate"      => members::reactivate,  Scoped;
+    post "/settings/members/{id}/remove"          => members::remove,      Scoped;
+    get  "/invitations/{token}"                   => invitations::show,    Public;
+    post "/invitations/{token}/accept"            => invitations::accept,  Account;
+    post "/invitations/{token}/decline"           => invitations::decline, Account;
 }

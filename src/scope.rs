@@ -20,7 +20,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use crate::db::users::User;
 use crate::db::workspaces::WorkspaceAccess;
 use crate::db::{self, DbError};
-use crate::domain::permission::{RequiredPermission, SystemRole};
+use crate::domain::permission::RequiredPermission;
 use crate::domain::{Permission, PermissionSet, UserId, WorkspaceId};
 use crate::session::SessionData;
 use crate::web::AppState;
@@ -83,6 +83,16 @@ impl Scope {
         self.0.permissions.contains(permission)
     }
 
+    /// Everything the user's role allows here.
+    pub fn permissions(&self) -> PermissionSet {
+        self.0.permissions
+    }
+
+    /// The rank of the user's role here.
+    pub fn role_level(&self) -> i32 {
+        self.0.active.role_level
+    }
+
     /// Refuses the request unless the role allows `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), AppError> {
         if self.can(permission) {
@@ -115,14 +125,7 @@ impl Scope {
 /// The permissions a membership's role grants. System roles take theirs
 /// from the catalogue; custom roles from their stored set.
 pub fn role_permissions(access: &WorkspaceAccess) -> PermissionSet {
-    match access
-        .role_system_key
-        .as_deref()
-        .and_then(SystemRole::from_key)
-    {
-        Some(system) => system.permissions(),
-        None => PermissionSet::from_stored(&access.role_permissions),
-    }
+    PermissionSet::of_role(access.role_system_key.as_deref(), &access.role_permissions)
 }
 
 impl FromRequest for Scope {

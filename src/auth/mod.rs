@@ -43,6 +43,9 @@ pub struct SignUpInput {
     pub email: String,
     /// Password.
     pub password: String,
+    /// Whether the email is proven (the sign-up came from an invitation
+    /// link sent to it).
+    pub email_verified: bool,
 }
 
 /// A successful sign-up or sign-in: who, and where they start.
@@ -87,6 +90,9 @@ pub async fn sign_up(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let (user, personal) = db::users::create(conn, &email, &name, &hash)?;
+                if input.email_verified {
+                    db::users::mark_email_verified(conn, &user.id)?;
+                }
                 let actor = Actor {
                     user_id: user.id.clone(),
                     name: user.name.clone(),

@@ -14,8 +14,11 @@
 mod schema;
 
 pub mod audit;
+pub mod invitations;
 pub mod login_attempts;
+pub mod members;
 pub mod organizations;
+pub mod outbox;
 pub mod sessions;
 pub mod users;
 pub mod workspaces;

@@ -109,12 +109,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        workspace_id -> Text,
+        email -> Text,
+        name -> Text,
+        role_id -> Text,
+        token_hash -> Text,
+        status -> Text,
+        invited_by_user_id -> Nullable<Text>,
+        invited_by_name -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        send_count -> Integer,
+        last_sent_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by_name -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    outbox_emails (id) {
+        id -> Text,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        invitation_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> roles (role_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(workspace_avatars -> workspaces (workspace_id));
 diesel::joinable!(audit_entries -> workspaces (workspace_id));
+diesel::joinable!(invitations -> workspaces (workspace_id));
+diesel::joinable!(invitations -> roles (role_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -125,4 +164,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     workspace_avatars,
     audit_entries,
+    invitations,
+    outbox_emails,
 );

@@ -199,3 +199,11 @@ pub fn set_password_hash(
 pub fn count(conn: &mut AnyConnection) -> Result<i64, DbError> {
     Ok(users::table.count().get_result(conn)?)
 }
+
+/// Records that the user proved they receive mail at their address.
+pub fn mark_email_verified(conn: &mut AnyConnection, id: &UserId) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set(users::email_verified_at.eq(now()))
+        .execute(conn)?;
+    Ok(())
+}

@@ -92,3 +92,11 @@ pub fn personal_of(conn: &mut AnyConnection, user: &UserId) -> Result<WorkspaceI
         .select(workspaces::id)
         .first(conn)?)
 }
+
+/// A workspace's name (for messages after joining it).
+pub fn name_of(conn: &mut AnyConnection, id: &WorkspaceId) -> Result<String, DbError> {
+    Ok(workspaces::table
+        .find(id)
+        .select(workspaces::name)
+        .first(conn)?)
+}

@@ -146,6 +146,15 @@ impl PermissionSet {
             .filter(move |p| self.contains(*p))
     }
 
+    /// What a role allows: system roles from the catalogue, custom roles
+    /// from their stored set.
+    pub fn of_role(system_key: Option<&str>, stored: &str) -> Self {
+        match system_key.and_then(SystemRole::from_key) {
+            Some(system) => system.permissions(),
+            None => Self::from_stored(stored),
+        }
+    }
+
     /// Parses the space-separated form stored in the database.
     pub fn from_stored(stored: &str) -> Self {
         stored

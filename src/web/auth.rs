@@ -23,6 +23,14 @@ pub struct SignUpPage {
     name: String,
     email: String,
     errors: FieldErrors,
+    /// The invitation being answered: its token, and the organization's name.
+    invitation: Option<(String, String)>,
+}
+
+/// Query of the sign-up page: an invitation link's token, when coming from one.
+#[derive(Deserialize)]
+pub struct SignUpQuery {
+    invitation: Option<String>,
 }
 
 /// The sign-up form.
@@ -34,18 +42,39 @@ pub struct SignUpForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    invitation: String,
 }
 
-/// Shows the empty sign-up form (or the dashboard to someone signed in).
-pub async fn signup_form(session: Session, csrf: CsrfToken) -> Result<HttpResponse, AppError> {
+/// Shows the sign-up form (or the dashboard to someone signed in). From an
+/// invitation link, the invited email is filled in and fixed.
+pub async fn signup_form(
+    state: web::Data<AppState>,
+    session: Session,
+    csrf: CsrfToken,
+    query: web::Query<SignUpQuery>,
+) -> Result<HttpResponse, AppError> {
     if SessionData::new(&session).user_id().is_some() {
         return Ok(see_other("/"));
     }
+    let token = query.into_inner().invitation.unwrap_or_default();
+    let invitation = if token.is_empty() {
+        None
+    } else {
+        super::invitations::usable(&state, &token).await?
+    };
     let page = SignUpPage {
         csrf: csrf.0,
-        name: String::new(),
-        email: String::new(),
+        name: invitation
+            .as_ref()
+            .map(|i| i.name.clone())
+            .unwrap_or_default(),
+        email: invitation
+            .as_ref()
+            .map(|i| i.email.clone())
+            .unwrap_or_default(),
         errors: FieldErrors::new(),
+        invitation: invitation.map(|i| (token, i.workspace_name)),
     };
     render_with_status(&page, StatusCode::OK)
 }
@@ -63,11 +92,24 @@ pub async fn signup(
         name,
         email,
         password,
+        invitation: token,
     } = form.fields;
+    // From an invitation link, the account is for the invited address, which
+    // the link proves the person receives mail at.
+    let invitation = if token.is_empty() {
+        None
+    } else {
+        super::invitations::usable(&state, &token).await?
+    };
+    let email = invitation
+        .as_ref()
+        .map(|i| i.email.clone())
+        .unwrap_or(email);
     let input = SignUpInput {
         name: name.clone(),
         email: email.clone(),
         password,
+        email_verified: invitation.is_some(),
     };
     match auth::sign_up(&state, input, &state.client_ip(&req)).await {
         Ok(signed_in) => {
@@ -77,7 +119,10 @@ pub async fn signup(
                 FlashLevel::Success,
                 "Welcome to Tenantry! This is your personal workspace.",
             );
-            Ok(see_other("/"))
+            match invitation {
+                Some(_) => Ok(see_other(&format!("/invitations/{token}"))),
+                None => Ok(see_other("/")),
+            }
         }
         Err(AuthError::Invalid(errors)) => {
             let page = SignUpPage {
@@ -85,6 +130,7 @@ pub async fn signup(
                 name,
                 email,
                 errors,
+                invitation: invitation.map(|i| (token, i.workspace_name)),
             };
             render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }

@@ -10,6 +10,8 @@ pub mod context;
 pub mod csrf;
 pub mod dashboard;
 pub mod error;
+pub mod invitations;
+pub mod members;
 pub mod ops;
 pub mod organizations;
 pub mod page;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// Key of the CSRF token MAC (derived from the secret key).
     pub csrf_key: Vec<u8>,
+    /// The email outbox's delivery settings; `mail.kick` wakes its worker.
+    pub mail: crate::mail::Outbox,
     session_key: Key,
 }
 
@@ -58,11 +62,26 @@ impl AppState {
             &config.secret_key,
             b"tenantry session cookie v1",
         ));
+        let mail = crate::mail::Outbox {
+            transport: crate::mail::Transport::from_config(
+                config.smtp_url.as_deref(),
+                &config.data_dir,
+            )?,
+            from: config
+                .mail_from
+                .parse()
+                .map_err(|e| anyhow::anyhow!("TENANTRY_MAIL_FROM {:?}: {e}", config.mail_from))?,
+            kick: Arc::new(tokio::sync::Notify::new()),
+            retry_base: config.mail_retry_base,
+            poll: config.mail_poll,
+            db: db.clone(),
+        };
         Ok(Self {
             config: Arc::new(config),
             db,
             hasher,
             csrf_key,
+            mail,
             session_key,
         })
     }
@@ -206,12 +225,14 @@ pub fn metrics() -> anyhow::Result<PrometheusMetrics> {
         .map_err(|e| anyhow::anyhow!("metrics: {e}"))
 }
 
-/// Starts serving on `listener`; the returned server runs when awaited.
+/// Starts serving on `listener` and the email delivery worker beside it;
+/// the returned server runs when awaited. Call from within an actix system.
 pub fn run(
     listener: TcpListener,
     state: AppState,
     workers: Option<usize>,
 ) -> anyhow::Result<Server> {
+    actix_web::rt::spawn(crate::mail::run_worker(state.mail.clone()));
     let state = web::Data::new(state);
     let metrics = metrics()?;
     let mut server =

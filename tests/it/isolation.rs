@@ -19,6 +19,16 @@ enum Probe {
     Form(&'static [(&'static str, &'static str)]),
     /// A multipart form, same rule.
     Upload,
+    /// A form acting on a row by id: Alpha's id posted from Beta → 404;
+    /// Alpha's stale form → 409. Either way Alpha is unchanged.
+    Row(Target, &'static [(&'static str, &'static str)]),
+}
+
+/// Which of Alpha's rows a `Probe::Row` aims at.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Membership,
+    Invitation,
 }
 
 /// Every workspace-scoped route and its probe.
@@ -46,6 +56,42 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         Probe::Form(&[("confirm_name", "Alpha Labs")]),
     ),
     ("GET", "/audit", Probe::Page),
+    ("GET", "/settings/members", Probe::Page),
+    (
+        "POST",
+        "/settings/members/invite",
+        Probe::Form(&[("name", "X"), ("email", "x@example.com")]),
+    ),
+    (
+        "POST",
+        "/settings/invitations/{id}/resend",
+        Probe::Row(Target::Invitation, &[]),
+    ),
+    (
+        "POST",
+        "/settings/invitations/{id}/revoke",
+        Probe::Row(Target::Invitation, &[]),
+    ),
+    (
+        "POST",
+        "/settings/members/{id}/role",
+        Probe::Row(Target::Membership, &[]),
+    ),
+    (
+        "POST",
+        "/settings/members/{id}/deactivate",
+        Probe::Row(Target::Membership, &[]),
+    ),
+    (
+        "POST",
+        "/settings/members/{id}/reactivate",
+        Probe::Row(Target::Membership, &[]),
+    ),
+    (
+        "POST",
+        "/settings/members/{id}/remove",
+        Probe::Row(Target::Membership, &[]),
+    ),
 ];
 
 on_both_backends!(
@@ -87,6 +133,33 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
     app.add_member("alpha", "bob@example.com", "admin").await;
     let alpha = app.workspace_id("alpha").await;
     let beta = app.workspace_id("beta").await;
+    app.signed_up("Dave", "dave@example.com").await;
+    app.add_member("alpha", "dave@example.com", "member").await;
+    let alpha_membership = app
+        .text_value(&format!(
+            "SELECT m.id AS value FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'dave@example.com' AND m.workspace_id = '{alpha}'"
+        ))
+        .await;
+    let alpha_member_role = app
+        .text_value(&format!(
+            "SELECT id AS value FROM roles WHERE workspace_id = '{alpha}' AND system_key = 'member'"
+        ))
+        .await;
+    let res = ann
+        .submit(
+            "/settings/members",
+            "/settings/members/invite",
+            &[
+                ("name", "Eve"),
+                ("email", "eve@example.com"),
+                ("role_id", alpha_member_role.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let alpha_invitation = app
+        .text_value("SELECT id AS value FROM invitations WHERE email = 'eve@example.com'")
+        .await;
     let before = snapshot(&app).await;
 
     // Bob opens every Alpha form in one tab, then switches to Beta in another.
@@ -96,6 +169,10 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
     let alpha_form = hidden_fields(&alpha_general.body, "/settings/general");
     assert!(alpha_form.contains(&("active_workspace_id".to_owned(), alpha.clone())));
     assert_eq!(bob.switch_to(&beta).await.status, StatusCode::SEE_OTHER);
+    let beta_form = hidden_fields(
+        &bob.get("/settings/general").await.body,
+        "/settings/general",
+    );
 
     for (method, path, probe) in MATRIX {
         match probe {
@@ -127,6 +204,27 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                 assert!(
                     res.body.contains("Alpha Labs") && res.body.contains("Beta Works"),
                     "{path}: the page names both"
+                );
+            }
+            Probe::Row(target, fields) => {
+                let id = match target {
+                    Target::Membership => &alpha_membership,
+                    Target::Invitation => &alpha_invitation,
+                };
+                let url = path.replace("{id}", id);
+                let mut fields = fields.to_vec();
+                fields.push(("role_id", alpha_member_role.as_str()));
+                let res = bob.post_form(&url, &beta_form, &fields).await;
+                assert_eq!(
+                    res.status,
+                    StatusCode::NOT_FOUND,
+                    "{path} with Alpha's id from Beta"
+                );
+                let res = bob.post_form(&url, &alpha_form, &fields).await;
+                assert_eq!(
+                    res.status,
+                    StatusCode::CONFLICT,
+                    "{path} with Alpha's stale form"
                 );
             }
             Probe::Upload => {
@@ -168,8 +266,10 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
 }
 
 /// Everything the probes could have changed.
-async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64) {
+async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64) {
     (
+        app.count("invitations WHERE status = 'pending'").await,
+        app.count("memberships WHERE status = 'active'").await,
         app.count(
             "workspaces WHERE status = 'active' AND name IN ('Alpha Labs', 'Beta Works', 'Gamma')",
         )

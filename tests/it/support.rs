@@ -88,6 +88,8 @@ pub fn test_settings() -> Settings {
         argon2_memory_kib: 256,
         argon2_iterations: 1,
         db_pool_size: 4,
+        mail_retry_base_seconds: 1,
+        mail_poll_seconds: 1,
         ..Settings::default()
     }
 }
@@ -231,6 +233,39 @@ impl TestApp {
             "(SELECT workspace_id, user_id FROM memberships GROUP BY workspace_id, user_id HAVING COUNT(*) > 1) AS d",
         ));
         assert_eq!(duplicates, 0, "duplicate memberships");
+    }
+
+    /// Where the app writes emails when no SMTP server is configured.
+    pub fn outbox_dir(&self) -> std::path::PathBuf {
+        self._data_dir.path().join("outbox")
+    }
+
+    /// Waits (up to 15 s) until every queued email was delivered.
+    pub async fn wait_for_mail_delivery(&self) {
+        for _ in 0..150 {
+            if self.count("outbox_emails WHERE sent_at IS NULL").await == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("emails still undelivered after 15 s");
+    }
+
+    /// The invitation link in the newest email to `email`.
+    pub async fn invitation_link(&self, email: &str) -> String {
+        let body = self
+            .text_value(&format!(
+                "SELECT text_body AS value FROM outbox_emails WHERE to_address = '{email}' ORDER BY created_at DESC, id DESC LIMIT 1"
+            ))
+            .await;
+        let start = body
+            .find("/invitations/")
+            .unwrap_or_else(|| panic!("no link in {body}"));
+        let path: String = body[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        path
     }
 
     /// The id of the workspace with this slug.

@@ -1,0 +1,3 @@
+DROP INDEX memberships_workspace_status_idx;
+DROP TABLE outbox_emails;
+DROP TABLE invitations;

@@ -1,0 +1,252 @@
+//! Members of a workspace: the members table (searchable, paginated by a
+//! cursor on the membership id so page 2 000 costs what page 1 does), and
+//! the changes to one membership: role, status, removal.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{memberships, roles, users};
+use super::{AnyConnection, DbError, now};
+use crate::domain::{MembershipId, RoleId, UserId, WorkspaceId};
+use crate::scope::Scope;
+
+diesel::define_sql_function!(
+    /// SQL `lower()`, for case-insensitive search on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
+);
+
+/// One row of the members table.
+#[derive(Debug, Clone, Queryable)]
+pub struct MemberRow {
+    /// Membership.
+    pub membership_id: MembershipId,
+    /// User.
+    pub user_id: UserId,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role_id: RoleId,
+    /// Role name.
+    pub role_name: String,
+    /// `owner` / `admin` / `member` for system roles.
+    pub role_system_key: Option<String>,
+    /// Role rank.
+    pub role_level: i32,
+    /// A custom role's permissions.
+    pub role_permissions: String,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// Last sign-in.
+    pub last_login_at: Option<NaiveDateTime>,
+    /// Joined.
+    pub joined_at: NaiveDateTime,
+}
+
+type MemberColumns = (
+    memberships::id,
+    users::id,
+    users::name,
+    users::email,
+    roles::id,
+    roles::name,
+    roles::system_key,
+    roles::level,
+    roles::permissions,
+    memberships::status,
+    users::last_login_at,
+    memberships::joined_at,
+);
+
+const MEMBER_COLUMNS: MemberColumns = (
+    memberships::id,
+    users::id,
+    users::name,
+    users::email,
+    roles::id,
+    roles::name,
+    roles::system_key,
+    roles::level,
+    roles::permissions,
+    memberships::status,
+    users::last_login_at,
+    memberships::joined_at,
+);
+
+/// A page of the scoped workspace's members in joining order, after the
+/// cursor, optionally filtered by a name or email fragment. Reads
+/// `limit + 1` rows so the caller knows whether there is a next page.
+pub fn page(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    search: Option<&str>,
+    after: Option<&MembershipId>,
+    limit: i64,
+) -> Result<Vec<MemberRow>, DbError> {
+    let mut query = memberships::table
+        .inner_join(users::table)
+        .inner_join(roles::table)
+        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+        .into_boxed();
+    if let Some(fragment) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&fragment.to_lowercase()));
+        query = query.filter(
+            lower(users::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(users::email.like(pattern).escape('\\')),
+        );
+    }
+    if let Some(after) = after {
+        query = query.filter(memberships::id.gt(after.clone()));
+    }
+    Ok(query
+        .order(memberships::id.asc())
+        .limit(limit + 1)
+        .select(MEMBER_COLUMNS)
+        .load(conn)?)
+}
+
+fn escape_like(fragment: &str) -> String {
+    fragment
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// One member of the scoped workspace.
+pub fn find(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &MembershipId,
+) -> Result<MemberRow, DbError> {
+    Ok(memberships::table
+        .inner_join(users::table)
+        .inner_join(roles::table)
+        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+        .filter(memberships::id.eq(id))
+        .select(MEMBER_COLUMNS)
+        .first(conn)?)
+}
+
+/// Whether `email` is a member (active or not) of the scoped workspace.
+pub fn is_member(conn: &mut AnyConnection, scope: &Scope, email: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        memberships::table
+            .inner_join(users::table)
+            .filter(memberships::workspace_id.eq(scope.workspace_id()))
+            .filter(users::email.eq(email)),
+    ))
+    .get_result(conn)?)
+}
+
+/// Adds a member (an accepted invitation). A second membership of the same
+/// user is refused by the unique constraint (`Conflict`).
+pub fn add(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    user: &UserId,
+    role: &RoleId,
+) -> Result<MembershipId, DbError> {
+    let id = MembershipId::generate();
+    let at = now();
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::id.eq(&id),
+            memberships::workspace_id.eq(workspace),
+            memberships::user_id.eq(user),
+            memberships::role_id.eq(role),
+            memberships::status.eq("active"),
+            memberships::joined_at.eq(at),
+            memberships::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Gives a member of the scoped workspace another role of it.
+pub fn set_role(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &MembershipId,
+    role: &RoleId,
+) -> Result<(), DbError> {
+    let changed = diesel::update(memberships::table)
+        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+        .filter(memberships::id.eq(id))
+        .set((
+            memberships::role_id.eq(role),
+            memberships::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Activates or deactivates a member of the scoped workspace.
+pub fn set_status(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &MembershipId,
+    status: &str,
+) -> Result<(), DbError> {
+    let changed = diesel::update(memberships::table)
+        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+        .filter(memberships::id.eq(id))
+        .set((
+            memberships::status.eq(status),
+            memberships::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Removes a member of the scoped workspace.
+pub fn remove(conn: &mut AnyConnection, scope: &Scope, id: &MembershipId) -> Result<(), DbError> {
+    let deleted = diesel::delete(
+        memberships::table
+            .filter(memberships::workspace_id.eq(scope.workspace_id()))
+            .filter(memberships::id.eq(id)),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// A role of the scoped workspace.
+#[derive(Debug, Clone, Queryable)]
+pub struct RoleRow {
+    /// Id.
+    pub id: RoleId,
+    /// Name.
+    pub name: String,
+    /// `owner` / `admin` / `member` for system roles.
+    pub system_key: Option<String>,
+    /// Rank.
+    pub level: i32,
+    /// A custom role's permissions.
+    pub permissions: String,
+}
+
+/// The scoped workspace's roles, highest rank first.
+pub fn roles(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleRow>, DbError> {
+    Ok(roles::table
+        .filter(roles::workspace_id.eq(scope.workspace_id()))
+        .order((roles::level.desc(), roles::name.asc()))
+        .select((
+            roles::id,
+            roles::name,
+            roles::system_key,
+            roles::level,
+            roles::permissions,
+        ))
+        .load(conn)?)
+}

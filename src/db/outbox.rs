@@ -1,0 +1,173 @@
+//! The email outbox. A message is inserted in the same transaction as the
+//! change that causes it, so it exists exactly when the change does; the
+//! delivery worker claims due messages one at a time with a conditional
+//! update, so several instances on one database never send one twice.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::outbox_emails;
+use super::{AnyConnection, DbError, now};
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct NewEmail<'a> {
+    /// Recipient address.
+    pub to: &'a str,
+    /// Subject line.
+    pub subject: &'a str,
+    /// Plain-text part.
+    pub text: &'a str,
+    /// HTML part.
+    pub html: &'a str,
+    /// The invitation it delivers, if any (shown as its delivery status).
+    pub invitation_id: Option<&'a str>,
+}
+
+/// A queued message, as the worker sends it.
+#[derive(Debug, Clone, Queryable)]
+pub struct QueuedEmail {
+    /// Id.
+    pub id: String,
+    /// Recipient.
+    pub to_address: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain text.
+    pub text_body: String,
+    /// HTML.
+    pub html_body: String,
+    /// Attempts so far.
+    pub attempts: i32,
+}
+
+/// Queues a message for immediate delivery.
+pub fn enqueue(conn: &mut AnyConnection, email: &NewEmail<'_>) -> Result<String, DbError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let created = now();
+    diesel::insert_into(outbox_emails::table)
+        .values((
+            outbox_emails::id.eq(&id),
+            outbox_emails::to_address.eq(email.to),
+            outbox_emails::subject.eq(email.subject),
+            outbox_emails::text_body.eq(email.text),
+            outbox_emails::html_body.eq(email.html),
+            outbox_emails::invitation_id.eq(email.invitation_id),
+            outbox_emails::created_at.eq(created),
+            outbox_emails::next_attempt_at.eq(created),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Claims the next due message for `lease` (another instance may take it
+/// over only after the lease runs out, e.g. if this one died mid-send).
+pub fn claim_next(
+    conn: &mut AnyConnection,
+    lease: Duration,
+) -> Result<Option<QueuedEmail>, DbError> {
+    let at = now();
+    let candidates: Vec<String> = outbox_emails::table
+        .filter(outbox_emails::sent_at.is_null())
+        .filter(outbox_emails::next_attempt_at.le(at))
+        .filter(
+            outbox_emails::claimed_until
+                .is_null()
+                .or(outbox_emails::claimed_until.lt(at)),
+        )
+        .order(outbox_emails::next_attempt_at.asc())
+        .select(outbox_emails::id)
+        .limit(5)
+        .load(conn)?;
+    for id in candidates {
+        let claimed = diesel::update(outbox_emails::table.find(&id))
+            .filter(outbox_emails::sent_at.is_null())
+            .filter(
+                outbox_emails::claimed_until
+                    .is_null()
+                    .or(outbox_emails::claimed_until.lt(at)),
+            )
+            .set(outbox_emails::claimed_until.eq(at + lease))
+            .execute(conn)?;
+        if claimed == 1 {
+            let email = outbox_emails::table
+                .find(&id)
+                .select((
+                    outbox_emails::id,
+                    outbox_emails::to_address,
+                    outbox_emails::subject,
+                    outbox_emails::text_body,
+                    outbox_emails::html_body,
+                    outbox_emails::attempts,
+                ))
+                .first(conn)?;
+            return Ok(Some(email));
+        }
+    }
+    Ok(None)
+}
+
+/// Records a successful delivery.
+pub fn mark_sent(conn: &mut AnyConnection, id: &str) -> Result<(), DbError> {
+    diesel::update(outbox_emails::table.find(id))
+        .set((
+            outbox_emails::sent_at.eq(now()),
+            outbox_emails::attempts.eq(outbox_emails::attempts + 1),
+            outbox_emails::claimed_until.eq(None::<NaiveDateTime>),
+            outbox_emails::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a failed attempt and when to try again.
+pub fn mark_failed(
+    conn: &mut AnyConnection,
+    id: &str,
+    error: &str,
+    retry_at: NaiveDateTime,
+) -> Result<(), DbError> {
+    let error: String = error.chars().take(500).collect();
+    diesel::update(outbox_emails::table.find(id))
+        .set((
+            outbox_emails::attempts.eq(outbox_emails::attempts + 1),
+            outbox_emails::next_attempt_at.eq(retry_at),
+            outbox_emails::claimed_until.eq(None::<NaiveDateTime>),
+            outbox_emails::last_error.eq(Some(error)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Delivery state of the newest message for each invitation.
+#[derive(Debug, Clone, Queryable)]
+pub struct DeliveryState {
+    /// The invitation.
+    pub invitation_id: Option<String>,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When it went out.
+    pub sent_at: Option<NaiveDateTime>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: NaiveDateTime,
+}
+
+/// The delivery states of the messages of these invitations.
+pub fn delivery_of(
+    conn: &mut AnyConnection,
+    invitation_ids: &[String],
+) -> Result<Vec<DeliveryState>, DbError> {
+    Ok(outbox_emails::table
+        .filter(outbox_emails::invitation_id.eq_any(invitation_ids))
+        .order(outbox_emails::created_at.asc())
+        .select((
+            outbox_emails::invitation_id,
+            outbox_emails::attempts,
+            outbox_emails::sent_at,
+            outbox_emails::last_error,
+            outbox_emails::created_at,
+        ))
+        .load(conn)?)
+}

@@ -1,0 +1,415 @@
+//! `/settings/members`: the members table (search, cursor pagination), the
+//! invite form, pending invitations with their delivery status, the
+//! invitation history, and the member actions (role, deactivate, remove).
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::AppState;
+use super::csrf::ScopedForm;
+use super::error::AppError;
+use super::page::{Page, format_time, render_with_status, see_other};
+use crate::db::members::RoleRow;
+use crate::db::{self, DbError};
+use crate::domain::permission::require;
+use crate::domain::{FieldErrors, MembershipId, Permission};
+use crate::members::{self, InviteInput, MemberError, can_act_on};
+use crate::scope::{Permitted, Scope};
+use crate::session::{FlashLevel, SessionData};
+
+/// Members per page.
+const PAGE_SIZE: i64 = 50;
+/// Resolved invitations shown in the history.
+const HISTORY_SIZE: i64 = 50;
+
+/// The members page.
+#[derive(Template)]
+#[template(path = "settings/members.html")]
+pub struct MembersPage {
+    page: Page,
+    members: Vec<MemberView>,
+    search: String,
+    next_href: Option<String>,
+    can_invite: bool,
+    can_manage: bool,
+    grantable: Vec<RoleRow>,
+    invite: InviteInput,
+    invite_errors: FieldErrors,
+    pending: Vec<InvitationView>,
+    history: Vec<InvitationView>,
+}
+
+/// One row of the members table.
+pub struct MemberView {
+    id: String,
+    name: String,
+    email: String,
+    role_id: String,
+    role_name: String,
+    status: String,
+    last_login: String,
+    joined: String,
+    actionable: bool,
+}
+
+/// One invitation, pending or resolved.
+pub struct InvitationView {
+    id: String,
+    email: String,
+    name: String,
+    role_name: String,
+    status: String,
+    invited_by: String,
+    sent: String,
+    expires: String,
+    resolved: String,
+    delivery: String,
+}
+
+/// Query of the members page.
+#[derive(Deserialize, Default)]
+pub struct MembersQuery {
+    q: Option<String>,
+    after: Option<String>,
+}
+
+/// Shows the members page (needs `members.read`).
+pub async fn index(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::MembersRead>,
+    page: Page,
+    query: web::Query<MembersQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    render(
+        &state,
+        page,
+        query,
+        InviteInput::default(),
+        FieldErrors::new(),
+    )
+    .await
+}
+
+async fn render(
+    state: &AppState,
+    page: Page,
+    query: MembersQuery,
+    invite: InviteInput,
+    invite_errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let scope = page.scope.clone();
+    let can_invite = scope.can(Permission::MembersInvite);
+    let search = query.q.unwrap_or_default();
+    let after = query.after.as_deref().and_then(MembershipId::parse);
+    let (search_c, scope_c) = (search.clone(), scope.clone());
+    let (mut rows, pending, history, deliveries) = state
+        .db
+        .run(move |conn| {
+            let rows =
+                db::members::page(conn, &scope_c, Some(&search_c), after.as_ref(), PAGE_SIZE)?;
+            if !can_invite {
+                return Ok::<_, DbError>((rows, Vec::new(), Vec::new(), Vec::new()));
+            }
+            db::invitations::expire_stale(conn, &scope_c)?;
+            let pending = db::invitations::pending(conn, &scope_c)?;
+            let history = db::invitations::history(conn, &scope_c, HISTORY_SIZE)?;
+            let ids: Vec<String> = pending.iter().map(|i| i.id.clone()).collect();
+            let deliveries = db::outbox::delivery_of(conn, &ids)?;
+            Ok((rows, pending, history, deliveries))
+        })
+        .await?;
+    let next_href = (rows.len() as i64 > PAGE_SIZE).then(|| {
+        rows.truncate(PAGE_SIZE as usize);
+        let last = rows
+            .last()
+            .map(|r| r.membership_id.to_string())
+            .unwrap_or_default();
+        let params = [("q", search.as_str()), ("after", last.as_str())];
+        format!(
+            "/settings/members?{}",
+            serde_urlencoded::to_string(params).unwrap_or_default()
+        )
+    });
+    let members = rows
+        .into_iter()
+        .map(|m| MemberView {
+            actionable: can_act_on(&scope, &m),
+            id: m.membership_id.to_string(),
+            name: m.name,
+            email: m.email,
+            role_id: m.role_id.to_string(),
+            role_name: m.role_name,
+            status: m.status,
+            last_login: m
+                .last_login_at
+                .as_ref()
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
+            joined: format_time(&m.joined_at),
+        })
+        .collect();
+    let delivery_of = |id: &str| -> String {
+        let latest = deliveries
+            .iter()
+            .rev()
+            .find(|d| d.invitation_id.as_deref() == Some(id));
+        match latest {
+            Some(d) if d.sent_at.is_some() => "delivered".into(),
+            Some(d) if d.attempts == 0 => "not delivered yet".into(),
+            Some(d) => format!(
+                "failed {} time{}, retrying{}",
+                d.attempts,
+                if d.attempts == 1 { "" } else { "s" },
+                d.last_error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+            None => "—".into(),
+        }
+    };
+    let view = |i: db::invitations::InvitationRow, delivery: String| InvitationView {
+        id: i.id,
+        email: i.email,
+        name: i.name,
+        role_name: i.role_name,
+        status: i.status,
+        invited_by: i.invited_by_name,
+        sent: format!("{} ({}×)", format_time(&i.created_at), i.send_count),
+        expires: format_time(&i.expires_at),
+        resolved: match (&i.resolved_at, &i.resolved_by_name) {
+            (Some(at), Some(by)) => format!("{} by {by}", format_time(at)),
+            (Some(at), None) => format_time(at),
+            _ => String::new(),
+        },
+        delivery,
+    };
+    let pending = pending
+        .into_iter()
+        .map(|i| {
+            let delivery = delivery_of(&i.id);
+            view(i, delivery)
+        })
+        .collect();
+    let history = history
+        .into_iter()
+        .map(|i| view(i, String::new()))
+        .collect();
+    let grantable = if can_invite || scope.can(Permission::MembersManage) {
+        members::grantable_roles(state, &scope)
+            .await
+            .map_err(member_error)?
+    } else {
+        Vec::new()
+    };
+    let status = if invite_errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let body = MembersPage {
+        can_manage: scope.can(Permission::MembersManage),
+        page,
+        members,
+        search,
+        next_href,
+        can_invite,
+        grantable,
+        invite,
+        invite_errors,
+        pending,
+        history,
+    };
+    render_with_status(&body, status)
+}
+
+/// The invite form.
+#[derive(Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role_id: String,
+}
+
+/// Invites someone (needs `members.invite`).
+pub async fn invite(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::MembersInvite>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<InviteForm>,
+) -> Result<HttpResponse, AppError> {
+    let InviteForm {
+        name,
+        email,
+        role_id,
+    } = form.fields;
+    let input = InviteInput {
+        name,
+        email,
+        role_id,
+    };
+    match members::invite(&state, &form.scope, input.clone()).await {
+        Ok(()) => {
+            SessionData::new(&session).flash(
+                FlashLevel::Success,
+                format!("An invitation was sent to {}.", input.email.trim()),
+            );
+            Ok(see_other("/settings/members"))
+        }
+        Err(MemberError::Invalid(errors)) => {
+            render(&state, page, MembersQuery::default(), input, errors).await
+        }
+        Err(other) => Err(member_error(other)),
+    }
+}
+
+/// A form with only its CSRF and workspace fields.
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
+/// Resends a pending invitation with a new link.
+pub async fn resend(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::MembersInvite>,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    let email = members::resend(&state, &form.scope, path.into_inner())
+        .await
+        .map_err(member_error)?;
+    SessionData::new(&session).flash(
+        FlashLevel::Success,
+        format!("The invitation to {email} was sent again; the previous link no longer works."),
+    );
+    Ok(see_other("/settings/members"))
+}
+
+/// Revokes a pending invitation.
+pub async fn revoke(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::MembersInvite>,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    let email = members::revoke(&state, &form.scope, path.into_inner())
+        .await
+        .map_err(member_error)?;
+    SessionData::new(&session).flash(
+        FlashLevel::Success,
+        format!("The invitation to {email} was revoked."),
+    );
+    Ok(see_other("/settings/members"))
+}
+
+/// The role form of a member row.
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role_id: String,
+}
+
+fn member_id(path: &str) -> Result<MembershipId, AppError> {
+    MembershipId::parse(path).ok_or(AppError::NotFound)
+}
+
+/// Changes a member's role (needs `members.manage`).
+pub async fn change_role(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::MembersManage>,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<RoleForm>,
+) -> Result<HttpResponse, AppError> {
+    let member = member_id(&path)?;
+    let name = members::change_role(&state, &form.scope, member, form.fields.role_id)
+        .await
+        .map_err(member_error)?;
+    SessionData::new(&session).flash(FlashLevel::Success, format!("{name}'s role was changed."));
+    Ok(see_other("/settings/members"))
+}
+
+/// Deactivates a member: they keep the membership but can't enter.
+pub async fn deactivate(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::MembersManage>,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    set_active(state, session, path, form.scope, false).await
+}
+
+/// Reactivates a member.
+pub async fn reactivate(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::MembersManage>,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    set_active(state, session, path, form.scope, true).await
+}
+
+async fn set_active(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+    scope: Scope,
+    active: bool,
+) -> Result<HttpResponse, AppError> {
+    let member = member_id(&path)?;
+    let name = members::set_active(&state, &scope, member, active)
+        .await
+        .map_err(member_error)?;
+    let message = if active {
+        format!("{name} was reactivated.")
+    } else {
+        format!(
+            "{name} was deactivated and can no longer enter {}.",
+            scope.workspace().name
+        )
+    };
+    SessionData::new(&session).flash(FlashLevel::Success, message);
+    Ok(see_other("/settings/members"))
+}
+
+/// Removes a member.
+pub async fn remove(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::MembersManage>,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    let member = member_id(&path)?;
+    let name = members::remove(&state, &form.scope, member)
+        .await
+        .map_err(member_error)?;
+    SessionData::new(&session).flash(FlashLevel::Success, format!("{name} was removed."));
+    Ok(see_other("/settings/members"))
+}
+
+/// Maps the member errors that are not form errors.
+pub fn member_error(error: MemberError) -> AppError {
+    match error {
+        MemberError::Db(db) => db.into(),
+        MemberError::Refused(message) => AppError::Refused(message),
+        MemberError::Invalid(errors) => AppError::BadRequest(
+            errors
+                .iter()
+                .map(|(field, message)| format!("{field}: {message}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    }
+}
