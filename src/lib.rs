@@ -14,6 +14,7 @@ pub mod mail;
 pub mod maintenance;
 pub mod members;
 pub mod orgs;
+pub mod roles;
 pub mod routes;
 pub mod scope;
 pub mod session;

@@ -7,7 +7,7 @@
 use actix_web::web;
 
 use crate::web::{
-    account, audit, auth, context, dashboard, invitations, members, organizations, settings,
+    account, audit, auth, context, dashboard, invitations, members, organizations, roles, settings,
 };
 
 /// Who may call a route and what data it touches.
@@ -94,4 +94,10 @@ routes! {
     get  "/invitations/{token}"                   => invitations::show,    Public;
     post "/invitations/{token}/accept"            => invitations::accept,  Account;
     post "/invitations/{token}/decline"           => invitations::decline, Account;
+    get  "/settings/roles"                        => roles::index,         Scoped;
+    get  "/settings/roles/new"                    => roles::new_form,      Scoped;
+    post "/settings/roles"                        => roles::create,        Scoped;
+    get  "/settings/roles/{id}"                   => roles::edit_form,     Scoped;
+    post "/settings/roles/{id}"                   => roles::update,        Scoped;
+    post "/settings/roles/{id}/delete"            => roles::delete,        Scoped;
 }

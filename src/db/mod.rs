@@ -19,6 +19,7 @@ pub mod login_attempts;
 pub mod members;
 pub mod organizations;
 pub mod outbox;
+pub mod roles;
 pub mod sessions;
 pub mod users;
 pub mod workspaces;

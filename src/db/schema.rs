@@ -72,6 +72,7 @@ diesel::table! {
         inherits_from_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        own_permissions -> Text,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod members;
 pub mod ops;
 pub mod organizations;
 pub mod page;
+pub mod roles;
 pub mod settings;
 
 use std::net::TcpListener;

@@ -22,6 +22,8 @@ enum Probe {
     /// A form acting on a row by id: Alpha's id posted from Beta → 404;
     /// Alpha's stale form → 409. Either way Alpha is unchanged.
     Row(Target, &'static [(&'static str, &'static str)]),
+    /// A page of one row by id: Alpha's id from Beta → 404.
+    RowPage(Target),
 }
 
 /// Which of Alpha's rows a `Probe::Row` aims at.
@@ -29,6 +31,7 @@ enum Probe {
 enum Target {
     Membership,
     Invitation,
+    Role,
 }
 
 /// Every workspace-scoped route and its probe.
@@ -91,6 +94,24 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "POST",
         "/settings/members/{id}/remove",
         Probe::Row(Target::Membership, &[]),
+    ),
+    ("GET", "/settings/roles", Probe::Page),
+    ("GET", "/settings/roles/new", Probe::Page),
+    (
+        "POST",
+        "/settings/roles",
+        Probe::Form(&[("name", "Hacker"), ("level", "5")]),
+    ),
+    ("GET", "/settings/roles/{id}", Probe::RowPage(Target::Role)),
+    (
+        "POST",
+        "/settings/roles/{id}",
+        Probe::Row(Target::Role, &[("name", "Hacked"), ("level", "5")]),
+    ),
+    (
+        "POST",
+        "/settings/roles/{id}/delete",
+        Probe::Row(Target::Role, &[]),
     ),
 ];
 
@@ -160,6 +181,12 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
     let alpha_invitation = app
         .text_value("SELECT id AS value FROM invitations WHERE email = 'eve@example.com'")
         .await;
+    let alpha_role = uuid::Uuid::now_v7().to_string();
+    app.execute(&format!(
+        "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) \
+         VALUES ('{alpha_role}', '{alpha}', NULL, 'Alpha Custom', '', 20, 'audit.read', 'audit.read', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+    ))
+    .await;
     let before = snapshot(&app).await;
 
     // Bob opens every Alpha form in one tab, then switches to Beta in another.
@@ -210,6 +237,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                 let id = match target {
                     Target::Membership => &alpha_membership,
                     Target::Invitation => &alpha_invitation,
+                    Target::Role => &alpha_role,
                 };
                 let url = path.replace("{id}", id);
                 let mut fields = fields.to_vec();
@@ -225,6 +253,24 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     res.status,
                     StatusCode::CONFLICT,
                     "{path} with Alpha's stale form"
+                );
+            }
+            Probe::RowPage(target) => {
+                let id = match target {
+                    Target::Membership => &alpha_membership,
+                    Target::Invitation => &alpha_invitation,
+                    Target::Role => &alpha_role,
+                };
+                let url = path.replace("{id}", id);
+                assert_eq!(
+                    bob.get(&url).await.status,
+                    StatusCode::NOT_FOUND,
+                    "{path} with Alpha's id from Beta"
+                );
+                assert_eq!(
+                    carol.get(&url).await.status,
+                    StatusCode::NOT_FOUND,
+                    "{path} with Alpha's id from outside"
                 );
             }
             Probe::Upload => {
@@ -266,9 +312,11 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
 }
 
 /// Everything the probes could have changed.
-async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64) {
+async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64) {
     (
         app.count("invitations WHERE status = 'pending'").await,
+        app.count("roles WHERE name = 'Alpha Custom' AND level = 20")
+            .await,
         app.count("memberships WHERE status = 'active'").await,
         app.count(
             "workspaces WHERE status = 'active' AND name IN ('Alpha Labs', 'Beta Works', 'Gamma')",

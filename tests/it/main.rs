@@ -10,6 +10,7 @@ mod isolation;
 mod members;
 mod operations;
 mod organizations;
+mod roles;
 mod security;
 mod sessions;
 mod smtp;

@@ -863,3 +863,73 @@ async fn smtp_app(backend: TestBackend, port: u16) -> Option<TestApp> {
     })
     .await
 }
+
+on_both_backends!(several_instances_send_each_email_once);
+
+/// Two delivery workers (two instances) on one database: every queued email
+/// goes out exactly once.
+async fn several_instances_send_each_email_once(app: TestApp) {
+    {
+        let mut conn = app.db.connection().expect("connection");
+        for n in 0..20 {
+            let to = format!("user{n}@example.com");
+            let email = tenantry::db::outbox::NewEmail {
+                to: &to,
+                subject: "Hello",
+                text: "text",
+                html: "<p>html</p>",
+                invitation_id: None,
+            };
+            tenantry::db::outbox::enqueue(&mut conn, &email).expect("enqueue");
+        }
+    }
+    let dirs = [
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    ];
+    let workers: Vec<tenantry::mail::Outbox> = dirs
+        .iter()
+        .map(|dir| tenantry::mail::Outbox {
+            db: app.db.clone(),
+            transport: tenantry::mail::Transport::from_config(None, dir.path()).expect("transport"),
+            from: "Tenantry <no-reply@example.com>".parse().expect("mailbox"),
+            kick: std::sync::Arc::new(tokio::sync::Notify::new()),
+            retry_base: std::time::Duration::from_secs(1),
+            poll: std::time::Duration::from_secs(1),
+        })
+        .collect();
+    let drain = |outbox: tenantry::mail::Outbox| async move {
+        let mut sent = 0;
+        while tenantry::mail::deliver_next(&outbox)
+            .await
+            .expect("deliver")
+        {
+            sent += 1;
+        }
+        sent
+    };
+    // The app's own worker is a third instance and takes its share too.
+    let (a, b) = futures::join!(drain(workers[0].clone()), drain(workers[1].clone()));
+    app.wait_for_mail_delivery().await;
+    let by_app = std::fs::read_dir(app.outbox_dir())
+        .expect("app outbox")
+        .count();
+    let files: usize = dirs
+        .iter()
+        .map(|d| {
+            std::fs::read_dir(d.path().join("outbox"))
+                .expect("outbox")
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        (a + b, files + by_app),
+        (files, 20),
+        "every message sent exactly once: {a} + {b} + {by_app}"
+    );
+    assert_eq!(
+        app.count("outbox_emails WHERE sent_at IS NOT NULL AND attempts = 1")
+            .await,
+        20
+    );
+}

@@ -1,0 +1,317 @@
+//! `/settings/roles`: the system roles (read-only) and custom roles of the
+//! active organization, with presets, grouped permission checkboxes and
+//! inheritance. Needs `roles.manage`.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::AppState;
+use super::csrf::ScopedForm;
+use super::error::AppError;
+use super::members::member_error;
+use super::page::{Page, render_with_status, see_other};
+use crate::db::{self, roles::RoleDetail};
+use crate::domain::permission::require;
+use crate::domain::{FieldErrors, Permission, PermissionSet, RoleId};
+use crate::members::MemberError;
+use crate::roles::{self, PRESETS, Preset, RoleInput};
+use crate::scope::{Permitted, Scope};
+use crate::session::{FlashLevel, SessionData};
+
+/// The roles page.
+#[derive(Template)]
+#[template(path = "roles/index.html")]
+pub struct RolesPage {
+    page: Page,
+    roles: Vec<RoleRow>,
+    presets: &'static [Preset],
+}
+
+/// One role in the list.
+pub struct RoleRow {
+    id: String,
+    name: String,
+    description: String,
+    system: bool,
+    level: i32,
+    permissions: Vec<&'static str>,
+    members: i64,
+    editable: bool,
+}
+
+/// One group of checkboxes.
+pub struct PermissionGroup {
+    name: &'static str,
+    permissions: Vec<Permission>,
+}
+
+fn groups(scope: &Scope) -> Vec<PermissionGroup> {
+    let mut groups: Vec<PermissionGroup> = Vec::new();
+    for permission in Permission::ALL
+        .iter()
+        .copied()
+        .filter(|p| !p.is_owner_only())
+    {
+        if !scope.can(permission) {
+            continue;
+        }
+        match groups.iter_mut().find(|g| g.name == permission.group()) {
+            Some(group) => group.permissions.push(permission),
+            None => groups.push(PermissionGroup {
+                name: permission.group(),
+                permissions: vec![permission],
+            }),
+        }
+    }
+    groups
+}
+
+async fn load(state: &AppState, scope: &Scope) -> Result<Vec<(RoleDetail, i64)>, AppError> {
+    let scope = scope.clone();
+    Ok(state
+        .db
+        .run(move |conn| db::roles::list(conn, &scope))
+        .await?)
+}
+
+/// Lists the roles.
+pub async fn index(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::RolesManage>,
+    page: Page,
+) -> Result<HttpResponse, AppError> {
+    let roles = load(&state, &page.scope)
+        .await?
+        .into_iter()
+        .map(|(r, members)| RoleRow {
+            id: r.id.to_string(),
+            editable: r.system_key.is_none() && r.level < page.scope.role_level(),
+            permissions: PermissionSet::of_role(r.system_key.as_deref(), &r.permissions)
+                .iter()
+                .map(Permission::label)
+                .collect(),
+            system: r.system_key.is_some(),
+            name: r.name,
+            description: r.description,
+            level: r.level,
+            members,
+        })
+        .collect();
+    render_with_status(
+        &RolesPage {
+            page,
+            roles,
+            presets: PRESETS,
+        },
+        StatusCode::OK,
+    )
+}
+
+/// The create / edit form.
+#[derive(Template)]
+#[template(path = "roles/form.html")]
+pub struct RoleFormPage {
+    page: Page,
+    action: String,
+    editing: bool,
+    form: RoleInput,
+    errors: FieldErrors,
+    groups: Vec<PermissionGroup>,
+    parents: Vec<(String, String)>,
+}
+
+async fn form_page(
+    state: &AppState,
+    page: Page,
+    action: String,
+    editing: Option<&RoleId>,
+    form: RoleInput,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let parents = load(state, &page.scope)
+        .await?
+        .into_iter()
+        .filter(|(r, _)| r.system_key.as_deref() != Some("owner") && Some(&r.id) != editing)
+        .map(|(r, _)| (r.id.to_string(), r.name))
+        .collect();
+    let body = RoleFormPage {
+        groups: groups(&page.scope),
+        page,
+        action,
+        editing: editing.is_some(),
+        form,
+        errors,
+        parents,
+    };
+    render_with_status(&body, status)
+}
+
+/// Query of the new-role page.
+#[derive(Deserialize)]
+pub struct NewQuery {
+    preset: Option<String>,
+}
+
+/// Shows the new-role form, optionally filled from a preset.
+pub async fn new_form(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::RolesManage>,
+    page: Page,
+    query: web::Query<NewQuery>,
+) -> Result<HttpResponse, AppError> {
+    let preset = query
+        .preset
+        .as_deref()
+        .and_then(|key| PRESETS.iter().find(|p| p.key == key));
+    let form = match preset {
+        Some(p) => RoleInput {
+            name: p.name.into(),
+            description: p.description.into(),
+            level: p.level.to_string(),
+            permissions: p.permissions.iter().map(|p| p.key().to_owned()).collect(),
+            inherits_from: String::new(),
+        },
+        None => RoleInput {
+            level: "20".into(),
+            ..RoleInput::default()
+        },
+    };
+    form_page(
+        &state,
+        page,
+        "/settings/roles".into(),
+        None,
+        form,
+        FieldErrors::new(),
+    )
+    .await
+}
+
+/// Creates a role.
+pub async fn create(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::RolesManage>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let input = RoleInput::from_pairs(form.fields);
+    match roles::create(&state, &form.scope, input.clone()).await {
+        Ok(_) => {
+            SessionData::new(&session).flash(
+                FlashLevel::Success,
+                format!("The role {} was created.", input.name.trim()),
+            );
+            Ok(see_other("/settings/roles"))
+        }
+        Err(MemberError::Invalid(errors)) => {
+            form_page(&state, page, "/settings/roles".into(), None, input, errors).await
+        }
+        Err(other) => Err(member_error(other)),
+    }
+}
+
+fn role_id(path: &str) -> Result<RoleId, AppError> {
+    RoleId::parse(path).ok_or(AppError::NotFound)
+}
+
+/// Shows a custom role's edit form.
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::RolesManage>,
+    page: Page,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = role_id(&path)?;
+    let (scope, lookup) = (page.scope.clone(), id.clone());
+    let role = state
+        .db
+        .run(move |conn| db::roles::find(conn, &scope, &lookup))
+        .await?;
+    if role.system_key.is_some() || role.level >= page.scope.role_level() {
+        return Err(AppError::Refused(
+            "You can only edit custom roles ranked below yours.",
+        ));
+    }
+    let form = RoleInput {
+        name: role.name,
+        description: role.description,
+        level: role.level.to_string(),
+        permissions: PermissionSet::from_stored(&role.own_permissions)
+            .iter()
+            .map(|p| p.key().to_owned())
+            .collect(),
+        inherits_from: role.inherits_from_id.unwrap_or_default(),
+    };
+    form_page(
+        &state,
+        page,
+        format!("/settings/roles/{id}"),
+        Some(&id),
+        form,
+        FieldErrors::new(),
+    )
+    .await
+}
+
+/// Saves a custom role.
+pub async fn update(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::RolesManage>,
+    page: Page,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let id = role_id(&path)?;
+    let input = RoleInput::from_pairs(form.fields);
+    match roles::update(&state, &form.scope, id.clone(), input.clone()).await {
+        Ok(()) => {
+            SessionData::new(&session).flash(
+                FlashLevel::Success,
+                format!("The role {} was saved.", input.name.trim()),
+            );
+            Ok(see_other("/settings/roles"))
+        }
+        Err(MemberError::Invalid(errors)) => {
+            form_page(
+                &state,
+                page,
+                format!("/settings/roles/{id}"),
+                Some(&id),
+                input,
+                errors,
+            )
+            .await
+        }
+        Err(other) => Err(member_error(other)),
+    }
+}
+
+/// A form with only its CSRF and workspace fields.
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
+/// Deletes a custom role nobody holds.
+pub async fn delete(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::RolesManage>,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = role_id(&path)?;
+    let name = roles::delete(&state, &form.scope, id)
+        .await
+        .map_err(member_error)?;
+    SessionData::new(&session).flash(FlashLevel::Success, format!("The role {name} was deleted."));
+    Ok(see_other("/settings/roles"))
+}
