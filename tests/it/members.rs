@@ -933,3 +933,165 @@ async fn several_instances_send_each_email_once(app: TestApp) {
         20
     );
 }
+
+on_both_backends!(hierarchy_matrix_over_member_invitation_and_role_routes);
+
+/// Every remaining members / invitations / roles route, called by each kind
+/// of actor, with the status each must get. Rows of Acme are "not found"
+/// from anywhere else; permissions and ranks decide the rest.
+async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
+    const OK: StatusCode = StatusCode::OK;
+    const SEE: StatusCode = StatusCode::SEE_OTHER;
+    const NO: StatusCode = StatusCode::FORBIDDEN;
+    const NF: StatusCode = StatusCode::NOT_FOUND;
+    const RULE: StatusCode = StatusCode::CONFLICT;
+    let ann = acme(&app).await;
+    let acme_id = app.workspace_id("acme").await;
+    let member_role = role_id(&app, "member").await;
+    let inviter_role = uuid::Uuid::now_v7().to_string();
+    let custom_role = uuid::Uuid::now_v7().to_string();
+    for (id, name, level, permissions) in [
+        (&inviter_role, "Inviter", 50, "members.read members.invite"),
+        (&custom_role, "Editable", 20, "audit.read"),
+    ] {
+        app.execute(&format!(
+            "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) \
+             VALUES ('{id}', '{acme_id}', NULL, '{name}', '', {level}, '{permissions}', '{permissions}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        ))
+        .await;
+    }
+    let mut actors = vec![(Actor::Owner, ann)];
+    for (actor, email, role) in [
+        (Actor::Admin, "admin@example.com", "admin"),
+        (Actor::Custom, "custom@example.com", "custom"),
+        (Actor::Member, "member@example.com", "member"),
+        (Actor::Inactive, "inactive@example.com", "member"),
+        (Actor::Removed, "removed@example.com", "member"),
+        (Actor::Outsider, "outsider@example.com", ""),
+    ] {
+        let browser = app.signed_up(email, email).await;
+        if !role.is_empty() {
+            app.add_member(
+                "acme",
+                email,
+                if role == "custom" { "member" } else { role },
+            )
+            .await;
+            browser.switch_to(&acme_id).await;
+        }
+        let user = format!("(SELECT id FROM users WHERE email = '{email}')");
+        match actor {
+            Actor::Custom => {
+                app.execute(&format!("UPDATE memberships SET role_id = '{inviter_role}' WHERE workspace_id = '{acme_id}' AND user_id = {user}"))
+                    .await
+            }
+            Actor::Inactive => {
+                app.execute(&format!("UPDATE memberships SET status = 'inactive' WHERE workspace_id = '{acme_id}' AND user_id = {user}"))
+                    .await
+            }
+            Actor::Removed => app.execute(&format!("DELETE FROM memberships WHERE workspace_id = '{acme_id}' AND user_id = {user}")).await,
+            _ => {}
+        }
+        actors.push((actor, browser));
+    }
+    app.signed_up("Target", "target@example.com").await;
+    app.add_member("acme", "target@example.com", "member").await;
+    let target_of = "(SELECT id FROM users WHERE email = 'target@example.com')";
+
+    for (actor, browser) in &actors {
+        // Fresh rows for every actor: a pending invitation (just sent) and an inactive target.
+        app.execute("DELETE FROM outbox_emails").await;
+        app.execute("DELETE FROM invitations").await;
+        let invitation = uuid::Uuid::now_v7().to_string();
+        app.execute(&format!(
+            "INSERT INTO invitations (id, workspace_id, email, name, role_id, token_hash, status, invited_by_name, created_at, expires_at, send_count, last_sent_at) \
+             VALUES ('{invitation}', '{acme_id}', 'new@example.com', 'New', '{member_role}', '{}', 'pending', 'Ann', '2026-01-01 00:00:00', '2100-01-01 00:00:00', 1, '2100-01-01 00:00:00')",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .await;
+        if app
+            .count(&format!(
+                "memberships WHERE workspace_id = '{acme_id}' AND user_id = {target_of}"
+            ))
+            .await
+            == 0
+        {
+            app.add_member("acme", "target@example.com", "member").await;
+        }
+        app.execute(&format!("UPDATE memberships SET status = 'inactive' WHERE workspace_id = '{acme_id}' AND user_id = {target_of}")).await;
+        let target = app
+            .text_value(&format!("SELECT id AS value FROM memberships WHERE workspace_id = '{acme_id}' AND user_id = {target_of}"))
+            .await;
+        let in_acme = matches!(
+            actor,
+            Actor::Owner | Actor::Admin | Actor::Custom | Actor::Member
+        );
+        let mut form: Vec<(String, String)> =
+            hidden_fields(&browser.get("/account").await.body, "/account/profile");
+        let active = if in_acme {
+            acme_id.clone()
+        } else {
+            let email = browser
+                .get("/account")
+                .await
+                .attr_of(r#"input[type="email"][disabled]"#, "value")
+                .expect("email");
+            app.text_value(&format!(
+                "SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = '{email}'"
+            ))
+            .await
+        };
+        form.push(("active_workspace_id".into(), active));
+        let post = |path: String, fields: Vec<(&'static str, String)>| {
+            let form = form.clone();
+            async move {
+                let fields: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                browser.post_form(&path, &form, &fields).await.status
+            }
+        };
+        let got = [
+            browser.get("/settings/members").await.status,
+            post(format!("/settings/invitations/{invitation}/resend"), vec![]).await,
+            post(format!("/settings/invitations/{invitation}/revoke"), vec![]).await,
+            post(format!("/settings/members/{target}/reactivate"), vec![]).await,
+            post(format!("/settings/members/{target}/remove"), vec![]).await,
+            browser.get("/settings/roles").await.status,
+            browser
+                .get(&format!("/settings/roles/{custom_role}"))
+                .await
+                .status,
+            post(
+                format!("/settings/roles/{custom_role}"),
+                vec![("name", "Edited".into()), ("level", "20".into())],
+            )
+            .await,
+            post(format!("/settings/roles/{custom_role}/delete"), vec![]).await,
+        ];
+        let expected = match actor {
+            Actor::Owner | Actor::Admin => [OK, RULE, SEE, SEE, SEE, OK, OK, SEE, SEE],
+            Actor::Custom => [OK, RULE, SEE, NO, NO, NO, NO, NO, NO],
+            Actor::Member => [OK, NO, NO, NO, NO, NO, NO, NO, NO],
+            // In their personal workspace they may do anything, but Acme's rows are not found there.
+            Actor::Inactive | Actor::Removed | Actor::Outsider => {
+                [OK, NF, NF, NF, NF, OK, NF, NF, NF]
+            }
+        };
+        assert_eq!(
+            got, expected,
+            "{actor:?}: [members page, resend, revoke, reactivate, remove, roles page, role page, role update, role delete]"
+        );
+        // Put the custom role back for the next actor.
+        if app
+            .count(&format!("roles WHERE id = '{custom_role}'"))
+            .await
+            == 0
+        {
+            app.execute(&format!(
+                "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) \
+                 VALUES ('{custom_role}', '{acme_id}', NULL, 'Editable', '', 20, 'audit.read', 'audit.read', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ))
+            .await;
+        }
+    }
+}
