@@ -418,13 +418,22 @@ async fn resolve(
         .await
 }
 
-/// Gives a member another role, within the hierarchy rules.
-pub async fn change_role(
+/// Runs one change to a member of the scoped workspace: finds them (another
+/// workspace's member is not found), applies the hierarchy rule, makes the
+/// change and records `action` with the details the change returns, all in
+/// one transaction. Returns the member's name.
+async fn change_member<F>(
     state: &AppState,
     scope: &Scope,
     member: MembershipId,
-    role_id: String,
-) -> Result<String, MemberError> {
+    action: &'static str,
+    change: F,
+) -> Result<String, MemberError>
+where
+    F: FnOnce(&mut db::AnyConnection, &Scope, &MemberRow) -> Result<String, MemberError>
+        + Send
+        + 'static,
+{
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     state
         .db
@@ -433,27 +442,47 @@ pub async fn change_role(
                 let target = db::members::find(conn, &scope, &member)?;
                 if !can_act_on(&scope, &target) {
                     return Err(MemberError::Refused(
-                        "You can only change members ranked below you, and never yourself.",
+                        "You can only change or remove members ranked below you, and never yourself.",
                     ));
                 }
-                let Some(role) = grantable_role(conn, &scope, &role_id)? else {
-                    return Err(MemberError::Refused(
-                        "You can only give roles ranked below yours whose permissions you hold.",
-                    ));
-                };
-                db::members::set_role(conn, &scope, &member, &role.id)?;
+                let details = change(conn, &scope, &target)?;
                 let event = Event {
-                    action: "membership.role.change",
+                    action,
                     target_type: "membership",
                     target_id: member.as_str(),
                     target_label: &target.email,
-                    details: format!("{} → {}", target.role_name, role.name),
+                    details,
                 };
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 Ok(target.name)
             })
         })
         .await
+}
+
+/// Gives a member another role, within the hierarchy rules.
+pub async fn change_role(
+    state: &AppState,
+    scope: &Scope,
+    member: MembershipId,
+    role_id: String,
+) -> Result<String, MemberError> {
+    change_member(
+        state,
+        scope,
+        member,
+        "membership.role.change",
+        move |conn, scope, target| {
+            let Some(role) = grantable_role(conn, scope, &role_id)? else {
+                return Err(MemberError::Refused(
+                    "You can only give roles ranked below yours whose permissions you hold.",
+                ));
+            };
+            db::members::set_role(conn, scope, &target.membership_id, &role.id)?;
+            Ok(format!("{} → {}", target.role_name, role.name))
+        },
+    )
+    .await
 }
 
 /// Deactivates (the member keeps the membership but can't enter) or
@@ -464,35 +493,17 @@ pub async fn set_active(
     member: MembershipId,
     active: bool,
 ) -> Result<String, MemberError> {
-    let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let target = db::members::find(conn, &scope, &member)?;
-                if !can_act_on(&scope, &target) {
-                    return Err(MemberError::Refused(
-                        "You can only change members ranked below you, and never yourself.",
-                    ));
-                }
-                let status = if active { "active" } else { "inactive" };
-                db::members::set_status(conn, &scope, &member, status)?;
-                let event = Event {
-                    action: if active {
-                        "membership.reactivate"
-                    } else {
-                        "membership.deactivate"
-                    },
-                    target_type: "membership",
-                    target_id: member.as_str(),
-                    target_label: &target.email,
-                    details: String::new(),
-                };
-                db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-                Ok(target.name)
-            })
-        })
-        .await
+    let action = if active {
+        "membership.reactivate"
+    } else {
+        "membership.deactivate"
+    };
+    change_member(state, scope, member, action, move |conn, scope, target| {
+        let status = if active { "active" } else { "inactive" };
+        db::members::set_status(conn, scope, &target.membership_id, status)?;
+        Ok(String::new())
+    })
+    .await
 }
 
 /// Removes a member.
@@ -501,28 +512,15 @@ pub async fn remove(
     scope: &Scope,
     member: MembershipId,
 ) -> Result<String, MemberError> {
-    let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let target = db::members::find(conn, &scope, &member)?;
-                if !can_act_on(&scope, &target) {
-                    return Err(MemberError::Refused(
-                        "You can only remove members ranked below you, and never yourself.",
-                    ));
-                }
-                db::members::remove(conn, &scope, &member)?;
-                let event = Event {
-                    action: "membership.remove",
-                    target_type: "membership",
-                    target_id: member.as_str(),
-                    target_label: &target.email,
-                    details: format!("role was {}", target.role_name),
-                };
-                db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-                Ok(target.name)
-            })
-        })
-        .await
+    change_member(
+        state,
+        scope,
+        member,
+        "membership.remove",
+        |conn, scope, target| {
+            db::members::remove(conn, scope, &target.membership_id)?;
+            Ok(format!("role was {}", target.role_name))
+        },
+    )
+    .await
 }

@@ -93,6 +93,8 @@ pub async fn sign_up(
                 if input.email_verified {
                     db::users::mark_email_verified(conn, &user.id)?;
                 }
+                // Signing up signs in.
+                db::users::record_sign_in(conn, &user.id)?;
                 let actor = Actor {
                     user_id: user.id.clone(),
                     name: user.name.clone(),

@@ -74,6 +74,13 @@ async fn invite_sign_up_and_accept(app: TestApp) {
     let link = app.invitation_link("bob@example.com").await;
     assert_eq!(app.count("outbox_emails WHERE html_body LIKE '%Accept or decline%' AND subject = 'Ann invited you to Acme Corp on Tenantry'").await, 1);
     let page = ann.get("/settings/members").await;
+    let ann_row = page
+        .text_of(r#"tr[data-email="ann@example.com"]"#)
+        .expect("Ann's row");
+    assert!(
+        !ann_row.contains("never"),
+        "signing up counts as signing in: {ann_row}"
+    );
     let pending = page.text_of("#pending-table").expect("pending invitations");
     assert!(
         pending.contains("bob@example.com")

@@ -92,7 +92,8 @@ async fn presets_create_roles_that_apply(app: TestApp) {
 
 async fn role_validation_and_hierarchy(app: TestApp) {
     let ann = acme(&app).await;
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (
             &[("name", "Admin"), ("level", "10")],
             "#name-error",
