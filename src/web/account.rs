@@ -7,8 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{EmptyForm, unexpected};
-use super::csrf::CsrfForm;
+use super::csrf::{CsrfForm, EmptyForm};
 use super::error::AppError;
 use super::page::{Page, format_time, render_with_status, see_other};
 use crate::auth::{self, AuthError, PasswordChange};
@@ -133,7 +132,7 @@ pub async fn update_profile(
             )
             .await
         }
-        Err(other) => Err(unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -191,7 +190,7 @@ pub async fn change_password(
             )
             .await
         }
-        Err(other) => Err(unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -216,9 +215,7 @@ pub async fn revoke_session(
             "use Sign out to end the current session".into(),
         ));
     }
-    let ended = auth::revoke_session(&state, &scope, target)
-        .await
-        .map_err(unexpected)?;
+    let ended = auth::revoke_session(&state, &scope, target).await?;
     if !ended {
         return Err(AppError::NotFound);
     }
@@ -233,9 +230,7 @@ pub async fn revoke_other_sessions(
     session: Session,
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let ended = auth::revoke_other_sessions(&state, &scope)
-        .await
-        .map_err(unexpected)?;
+    let ended = auth::revoke_other_sessions(&state, &scope).await?;
     let message = match ended {
         0 => "There were no other sessions.".to_owned(),
         1 => "Your other session was signed out.".to_owned(),

@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::csrf::{CsrfForm, CsrfToken};
+use super::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use super::error::AppError;
 use super::page::{render_with_status, safe_local_path, see_other};
 use crate::auth::{self, AuthError, SignUpInput};
@@ -134,7 +134,7 @@ pub async fn signup(
             };
             render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(other) => Err(unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -244,25 +244,12 @@ pub async fn login(
             )),
             StatusCode::TOO_MANY_REQUESTS,
         ),
-        Err(other) => Err(unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }
-
-/// The sign-out form has only its CSRF token.
-#[derive(Deserialize)]
-pub struct EmptyForm {}
 
 /// Ends the session (its row is deleted, so the cookie is dead everywhere).
 pub async fn logout(session: Session, _form: CsrfForm<EmptyForm>) -> HttpResponse {
     SessionData::new(&session).sign_out();
     see_other("/login?signed_out=1")
-}
-
-/// Maps the non-form failures of the account functions.
-pub fn unexpected(error: AuthError) -> AppError {
-    match error {
-        AuthError::Db(db) => db.into(),
-        AuthError::Hash(hash) => hash.into(),
-        other => AppError::Internal(other.to_string()),
-    }
 }

@@ -142,6 +142,11 @@ struct Guard {
     active_workspace_id: Option<String>,
 }
 
+/// A form with nothing but its CSRF token (and, scoped, its workspace id):
+/// sign-out, revoke, archive and the like.
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
 /// A URL-encoded form whose CSRF token was checked.
 pub struct CsrfForm<T> {
     /// The form's fields.

@@ -233,3 +233,45 @@ pub fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
             .map_into_right_body(),
     ))
 }
+
+impl From<crate::auth::AuthError> for AppError {
+    fn from(error: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError;
+        match error {
+            AuthError::Db(db) => db.into(),
+            AuthError::Hash(hash) => hash.into(),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::orgs::OrgError> for AppError {
+    fn from(error: crate::orgs::OrgError) -> Self {
+        use crate::orgs::OrgError;
+        match error {
+            OrgError::Db(db) => db.into(),
+            OrgError::Refused(message) => AppError::Refused(message),
+            OrgError::Invalid(errors) => AppError::BadRequest(describe(&errors)),
+        }
+    }
+}
+
+impl From<crate::members::MemberError> for AppError {
+    fn from(error: crate::members::MemberError) -> Self {
+        use crate::members::MemberError;
+        match error {
+            MemberError::Db(db) => db.into(),
+            MemberError::Refused(message) => AppError::Refused(message),
+            MemberError::Invalid(errors) => AppError::BadRequest(describe(&errors)),
+        }
+    }
+}
+
+/// Field errors that reached a handler without a form to show them on.
+fn describe(errors: &crate::domain::FieldErrors) -> String {
+    errors
+        .iter()
+        .map(|(field, message)| format!("{field}: {message}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -7,12 +7,10 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
 use super::AppState;
-use super::csrf::{CsrfForm, CsrfToken};
+use super::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use super::error::AppError;
-use super::members::member_error;
 use super::page::{format_time, render_with_status, see_other};
 use crate::db::invitations::InvitationView;
 use crate::db::{self, DbError};
@@ -74,10 +72,6 @@ pub async fn show(
     render_with_status(&body, status)
 }
 
-/// The accept and decline forms.
-#[derive(Deserialize)]
-pub struct EmptyForm {}
-
 /// Accepts: the organization joins the switcher and becomes active.
 pub async fn accept(
     state: web::Data<AppState>,
@@ -96,7 +90,7 @@ pub async fn accept(
             Ok(see_other("/"))
         }
         Err(MemberError::Db(DbError::NotFound)) => Ok(see_other(&format!("/invitations/{token}"))),
-        Err(other) => Err(member_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -124,6 +118,6 @@ pub async fn decline(
             Ok(see_other("/"))
         }
         Err(MemberError::Db(DbError::NotFound)) => Ok(see_other(&format!("/invitations/{token}"))),
-        Err(other) => Err(member_error(other)),
+        Err(other) => Err(other.into()),
     }
 }

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::csrf::ScopedForm;
+use super::csrf::{EmptyForm, ScopedForm};
 use super::error::AppError;
 use super::page::{Page, format_time, render_with_status, see_other};
 use crate::db::members::RoleRow;
@@ -200,9 +200,7 @@ async fn render(
         .map(|i| view(i, String::new()))
         .collect();
     let grantable = if can_invite || scope.can(Permission::MembersManage) {
-        members::grantable_roles(state, &scope)
-            .await
-            .map_err(member_error)?
+        members::grantable_roles(state, &scope).await?
     } else {
         Vec::new()
     };
@@ -267,13 +265,9 @@ pub async fn invite(
         Err(MemberError::Invalid(errors)) => {
             render(&state, page, MembersQuery::default(), input, errors).await
         }
-        Err(other) => Err(member_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
-
-/// A form with only its CSRF and workspace fields.
-#[derive(Deserialize)]
-pub struct EmptyForm {}
 
 /// Resends a pending invitation with a new link.
 pub async fn resend(
@@ -283,9 +277,7 @@ pub async fn resend(
     path: web::Path<String>,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let email = members::resend(&state, &form.scope, path.into_inner())
-        .await
-        .map_err(member_error)?;
+    let email = members::resend(&state, &form.scope, path.into_inner()).await?;
     SessionData::new(&session).flash(
         FlashLevel::Success,
         format!("The invitation to {email} was sent again; the previous link no longer works."),
@@ -301,9 +293,7 @@ pub async fn revoke(
     path: web::Path<String>,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let email = members::revoke(&state, &form.scope, path.into_inner())
-        .await
-        .map_err(member_error)?;
+    let email = members::revoke(&state, &form.scope, path.into_inner()).await?;
     SessionData::new(&session).flash(
         FlashLevel::Success,
         format!("The invitation to {email} was revoked."),
@@ -331,9 +321,7 @@ pub async fn change_role(
     form: ScopedForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
     let member = member_id(&path)?;
-    let name = members::change_role(&state, &form.scope, member, form.fields.role_id)
-        .await
-        .map_err(member_error)?;
+    let name = members::change_role(&state, &form.scope, member, form.fields.role_id).await?;
     SessionData::new(&session).flash(FlashLevel::Success, format!("{name}'s role was changed."));
     Ok(see_other("/settings/members"))
 }
@@ -368,9 +356,7 @@ async fn set_active(
     active: bool,
 ) -> Result<HttpResponse, AppError> {
     let member = member_id(&path)?;
-    let name = members::set_active(&state, &scope, member, active)
-        .await
-        .map_err(member_error)?;
+    let name = members::set_active(&state, &scope, member, active).await?;
     let message = if active {
         format!("{name} was reactivated.")
     } else {
@@ -392,24 +378,7 @@ pub async fn remove(
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let member = member_id(&path)?;
-    let name = members::remove(&state, &form.scope, member)
-        .await
-        .map_err(member_error)?;
+    let name = members::remove(&state, &form.scope, member).await?;
     SessionData::new(&session).flash(FlashLevel::Success, format!("{name} was removed."));
     Ok(see_other("/settings/members"))
-}
-
-/// Maps the member errors that are not form errors.
-pub fn member_error(error: MemberError) -> AppError {
-    match error {
-        MemberError::Db(db) => db.into(),
-        MemberError::Refused(message) => AppError::Refused(message),
-        MemberError::Invalid(errors) => AppError::BadRequest(
-            errors
-                .iter()
-                .map(|(field, message)| format!("{field}: {message}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-    }
 }

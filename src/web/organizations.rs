@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::csrf::CsrfForm;
+use super::csrf::{CsrfForm, EmptyForm};
 use super::error::AppError;
 use super::page::{Page, format_time, render_with_status, see_other};
 use crate::db::{self, organizations::Card};
@@ -127,13 +127,9 @@ pub async fn create(
             };
             render_with_status(&body, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(other) => Err(org_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
-
-/// The restore button's form.
-#[derive(Deserialize)]
-pub struct RestoreForm {}
 
 /// Restores an archived organization the user owns and switches into it.
 pub async fn restore(
@@ -141,29 +137,12 @@ pub async fn restore(
     scope: Scope,
     session: Session,
     path: web::Path<String>,
-    _form: CsrfForm<RestoreForm>,
+    _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let workspace = WorkspaceId::parse(&path).ok_or(AppError::NotFound)?;
-    let name = orgs::restore(&state, &scope, workspace.clone())
-        .await
-        .map_err(org_error)?;
+    let name = orgs::restore(&state, &scope, workspace.clone()).await?;
     let data = SessionData::new(&session);
     data.set_active_workspace(&workspace)?;
     data.flash(FlashLevel::Success, format!("{name} was restored."));
     Ok(see_other("/"))
-}
-
-/// Maps the organization errors that are not form errors.
-pub fn org_error(error: OrgError) -> AppError {
-    match error {
-        OrgError::Db(db) => db.into(),
-        OrgError::Refused(message) => AppError::Refused(message),
-        OrgError::Invalid(errors) => AppError::BadRequest(
-            errors
-                .iter()
-                .map(|(field, message)| format!("{field}: {message}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-    }
 }

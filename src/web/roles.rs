@@ -9,9 +9,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::csrf::ScopedForm;
+use super::csrf::{EmptyForm, ScopedForm};
 use super::error::AppError;
-use super::members::member_error;
 use super::page::{Page, render_with_status, see_other};
 use crate::db::{self, roles::RoleDetail};
 use crate::domain::permission::require;
@@ -215,7 +214,7 @@ pub async fn create(
         Err(MemberError::Invalid(errors)) => {
             form_page(&state, page, "/settings/roles".into(), None, input, errors).await
         }
-        Err(other) => Err(member_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -292,13 +291,9 @@ pub async fn update(
             )
             .await
         }
-        Err(other) => Err(member_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
-
-/// A form with only its CSRF and workspace fields.
-#[derive(Deserialize)]
-pub struct EmptyForm {}
 
 /// Deletes a custom role nobody holds.
 pub async fn delete(
@@ -309,9 +304,7 @@ pub async fn delete(
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = role_id(&path)?;
-    let name = roles::delete(&state, &form.scope, id)
-        .await
-        .map_err(member_error)?;
+    let name = roles::delete(&state, &form.scope, id).await?;
     SessionData::new(&session).flash(FlashLevel::Success, format!("The role {name} was deleted."));
     Ok(see_other("/settings/roles"))
 }

@@ -13,9 +13,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
-use super::csrf::{self, ScopedForm};
+use super::csrf::{self, EmptyForm, ScopedForm};
 use super::error::AppError;
-use super::organizations::org_error;
 use super::page::{Page, render_with_status, see_other};
 use crate::db;
 use crate::domain::FieldErrors;
@@ -129,7 +128,7 @@ pub async fn update_general(
             };
             render_with_status(&body, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(other) => Err(org_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -174,14 +173,10 @@ pub async fn upload_avatar(
                 .to_owned();
             data.flash(FlashLevel::Error, message);
         }
-        Err(other) => return Err(org_error(other)),
+        Err(other) => return Err(other.into()),
     }
     Ok(see_other("/settings/general"))
 }
-
-/// A form with nothing but its CSRF and workspace fields.
-#[derive(Deserialize)]
-pub struct EmptyForm {}
 
 /// Removes the organization's avatar.
 pub async fn remove_avatar(
@@ -190,9 +185,7 @@ pub async fn remove_avatar(
     session: Session,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    orgs::remove_avatar(&state, &form.scope)
-        .await
-        .map_err(org_error)?;
+    orgs::remove_avatar(&state, &form.scope).await?;
     SessionData::new(&session).flash(FlashLevel::Success, "The avatar was removed.");
     Ok(see_other("/settings/general"))
 }
@@ -239,9 +232,7 @@ pub async fn archive(
     session: Session,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    orgs::archive(&state, &form.scope)
-        .await
-        .map_err(org_error)?;
+    orgs::archive(&state, &form.scope).await?;
     back_to_personal(
         &session,
         &form.scope,
@@ -278,7 +269,7 @@ pub async fn delete(
             &danger_page(&state, page, errors, String::new()),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(other) => Err(org_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -323,7 +314,7 @@ pub async fn transfer_ownership(
             &danger_page(&state, page, errors, email),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(other) => Err(org_error(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -333,7 +324,7 @@ pub async fn leave(
     session: Session,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    orgs::leave(&state, &form.scope).await.map_err(org_error)?;
+    orgs::leave(&state, &form.scope).await?;
     back_to_personal(
         &session,
         &form.scope,
