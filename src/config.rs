@@ -38,8 +38,20 @@ pub struct Settings {
     pub login_max_failures_per_ip: u32,
     /// The sign-in throttling window in minutes.
     pub login_window_minutes: u32,
-    /// Trust `X-Forwarded-For` / `Forwarded` for the client IP (only behind a proxy you run).
+    /// Sign-ups per client IP within `signup_window_minutes` (each costs an argon2 hash).
+    pub signup_max_per_ip: u32,
+    /// The sign-up throttling window in minutes.
+    pub signup_window_minutes: u32,
+    /// Organizations created per client IP within `org_create_window_minutes`
+    /// (against slug squatting).
+    pub org_create_max_per_ip: u32,
+    /// The organization-creation throttling window in minutes.
+    pub org_create_window_minutes: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy you run).
     pub trust_proxy_headers: bool,
+    /// How many proxies you run in front of Tenantry, each appending to
+    /// `X-Forwarded-For`: the client IP is that many entries from the right.
+    pub trusted_proxy_hops: u32,
     /// Size of the database connection pool.
     pub db_pool_size: u32,
     /// Argon2id memory cost in KiB (OWASP: 19456).
@@ -56,6 +68,10 @@ pub struct Settings {
     pub mail_retry_base_seconds: u32,
     /// Seconds between looks at the outbox when nothing wakes the worker.
     pub mail_poll_seconds: u32,
+    /// Password-reset requests per email address within the sign-in window.
+    pub password_reset_max_per_email: u32,
+    /// Password-reset requests per client IP within the sign-in window.
+    pub password_reset_max_per_ip: u32,
 }
 
 /// How log lines are written.
@@ -83,7 +99,12 @@ impl Default for Settings {
             login_max_failures_per_account: 10,
             login_max_failures_per_ip: 50,
             login_window_minutes: 15,
+            signup_max_per_ip: 20,
+            signup_window_minutes: 60,
+            org_create_max_per_ip: 20,
+            org_create_window_minutes: 60,
             trust_proxy_headers: false,
+            trusted_proxy_hops: 1,
             db_pool_size: 10,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
@@ -92,6 +113,8 @@ impl Default for Settings {
             invitation_ttl_days: 7,
             mail_retry_base_seconds: 30,
             mail_poll_seconds: 5,
+            password_reset_max_per_email: 3,
+            password_reset_max_per_ip: 20,
         }
     }
 }
@@ -133,8 +156,13 @@ pub struct Config {
     pub session_lifetime: chrono::Duration,
     /// Sign-in throttling.
     pub login_throttle: LoginThrottle,
-    /// Whether proxy headers name the client IP.
-    pub trust_proxy_headers: bool,
+    /// Sign-ups per client IP.
+    pub signup_throttle: RateLimit,
+    /// Organization creations per client IP.
+    pub org_create_throttle: RateLimit,
+    /// Proxies trusted to append the client IP to `X-Forwarded-For`; `None`
+    /// when the socket peer is the client.
+    pub trusted_proxy_hops: Option<std::num::NonZeroU32>,
     /// Connection pool size.
     pub db_pool_size: u32,
     /// Argon2id cost parameters.
@@ -149,6 +177,9 @@ pub struct Config {
     pub mail_retry_base: std::time::Duration,
     /// Outbox poll interval.
     pub mail_poll: std::time::Duration,
+    /// Limits of password-reset requests (counted like sign-in failures, in
+    /// the database, within the sign-in window).
+    pub reset_throttle: LoginThrottle,
 }
 
 /// Limits of failed sign-ins before further attempts are refused.
@@ -160,6 +191,24 @@ pub struct LoginThrottle {
     pub per_ip: u32,
     /// The window.
     pub window: chrono::Duration,
+}
+
+/// At most `max` events per key within a sliding `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// Events allowed within the window.
+    pub max: u32,
+    /// The window.
+    pub window: chrono::Duration,
+}
+
+impl RateLimit {
+    fn minutes(max: u32, window_minutes: u32) -> Self {
+        Self {
+            max,
+            window: chrono::Duration::minutes(window_minutes.into()),
+        }
+    }
 }
 
 /// Argon2id cost; tests pass a cheap one explicitly, production keeps OWASP's.
@@ -208,7 +257,23 @@ impl Config {
                 per_ip: settings.login_max_failures_per_ip,
                 window: chrono::Duration::minutes(settings.login_window_minutes.into()),
             },
-            trust_proxy_headers: settings.trust_proxy_headers,
+            signup_throttle: RateLimit::minutes(
+                settings.signup_max_per_ip,
+                settings.signup_window_minutes,
+            ),
+            org_create_throttle: RateLimit::minutes(
+                settings.org_create_max_per_ip,
+                settings.org_create_window_minutes,
+            ),
+            trusted_proxy_hops: if settings.trust_proxy_headers {
+                Some(
+                    std::num::NonZeroU32::new(settings.trusted_proxy_hops).context(
+                        "TENANTRY_TRUSTED_PROXY_HOPS must be at least 1 when proxy headers are trusted",
+                    )?,
+                )
+            } else {
+                None
+            },
             db_pool_size: settings.db_pool_size.max(1),
             argon2: Argon2Cost {
                 memory_kib: settings.argon2_memory_kib,
@@ -221,7 +286,20 @@ impl Config {
                 settings.mail_retry_base_seconds.max(1).into(),
             ),
             mail_poll: std::time::Duration::from_secs(settings.mail_poll_seconds.max(1).into()),
+            reset_throttle: LoginThrottle {
+                per_account: settings.password_reset_max_per_email,
+                per_ip: settings.password_reset_max_per_ip,
+                window: chrono::Duration::minutes(settings.login_window_minutes.into()),
+            },
         })
+    }
+
+    /// The longest throttling window: older throttle events can be purged.
+    pub fn longest_throttle_window(&self) -> chrono::Duration {
+        self.login_throttle
+            .window
+            .max(self.signup_throttle.window)
+            .max(self.org_create_throttle.window)
     }
 
     /// Whether the public URL is HTTPS: cookies are `Secure` and HSTS is sent then.

@@ -2,7 +2,11 @@
 //! members ranked below them, never on themselves; grants only roles ranked
 //! below their own whose permissions they hold themselves; and nobody makes
 //! an owner here (that is ownership transfer). Every change, its audit entry
-//! and any email it sends are one transaction.
+//! and any email it sends are one transaction, which locks the workspace's
+//! memberships and re-reads the actor's and the target's roles before it
+//! decides anything.
+
+use std::collections::HashMap;
 
 use askama::Template;
 use sha2::{Digest, Sha256};
@@ -12,7 +16,7 @@ use crate::db::members::{MemberRow, RoleRow};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::permission::SystemRole;
 use crate::domain::{
-    Email, FieldErrors, MembershipId, PermissionSet, PersonName, RoleId, WorkspaceId,
+    Email, FieldErrors, MembershipId, PermissionSet, PersonName, RoleId, UserId, WorkspaceId,
 };
 use crate::scope::Scope;
 use crate::web::AppState;
@@ -40,27 +44,78 @@ fn invalid(field: &'static str, message: &str) -> MemberError {
     MemberError::Invalid(errors)
 }
 
-/// Whether the acting member may give `role` to someone: ranked below
-/// their own, never the owner role, and — for a custom role — nothing they
-/// couldn't do themselves.
-pub fn can_grant(scope: &Scope, role: &RoleRow) -> bool {
-    let custom_within_own = role.system_key.is_some()
-        || scope
-            .permissions()
-            .is_superset_of(PermissionSet::of_role(None, &role.permissions));
-    role.system_key.as_deref() != Some(SystemRole::Owner.key())
-        && role.level < scope.role_level()
-        && custom_within_own
+/// Where a member stands in a workspace: the rank and permissions of their
+/// role. Every change re-reads the actor's standing inside its transaction
+/// ([`Standing::current`]) rather than trusting the one the request began
+/// with, which a concurrent change may have moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    level: i32,
+    permissions: PermissionSet,
 }
 
-/// Whether the acting member may change or remove `member`.
-pub fn can_act_on(scope: &Scope, member: &MemberRow) -> bool {
-    &member.user_id != scope.user_id() && member.role_level < scope.role_level()
+impl Standing {
+    /// The standing the request began with: good enough for deciding what a
+    /// page offers, never for deciding a change.
+    pub fn of_scope(scope: &Scope) -> Self {
+        Self {
+            level: scope.role_level(),
+            permissions: scope.permissions(),
+        }
+    }
+
+    /// What holding `role` amounts to.
+    pub fn of_role(role: &RoleRow) -> Self {
+        Self {
+            level: role.level,
+            permissions: PermissionSet::of_role(role.system_key.as_deref(), &role.permissions),
+        }
+    }
+
+    /// The acting user's standing as stored now, inside the caller's
+    /// transaction; refused when they are no longer an active member.
+    pub fn current(conn: &mut db::AnyConnection, scope: &Scope) -> Result<Self, MemberError> {
+        db::members::acting_role(conn, scope)?
+            .map(|role| Self::of_role(&role))
+            .ok_or(MemberError::Refused(
+                "Your membership of this organization changed meanwhile; reload the page.",
+            ))
+    }
+
+    /// The rank.
+    pub fn level(&self) -> i32 {
+        self.level
+    }
+
+    /// The permissions.
+    pub fn permissions(&self) -> PermissionSet {
+        self.permissions
+    }
+
+    /// Whether this standing may give `role` to someone, by invitation or
+    /// by role change: never the owner role (that is ownership transfer),
+    /// only roles ranked below, and only roles holding nothing this
+    /// standing lacks — system roles included, so a custom role ranked
+    /// above Admin can't hand out Admin's permissions it doesn't hold.
+    pub fn can_grant(&self, role: &RoleRow) -> bool {
+        role.system_key.as_deref() != Some(SystemRole::Owner.key())
+            && role.level < self.level
+            && self
+                .permissions
+                .is_superset_of(Standing::of_role(role).permissions)
+    }
+}
+
+/// Whether `actor` (with `standing`) may change or remove `member`: never
+/// themselves, only members ranked below.
+pub fn can_act_on(actor: &UserId, standing: &Standing, member: &MemberRow) -> bool {
+    &member.user_id != actor && member.role_level < standing.level
 }
 
 fn grantable_role(
     conn: &mut db::AnyConnection,
     scope: &Scope,
+    standing: &Standing,
     role_id: &str,
 ) -> Result<Option<RoleRow>, DbError> {
     let Some(role_id) = RoleId::parse(role_id) else {
@@ -69,7 +124,7 @@ fn grantable_role(
     Ok(db::members::roles(conn, scope)?
         .into_iter()
         .find(|r| r.id == role_id)
-        .filter(|r| can_grant(scope, r)))
+        .filter(|r| standing.can_grant(r)))
 }
 
 /// The roles the acting member may grant, for the invite and role forms.
@@ -78,14 +133,69 @@ pub async fn grantable_roles(state: &AppState, scope: &Scope) -> Result<Vec<Role
     Ok(state
         .db
         .run(move |conn| {
+            let standing = Standing::of_scope(&scope);
             Ok::<_, DbError>(
                 db::members::roles(conn, &scope)?
                     .into_iter()
-                    .filter(|r| can_grant(&scope, r))
+                    .filter(|r| standing.can_grant(r))
                     .collect(),
             )
         })
         .await?)
+}
+
+/// Revokes, in the caller's transaction, every pending invitation of the
+/// scoped workspace whose sender could no longer send it: they left, were
+/// removed or deactivated, or their role no longer lets them give the role
+/// it offers. Runs after every change to members or roles, so an
+/// invitation never outlives its sender's right to give it. Each
+/// revocation is audited with the reason. Returns how many were revoked.
+pub(crate) fn revoke_invitations_beyond_senders(
+    conn: &mut db::AnyConnection,
+    scope: &Scope,
+    actor: &Actor,
+) -> Result<usize, DbError> {
+    let pending = db::invitations::pending_with_senders(conn, scope)?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let mut senders: Vec<UserId> = pending
+        .iter()
+        .filter_map(|i| i.invited_by.clone())
+        .collect();
+    senders.sort();
+    senders.dedup();
+    let standings: HashMap<UserId, Standing> = db::members::active_roles_of(conn, scope, &senders)?
+        .into_iter()
+        .map(|(user, role)| (user, Standing::of_role(&role)))
+        .collect();
+    let mut revoked = 0;
+    for invitation in pending {
+        let sender = &invitation.invited_by_name;
+        let reason = match invitation
+            .invited_by
+            .as_ref()
+            .and_then(|u| standings.get(u))
+        {
+            None => format!("{sender} is no longer an active member"),
+            Some(standing) if !standing.can_grant(&invitation.role) => format!(
+                "{sender} can no longer give the role {}",
+                invitation.role.name
+            ),
+            Some(_) => continue,
+        };
+        db::invitations::revoke(conn, scope, &invitation.id, &actor.name)?;
+        let event = Event {
+            action: "invitation.revoke",
+            target_type: "invitation",
+            target_id: &invitation.id,
+            target_label: &invitation.email,
+            details: format!("automatically: {reason}"),
+        };
+        db::audit::record(conn, scope.workspace_id(), actor, &event)?;
+        revoked += 1;
+    }
+    Ok(revoked)
 }
 
 /// What the invite form asks.
@@ -149,7 +259,7 @@ fn queue_invitation_email(
     invitation_id: &str,
     mail: &InvitationMail<'_>,
 ) -> Result<(), MemberError> {
-    let expires = crate::web::page::format_time(&mail.expires);
+    let expires = crate::domain::time::format_time(&mail.expires);
     let organization = scope.workspace().name.as_str();
     let inviter = scope.user().name.as_str();
     let text = InvitationText {
@@ -224,7 +334,8 @@ pub async fn invite(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let scope = &scope_c;
-                let Some(role) = grantable_role(conn, scope, &input.role_id)? else {
+                let standing = Standing::current(conn, scope)?;
+                let Some(role) = grantable_role(conn, scope, &standing, &input.role_id)? else {
                     return Err(invalid("role_id", "Choose a role you are allowed to give."));
                 };
                 db::invitations::expire_stale(conn, scope)?;
@@ -235,6 +346,7 @@ pub async fn invite(
                     email: &email_c,
                     name: name.as_str(),
                     role_id: &role.id,
+                    role_name: &role.name,
                     token_hash: &token_hash,
                     expires_at,
                 };
@@ -290,7 +402,7 @@ pub async fn resend(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let scope = &scope_c;
-                let invitation = db::invitations::find_pending(conn, scope, &invitation_id)?;
+                let invitation = pending_within_reach(conn, scope, &invitation_id)?;
                 let last_sent = db::invitations::last_sent_at(conn, scope, &invitation_id)?;
                 if last_sent > db::now() - chrono::Duration::seconds(RESEND_INTERVAL_SECONDS) {
                     return Err(MemberError::Refused(
@@ -333,8 +445,8 @@ pub async fn revoke(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let invitation = db::invitations::find_pending(conn, &scope, &invitation_id)?;
-                db::invitations::revoke(conn, &scope, &invitation_id, &actor)?;
+                let invitation = pending_within_reach(conn, &scope, &invitation_id)?;
+                db::invitations::revoke(conn, &scope, &invitation_id, &actor.name)?;
                 let event = Event {
                     action: "invitation.revoke",
                     target_type: "invitation",
@@ -349,8 +461,37 @@ pub async fn revoke(
         .await
 }
 
+/// The pending invitation `id` of the scoped workspace, if the acting
+/// member (as they stand now) could have sent it: resending or revoking an
+/// invitation to a role they couldn't give is refused. An invitation whose
+/// link has expired can't be resent: it needs a new invitation.
+fn pending_within_reach(
+    conn: &mut db::AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> Result<db::invitations::InvitationRow, MemberError> {
+    let standing = Standing::current(conn, scope)?;
+    let invitation = match db::invitations::find_pending(conn, scope, id) {
+        Err(DbError::NotFound) if db::invitations::has_lapsed(conn, scope, id)? => {
+            return Err(MemberError::Refused(
+                "This invitation has expired. Send a new invitation instead.",
+            ));
+        }
+        other => other?,
+    };
+    if !standing.can_grant(&invitation.role) {
+        return Err(MemberError::Refused(
+            "You can only resend or revoke invitations to roles you could give yourself.",
+        ));
+    }
+    Ok(invitation.row)
+}
+
 /// Accepts an invitation for the signed-in user (whose email must be the
 /// invited one): one conditional update plus the membership, atomically.
+/// Accepting through the link also marks the email verified. There is no
+/// way to accept without the link's token, so an unverified account can
+/// never join through an invitation it did not receive.
 /// Returns the workspace joined.
 pub async fn accept(
     state: &AppState,
@@ -386,6 +527,9 @@ async fn resolve(
                 let status = if accept { "accepted" } else { "declined" };
                 db::invitations::resolve(conn, &token_hash, &user.email, status, &user.name)?;
                 if accept {
+                    // The link reached this inbox: that proves the address
+                    // (the only way to accept is through the link).
+                    db::users::mark_email_verified_if_current(conn, &user.id, &invitation.email)?;
                     db::members::add(
                         conn,
                         &invitation.workspace_id,
@@ -418,10 +562,12 @@ async fn resolve(
         .await
 }
 
-/// Runs one change to a member of the scoped workspace: finds them (another
-/// workspace's member is not found), applies the hierarchy rule, makes the
-/// change and records `action` with the details the change returns, all in
-/// one transaction. Returns the member's name.
+/// Runs one change to a member of the scoped workspace in one transaction:
+/// locks the workspace's memberships, re-reads the actor's standing and the
+/// target (another workspace's member is not found), applies the hierarchy
+/// rule, makes the change, records `action` with the details the change
+/// returns, and revokes the invitations their senders can no longer give.
+/// Returns the member's name.
 async fn change_member<F>(
     state: &AppState,
     scope: &Scope,
@@ -430,7 +576,7 @@ async fn change_member<F>(
     change: F,
 ) -> Result<String, MemberError>
 where
-    F: FnOnce(&mut db::AnyConnection, &Scope, &MemberRow) -> Result<String, MemberError>
+    F: FnOnce(&mut db::AnyConnection, &Scope, &Standing, &MemberRow) -> Result<String, MemberError>
         + Send
         + 'static,
 {
@@ -439,13 +585,15 @@ where
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+                let standing = Standing::current(conn, &scope)?;
                 let target = db::members::find(conn, &scope, &member)?;
-                if !can_act_on(&scope, &target) {
+                if !can_act_on(scope.user_id(), &standing, &target) {
                     return Err(MemberError::Refused(
                         "You can only change or remove members ranked below you, and never yourself.",
                     ));
                 }
-                let details = change(conn, &scope, &target)?;
+                let details = change(conn, &scope, &standing, &target)?;
                 let event = Event {
                     action,
                     target_type: "membership",
@@ -454,6 +602,7 @@ where
                     details,
                 };
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
+                revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok(target.name)
             })
         })
@@ -472,13 +621,19 @@ pub async fn change_role(
         scope,
         member,
         "membership.role.change",
-        move |conn, scope, target| {
-            let Some(role) = grantable_role(conn, scope, &role_id)? else {
+        move |conn, scope, standing, target| {
+            let Some(role) = grantable_role(conn, scope, standing, &role_id)? else {
                 return Err(MemberError::Refused(
                     "You can only give roles ranked below yours whose permissions you hold.",
                 ));
             };
-            db::members::set_role(conn, scope, &target.membership_id, &role.id)?;
+            db::members::set_role(
+                conn,
+                scope,
+                &target.membership_id,
+                &target.role_id,
+                &role.id,
+            )?;
             Ok(format!("{} → {}", target.role_name, role.name))
         },
     )
@@ -498,11 +653,17 @@ pub async fn set_active(
     } else {
         "membership.deactivate"
     };
-    change_member(state, scope, member, action, move |conn, scope, target| {
-        let status = if active { "active" } else { "inactive" };
-        db::members::set_status(conn, scope, &target.membership_id, status)?;
-        Ok(String::new())
-    })
+    change_member(
+        state,
+        scope,
+        member,
+        action,
+        move |conn, scope, _standing, target| {
+            let status = if active { "active" } else { "inactive" };
+            db::members::set_status(conn, scope, &target.membership_id, &target.role_id, status)?;
+            Ok(String::new())
+        },
+    )
     .await
 }
 
@@ -517,8 +678,8 @@ pub async fn remove(
         scope,
         member,
         "membership.remove",
-        |conn, scope, target| {
-            db::members::remove(conn, scope, &target.membership_id)?;
+        |conn, scope, _standing, target| {
+            db::members::remove(conn, scope, &target.membership_id, &target.role_id)?;
             Ok(format!("role was {}", target.role_name))
         },
     )

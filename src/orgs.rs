@@ -8,6 +8,7 @@
 use chrono::NaiveDateTime;
 
 use crate::db::audit::{Actor, Event};
+use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::{Email, FieldErrors, PersonName, Slug, WorkspaceId};
 use crate::scope::Scope;
@@ -29,6 +30,13 @@ pub enum OrgError {
     /// A rule of the domain forbids it; the message says which.
     #[error("{0}")]
     Refused(&'static str),
+    /// Too many organizations created from this client IP; the limit lifts
+    /// in this many whole minutes.
+    #[error("too many organizations created, retry in {retry_after_minutes} min")]
+    Throttled {
+        /// Whole minutes until the oldest counted creation leaves the window.
+        retry_after_minutes: i64,
+    },
     /// Storage failed (or the row is not in scope: `DbError::NotFound`).
     #[error(transparent)]
     Db(#[from] DbError),
@@ -49,7 +57,10 @@ pub struct NewOrganization {
     pub slug: String,
 }
 
-/// Creates an organization owned by the acting user; returns its id.
+/// Creates an organization owned by the acting user; returns its id. Each
+/// creation counts against the client IP (`org_create_max_per_ip`) in the
+/// same transaction, so only organizations really created count and
+/// concurrent requests can't pass the limit together.
 pub async fn create(
     state: &AppState,
     scope: &Scope,
@@ -72,10 +83,26 @@ pub async fn create(
     let actor = Actor::of(scope);
     let creator = scope.user_id().clone();
     let chosen_slug = slug.clone();
+    let throttle_key = format!("org-create-ip:{}", scope.client_ip());
+    let limit = state.config.org_create_throttle;
     let outcome = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                let limits = [KeyLimit {
+                    key: &throttle_key,
+                    max: limit.max,
+                    window: limit.window,
+                }];
+                let now = db::now();
+                if let Reservation::Refused { until } =
+                    db::login_attempts::reserve(conn, &limits, now)?
+                {
+                    let minutes = ((until - now).num_seconds() + 59) / 60;
+                    return Err(OrgError::Throttled {
+                        retry_after_minutes: minutes.max(1),
+                    });
+                }
                 let slug = match chosen_slug {
                     Some(slug) => slug,
                     None => free_slug_for(conn, name.as_str())?,
@@ -89,14 +116,14 @@ pub async fn create(
                     details: format!("slug: {slug}"),
                 };
                 db::audit::record(conn, &id, &actor, &event)?;
-                Ok::<_, DbError>(id)
+                Ok::<_, OrgError>(id)
             })
         })
         .await;
     match outcome {
         Ok(id) => Ok(id),
         // Two creations racing for one slug: the loser gets the form error.
-        Err(error) if error.is_conflict_on("slug") => Err(invalid(
+        Err(OrgError::Db(error)) if error.is_conflict_on("slug") => Err(invalid(
             "slug",
             if slug.is_some() {
                 "This slug is taken; choose another."
@@ -104,7 +131,7 @@ pub async fn create(
                 "An organization with a similar name was just created; try again or choose a slug."
             },
         )),
-        Err(error) => Err(error.into()),
+        Err(error) => Err(error),
     }
 }
 
@@ -441,6 +468,7 @@ pub async fn transfer_ownership(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
                 let Some(target) =
                     db::organizations::active_member_by_email(conn, &scope, email.as_str())?
                 else {
@@ -476,6 +504,9 @@ pub async fn transfer_ownership(
                 if then_leave {
                     db::organizations::leave(conn, &scope)?;
                 }
+                // The previous owner is an admin now (or gone): invitations
+                // they sent to roles only an owner gives are revoked.
+                crate::members::revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok::<_, OrgError>(target.name)
             })
         })
@@ -496,6 +527,7 @@ pub async fn leave(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
                 db::organizations::leave(conn, &scope)?;
                 let event = Event {
                     action: "membership.leave",
@@ -504,7 +536,9 @@ pub async fn leave(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
                     target_label: &actor.name,
                     details: String::new(),
                 };
-                db::audit::record(conn, scope.workspace_id(), &actor, &event)
+                db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
+                crate::members::revoke_invitations_beyond_senders(conn, &scope, &actor)?;
+                Ok::<_, DbError>(())
             })
         })
         .await?;

@@ -1,14 +1,17 @@
 //! Custom roles: create, edit, delete, within the hierarchy rules. A member
 //! may only shape roles ranked below their own, with permissions they hold
 //! themselves (inherited ones included), never the owner-only ones; a role
-//! still held by members or offered by pending invitations can't be deleted.
+//! inherits only from one ranked below it; no edit changes what a role at
+//! or above the editor holds; a role still held by members or offered by
+//! pending invitations can't be deleted.
 
 use crate::db::audit::{Actor, Event};
-use crate::db::roles::CustomRole;
+use crate::db::roles::{CustomRole, RoleDetail};
 use crate::db::{self, DbError, write_transaction};
-use crate::domain::permission::SystemRole;
+use crate::domain::name::read_alike;
+use crate::domain::permission::{SystemRole, effective_permissions};
 use crate::domain::{FieldErrors, Permission, PermissionSet, PersonName, RoleId};
-use crate::members::MemberError;
+use crate::members::{MemberError, Standing, revoke_invitations_beyond_senders};
 use crate::scope::Scope;
 use crate::web::AppState;
 
@@ -91,92 +94,137 @@ impl RoleInput {
     }
 }
 
+/// Checks a role form against the hierarchy rules, as the editor stands
+/// now. `editing` is the stored role when an existing one is edited.
+///
+/// Permissions the editor doesn't hold are not theirs to give or take: the
+/// form doesn't show them, and a role keeps the ones it had. A role may
+/// inherit only from a role ranked below it (so inheritance never loops),
+/// and an edit may not change what any role ranked at or above the editor
+/// effectively holds (editing "Base" must not move "Senior" above you).
 fn validate(
     conn: &mut db::AnyConnection,
     scope: &Scope,
+    standing: &Standing,
     input: &RoleInput,
-    editing: Option<&RoleId>,
+    editing: Option<&RoleDetail>,
 ) -> Result<CustomRole, MemberError> {
     let mut errors = FieldErrors::new();
+    let editing_id = editing.map(|r| r.id.as_str());
     let name = errors.check("name", PersonName::parse(&input.name));
+    let roles = db::roles::all(conn, scope)?;
     if let Some(name) = &name {
-        let clashes_with_system = [SystemRole::Owner, SystemRole::Admin, SystemRole::Member]
+        let system_name = [SystemRole::Owner, SystemRole::Admin, SystemRole::Member]
+            .into_iter()
+            .find(|s| read_alike(s.display_name(), name.as_str()));
+        if let Some(system) = system_name {
+            errors.add(
+                "name",
+                format!(
+                    "That name reads as the system role “{}”; choose another.",
+                    system.display_name()
+                ),
+            );
+        } else if let Some(other) = roles
             .iter()
-            .any(|s| s.display_name().eq_ignore_ascii_case(name.as_str()));
-        if clashes_with_system {
-            errors.add("name", "That name belongs to a system role.");
+            .find(|r| Some(r.id.as_str()) != editing_id && read_alike(&r.name, name.as_str()))
+        {
+            errors.add(
+                "name",
+                format!(
+                    "Another role is named “{}”; choose another name.",
+                    other.name
+                ),
+            );
         }
     }
     let description = input.description.trim().to_owned();
     if description.chars().count() > DESCRIPTION_MAX_CHARS {
         errors.add("description", "Use at most 500 characters.");
     }
-    let own_level = scope.role_level();
     let level = input
         .level
         .trim()
         .parse::<i32>()
         .ok()
-        .filter(|l| (1..own_level).contains(l));
+        .filter(|l| (1..standing.level()).contains(l));
     if level.is_none() {
         errors.add(
             "level",
             format!(
                 "Use a whole number from 1 to {} (below your own rank).",
-                own_level - 1
+                standing.level() - 1
             ),
         );
     }
-    let own: PermissionSet = input
+    let held = standing.permissions();
+    let ticked: PermissionSet = input
         .permissions
         .iter()
         .filter_map(|k| Permission::from_key(k))
         .collect();
-    let roles = db::roles::list(conn, scope)?;
+    let had = editing
+        .map(|r| PermissionSet::from_stored(&r.own_permissions))
+        .unwrap_or_default();
+    let kept = had.difference(held);
+    let own = ticked.intersection(held).union(kept);
     let parent = match input.inherits_from.trim() {
         "" => None,
         id => {
             let parent = RoleId::parse(id)
-                .and_then(|id| roles.iter().map(|(r, _)| r).find(|r| r.id == id).cloned());
+                .and_then(|id| roles.iter().find(|r| r.id == id))
+                .filter(|p| p.system_key.as_deref() != Some(SystemRole::Owner.key()));
             match parent {
-                Some(parent)
-                    if Some(&parent.id) != editing
-                        && parent.system_key.as_deref() != Some("owner") =>
-                {
-                    Some(parent)
-                }
-                _ => {
+                None => {
                     errors.add(
                         "inherits_from",
-                        "Choose another role of this organization (not the owner, not itself).",
+                        "Choose another role of this organization (not the owner).",
                     );
                     None
                 }
+                Some(parent) => match inheritance_problem(&roles, parent, editing_id, level) {
+                    Some(problem) => {
+                        errors.add("inherits_from", problem);
+                        None
+                    }
+                    None => Some(parent),
+                },
             }
         }
     };
     let inherited = parent
-        .as_ref()
         .map(|p| PermissionSet::of_role(p.system_key.as_deref(), &p.permissions))
         .unwrap_or_default();
     let effective = own.union(inherited);
+    let had_effective = editing
+        .map(|r| PermissionSet::from_stored(&r.permissions))
+        .unwrap_or_default();
     if effective.iter().any(Permission::is_owner_only) {
         errors.add(
             "permissions",
             "Archiving, deleting and transferring the organization stay with its owner.",
         );
-    } else if !scope.permissions().is_superset_of(effective) {
+    } else if !ticked.difference(held).difference(kept).is_empty()
+        || !effective
+            .difference(had_effective)
+            .difference(held)
+            .is_empty()
+    {
         errors.add(
             "permissions",
             "You can only give permissions you hold yourself.",
         );
     }
-    if let Some(name) = &name {
-        let taken = roles
-            .iter()
-            .any(|(r, _)| r.name.eq_ignore_ascii_case(name.as_str()) && Some(&r.id) != editing);
-        if taken {
-            errors.add("name", "Another role has this name.");
+    if let (Some(current), Some(level)) = (editing, level) {
+        let changed = CustomRole {
+            name: String::new(),
+            description: String::new(),
+            level,
+            own_permissions: own,
+            inherits_from: parent.map(|p| p.id.clone()),
+        };
+        if let Some(problem) = effect_on_others(&roles, current, &changed, standing) {
+            errors.add("permissions", problem);
         }
     }
     match (name, level) {
@@ -185,10 +233,106 @@ fn validate(
             description,
             level,
             own_permissions: own,
-            inherits_from: parent.map(|p| p.id),
+            inherits_from: parent.map(|p| p.id.clone()),
         }),
         _ => Err(MemberError::Invalid(errors)),
     }
+}
+
+/// Why `parent` can't be inherited from by the role being saved (with
+/// rank `level`), if it can't: itself, ranked at or above it, or a chain
+/// that leads back to it.
+fn inheritance_problem(
+    roles: &[RoleDetail],
+    parent: &RoleDetail,
+    editing: Option<&str>,
+    level: Option<i32>,
+) -> Option<String> {
+    if Some(parent.id.as_str()) == editing {
+        return Some("A role can't inherit from itself.".into());
+    }
+    if let Some(editing) = editing {
+        let mut chain = vec![parent.name.as_str()];
+        let mut next = parent.inherits_from_id.as_deref();
+        while let Some(id) = next {
+            let Some(role) = roles.iter().find(|r| r.id.as_str() == id) else {
+                break;
+            };
+            if id == editing {
+                return Some(format!(
+                    "That would make a loop: {} inherits from this role.",
+                    chain.join(" → ")
+                ));
+            }
+            if chain.len() > roles.len() {
+                break;
+            }
+            chain.push(role.name.as_str());
+            next = role.inherits_from_id.as_deref();
+        }
+    }
+    match level {
+        Some(level) if parent.level >= level => Some(format!(
+            "A role can only inherit from a role ranked below it; “{}” is ranked {}.",
+            parent.name, parent.level
+        )),
+        _ => None,
+    }
+}
+
+/// Why saving `changed` over `current` (or deleting it, when `changed` is
+/// `None`) is refused because of the roles inheriting from it, if it is:
+/// one of them would end up ranked at or below it, or one ranked at or
+/// above the editor would hold something else than before.
+fn effect_on_others(
+    roles: &[RoleDetail],
+    current: &RoleDetail,
+    changed: &CustomRole,
+    standing: &Standing,
+) -> Option<String> {
+    if let Some(child) = roles.iter().find(|r| {
+        r.inherits_from_id.as_deref() == Some(current.id.as_str()) && r.level <= changed.level
+    }) {
+        return Some(format!(
+            "“{}” (rank {}) inherits from this role, so this role must stay ranked below it.",
+            child.name, child.level
+        ));
+    }
+    let own_permissions = changed.own_permissions.to_stored();
+    let parent_id = changed.inherits_from.as_ref().map(|id| id.to_string());
+    let after: Vec<RoleDetail> = roles
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if r.id == current.id {
+                r.own_permissions = own_permissions.clone();
+                r.inherits_from_id = parent_id.clone();
+            }
+            r
+        })
+        .collect();
+    changes_above(roles, &after, standing)
+}
+
+/// The first role ranked at or above `standing` whose effective permissions
+/// differ between `before` and `after`, as a message.
+fn changes_above(
+    before: &[RoleDetail],
+    after: &[RoleDetail],
+    standing: &Standing,
+) -> Option<String> {
+    let old = effective_permissions(&db::roles::inheriting(before));
+    let new = effective_permissions(&db::roles::inheriting(after));
+    before
+        .iter()
+        .filter(|r| r.system_key.is_none() && r.level >= standing.level())
+        .find(|r| old.get(r.id.as_str()) != new.get(r.id.as_str()))
+        .map(|r| {
+            format!(
+                "“{}” (rank {}) inherits from this role; the change would alter what a role ranked at or above yours holds.",
+                r.name, r.level
+            )
+        })
 }
 
 fn record(
@@ -221,7 +365,9 @@ pub async fn create(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let role = validate(conn, &scope, &input, None)?;
+                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+                let standing = Standing::current(conn, &scope)?;
+                let role = validate(conn, &scope, &standing, &input, None)?;
                 let id = db::roles::create(conn, &scope, &role)?;
                 let details = format!("level {}; {}", role.level, role.own_permissions.to_stored());
                 record(
@@ -239,7 +385,9 @@ pub async fn create(
         .await
 }
 
-/// Edits a custom role ranked below the actor's.
+/// Edits a custom role ranked below the actor's. Members holding it are
+/// affected at once, so invitations they sent to roles they can no longer
+/// give are revoked in the same transaction.
 pub async fn update(
     state: &AppState,
     scope: &Scope,
@@ -251,16 +399,18 @@ pub async fn update(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+                let standing = Standing::current(conn, &scope)?;
                 let current = db::roles::find(conn, &scope, &id)?;
                 if current.system_key.is_some() {
                     return Err(MemberError::Refused("System roles can't be edited."));
                 }
-                if current.level >= scope.role_level() {
+                if current.level >= standing.level() {
                     return Err(MemberError::Refused(
                         "You can only edit roles ranked below yours.",
                     ));
                 }
-                let role = validate(conn, &scope, &input, Some(&id))?;
+                let role = validate(conn, &scope, &standing, &input, Some(&current))?;
                 db::roles::update(conn, &scope, &id, &role)?;
                 let details = format!("level {}; {}", role.level, role.own_permissions.to_stored());
                 record(
@@ -272,34 +422,58 @@ pub async fn update(
                     &role.name,
                     details,
                 )?;
+                revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok(())
             })
         })
         .await
 }
 
-/// Deletes a custom role nobody holds.
+/// Deletes a custom role that no member holds and no pending invitation
+/// offers; ended invitations keep its name. Roles inheriting from it stop
+/// inheriting, so it can't be deleted while that would change a role
+/// ranked at or above the actor.
 pub async fn delete(state: &AppState, scope: &Scope, id: RoleId) -> Result<String, MemberError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+                let standing = Standing::current(conn, &scope)?;
                 let current = db::roles::find(conn, &scope, &id)?;
                 if current.system_key.is_some() {
                     return Err(MemberError::Refused("System roles can't be deleted."));
                 }
-                if current.level >= scope.role_level() {
+                if current.level >= standing.level() {
                     return Err(MemberError::Refused("You can only delete roles ranked below yours."));
                 }
                 let (members, invited) = db::roles::holders(conn, &scope, &id)?;
                 if members > 0 || invited > 0 {
                     return Err(MemberError::Refused(
-                        "Members or invitations still hold this role. Give them another role first, then delete it.",
+                        "Members or pending invitations still hold this role. Give them another role (or revoke the invitations) first, then delete it.",
+                    ));
+                }
+                let roles = db::roles::all(conn, &scope)?;
+                let after: Vec<RoleDetail> = roles
+                    .iter()
+                    .filter(|r| r.id != id)
+                    .cloned()
+                    .map(|mut r| {
+                        if r.inherits_from_id.as_deref() == Some(id.as_str()) {
+                            r.inherits_from_id = None;
+                        }
+                        r
+                    })
+                    .collect();
+                if changes_above(&roles, &after, &standing).is_some() {
+                    return Err(MemberError::Refused(
+                        "A role ranked at or above yours inherits from this role; deleting it would change what that role holds.",
                     ));
                 }
                 db::roles::delete(conn, &scope, &id)?;
                 record(conn, &scope, &actor, "role.delete", &id, &current.name, String::new())?;
+                revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok(current.name)
             })
         })

@@ -7,7 +7,8 @@
 use actix_web::web;
 
 use crate::web::{
-    account, audit, auth, context, dashboard, invitations, members, organizations, roles, settings,
+    account, audit, auth, context, dashboard, email, invitations, members, organizations, password,
+    roles, settings,
 };
 
 /// Who may call a route and what data it touches.
@@ -60,11 +61,21 @@ routes! {
     get  "/login"                         => auth::login_form,               Public;
     post "/login"                         => auth::login,                    Public;
     post "/logout"                        => auth::logout,                   Account;
+    get  "/password/forgot"               => password::forgot_form,          Public;
+    post "/password/forgot"               => password::forgot,               Public;
+    get  "/password/reset/{token}"        => password::reset_form,           Public;
+    post "/password/reset/{token}"        => password::reset,                Public;
+    get  "/email/verify/{token}"          => email::verify_form,             Public;
+    post "/email/verify/{token}"          => email::verify,                  Public;
+    get  "/email/change/{token}"          => email::change_form,             Public;
+    post "/email/change/{token}"          => email::confirm_change,          Public;
     get  "/"                              => dashboard::show,                Scoped;
     post "/context"                       => context::switch,                Account;
     get  "/account"                       => account::show,                  Account;
     post "/account/profile"               => account::update_profile,        Account;
     post "/account/password"              => account::change_password,       Account;
+    post "/account/email"                 => account::change_email,          Account;
+    post "/account/verification-email"   => account::resend_verification,    Account;
     post "/account/sessions/revoke"       => account::revoke_session,        Account;
     post "/account/sessions/revoke-others" => account::revoke_other_sessions, Account;
     get  "/o/{slug}/{rest:.*}"            => context::enter,                 Account;

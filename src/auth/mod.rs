@@ -2,9 +2,13 @@
 //! changes. These are the domain functions behind the entry and account
 //! pages; handlers parse the form, call one of these and render the result.
 
+pub mod email;
 pub mod passwords;
+pub mod recovery;
+pub mod tokens;
 
 use crate::db::audit::{Actor, Event};
+use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
 use crate::domain::{Email, FieldErrors, Password, PersonName, UserId, WorkspaceId};
@@ -20,10 +24,11 @@ pub enum AuthError {
     /// Unknown email or wrong password: deliberately indistinguishable.
     #[error("wrong email or password")]
     BadCredentials,
-    /// Too many failures for this account or this client.
+    /// Too many attempts for this account or this client (sign-in), or
+    /// too many sign-ups from this client.
     #[error("too many attempts, retry in {retry_after_minutes} min")]
     Throttled {
-        /// Whole minutes until the oldest failure leaves the window.
+        /// Whole minutes until the oldest counted attempt leaves the window.
         retry_after_minutes: i64,
     },
     /// Storage failed.
@@ -32,6 +37,16 @@ pub enum AuthError {
     /// Hashing failed.
     #[error(transparent)]
     Hash(#[from] passwords::HashError),
+    /// A link is unknown, used, expired or for another purpose: one and the
+    /// same answer for all of them.
+    #[error("invalid or expired link")]
+    InvalidLink,
+    /// Asked again too soon (a resend within a minute); the message says so.
+    #[error("{0}")]
+    TooSoon(&'static str),
+    /// An email could not be written from its template.
+    #[error("email template: {0}")]
+    Mail(String),
 }
 
 /// What a new account starts with.
@@ -73,6 +88,7 @@ pub async fn sign_up(
     let (Some(name), Some(email), Some(password)) = (name, email, password) else {
         return Err(AuthError::Invalid(errors));
     };
+    reserve_sign_up(state, client_ip).await?;
     let taken_email = email.clone();
     let taken = state
         .db
@@ -85,13 +101,19 @@ pub async fn sign_up(
     }
     let hash = state.hasher.hash(password).await?;
     let ip = client_ip.to_owned();
+    // From an invitation link the address is proven; otherwise a
+    // verification link is mailed in the same transaction.
+    let verification = (!input.email_verified).then(|| email::Verification::new(state));
     let created = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let (user, personal) = db::users::create(conn, &email, &name, &hash)?;
-                if input.email_verified {
-                    db::users::mark_email_verified(conn, &user.id)?;
+                match &verification {
+                    None => db::users::mark_email_verified(conn, &user.id)?,
+                    Some(verification) => {
+                        verification.queue(conn, &user.id, email.as_str(), name.as_str())?
+                    }
                 }
                 // Signing up signs in.
                 db::users::record_sign_in(conn, &user.id)?;
@@ -101,19 +123,55 @@ pub async fn sign_up(
                     ip,
                 };
                 record_account_event(conn, &personal, &actor, "account.create", String::new())?;
-                Ok::<_, DbError>((user, personal))
+                Ok::<_, AuthError>((user, personal, verification))
             })
         })
         .await;
     match created {
-        Ok((user, personal_workspace)) => Ok(SignedIn {
-            user_id: user.id,
-            personal_workspace,
-        }),
+        Ok((user, personal_workspace, verification)) => {
+            if let Some(verification) = verification {
+                verification.after_commit(state, &user.email);
+            }
+            Ok(SignedIn {
+                user_id: user.id,
+                personal_workspace,
+            })
+        }
         // Two sign-ups racing for one email: the loser gets the form error.
-        Err(error) if error.is_conflict_on("email") => Err(email_taken()),
-        Err(error) => Err(AuthError::Db(error)),
+        Err(AuthError::Db(error)) if error.is_conflict_on("email") => Err(email_taken()),
+        Err(error) => Err(error),
     }
+}
+
+/// The refusal for a limit that lifts at `until`, in whole minutes (at least one).
+fn throttled(until: chrono::NaiveDateTime) -> AuthError {
+    let minutes = ((until - db::now()).num_seconds() + 59) / 60;
+    AuthError::Throttled {
+        retry_after_minutes: minutes.max(1),
+    }
+}
+
+/// Counts a sign-up against the client IP before its password is hashed;
+/// refused past `signup_max_per_ip` within the window.
+async fn reserve_sign_up(state: &AppState, client_ip: &str) -> Result<(), AuthError> {
+    let key = format!("signup-ip:{client_ip}");
+    let limit = state.config.signup_throttle;
+    state
+        .db
+        .run(move |conn| {
+            let limits = [KeyLimit {
+                key: &key,
+                max: limit.max,
+                window: limit.window,
+            }];
+            db::login_attempts::reserve(conn, &limits, db::now())
+        })
+        .await
+        .map_err(AuthError::from)
+        .and_then(|reservation| match reservation {
+            Reservation::Granted(_) => Ok(()),
+            Reservation::Refused { until } => Err(throttled(until)),
+        })
 }
 
 fn email_taken() -> AuthError {
@@ -126,8 +184,10 @@ fn email_taken() -> AuthError {
 }
 
 /// Checks an email and password. Unknown emails cost the same argon2 time
-/// as wrong passwords, and failures count against both the account and the
-/// client IP; past either limit, attempts are refused without checking.
+/// as wrong passwords. Every attempt is first reserved against both the
+/// account and the client IP (one database transaction, atomic across
+/// instances); past either limit, attempts are refused without hashing. A
+/// success takes its reservations back and clears the account's failures.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
@@ -151,37 +211,33 @@ pub async fn sign_in(
     let account_key = format!("account:{email}");
     let ip_key = format!("ip:{client_ip}");
     let throttle = state.config.login_throttle;
-    let (lookup_email, keys) = (email.clone(), [account_key.clone(), ip_key.clone()]);
-    let (credentials, throttled_until) = state
+    let (lookup_email, keys) = (email.clone(), [account_key.clone(), ip_key]);
+    // The attempt is reserved (counted) before the password is checked, so
+    // parallel guesses can't all slip under the limit.
+    let (credentials, ip_reservation) = state
         .db
         .run(move |conn| {
-            let now = db::now();
-            let since = now - throttle.window;
             let limits = [
-                (&keys[0], throttle.per_account),
-                (&keys[1], throttle.per_ip),
+                KeyLimit {
+                    key: &keys[0],
+                    max: throttle.per_account,
+                    window: throttle.window,
+                },
+                KeyLimit {
+                    key: &keys[1],
+                    max: throttle.per_ip,
+                    window: throttle.window,
+                },
             ];
-            let mut throttled_until = None;
-            for (key, limit) in limits {
-                if db::login_attempts::failures_since(conn, key, since)? >= i64::from(limit) {
-                    let oldest =
-                        db::login_attempts::oldest_failure_since(conn, key, since)?.unwrap_or(now);
-                    throttled_until = throttled_until.max(Some(oldest + throttle.window));
+            match db::login_attempts::reserve(conn, &limits, db::now())? {
+                Reservation::Refused { until } => Ok(Err(throttled(until))),
+                Reservation::Granted(mut ids) => {
+                    let credentials = db::users::credentials_by_email(conn, &lookup_email)?;
+                    Ok::<_, DbError>(Ok((credentials, ids.pop())))
                 }
             }
-            let credentials = match throttled_until {
-                Some(_) => None,
-                None => db::users::credentials_by_email(conn, &lookup_email)?,
-            };
-            Ok::<_, DbError>((credentials, throttled_until))
         })
-        .await?;
-    if let Some(until) = throttled_until {
-        let minutes = ((until - db::now()).num_seconds() + 59) / 60;
-        return Err(AuthError::Throttled {
-            retry_after_minutes: minutes.max(1),
-        });
-    }
+        .await??;
     let active = credentials.filter(|c| c.status == "active");
     let stored_hash = active.as_ref().map(|c| c.password_hash.clone());
     let matches =
@@ -195,7 +251,12 @@ pub async fn sign_in(
                 .db
                 .run(move |conn| {
                     write_transaction(conn, |conn| {
+                        // A success is no failure: forget the account's
+                        // failures and this attempt's per-IP reservation.
                         db::login_attempts::clear(conn, &account_key)?;
+                        if let Some(id) = &ip_reservation {
+                            db::login_attempts::release(conn, id)?;
+                        }
                         db::users::record_sign_in(conn, &signed_in)?;
                         let personal = db::workspaces::personal_of(conn, &signed_in)?;
                         let actor = Actor {
@@ -219,19 +280,8 @@ pub async fn sign_in(
                 personal_workspace,
             })
         }
-        _ => {
-            state
-                .db
-                .run(move |conn| {
-                    db::login_attempts::record_failure(
-                        conn,
-                        &[account_key.as_str(), ip_key.as_str()],
-                        db::now(),
-                    )
-                })
-                .await?;
-            Err(AuthError::BadCredentials)
-        }
+        // The reservation stays: it counts as the failure.
+        _ => Err(AuthError::BadCredentials),
     }
 }
 

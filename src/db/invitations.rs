@@ -2,15 +2,28 @@
 //! partial unique index allows one pending invitation per email and
 //! workspace; acceptance is one conditional update (pending, unexpired, for
 //! this email) followed by the membership insert, in one transaction.
+//!
+//! A pending invitation whose `expires_at` has passed is expired whether or
+//! not anything has marked it yet: every query here that looks for pending
+//! ones also asks for an unexpired one, and the history shows it as expired.
+//! An invitation keeps the name of the role it offered (`role_name`), so
+//! deleting a role only needs pending invitations to let go of it.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::Actor;
+use super::members::{ROLE_COLUMNS, RoleRow};
 use super::schema::{invitations, roles, workspaces};
 use super::{AnyConnection, DbError, now};
-use crate::domain::{Email, RoleId, WorkspaceId};
+use crate::domain::{Email, RoleId, UserId, WorkspaceId};
 use crate::scope::Scope;
+
+diesel::define_sql_function!(
+    /// SQL `COALESCE` over two timestamps, to order the history by when an
+    /// invitation ended (resolved, or lapsed unmarked).
+    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, y: diesel::sql_types::Timestamp) -> diesel::sql_types::Timestamp
+);
 
 /// An invitation as the members page lists it.
 #[derive(Debug, Clone, Queryable)]
@@ -21,7 +34,9 @@ pub struct InvitationRow {
     pub email: String,
     /// Invitee's name, as the inviter typed it.
     pub name: String,
-    /// Role offered.
+    /// The role offered (`None` once a deleted role let go of an ended invitation).
+    pub role_id: Option<RoleId>,
+    /// The name of the role offered, as it was when last offered.
     pub role_name: String,
     /// `pending`, `accepted`, `declined`, `revoked` or `expired`.
     pub status: String,
@@ -43,7 +58,8 @@ type RowColumns = (
     invitations::id,
     invitations::email,
     invitations::name,
-    roles::name,
+    invitations::role_id,
+    invitations::role_name,
     invitations::status,
     invitations::invited_by_name,
     invitations::created_at,
@@ -57,7 +73,8 @@ const ROW_COLUMNS: RowColumns = (
     invitations::id,
     invitations::email,
     invitations::name,
-    roles::name,
+    invitations::role_id,
+    invitations::role_name,
     invitations::status,
     invitations::invited_by_name,
     invitations::created_at,
@@ -76,6 +93,8 @@ pub struct NewInvitation<'a> {
     pub name: &'a str,
     /// Role offered (a role of the scoped workspace).
     pub role_id: &'a RoleId,
+    /// Its name, kept for the history.
+    pub role_name: &'a str,
     /// SHA-256 of the token.
     pub token_hash: &'a str,
     /// Expiry.
@@ -91,7 +110,7 @@ pub fn expire_stale(conn: &mut AnyConnection, scope: &Scope) -> Result<usize, Db
         .filter(invitations::expires_at.le(at))
         .set((
             invitations::status.eq("expired"),
-            invitations::resolved_at.eq(at),
+            invitations::resolved_at.eq(invitations::expires_at.nullable()),
         ))
         .execute(conn)?)
 }
@@ -113,6 +132,7 @@ pub fn create(
             invitations::email.eq(new.email.as_str()),
             invitations::name.eq(new.name),
             invitations::role_id.eq(new.role_id),
+            invitations::role_name.eq(new.role_name),
             invitations::token_hash.eq(new.token_hash),
             invitations::status.eq("pending"),
             invitations::invited_by_user_id.eq(&actor.user_id),
@@ -129,46 +149,169 @@ pub fn create(
     Ok(id)
 }
 
-/// The scoped workspace's pending invitations, newest first.
+/// The scoped workspace's pending, unexpired invitations, newest first.
 pub fn pending(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<InvitationRow>, DbError> {
     Ok(invitations::table
-        .inner_join(roles::table)
         .filter(invitations::workspace_id.eq(scope.workspace_id()))
         .filter(invitations::status.eq("pending"))
+        .filter(invitations::expires_at.gt(now()))
         .order(invitations::created_at.desc())
         .select(ROW_COLUMNS)
         .load(conn)?)
 }
 
-/// The scoped workspace's resolved invitations, newest first.
+/// The scoped workspace's ended invitations, most recently ended first:
+/// accepted, declined, revoked, and expired ones (marked or not).
 pub fn history(
     conn: &mut AnyConnection,
     scope: &Scope,
     limit: i64,
 ) -> Result<Vec<InvitationRow>, DbError> {
-    Ok(invitations::table
-        .inner_join(roles::table)
+    let at = now();
+    let rows: Vec<InvitationRow> = invitations::table
         .filter(invitations::workspace_id.eq(scope.workspace_id()))
-        .filter(invitations::status.ne("pending"))
-        .order(invitations::resolved_at.desc())
+        .filter(
+            invitations::status
+                .ne("pending")
+                .or(invitations::expires_at.le(at)),
+        )
+        .order(coalesce(invitations::resolved_at, invitations::expires_at).desc())
         .limit(limit)
         .select(ROW_COLUMNS)
-        .load(conn)?)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|mut row| {
+            if row.status == "pending" {
+                row.status = "expired".into();
+                row.resolved_at = Some(row.expires_at);
+            }
+            row
+        })
+        .collect())
 }
 
-/// One pending invitation of the scoped workspace.
+/// A pending invitation with the role it offers, for the hierarchy checks
+/// of resend and revoke.
+#[derive(Debug, Clone)]
+pub struct PendingInvitation {
+    /// The invitation.
+    pub row: InvitationRow,
+    /// The role it offers.
+    pub role: RoleRow,
+}
+
+/// One pending, unexpired invitation of the scoped workspace.
 pub fn find_pending(
     conn: &mut AnyConnection,
     scope: &Scope,
     id: &str,
-) -> Result<InvitationRow, DbError> {
-    Ok(invitations::table
+) -> Result<PendingInvitation, DbError> {
+    let (row, role) = invitations::table
         .inner_join(roles::table)
         .filter(invitations::workspace_id.eq(scope.workspace_id()))
         .filter(invitations::id.eq(id))
         .filter(invitations::status.eq("pending"))
-        .select(ROW_COLUMNS)
-        .first(conn)?)
+        .filter(invitations::expires_at.gt(now()))
+        .select((ROW_COLUMNS, ROLE_COLUMNS))
+        .first::<(InvitationRow, RoleRow)>(conn)?;
+    Ok(PendingInvitation { row, role })
+}
+
+/// Whether the scoped workspace has this invitation still marked pending
+/// although its link has expired (so resend can say why it refuses).
+pub fn has_lapsed(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        invitations::table
+            .filter(invitations::workspace_id.eq(scope.workspace_id()))
+            .filter(invitations::id.eq(id))
+            .filter(invitations::status.eq("pending"))
+            .filter(invitations::expires_at.le(now())),
+    ))
+    .get_result(conn)?)
+}
+
+/// A pending invitation and who sent it, for re-checking that its sender
+/// may still give the role it offers.
+#[derive(Debug, Clone, Queryable)]
+pub struct SentInvitation {
+    /// Id.
+    pub id: String,
+    /// Invited email.
+    pub email: String,
+    /// Who sent it (`None` once their account is gone).
+    pub invited_by: Option<UserId>,
+    /// Their name, as recorded.
+    pub invited_by_name: String,
+    /// The role it offers.
+    pub role: RoleRow,
+}
+
+/// The scoped workspace's pending, unexpired invitations with their senders.
+/// Pending invitations are few (one per invited email), so this is read
+/// whole when a member change needs to re-check them.
+pub fn pending_with_senders(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+) -> Result<Vec<SentInvitation>, DbError> {
+    Ok(invitations::table
+        .inner_join(roles::table)
+        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+        .filter(invitations::status.eq("pending"))
+        .filter(invitations::expires_at.gt(now()))
+        .order(invitations::created_at.asc())
+        .select((
+            invitations::id,
+            invitations::email,
+            invitations::invited_by_user_id,
+            invitations::invited_by_name,
+            ROLE_COLUMNS,
+        ))
+        .load(conn)?)
+}
+
+/// Lets the ended invitations of the scoped workspace forget a role about
+/// to be deleted (they keep its name); pending ones still hold it.
+pub fn release_role(conn: &mut AnyConnection, scope: &Scope, role: &RoleId) -> Result<(), DbError> {
+    expire_stale(conn, scope)?;
+    diesel::update(invitations::table)
+        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+        .filter(invitations::role_id.eq(role))
+        .filter(invitations::status.ne("pending"))
+        .set(invitations::role_id.eq(None::<RoleId>))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many pending, unexpired invitations of the scoped workspace offer a role.
+pub fn pending_count_for_role(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    role: &RoleId,
+) -> Result<i64, DbError> {
+    Ok(invitations::table
+        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+        .filter(invitations::role_id.eq(role))
+        .filter(invitations::status.eq("pending"))
+        .filter(invitations::expires_at.gt(now()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Keeps the offered role's name current on pending invitations after a rename.
+pub fn rename_role(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    role: &RoleId,
+    name: &str,
+) -> Result<(), DbError> {
+    diesel::update(invitations::table)
+        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+        .filter(invitations::role_id.eq(role))
+        .filter(invitations::status.eq("pending"))
+        .set(invitations::role_name.eq(name))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Gives a pending invitation a new token (the old link stops working) and
@@ -184,6 +327,7 @@ pub fn reissue(
         .filter(invitations::workspace_id.eq(scope.workspace_id()))
         .filter(invitations::id.eq(id))
         .filter(invitations::status.eq("pending"))
+        .filter(invitations::expires_at.gt(now()))
         .set((
             invitations::token_hash.eq(token_hash),
             invitations::expires_at.eq(expires_at),
@@ -197,21 +341,19 @@ pub fn reissue(
     Ok(())
 }
 
-/// Revokes a pending invitation of the scoped workspace.
-pub fn revoke(
-    conn: &mut AnyConnection,
-    scope: &Scope,
-    id: &str,
-    by: &Actor,
-) -> Result<(), DbError> {
+/// Revokes a pending, unexpired invitation of the scoped workspace;
+/// `by` is the name the history shows.
+pub fn revoke(conn: &mut AnyConnection, scope: &Scope, id: &str, by: &str) -> Result<(), DbError> {
+    let at = now();
     let changed = diesel::update(invitations::table)
         .filter(invitations::workspace_id.eq(scope.workspace_id()))
         .filter(invitations::id.eq(id))
         .filter(invitations::status.eq("pending"))
+        .filter(invitations::expires_at.gt(at))
         .set((
             invitations::status.eq("revoked"),
-            invitations::resolved_at.eq(now()),
-            invitations::resolved_by_name.eq(&by.name),
+            invitations::resolved_at.eq(at),
+            invitations::resolved_by_name.eq(by),
         ))
         .execute(conn)?;
     if changed == 0 {
@@ -262,7 +404,7 @@ pub fn usable_by_token(
             workspaces::name,
             invitations::email,
             invitations::name,
-            invitations::role_id,
+            roles::id,
             roles::name,
             invitations::invited_by_name,
             invitations::expires_at,

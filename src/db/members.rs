@@ -165,16 +165,20 @@ pub fn add(
     Ok(id)
 }
 
-/// Gives a member of the scoped workspace another role of it.
+/// Gives a member of the scoped workspace another role of it, if they
+/// still hold `expected` (the role the caller checked); otherwise
+/// `NotFound`, so a change decided on a stale role never lands.
 pub fn set_role(
     conn: &mut AnyConnection,
     scope: &Scope,
     id: &MembershipId,
+    expected: &RoleId,
     role: &RoleId,
 ) -> Result<(), DbError> {
     let changed = diesel::update(memberships::table)
         .filter(memberships::workspace_id.eq(scope.workspace_id()))
         .filter(memberships::id.eq(id))
+        .filter(memberships::role_id.eq(expected))
         .set((
             memberships::role_id.eq(role),
             memberships::updated_at.eq(now()),
@@ -186,16 +190,19 @@ pub fn set_role(
     Ok(())
 }
 
-/// Activates or deactivates a member of the scoped workspace.
+/// Activates or deactivates a member of the scoped workspace who still
+/// holds `expected` (see [`set_role`]).
 pub fn set_status(
     conn: &mut AnyConnection,
     scope: &Scope,
     id: &MembershipId,
+    expected: &RoleId,
     status: &str,
 ) -> Result<(), DbError> {
     let changed = diesel::update(memberships::table)
         .filter(memberships::workspace_id.eq(scope.workspace_id()))
         .filter(memberships::id.eq(id))
+        .filter(memberships::role_id.eq(expected))
         .set((
             memberships::status.eq(status),
             memberships::updated_at.eq(now()),
@@ -207,12 +214,19 @@ pub fn set_status(
     Ok(())
 }
 
-/// Removes a member of the scoped workspace.
-pub fn remove(conn: &mut AnyConnection, scope: &Scope, id: &MembershipId) -> Result<(), DbError> {
+/// Removes a member of the scoped workspace who still holds `expected`
+/// (see [`set_role`]).
+pub fn remove(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &MembershipId,
+    expected: &RoleId,
+) -> Result<(), DbError> {
     let deleted = diesel::delete(
         memberships::table
             .filter(memberships::workspace_id.eq(scope.workspace_id()))
-            .filter(memberships::id.eq(id)),
+            .filter(memberships::id.eq(id))
+            .filter(memberships::role_id.eq(expected)),
     )
     .execute(conn)?;
     if deleted == 0 {
@@ -241,12 +255,58 @@ pub fn roles(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleRow>, Db
     Ok(roles::table
         .filter(roles::workspace_id.eq(scope.workspace_id()))
         .order((roles::level.desc(), roles::name.asc()))
-        .select((
-            roles::id,
-            roles::name,
-            roles::system_key,
-            roles::level,
-            roles::permissions,
-        ))
+        .select(ROLE_COLUMNS)
         .load(conn)?)
 }
+
+/// The role the acting user holds in the scoped workspace as stored right
+/// now, if their membership is still active. Member changes read it inside
+/// their transaction instead of trusting the rank seen when the request
+/// began, which a concurrent change may have moved.
+pub fn acting_role(conn: &mut AnyConnection, scope: &Scope) -> Result<Option<RoleRow>, DbError> {
+    Ok(memberships::table
+        .inner_join(roles::table)
+        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+        .filter(memberships::user_id.eq(scope.user_id()))
+        .filter(memberships::status.eq("active"))
+        .select(ROLE_COLUMNS)
+        .first(conn)
+        .optional()?)
+}
+
+/// The roles that these users hold as active members of the scoped
+/// workspace (users who aren't active members are absent).
+pub fn active_roles_of(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    users: &[UserId],
+) -> Result<Vec<(UserId, RoleRow)>, DbError> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(memberships::table
+        .inner_join(roles::table)
+        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+        .filter(memberships::user_id.eq_any(users))
+        .filter(memberships::status.eq("active"))
+        .select((memberships::user_id, ROLE_COLUMNS))
+        .load(conn)?)
+}
+
+/// The columns of a [`RoleRow`], for every query that reads one.
+pub(super) type RoleColumns = (
+    roles::id,
+    roles::name,
+    roles::system_key,
+    roles::level,
+    roles::permissions,
+);
+
+/// See [`RoleColumns`].
+pub(super) const ROLE_COLUMNS: RoleColumns = (
+    roles::id,
+    roles::name,
+    roles::system_key,
+    roles::level,
+    roles::permissions,
+);

@@ -107,11 +107,16 @@ pub fn claim_next(
     Ok(None)
 }
 
-/// Records a successful delivery.
+/// Records a successful delivery and blanks the bodies: they may carry a
+/// live secret (an invitation, verification or password-reset link) that
+/// must not outlive its delivery in the database. Recipient, subject,
+/// status, attempts and times stay for the delivery history.
 pub fn mark_sent(conn: &mut AnyConnection, id: &str) -> Result<(), DbError> {
     diesel::update(outbox_emails::table.find(id))
         .set((
             outbox_emails::sent_at.eq(now()),
+            outbox_emails::text_body.eq(""),
+            outbox_emails::html_body.eq(""),
             outbox_emails::attempts.eq(outbox_emails::attempts + 1),
             outbox_emails::claimed_until.eq(None::<NaiveDateTime>),
             outbox_emails::last_error.eq(None::<String>),

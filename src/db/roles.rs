@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{invitations, memberships, roles};
+use super::schema::{memberships, roles};
 use super::{AnyConnection, DbError, now};
+use crate::domain::permission::{InheritingRole, effective_permissions};
 use crate::domain::{PermissionSet, RoleId};
 use crate::scope::Scope;
 
@@ -61,13 +62,19 @@ const DETAIL_COLUMNS: DetailColumns = (
     roles::updated_at,
 );
 
-/// The scoped workspace's roles, highest rank first, with how many members hold each.
-pub fn list(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(RoleDetail, i64)>, DbError> {
-    let roles: Vec<RoleDetail> = roles::table
+/// The scoped workspace's roles, highest rank first (what the role rules
+/// check an edit against; the page that also counts holders uses [`list`]).
+pub fn all(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleDetail>, DbError> {
+    Ok(roles::table
         .filter(roles::workspace_id.eq(scope.workspace_id()))
         .order((roles::level.desc(), roles::name.asc()))
         .select(DETAIL_COLUMNS)
-        .load(conn)?;
+        .load(conn)?)
+}
+
+/// The scoped workspace's roles, highest rank first, with how many members hold each.
+pub fn list(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(RoleDetail, i64)>, DbError> {
+    let roles = all(conn, scope)?;
     let counts: HashMap<RoleId, i64> = memberships::table
         .filter(memberships::workspace_id.eq(scope.workspace_id()))
         .group_by(memberships::role_id)
@@ -157,10 +164,12 @@ pub fn update(
     if changed == 0 {
         return Err(DbError::NotFound);
     }
+    super::invitations::rename_role(conn, scope, id, &role.name)?;
     recompute_effective(conn, scope)
 }
 
-/// How many memberships and pending invitations hold a role.
+/// How many memberships and pending, unexpired invitations hold a role.
+/// Ended invitations don't: they keep the role's name and let go of it.
 pub fn holders(
     conn: &mut AnyConnection,
     scope: &Scope,
@@ -171,17 +180,14 @@ pub fn holders(
         .filter(memberships::role_id.eq(id))
         .count()
         .get_result(conn)?;
-    let invited = invitations::table
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
-        .filter(invitations::role_id.eq(id))
-        .count()
-        .get_result(conn)?;
+    let invited = super::invitations::pending_count_for_role(conn, scope, id)?;
     Ok((members, invited))
 }
 
 /// Deletes a custom role of the scoped workspace (roles inheriting from it
 /// stop inheriting).
 pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &RoleId) -> Result<(), DbError> {
+    super::invitations::release_role(conn, scope, id)?;
     diesel::update(roles::table)
         .filter(roles::workspace_id.eq(scope.workspace_id()))
         .filter(roles::inherits_from_id.eq(id))
@@ -201,30 +207,19 @@ pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &RoleId) -> Result<()
 }
 
 /// Recomputes every custom role's effective permissions in the scoped
-/// workspace: its own, plus its parent's effective set (chains followed,
-/// cycles cut).
+/// workspace (see [`effective_permissions`]) and stores those that changed.
 fn recompute_effective(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
     let all: Vec<RoleDetail> = roles::table
         .filter(roles::workspace_id.eq(scope.workspace_id()))
         .select(DETAIL_COLUMNS)
         .load(conn)?;
-    let by_id: HashMap<&str, &RoleDetail> = all.iter().map(|r| (r.id.as_str(), r)).collect();
+    let effective = effective_permissions(&inheriting(&all));
     for role in all.iter().filter(|r| r.system_key.is_none()) {
-        let mut effective = PermissionSet::from_stored(&role.own_permissions);
-        let mut seen = vec![role.id.as_str()];
-        let mut parent = role.inherits_from_id.as_deref();
-        while let Some(parent_id) = parent.filter(|p| !seen.contains(p)) {
-            let Some(parent_role) = by_id.get(parent_id) else {
-                break;
-            };
-            effective = effective.union(PermissionSet::of_role(
-                parent_role.system_key.as_deref(),
-                &parent_role.own_permissions,
-            ));
-            seen.push(parent_id);
-            parent = parent_role.inherits_from_id.as_deref();
-        }
-        let stored = effective.to_stored();
+        let stored = effective
+            .get(role.id.as_str())
+            .copied()
+            .unwrap_or_default()
+            .to_stored();
         if stored != role.permissions {
             diesel::update(roles::table.find(&role.id))
                 .set(roles::permissions.eq(stored))
@@ -232,4 +227,17 @@ fn recompute_effective(conn: &mut AnyConnection, scope: &Scope) -> Result<(), Db
         }
     }
     Ok(())
+}
+
+/// The roles as inheritance sees them.
+pub fn inheriting(roles: &[RoleDetail]) -> Vec<InheritingRole<'_>> {
+    roles
+        .iter()
+        .map(|r| InheritingRole {
+            id: r.id.as_str(),
+            system_key: r.system_key.as_deref(),
+            own: PermissionSet::from_stored(&r.own_permissions),
+            parent: r.inherits_from_id.as_deref(),
+        })
+        .collect()
 }

@@ -116,7 +116,7 @@ diesel::table! {
         workspace_id -> Text,
         email -> Text,
         name -> Text,
-        role_id -> Text,
+        role_id -> Nullable<Text>,
         token_hash -> Text,
         status -> Text,
         invited_by_user_id -> Nullable<Text>,
@@ -127,6 +127,7 @@ diesel::table! {
         last_sent_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
         resolved_by_name -> Nullable<Text>,
+        role_name -> Text,
     }
 }
 
@@ -147,10 +148,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        token_hash -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> roles (role_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(workspace_avatars -> workspaces (workspace_id));
 diesel::joinable!(audit_entries -> workspaces (workspace_id));
 diesel::joinable!(invitations -> workspaces (workspace_id));
@@ -167,4 +182,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_entries,
     invitations,
     outbox_emails,
+    account_tokens,
 );

@@ -206,6 +206,12 @@ pub fn delete_others_of_user(
     .execute(conn)?)
 }
 
+/// Ends every session of the user (a password reset: whoever else was
+/// signed in, e.g. someone who registered the address first, is out).
+pub fn delete_all_of_user(conn: &mut AnyConnection, user: &UserId) -> Result<usize, DbError> {
+    Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user))).execute(conn)?)
+}
+
 /// Deletes sessions that can no longer be used.
 pub fn purge_expired(conn: &mut AnyConnection, expiry: Expiry) -> Result<usize, DbError> {
     Ok(diesel::delete(

@@ -25,6 +25,9 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     /// When the account was created.
     pub created_at: NaiveDateTime,
+    /// When the user proved they receive mail at `email` (`None`: a banner
+    /// asks them to, and invitations need their own link).
+    pub email_verified_at: Option<NaiveDateTime>,
 }
 
 type UserColumns = (
@@ -34,6 +37,7 @@ type UserColumns = (
     users::status,
     users::last_login_at,
     users::created_at,
+    users::email_verified_at,
 );
 
 const USER_COLUMNS: UserColumns = (
@@ -43,6 +47,7 @@ const USER_COLUMNS: UserColumns = (
     users::status,
     users::last_login_at,
     users::created_at,
+    users::email_verified_at,
 );
 
 /// What sign-in needs to check a password.
@@ -123,6 +128,7 @@ pub fn create(
             status: "active".into(),
             last_login_at: None,
             created_at: created,
+            email_verified_at: None,
         };
         Ok((user, workspace_id))
     })
@@ -206,4 +212,42 @@ pub fn mark_email_verified(conn: &mut AnyConnection, id: &UserId) -> Result<(), 
         .set(users::email_verified_at.eq(now()))
         .execute(conn)?;
     Ok(())
+}
+
+/// Records that the user proved they receive mail at `email`, only if that
+/// is still their address (a link mailed to an old address proves nothing
+/// about the new one). Returns whether it was marked.
+pub fn mark_email_verified_if_current(
+    conn: &mut AnyConnection,
+    id: &UserId,
+    email: &str,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(users::table.find(id))
+        .filter(users::email.eq(email))
+        .set(users::email_verified_at.eq(now()))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Moves the account to a new, proven address. Another account holding it
+/// comes back as `DbError::Conflict` naming the email index.
+pub fn change_email(conn: &mut AnyConnection, id: &UserId, email: &Email) -> Result<(), DbError> {
+    let at = now();
+    let changed = diesel::update(users::table.find(id))
+        .set((
+            users::email.eq(email.as_str()),
+            users::email_verified_at.eq(at),
+            users::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// The account with this id, whatever its status (for links that identify
+/// the account by themselves).
+pub fn find(conn: &mut AnyConnection, id: &UserId) -> Result<User, DbError> {
+    Ok(users::table.find(id).select(USER_COLUMNS).first(conn)?)
 }

@@ -100,3 +100,21 @@ pub fn name_of(conn: &mut AnyConnection, id: &WorkspaceId) -> Result<String, DbE
         .select(workspaces::name)
         .first(conn)?)
 }
+
+/// Serialises the changes to one workspace's memberships, so that checks
+/// made inside a change (who is owner, who ranks above whom) still hold
+/// when it commits: "transfer ownership to X" and "remove X" can't both
+/// pass their checks and leave the organization without an owner. On
+/// PostgreSQL this locks the workspace row (`FOR UPDATE`) until the
+/// transaction ends; SQLite's write transactions begin IMMEDIATE and so
+/// already run one at a time.
+pub fn lock_memberships(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<(), DbError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        workspaces::table
+            .find(workspace)
+            .select(workspaces::id)
+            .for_update()
+            .first::<WorkspaceId>(pg)?;
+    }
+    Ok(())
+}

@@ -8,6 +8,7 @@ pub mod name;
 pub mod password;
 pub mod permission;
 pub mod slug;
+pub mod time;
 
 pub use email::Email;
 pub use ids::{MembershipId, RoleId, UserId, WorkspaceId};

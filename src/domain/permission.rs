@@ -138,6 +138,21 @@ impl PermissionSet {
         Self(self.0 | other.0)
     }
 
+    /// What both sets hold (what an editor may touch of a role).
+    pub fn intersection(self, other: PermissionSet) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// What this set holds that `other` doesn't (what an edit adds).
+    pub fn difference(self, other: PermissionSet) -> Self {
+        Self(self.0 & !other.0)
+    }
+
+    /// Whether the set holds nothing.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
     /// The permissions in catalogue order.
     pub fn iter(self) -> impl Iterator<Item = Permission> {
         Permission::ALL
@@ -243,6 +258,52 @@ impl SystemRole {
                 .collect(),
         }
     }
+}
+
+/// One role as inheritance sees it.
+#[derive(Debug, Clone)]
+pub struct InheritingRole<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// `owner` / `admin` / `member` for system roles.
+    pub system_key: Option<&'a str>,
+    /// The permissions chosen for it (system roles: ignored, the catalogue decides).
+    pub own: PermissionSet,
+    /// The role it inherits from.
+    pub parent: Option<&'a str>,
+}
+
+/// What each role effectively holds: its own permissions plus those of
+/// every role up its inheritance chain. The one definition used both to
+/// store effective sets and to foresee what an edit would change; a cycle
+/// (which the role rules refuse, but old data may hold) is cut where it
+/// closes.
+pub fn effective_permissions<'a>(
+    roles: &[InheritingRole<'a>],
+) -> std::collections::HashMap<&'a str, PermissionSet> {
+    let by_id: std::collections::HashMap<&str, &InheritingRole<'a>> =
+        roles.iter().map(|r| (r.id, r)).collect();
+    let own = |role: &InheritingRole<'_>| match role.system_key.and_then(SystemRole::from_key) {
+        Some(system) => system.permissions(),
+        None => role.own,
+    };
+    roles
+        .iter()
+        .map(|role| {
+            let mut effective = own(role);
+            let mut seen = vec![role.id];
+            let mut parent = role.parent;
+            while let Some(parent_id) = parent.filter(|p| !seen.contains(p)) {
+                let Some(parent_role) = by_id.get(parent_id) else {
+                    break;
+                };
+                effective = effective.union(own(parent_role));
+                seen.push(parent_id);
+                parent = parent_role.parent;
+            }
+            (role.id, effective)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::AppState;
 use super::csrf::{CsrfForm, EmptyForm};
 use super::error::AppError;
 use super::page::{Page, format_time, render_with_status, see_other};
+use crate::auth::email::EmailChangeRequest;
 use crate::auth::{self, AuthError, PasswordChange};
 use crate::db;
 use crate::domain::FieldErrors;
@@ -27,6 +28,15 @@ pub struct AccountPage {
     password_errors: FieldErrors,
     sign_out_others: bool,
     sessions: Vec<SessionRow>,
+    new_email: String,
+    email_errors: FieldErrors,
+}
+
+/// What the email-change form shows: what was typed and its errors.
+#[derive(Default)]
+struct EmailFormState {
+    new_email: String,
+    errors: FieldErrors,
 }
 
 /// One line of the sessions table.
@@ -71,7 +81,29 @@ async fn render(
     password_errors: FieldErrors,
     sign_out_others: bool,
 ) -> Result<HttpResponse, AppError> {
-    let status = if profile_errors.is_empty() && password_errors.is_empty() {
+    render_with_email_form(
+        state,
+        page,
+        name,
+        (profile_errors, password_errors),
+        sign_out_others,
+        EmailFormState::default(),
+    )
+    .await
+}
+
+async fn render_with_email_form(
+    state: &AppState,
+    page: Page,
+    name: String,
+    (profile_errors, password_errors): (FieldErrors, FieldErrors),
+    sign_out_others: bool,
+    email_form: EmailFormState,
+) -> Result<HttpResponse, AppError> {
+    let status = if profile_errors.is_empty()
+        && password_errors.is_empty()
+        && email_form.errors.is_empty()
+    {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -84,6 +116,8 @@ async fn render(
         password_errors,
         sign_out_others,
         sessions,
+        new_email: email_form.new_email,
+        email_errors: email_form.errors,
     };
     render_with_status(&account, status)
 }
@@ -192,6 +226,79 @@ pub async fn change_password(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// The email-change form.
+#[derive(Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    new_email: String,
+    #[serde(default)]
+    email_current_password: String,
+}
+
+/// Starts an email change: a confirmation link goes to the new address, a
+/// notice to the old one; nothing changes until the link is followed.
+pub async fn change_email(
+    state: web::Data<AppState>,
+    page: Page,
+    session: Session,
+    form: CsrfForm<EmailForm>,
+) -> Result<HttpResponse, AppError> {
+    let EmailForm {
+        new_email,
+        email_current_password,
+    } = form.fields;
+    let request = EmailChangeRequest {
+        new_email: new_email.clone(),
+        current_password: email_current_password,
+    };
+    match auth::email::request_change(&state, &page.scope, request).await {
+        Ok(new) => {
+            SessionData::new(&session).flash(
+                FlashLevel::Success,
+                format!("We sent a confirmation link to {new}. Your email address changes when you follow it."),
+            );
+            Ok(see_other("/account"))
+        }
+        Err(AuthError::TooSoon(message)) => {
+            SessionData::new(&session).flash(FlashLevel::Error, message);
+            Ok(see_other("/account"))
+        }
+        Err(AuthError::Invalid(errors)) => {
+            let name = page.scope.user().name.clone();
+            render_with_email_form(
+                &state,
+                page,
+                name,
+                (FieldErrors::new(), FieldErrors::new()),
+                true,
+                EmailFormState { new_email, errors },
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Sends a new verification link (at most once a minute).
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    scope: Scope,
+    session: Session,
+    _form: CsrfForm<EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    let data = SessionData::new(&session);
+    match auth::email::resend_verification(&state, &scope).await {
+        Ok(true) => data.flash(
+            FlashLevel::Success,
+            format!("We sent a new confirmation link to {}.", scope.user().email),
+        ),
+        Ok(false) => data.flash(FlashLevel::Info, "Your email address is already confirmed."),
+        Err(AuthError::TooSoon(message)) => data.flash(FlashLevel::Error, message),
+        Err(other) => return Err(other.into()),
+    }
+    Ok(see_other("/account"))
 }
 
 /// Which session to sign out.

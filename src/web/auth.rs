@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use super::error::AppError;
-use super::page::{render_with_status, safe_local_path, see_other};
+use super::page::{render_with_status, safe_local_path, see_other, try_again_in};
 use crate::auth::{self, AuthError, SignUpInput};
 use crate::domain::FieldErrors;
 use crate::session::{FlashLevel, SessionData};
@@ -134,6 +134,26 @@ pub async fn signup(
             };
             render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
+        Err(AuthError::Throttled {
+            retry_after_minutes,
+        }) => {
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "form",
+                format!(
+                    "Too many sign-ups from your network. {}",
+                    try_again_in(retry_after_minutes)
+                ),
+            );
+            let page = SignUpPage {
+                csrf: csrf.0,
+                name,
+                email,
+                errors,
+                invitation: invitation.map(|i| (token, i.workspace_name)),
+            };
+            render_with_status(&page, StatusCode::TOO_MANY_REQUESTS)
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -239,8 +259,8 @@ pub async fn login(
         }) => rerender(
             FieldErrors::new(),
             Some(format!(
-                "Too many failed sign-ins. Try again in {retry_after_minutes} minute{}.",
-                if retry_after_minutes == 1 { "" } else { "s" }
+                "Too many failed sign-ins. {}",
+                try_again_in(retry_after_minutes)
             )),
             StatusCode::TOO_MANY_REQUESTS,
         ),

@@ -240,6 +240,8 @@ impl From<crate::auth::AuthError> for AppError {
         match error {
             AuthError::Db(db) => db.into(),
             AuthError::Hash(hash) => hash.into(),
+            AuthError::InvalidLink => AppError::NotFound,
+            AuthError::TooSoon(message) => AppError::Refused(message),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -252,6 +254,7 @@ impl From<crate::orgs::OrgError> for AppError {
             OrgError::Db(db) => db.into(),
             OrgError::Refused(message) => AppError::Refused(message),
             OrgError::Invalid(errors) => AppError::BadRequest(describe(&errors)),
+            throttled @ OrgError::Throttled { .. } => AppError::Internal(throttled.to_string()),
         }
     }
 }

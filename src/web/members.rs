@@ -16,7 +16,7 @@ use crate::db::members::RoleRow;
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
 use crate::domain::{FieldErrors, MembershipId, Permission};
-use crate::members::{self, InviteInput, MemberError, can_act_on};
+use crate::members::{self, InviteInput, MemberError, Standing, can_act_on};
 use crate::scope::{Permitted, Scope};
 use crate::session::{FlashLevel, SessionData};
 
@@ -53,6 +53,9 @@ pub struct MemberView {
     last_login: String,
     joined: String,
     actionable: bool,
+    /// Whether the viewer could give the member's current role; when not,
+    /// the role menu shows it disabled instead of pre-selecting another.
+    role_grantable: bool,
 }
 
 /// One invitation, pending or resolved.
@@ -67,6 +70,9 @@ pub struct InvitationView {
     expires: String,
     resolved: String,
     delivery: String,
+    /// Whether the viewer could give the role it offers, and so may resend
+    /// or revoke it.
+    actionable: bool,
 }
 
 /// Query of the members page.
@@ -114,7 +120,6 @@ async fn render(
             if !can_invite {
                 return Ok::<_, DbError>((rows, Vec::new(), Vec::new(), Vec::new()));
             }
-            db::invitations::expire_stale(conn, &scope_c)?;
             let pending = db::invitations::pending(conn, &scope_c)?;
             let history = db::invitations::history(conn, &scope_c, HISTORY_SIZE)?;
             let ids: Vec<String> = pending.iter().map(|i| i.id.clone()).collect();
@@ -134,10 +139,17 @@ async fn render(
             serde_urlencoded::to_string(params).unwrap_or_default()
         )
     });
+    let standing = Standing::of_scope(&scope);
+    let grantable = if can_invite || scope.can(Permission::MembersManage) {
+        members::grantable_roles(state, &scope).await?
+    } else {
+        Vec::new()
+    };
     let members = rows
         .into_iter()
         .map(|m| MemberView {
-            actionable: can_act_on(&scope, &m),
+            actionable: can_act_on(scope.user_id(), &standing, &m),
+            role_grantable: grantable.iter().any(|r| r.id == m.role_id),
             id: m.membership_id.to_string(),
             name: m.name,
             email: m.email,
@@ -173,6 +185,7 @@ async fn render(
         }
     };
     let view = |i: db::invitations::InvitationRow, delivery: String| InvitationView {
+        actionable: grantable.iter().any(|r| Some(&r.id) == i.role_id.as_ref()),
         id: i.id,
         email: i.email,
         name: i.name,
@@ -199,11 +212,6 @@ async fn render(
         .into_iter()
         .map(|i| view(i, String::new()))
         .collect();
-    let grantable = if can_invite || scope.can(Permission::MembersManage) {
-        members::grantable_roles(state, &scope).await?
-    } else {
-        Vec::new()
-    };
     let status = if invite_errors.is_empty() {
         StatusCode::OK
     } else {

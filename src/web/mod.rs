@@ -9,12 +9,15 @@ pub mod auth;
 pub mod context;
 pub mod csrf;
 pub mod dashboard;
+pub mod email;
 pub mod error;
 pub mod invitations;
 pub mod members;
 pub mod ops;
 pub mod organizations;
 pub mod page;
+pub mod password;
+pub mod request_span;
 pub mod roles;
 pub mod settings;
 
@@ -87,18 +90,43 @@ impl AppState {
         })
     }
 
-    /// The client's IP: the socket peer, or the proxy's forwarded address
-    /// when `trust_proxy_headers` is on.
+    /// The client's IP: the socket peer, or, behind `trusted_proxy_hops`
+    /// proxies of your own, the address the outermost of them appended to
+    /// `X-Forwarded-For`. Entries left of it were sent by the client and are
+    /// ignored (actix's `realip_remote_addr` takes the left-most one, which
+    /// the client controls, so it is not used).
     pub fn client_ip(&self, req: &HttpRequest) -> String {
-        if self.config.trust_proxy_headers
-            && let Some(ip) = req.connection_info().realip_remote_addr()
-        {
-            return ip.to_owned();
+        let peer = req.peer_addr().map(|addr| addr.ip());
+        let forwarded = self
+            .config
+            .trusted_proxy_hops
+            .and_then(|hops| forwarded_client(req.headers(), hops.get()));
+        match forwarded.or(peer) {
+            Some(ip) => ip.to_string(),
+            None => "unknown".into(),
         }
-        req.peer_addr()
-            .map(|addr| addr.ip().to_string())
-            .unwrap_or_else(|| "unknown".into())
     }
+}
+
+/// The `hops`-th `X-Forwarded-For` entry from the right (several header
+/// lines count as one list, in order); with fewer entries, the left-most.
+/// `None` without the header or when that entry is not an IP address.
+fn forwarded_client(headers: &header::HeaderMap, hops: u32) -> Option<std::net::IpAddr> {
+    let mut entries = Vec::new();
+    for value in headers.get_all(header::X_FORWARDED_FOR) {
+        entries.extend(value.to_str().ok()?.split(',').map(str::trim));
+    }
+    let from_right = usize::try_from(hops).unwrap_or(usize::MAX);
+    let entry = entries.get(entries.len().saturating_sub(from_right))?;
+    parse_forwarded_ip(entry)
+}
+
+/// An address as proxies write it: `192.0.2.1`, `2001:db8::1`, `192.0.2.1:4711`, `[2001:db8::1]:4711`.
+fn parse_forwarded_ip(entry: &str) -> Option<std::net::IpAddr> {
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// One secret, several keys: a leak of one derived key reveals nothing of the others.
@@ -165,6 +193,7 @@ pub fn build_app(
     App::new()
         .app_data(state.clone())
         .app_data(web::FormConfig::default().limit(64 * 1024))
+        .app_data(settings::avatar_upload_config())
         .configure(assets::configure)
         .configure(ops::configure)
         .service(
@@ -178,7 +207,7 @@ pub fn build_app(
         .wrap(security_headers(https))
         .wrap(from_fn(echo_request_id))
         .wrap(metrics)
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<request_span::RequestSpan>::new())
 }
 
 /// The headers of SECURITY.md on every response.
@@ -242,4 +271,55 @@ pub fn run(
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(lines: &[&str]) -> header::HeaderMap {
+        let mut map = header::HeaderMap::new();
+        for line in lines {
+            map.append(
+                header::X_FORWARDED_FOR,
+                HeaderValue::from_str(line).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn client(lines: &[&str], hops: u32) -> Option<String> {
+        forwarded_client(&headers(lines), hops).map(|ip| ip.to_string())
+    }
+
+    #[test]
+    fn the_client_is_counted_from_the_right() {
+        assert_eq!(
+            client(&["6.6.6.6, 10.0.0.7"], 1).as_deref(),
+            Some("10.0.0.7")
+        );
+        assert_eq!(
+            client(&["6.6.6.6, 203.0.113.9, 10.0.0.2"], 2).as_deref(),
+            Some("203.0.113.9")
+        );
+        // Several header lines are one list, in order.
+        assert_eq!(
+            client(&["6.6.6.6", "10.0.0.7"], 1).as_deref(),
+            Some("10.0.0.7")
+        );
+        // Fewer entries than hops: the left-most, which a trusted proxy wrote.
+        assert_eq!(client(&["10.0.0.7"], 2).as_deref(), Some("10.0.0.7"));
+        // Ports and IPv6 as proxies write them.
+        assert_eq!(
+            client(&["6.6.6.6, 10.0.0.7:4711"], 1).as_deref(),
+            Some("10.0.0.7")
+        );
+        assert_eq!(
+            client(&["6.6.6.6, [2001:db8::1]:4711"], 1).as_deref(),
+            Some("2001:db8::1")
+        );
+        // No header, or not an address: the caller falls back to the peer.
+        assert_eq!(client(&[], 1), None);
+        assert_eq!(client(&["6.6.6.6, unknown"], 1), None);
+    }
 }

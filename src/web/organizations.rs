@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::csrf::{CsrfForm, EmptyForm};
 use super::error::AppError;
-use super::page::{Page, format_time, render_with_status, see_other};
+use super::page::{Page, format_time, render_with_status, see_other, try_again_in};
 use crate::db::{self, organizations::Card};
 use crate::domain::{FieldErrors, WorkspaceId};
 use crate::orgs::{self, NewOrganization, OrgError};
@@ -126,6 +126,25 @@ pub async fn create(
                 errors,
             };
             render_with_status(&body, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(OrgError::Throttled {
+            retry_after_minutes,
+        }) => {
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "form",
+                format!(
+                    "Too many organizations were created from your network. {}",
+                    try_again_in(retry_after_minutes)
+                ),
+            );
+            let body = NewOrganizationPage {
+                page,
+                name,
+                slug,
+                errors,
+            };
+            render_with_status(&body, StatusCode::TOO_MANY_REQUESTS)
         }
         Err(other) => Err(other.into()),
     }

@@ -9,7 +9,6 @@ use std::pin::Pin;
 use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use chrono::NaiveDateTime;
 
 use super::csrf::CsrfToken;
 use super::error::AppError;
@@ -55,9 +54,14 @@ impl FromRequest for Page {
     }
 }
 
-/// How times are shown everywhere: UTC, to the minute, labelled.
-pub fn format_time(time: &NaiveDateTime) -> String {
-    time.format("%Y-%m-%d %H:%M UTC").to_string()
+pub use crate::domain::time::format_time;
+
+/// The end of a throttled form's message: "Try again in 3 minutes."
+pub fn try_again_in(minutes: i64) -> String {
+    format!(
+        "Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )
 }
 
 /// Renders a template with a status other than 200 (a form re-rendered with

@@ -120,6 +120,9 @@ pub struct RoleFormPage {
     errors: FieldErrors,
     groups: Vec<PermissionGroup>,
     parents: Vec<(String, String)>,
+    /// Permissions the edited role holds that the editor doesn't: not
+    /// shown as checkboxes, kept as they are on save.
+    kept: Vec<&'static str>,
 }
 
 async fn form_page(
@@ -135,13 +138,25 @@ async fn form_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let parents = load(state, &page.scope)
-        .await?
+    let roles = load(state, &page.scope).await?;
+    let kept = roles
+        .iter()
+        .find(|(r, _)| Some(&r.id) == editing)
+        .map(|(r, _)| {
+            PermissionSet::from_stored(&r.own_permissions)
+                .difference(page.scope.permissions())
+                .iter()
+                .map(Permission::label)
+                .collect()
+        })
+        .unwrap_or_default();
+    let parents = roles
         .into_iter()
         .filter(|(r, _)| r.system_key.as_deref() != Some("owner") && Some(&r.id) != editing)
         .map(|(r, _)| (r.id.to_string(), r.name))
         .collect();
     let body = RoleFormPage {
+        kept,
         groups: groups(&page.scope),
         page,
         action,

@@ -3,10 +3,12 @@
 //! `org.update`) and the danger zone (leave; for the owner: transfer
 //! ownership, archive, delete forever).
 
-use actix_multipart::form::MultipartForm;
+use actix_multipart::MultipartError;
 use actix_multipart::form::bytes::Bytes as UploadBytes;
 use actix_multipart::form::text::Text;
-use actix_session::Session;
+use actix_multipart::form::{MultipartForm, MultipartFormConfig};
+use actix_session::{Session, SessionExt};
+use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -137,9 +139,45 @@ pub async fn update_general(
 pub struct AvatarUpload {
     csrf_token: Option<Text<String>>,
     active_workspace_id: Option<Text<String>>,
-    /// Parsed up to 5 MB so a slightly-too-large image gets a clear message.
-    #[multipart(limit = "5MB")]
+    /// Read up to the hard cap, so any too-large image up to it gets the
+    /// form's "larger than 1 MB" message (the service checks the real limit).
+    #[multipart(limit = "8MiB")]
     avatar: UploadBytes,
+}
+
+/// Largest avatar upload read at all; beyond it the body is cut off (and
+/// the browser still gets the General tab with the size message).
+pub const AVATAR_UPLOAD_HARD_CAP: usize = 8 * 1024 * 1024;
+
+/// The multipart limits of the avatar form: actix-multipart's defaults keep
+/// at most 2 MiB in memory and answered larger files with a bare 400.
+pub fn avatar_upload_config() -> MultipartFormConfig {
+    MultipartFormConfig::default()
+        .memory_limit(AVATAR_UPLOAD_HARD_CAP + 64 * 1024)
+        .total_limit(AVATAR_UPLOAD_HARD_CAP + 64 * 1024)
+        .error_handler(|error, req| {
+            if !is_overflow(&error) {
+                return error.into();
+            }
+            SessionData::new(&req.get_session()).flash(FlashLevel::Error, AVATAR_TOO_LARGE);
+            actix_web::error::InternalError::from_response(error, see_other("/settings/general"))
+                .into()
+        })
+}
+
+/// The message for an image over the limit, whether the service or the
+/// multipart reader noticed.
+const AVATAR_TOO_LARGE: &str = "The image is larger than 1 MB.";
+
+/// Whether a multipart error is a size limit cutting in.
+fn is_overflow(error: &MultipartError) -> bool {
+    match error {
+        MultipartError::Payload(PayloadError::Overflow) => true,
+        MultipartError::Field { source, .. } => source
+            .as_error::<MultipartError>()
+            .is_some_and(|inner| matches!(inner, MultipartError::Payload(PayloadError::Overflow))),
+        _ => false,
+    }
 }
 
 /// Replaces the organization's avatar.

@@ -16,7 +16,9 @@
 //! invitation journey the Members settings after the invitation
 //! (`members-invited-…`) and after the role change (`members-role-changed-…`),
 //! the invitation as the invited person sees it (`invitation-…`) and the
-//! audit log as a new Admin sees it (`audit-admin-…`).
+//! audit log as a new Admin sees it (`audit-admin-…`); from the phone journey
+//! (390 px) the organization dashboard (`phone-dashboard-…`), the Members
+//! settings (`phone-members-…`) and the open user menu (`phone-user-menu-…`).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -105,6 +107,84 @@ async fn invite_accept_change_role_on_postgres() {
         return;
     };
     invite_accept_change_role(&app, &chromedriver).await;
+}
+
+#[actix_web::test]
+async fn phone_journey_never_scrolls_sideways_on_sqlite() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let app = TestApp::sqlite().await;
+    phone_journey_never_scrolls_sideways(&app, &chromedriver).await;
+}
+
+#[actix_web::test]
+async fn phone_journey_never_scrolls_sideways_on_postgres() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    phone_journey_never_scrolls_sideways(&app, &chromedriver).await;
+}
+
+/// On a 390 px phone: sign up, create an organization, then every page of
+/// the app, none of which may scroll sideways.
+async fn phone_journey_never_scrolls_sideways(app: &TestApp, chromedriver: &Path) {
+    let browser = Browser::start_as(chromedriver, Device::Phone).await;
+    let c = &browser.client;
+    sign_up(c, app, "Philippa Phone-Owner", "phone@example.com").await;
+    assert_fits_the_width(c, "/ (personal)").await;
+    open_page(c, app, "/organizations/new").await;
+    assert_fits_the_width(c, "/organizations/new").await;
+    type_into(c, "#name", "Pocket Enterprises International").await;
+    click_and_wait_for_next_page(c, "#create-organization").await;
+    expect_path(c, "/").await;
+    expect_text(c, "#workspace-title", "Pocket Enterprises International").await;
+    assert_fits_the_width(c, "/ (organization)").await;
+    save_screenshot(c, app.backend, "phone-dashboard").await;
+    for path in [
+        "/organizations",
+        "/organizations/new",
+        "/account",
+        "/audit",
+        "/settings/general",
+        "/settings/members",
+        "/settings/roles",
+        "/settings/roles/new",
+        "/settings/danger",
+    ] {
+        open_page(c, app, path).await;
+        assert_fits_the_width(c, path).await;
+        if path == "/settings/members" {
+            save_screenshot(c, app.backend, "phone-members").await;
+        }
+    }
+    // The user menu is on screen and usable.
+    open_user_menu(c).await;
+    assert_fits_the_width(c, "/settings/danger with the user menu open").await;
+    save_screenshot(c, app.backend, "phone-user-menu").await;
+    browser.close().await;
+}
+
+/// Fails when the page is wider than the viewport (it would scroll
+/// sideways). Under mobile emulation `window.innerWidth` grows with the
+/// page, so the yardstick is the root element's client width.
+pub(crate) async fn assert_fits_the_width(c: &Client, page: &str) {
+    let widths = c
+        .execute(
+            "const root = document.documentElement; return [root.scrollWidth, root.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("measure {page}: {e}"));
+    let widths: Vec<u64> = serde_json::from_value(widths).expect("two widths");
+    let (scroll, client) = (widths[0], widths[1]);
+    assert!(
+        scroll <= client,
+        "{page} scrolls sideways: {scroll} px of content in a {client} px wide viewport"
+    );
 }
 
 /// Sign up → dashboard → sign out → wrong password → sign in, asserting what
@@ -509,7 +589,7 @@ async fn create_organization(c: &Client, name: &str) {
 }
 
 /// Opens `path` of the app (a reload when the browser is there already).
-async fn open_page(c: &Client, app: &TestApp, path: &str) {
+pub(crate) async fn open_page(c: &Client, app: &TestApp, path: &str) {
     c.goto(&format!("{}{path}", app.base))
         .await
         .unwrap_or_else(|e| panic!("open {path}: {e}"));
@@ -559,7 +639,7 @@ async fn texts_of(c: &Client, css: &str) -> Vec<String> {
 
 /// Signs a new user up through the page; the browser ends on their personal
 /// dashboard.
-async fn sign_up(c: &Client, app: &TestApp, name: &str, email: &str) {
+pub(crate) async fn sign_up(c: &Client, app: &TestApp, name: &str, email: &str) {
     c.goto(&format!("{}/signup", app.base))
         .await
         .expect("open /signup");
@@ -852,7 +932,7 @@ impl Rgba {
 
 /// The `chromedriver` to run, or `None` after a loud notice when this
 /// machine has no browser and `TENANTRY_REQUIRE_BROWSER=1` is not set.
-fn chromedriver_or_skip() -> Option<PathBuf> {
+pub(crate) fn chromedriver_or_skip() -> Option<PathBuf> {
     let chromedriver = find_on_path("chromedriver");
     let missing = match &chromedriver {
         None => "`chromedriver` is not on PATH",
@@ -887,14 +967,28 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// A WebDriver session in a headless Chromium of its own (fresh profile).
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Driver,
 }
 
+/// What the browser pretends to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Device {
+    /// A 1280×900 desktop window.
+    Desktop,
+    /// A 390×844 phone (Chrome's device metrics, mobile viewport).
+    Phone,
+}
+
 impl Browser {
-    /// Starts `chromedriver` on a free port and opens a session.
-    async fn start(chromedriver: &Path) -> Self {
+    /// Starts `chromedriver` on a free port and opens a desktop session.
+    pub(crate) async fn start(chromedriver: &Path) -> Self {
+        Self::start_as(chromedriver, Device::Desktop).await
+    }
+
+    /// Starts `chromedriver` on a free port and opens a session as `device`.
+    pub(crate) async fn start_as(chromedriver: &Path, device: Device) -> Self {
         let dir = tempfile::tempdir().expect("temp dir for the browser");
         let log_path = dir.path().join("chromedriver.log");
         let log = File::create(&log_path).expect("create chromedriver.log");
@@ -938,6 +1032,12 @@ impl Browser {
                 ],
             }
         });
+        let mut capabilities = capabilities;
+        if device == Device::Phone {
+            capabilities["goog:chromeOptions"]["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 3.0, "mobile": true },
+            });
+        }
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object literal")
         };
@@ -973,16 +1073,18 @@ impl Browser {
         driver.session_id = client.session_id().await.expect("WebDriver session id");
         assert!(driver.session_id.is_some(), "a new session has an id");
         // A fixed desktop size, so screenshots and layout don't vary.
-        client
-            .set_window_size(1280, 900)
-            .await
-            .expect("set the window size");
+        if device == Device::Desktop {
+            client
+                .set_window_size(1280, 900)
+                .await
+                .expect("set the window size");
+        }
         Self { client, driver }
     }
 
     /// Ends the session (the browser quits), then `Driver::drop` stops
     /// chromedriver.
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         let Self { client, mut driver } = self;
         client.close().await.expect("end the WebDriver session");
         driver.session_id = None;
@@ -1064,7 +1166,7 @@ impl Drop for Driver {
 
 /// Clicks `css` and waits until the browser has left the current page
 /// (its `<html>` element went stale), so nothing is read from the old page.
-async fn click_and_wait_for_next_page(c: &Client, css: &str) {
+pub(crate) async fn click_and_wait_for_next_page(c: &Client, css: &str) {
     let element = find(c, css).await;
     click_element_and_wait_for_next_page(c, &element, css).await;
 }
@@ -1093,7 +1195,7 @@ async fn click_element_and_wait_for_next_page(c: &Client, element: &Element, wha
 }
 
 /// The element matching `css`, waiting for it to appear.
-async fn find(c: &Client, css: &str) -> Element {
+pub(crate) async fn find(c: &Client, css: &str) -> Element {
     let deadline = Instant::now() + PAGE_TIMEOUT;
     loop {
         match c.find(Locator::Css(css)).await {
@@ -1118,7 +1220,7 @@ async fn text_of(c: &Client, css: &str) -> String {
 }
 
 /// Waits until `css` shows exactly `expected` (whitespace collapsed).
-async fn expect_text(c: &Client, css: &str, expected: &str) {
+pub(crate) async fn expect_text(c: &Client, css: &str, expected: &str) {
     let deadline = Instant::now() + PAGE_TIMEOUT;
     loop {
         let shown = match c.find(Locator::Css(css)).await {
@@ -1139,7 +1241,7 @@ async fn expect_text(c: &Client, css: &str, expected: &str) {
 }
 
 /// Waits until `css` is visible (so it can be clicked).
-async fn wait_until_displayed(c: &Client, css: &str) {
+pub(crate) async fn wait_until_displayed(c: &Client, css: &str) {
     let deadline = Instant::now() + PAGE_TIMEOUT;
     while !find(c, css).await.is_displayed().await.unwrap_or(false) {
         assert!(
@@ -1164,7 +1266,7 @@ async fn assert_absent(c: &Client, css: &str) {
 }
 
 /// Replaces what's typed in the input `css`.
-async fn type_into(c: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(c: &Client, css: &str, text: &str) {
     let input = find(c, css).await;
     input
         .clear()
@@ -1187,7 +1289,7 @@ async fn value_of(c: &Client, css: &str) -> String {
 }
 
 /// Waits until the browser is at `expected` (path and query).
-async fn expect_path(c: &Client, expected: &str) {
+pub(crate) async fn expect_path(c: &Client, expected: &str) {
     let deadline = Instant::now() + PAGE_TIMEOUT;
     loop {
         let path = current_path(c).await;

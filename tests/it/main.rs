@@ -6,10 +6,14 @@ mod support;
 
 mod accounts;
 mod browser;
+mod browser_password_reset;
+mod email_verification;
 mod isolation;
 mod members;
+mod members_hierarchy;
 mod operations;
 mod organizations;
+mod password_reset;
 mod roles;
 mod security;
 mod sessions;

@@ -67,12 +67,23 @@ async fn invite_sign_up_and_accept(app: TestApp) {
     );
     app.wait_for_mail_delivery().await;
     // No SMTP configured: the email is a file in data/outbox/.
-    let files: Vec<_> = std::fs::read_dir(app.outbox_dir())
-        .expect("outbox dir")
-        .collect();
-    assert_eq!(files.len(), 1);
+    assert_eq!(app.emails_to("bob@example.com").await.len(), 1);
     let link = app.invitation_link("bob@example.com").await;
-    assert_eq!(app.count("outbox_emails WHERE html_body LIKE '%Accept or decline%' AND subject = 'Ann invited you to Acme Corp on Tenantry'").await, 1);
+    let email = app
+        .email_titled(
+            "bob@example.com",
+            "Ann invited you to Acme Corp on Tenantry",
+        )
+        .await;
+    assert!(
+        email.contains("Subject: Ann invited you to Acme Corp on Tenantry")
+            && email.contains("Accept or decline"),
+        "{email}"
+    );
+    assert_eq!(
+        app.count("outbox_emails WHERE subject = 'Ann invited you to Acme Corp on Tenantry' AND sent_at IS NOT NULL").await,
+        1
+    );
     let page = ann.get("/settings/members").await;
     let ann_row = page
         .text_of(r#"tr[data-email="ann@example.com"]"#)
@@ -379,7 +390,8 @@ async fn concurrent_invitations_make_one_pending(app: TestApp) {
     );
     assert_eq!(app.count("invitations WHERE status = 'pending'").await, 1);
     assert_eq!(
-        app.count("outbox_emails").await,
+        app.count("outbox_emails WHERE to_address = 'bob@example.com'")
+            .await,
         1,
         "no email without its invitation"
     );
@@ -498,11 +510,18 @@ async fn member_changes_apply_on_the_next_request(app: TestApp) {
     }
 }
 
+/// The permissions of the "Team lead" role of the hierarchy tables.
+const TEAM_LEAD_PERMISSIONS: &str =
+    "members.read members.invite members.manage resources.read resources.write";
+
 /// Who tries: each kind of actor of the hierarchy table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Actor {
     Owner,
     Admin,
+    /// "Team lead": a custom role ranked above Admin (90) that may read,
+    /// invite and manage members and work with resources, nothing else.
+    TeamLead,
     Custom,
     Member,
     Inactive,
@@ -518,7 +537,13 @@ async fn hierarchy_rules(app: TestApp) {
     let custom_role = uuid::Uuid::now_v7().to_string();
     app.execute(&format!(
         "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, created_at, updated_at) \
-         VALUES ('{custom_role}', '{acme_id}', NULL, 'Inviter', '', 50, 'members.read members.invite', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+         VALUES ('{custom_role}', '{acme_id}', NULL, 'Inviter', '', 50, 'members.read members.invite resources.read resources.write', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+    ))
+    .await;
+    let team_lead_role = uuid::Uuid::now_v7().to_string();
+    app.execute(&format!(
+        "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, created_at, updated_at) \
+         VALUES ('{team_lead_role}', '{acme_id}', NULL, 'Team lead', '', 90, '{TEAM_LEAD_PERMISSIONS}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
     ))
     .await;
     let people = [
@@ -528,6 +553,7 @@ async fn hierarchy_rules(app: TestApp) {
         (Actor::Inactive, "inactive@example.com", "member"),
         (Actor::Removed, "removed@example.com", "member"),
         (Actor::Outsider, "outsider@example.com", ""),
+        (Actor::TeamLead, "lead@example.com", "team-lead"),
     ];
     app.signed_up("Target", "target@example.com").await;
     app.add_member("acme", "target@example.com", "member").await;
@@ -536,10 +562,15 @@ async fn hierarchy_rules(app: TestApp) {
         let browser = app.signed_up(email, email).await;
         match role {
             "" => {}
-            "custom" => {
+            "custom" | "team-lead" => {
                 app.add_member("acme", email, "member").await;
+                let role = if role == "custom" {
+                    &custom_role
+                } else {
+                    &team_lead_role
+                };
                 app.execute(&format!(
-                    "UPDATE memberships SET role_id = '{custom_role}' WHERE workspace_id = '{acme_id}' AND user_id = (SELECT id FROM users WHERE email = '{email}')"
+                    "UPDATE memberships SET role_id = '{role}' WHERE workspace_id = '{acme_id}' AND user_id = (SELECT id FROM users WHERE email = '{email}')"
                 ))
                 .await;
             }
@@ -581,7 +612,7 @@ async fn hierarchy_rules(app: TestApp) {
             hidden_fields(&browser.get("/account").await.body, "/account/profile");
         let in_acme = matches!(
             actor,
-            Actor::Owner | Actor::Admin | Actor::Custom | Actor::Member
+            Actor::Owner | Actor::Admin | Actor::TeamLead | Actor::Custom | Actor::Member
         );
         let email = browser
             .get("/account")
@@ -600,7 +631,9 @@ async fn hierarchy_rules(app: TestApp) {
         scoped.push(("active_workspace_id".into(), active));
         let members_page = browser.get("/settings/members").await.status;
         let expected_page = match actor {
-            Actor::Owner | Actor::Admin | Actor::Custom | Actor::Member => StatusCode::OK,
+            Actor::Owner | Actor::Admin | Actor::TeamLead | Actor::Custom | Actor::Member => {
+                StatusCode::OK
+            }
             // Outside Acme their active workspace is personal, where they own everything.
             _ => StatusCode::OK,
         };
@@ -669,6 +702,16 @@ async fn hierarchy_rules(app: TestApp) {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 StatusCode::CONFLICT,
                 StatusCode::CONFLICT,
+                StatusCode::SEE_OTHER,
+            ],
+            // Ranked above Admin but without Admin's permissions: may
+            // invite members and act on the admin below it, but may not
+            // hand out Admin, which holds what it lacks.
+            Actor::TeamLead => [
+                StatusCode::SEE_OTHER,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::CONFLICT,
+                StatusCode::SEE_OTHER,
                 StatusCode::SEE_OTHER,
             ],
             // The custom role may invite members but not manage anyone.
@@ -787,8 +830,13 @@ async fn smtp_round_trip(_app: TestApp) {
     };
     let ann = acme(&app).await;
     invite(&app, &ann, "Bob", "bob@example.com", "member").await;
-    let messages = wait_for_messages(&inbox, 1).await;
-    let message = decode_quoted_printable(&messages[0]);
+    // Ann's sign-up sent her a verification email; Bob's invitation is the other.
+    let messages = wait_for_messages(&inbox, 2).await;
+    let message = messages
+        .iter()
+        .map(|m| decode_quoted_printable(m))
+        .find(|m| m.contains("To: bob@example.com"))
+        .expect("the invitation email");
     assert!(
         message.contains("Subject: Ann invited you to Acme Corp on Tenantry"),
         "{message}"
@@ -852,8 +900,9 @@ async fn smtp_outage_delays_but_never_loses(_app: TestApp) {
         "admins see the failure: {delivery}"
     );
     let inbox = start_smtp_server(port);
-    let messages = wait_for_messages(&inbox, 1).await;
-    assert_eq!(messages.len(), 1);
+    // Ann's verification email and Bob's invitation, each sent once.
+    let messages = wait_for_messages(&inbox, 2).await;
+    assert_eq!(messages.len(), 2);
     app.wait_for_mail_delivery().await;
     assert_eq!(
         ann.get("/settings/members")
@@ -956,9 +1005,16 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
     let acme_id = app.workspace_id("acme").await;
     let member_role = role_id(&app, "member").await;
     let inviter_role = uuid::Uuid::now_v7().to_string();
+    let team_lead_role = uuid::Uuid::now_v7().to_string();
     let custom_role = uuid::Uuid::now_v7().to_string();
     for (id, name, level, permissions) in [
-        (&inviter_role, "Inviter", 50, "members.read members.invite"),
+        (
+            &inviter_role,
+            "Inviter",
+            50,
+            "members.read members.invite resources.read resources.write",
+        ),
+        (&team_lead_role, "Team lead", 90, TEAM_LEAD_PERMISSIONS),
         (&custom_role, "Editable", 20, "audit.read"),
     ] {
         app.execute(&format!(
@@ -975,6 +1031,7 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
         (Actor::Inactive, "inactive@example.com", "member"),
         (Actor::Removed, "removed@example.com", "member"),
         (Actor::Outsider, "outsider@example.com", ""),
+        (Actor::TeamLead, "lead@example.com", "custom"),
     ] {
         let browser = app.signed_up(email, email).await;
         if !role.is_empty() {
@@ -990,6 +1047,10 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
         match actor {
             Actor::Custom => {
                 app.execute(&format!("UPDATE memberships SET role_id = '{inviter_role}' WHERE workspace_id = '{acme_id}' AND user_id = {user}"))
+                    .await
+            }
+            Actor::TeamLead => {
+                app.execute(&format!("UPDATE memberships SET role_id = '{team_lead_role}' WHERE workspace_id = '{acme_id}' AND user_id = {user}"))
                     .await
             }
             Actor::Inactive => {
@@ -1031,7 +1092,7 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
             .await;
         let in_acme = matches!(
             actor,
-            Actor::Owner | Actor::Admin | Actor::Custom | Actor::Member
+            Actor::Owner | Actor::Admin | Actor::TeamLead | Actor::Custom | Actor::Member
         );
         let mut form: Vec<(String, String)> =
             hidden_fields(&browser.get("/account").await.body, "/account/profile");
@@ -1077,6 +1138,7 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
         ];
         let expected = match actor {
             Actor::Owner | Actor::Admin => [OK, RULE, SEE, SEE, SEE, OK, OK, SEE, SEE],
+            Actor::TeamLead => [OK, RULE, SEE, SEE, SEE, NO, NO, NO, NO],
             Actor::Custom => [OK, RULE, SEE, NO, NO, NO, NO, NO, NO],
             Actor::Member => [OK, NO, NO, NO, NO, NO, NO, NO, NO],
             // In their personal workspace they may do anything, but Acme's rows are not found there.

@@ -217,3 +217,59 @@ async fn styles_are_served_from_the_binary(app: TestApp) {
         StatusCode::NOT_FOUND
     );
 }
+
+/// The per-request log line names the client Tenantry believes in, not a
+/// `X-Forwarded-For` value the client wrote (no proxy is trusted here).
+#[test]
+fn the_request_log_does_not_take_the_client_ip_from_the_client() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut server = tenantry(dir.path())
+        .env("TENANTRY_BIND", format!("127.0.0.1:{port}"))
+        .env("TENANTRY_LOG_FORMAT", "text")
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .arg("serve")
+        .stderr(log)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start tenantry serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answered = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client.get(format!("{base}/healthz")).send().await.is_ok() {
+                return client
+                    .get(format!("{base}/login"))
+                    .header("X-Forwarded-For", "6.6.6.6")
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .ok();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        None
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = std::fs::read_to_string(&log_path).expect("read log");
+    assert_eq!(answered, Some(200), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("http.route=/login"))
+        .unwrap_or_else(|| panic!("no request line for /login in:\n{log}"));
+    assert!(line.contains("http.client_ip=127.0.0.1"), "{line}");
+    assert!(!line.contains("6.6.6.6"), "{line}");
+}

@@ -844,6 +844,7 @@ async fn archived_organizations_expire_after_the_retention_period(app: TestApp) 
         lifetime: chrono::Duration::hours(12),
         throttle_window: chrono::Duration::minutes(15),
         archived_organizations: chrono::Duration::days(30),
+        outbox_files: None,
     };
     let purged = tenantry::maintenance::run_once(&app.db, retention)
         .await
@@ -858,4 +859,33 @@ async fn archived_organizations_expire_after_the_retention_period(app: TestApp) 
             .await,
         1
     );
+}
+
+on_both_backends!(avatars_of_a_few_megabytes_get_the_size_message);
+
+async fn avatars_of_a_few_megabytes_get_the_size_message(app: TestApp) {
+    let ann = app.signed_up("Ann", "ann@example.com").await;
+    app.create_org(&ann, "Acme Corp", "acme").await;
+    let form = hidden_fields(&ann.get("/settings/general").await.body, "/settings/avatar");
+    // 1.5 MB was always refused with the message; 3 and 4.9 MB got a bare 400.
+    for megabytes in [1.5, 3.0, 4.9] {
+        let mut big = PNG_1X1.to_vec();
+        big.resize((megabytes * 1024.0 * 1024.0) as usize, 0);
+        let res = ann
+            .post_multipart("/settings/avatar", &form, ("avatar", big))
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{megabytes} MB");
+        assert_eq!(res.location(), "/settings/general", "{megabytes} MB");
+        let page = ann.get("/settings/general").await;
+        assert_eq!(
+            page.text_of("#flash").as_deref(),
+            Some("The image is larger than 1 MB."),
+            "{megabytes} MB"
+        );
+        assert!(
+            page.attr_of("#name", "value").is_some(),
+            "the General form is shown"
+        );
+    }
+    assert_eq!(app.count("workspace_avatars").await, 0);
 }

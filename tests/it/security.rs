@@ -306,3 +306,334 @@ async fn switching_to_a_workspace_of_someone_else_changes_nothing(app: TestApp) 
     let res = ann.post_form("/context", &own, &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
 }
+
+crate::on_both_backends_with!(
+    five_per_account;
+    parallel_wrong_passwords_get_no_more_checks_than_the_account_limit
+);
+
+fn five_per_account(settings: &mut tenantry::config::Settings) {
+    settings.login_max_failures_per_account = 5;
+}
+
+/// The responses' statuses, counted: (401 wrong password, 429 throttled, other).
+fn sign_in_outcomes(results: &[crate::support::Response]) -> (usize, usize, Vec<StatusCode>) {
+    let wrong = results
+        .iter()
+        .filter(|r| {
+            r.status == StatusCode::UNAUTHORIZED
+                && r.text_of("#login-error").as_deref() == Some("Wrong email or password.")
+        })
+        .count();
+    let throttled = results
+        .iter()
+        .filter(|r| {
+            r.status == StatusCode::TOO_MANY_REQUESTS
+                && r.text_of("#login-error")
+                    .is_some_and(|t| t.starts_with("Too many failed sign-ins. Try again in"))
+        })
+        .count();
+    let statuses = results.iter().map(|r| r.status).collect();
+    (wrong, throttled, statuses)
+}
+
+/// Opens the sign-in form in `n` separate browsers, then submits all `n`
+/// forms at once with the emails `email_of(i)` and a wrong password.
+async fn parallel_wrong_sign_ins(
+    app: &TestApp,
+    n: usize,
+    email_of: impl Fn(usize) -> String,
+) -> Vec<crate::support::Response> {
+    let browsers: Vec<_> = (0..n).map(|_| app.client()).collect();
+    let mut forms = Vec::new();
+    for browser in &browsers {
+        forms.push(crate::support::hidden_fields(
+            &browser.get("/login").await.body,
+            "/login",
+        ));
+    }
+    let emails: Vec<String> = (0..n).map(email_of).collect();
+    let attempts =
+        browsers
+            .iter()
+            .zip(&forms)
+            .zip(&emails)
+            .map(|((browser, hidden), email)| async move {
+                browser
+                    .post_form(
+                        "/login",
+                        hidden,
+                        &[("email", email.as_str()), ("password", "guess guess guess")],
+                    )
+                    .await
+            });
+    futures::future::join_all(attempts).await
+}
+
+async fn parallel_wrong_passwords_get_no_more_checks_than_the_account_limit(app: TestApp) {
+    app.signed_up("Ann", "ann@example.com").await;
+    let results = parallel_wrong_sign_ins(&app, 40, |_| "ann@example.com".into()).await;
+    let (wrong, throttled, statuses) = sign_in_outcomes(&results);
+    // Exactly the limit of passwords were checked; the rest were refused
+    // before hashing.
+    assert_eq!((wrong, throttled), (5, 35), "{statuses:?}");
+    assert_eq!(
+        app.count("login_attempts WHERE throttle_key = 'account:ann@example.com'")
+            .await,
+        5
+    );
+    assert_eq!(
+        app.count("login_attempts WHERE throttle_key = 'ip:127.0.0.1'")
+            .await,
+        5
+    );
+    // The owner is locked out too until the window passes.
+    let res = app
+        .client()
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "ann@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+crate::on_both_backends_with!(
+    five_per_ip;
+    parallel_guesses_from_one_ip_get_no_more_checks_than_the_ip_limit
+);
+
+fn five_per_ip(settings: &mut tenantry::config::Settings) {
+    settings.login_max_failures_per_ip = 5;
+}
+
+async fn parallel_guesses_from_one_ip_get_no_more_checks_than_the_ip_limit(app: TestApp) {
+    app.signed_up("Ann", "ann@example.com").await;
+    // One guess each at 40 accounts: no account reaches its limit.
+    let results = parallel_wrong_sign_ins(&app, 40, |n| format!("user{n}@example.com")).await;
+    let (wrong, throttled, statuses) = sign_in_outcomes(&results);
+    assert_eq!((wrong, throttled), (5, 35), "{statuses:?}");
+    assert_eq!(
+        app.count("login_attempts WHERE throttle_key = 'ip:127.0.0.1'")
+            .await,
+        5
+    );
+    assert_eq!(
+        app.count("login_attempts WHERE throttle_key LIKE 'account:%'")
+            .await,
+        5,
+        "only the checked attempts count against their accounts"
+    );
+}
+
+crate::on_both_backends_with!(
+    behind_one_proxy;
+    the_client_ip_is_the_one_the_proxy_appended
+);
+
+fn behind_one_proxy(settings: &mut tenantry::config::Settings) {
+    settings.trust_proxy_headers = true;
+    settings.login_max_failures_per_ip = 50;
+}
+
+async fn the_client_ip_is_the_one_the_proxy_appended(app: TestApp) {
+    let sprayer = app.client();
+    let form = crate::support::hidden_fields(&sprayer.get("/login").await.body, "/login");
+    let mut statuses = Vec::new();
+    // The client rotates the left-most X-Forwarded-For value; the proxy
+    // appends the address it saw, 10.0.0.7.
+    for n in 0..60 {
+        let email = format!("user{n}@example.com");
+        let forwarded = format!("6.6.6.{n}, 10.0.0.7");
+        let res = sprayer
+            .post_form_with_headers(
+                "/login",
+                &form,
+                &[("email", &email), ("password", "guess guess guess")],
+                &[("X-Forwarded-For", &forwarded)],
+            )
+            .await;
+        statuses.push(res.status);
+    }
+    let wrong = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((wrong, throttled), (50, 10), "{statuses:?}");
+    assert_eq!(
+        app.count("login_attempts WHERE throttle_key = 'ip:10.0.0.7'")
+            .await,
+        50
+    );
+    assert_eq!(
+        app.count("login_attempts WHERE throttle_key LIKE 'ip:6.6.6.%'")
+            .await,
+        0
+    );
+    // Another client behind the same proxy is not throttled.
+    let res = sprayer
+        .post_form_with_headers(
+            "/login",
+            &form,
+            &[
+                ("email", "user0@example.com"),
+                ("password", "guess guess guess"),
+            ],
+            &[("X-Forwarded-For", "6.6.6.6, 10.0.0.8")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+crate::on_both_backends_with!(
+    three_sign_ups_per_ip;
+    parallel_sign_ups_from_one_ip_stop_at_the_limit
+);
+
+fn three_sign_ups_per_ip(settings: &mut tenantry::config::Settings) {
+    settings.signup_max_per_ip = 3;
+}
+
+async fn parallel_sign_ups_from_one_ip_stop_at_the_limit(app: TestApp) {
+    let browsers: Vec<_> = (0..10).map(|_| app.client()).collect();
+    let mut forms = Vec::new();
+    for browser in &browsers {
+        forms.push(crate::support::hidden_fields(
+            &browser.get("/signup").await.body,
+            "/signup",
+        ));
+    }
+    let emails: Vec<String> = (0..10).map(|n| format!("user{n}@example.com")).collect();
+    let attempts =
+        browsers
+            .iter()
+            .zip(&forms)
+            .zip(&emails)
+            .map(|((browser, hidden), email)| async move {
+                browser
+                    .post_form(
+                        "/signup",
+                        hidden,
+                        &[
+                            ("name", "Squatter"),
+                            ("email", email.as_str()),
+                            ("password", PASSWORD),
+                        ],
+                    )
+                    .await
+            });
+    let results = futures::future::join_all(attempts).await;
+    let created = results
+        .iter()
+        .filter(|r| r.status == StatusCode::SEE_OTHER)
+        .count();
+    let refused: Vec<_> = results
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(
+        (created, refused.len()),
+        (3, 7),
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(app.count("users").await, 3);
+    for res in refused {
+        assert!(
+            res.text_of("#form-error")
+                .is_some_and(|t| t.starts_with("Too many sign-ups from your network. Try again in")),
+            "{}",
+            res.body
+        );
+        assert_eq!(res.attr_of("#name", "value").as_deref(), Some("Squatter"));
+        let email = res.attr_of("#email", "value").unwrap_or_default();
+        assert!(
+            emails.contains(&email),
+            "the email typed is kept: {email:?}"
+        );
+    }
+}
+
+crate::on_both_backends_with!(
+    two_organizations_per_ip;
+    parallel_organization_creations_from_one_ip_stop_at_the_limit
+);
+
+fn two_organizations_per_ip(settings: &mut tenantry::config::Settings) {
+    settings.org_create_max_per_ip = 2;
+}
+
+async fn parallel_organization_creations_from_one_ip_stop_at_the_limit(app: TestApp) {
+    let ann = app.signed_up("Ann", "ann@example.com").await;
+    assert_eq!(
+        app.create_org(&ann, "Acme", "acme").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // A creation refused for its slug doesn't count.
+    assert_eq!(
+        app.create_org(&ann, "Acme again", "acme").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let mut browsers = Vec::new();
+    for n in 0..6 {
+        browsers.push(
+            app.signed_up("Squatter", &format!("squatter{n}@example.com"))
+                .await,
+        );
+    }
+    let mut forms = Vec::new();
+    for browser in &browsers {
+        forms.push(crate::support::hidden_fields(
+            &browser.get("/organizations/new").await.body,
+            "/organizations",
+        ));
+    }
+    let slugs: Vec<String> = (0..6).map(|n| format!("squat-{n}")).collect();
+    let attempts =
+        browsers
+            .iter()
+            .zip(&forms)
+            .zip(&slugs)
+            .map(|((browser, hidden), slug)| async move {
+                browser
+                    .post_form(
+                        "/organizations",
+                        hidden,
+                        &[("name", "Squat"), ("slug", slug.as_str())],
+                    )
+                    .await
+            });
+    let results = futures::future::join_all(attempts).await;
+    let created = results
+        .iter()
+        .filter(|r| r.status == StatusCode::SEE_OTHER)
+        .count();
+    let refused: Vec<_> = results
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(
+        (created, refused.len()),
+        (1, 5),
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(app.count("workspaces WHERE kind <> 'personal'").await, 2);
+    for res in refused {
+        assert!(
+            res.text_of("#form-error").is_some_and(|t| t.starts_with(
+                "Too many organizations were created from your network. Try again in"
+            )),
+            "{}",
+            res.body
+        );
+        assert_eq!(res.attr_of("#name", "value").as_deref(), Some("Squat"));
+        let slug = res.attr_of("#slug", "value").unwrap_or_default();
+        assert!(slugs.contains(&slug), "the slug typed is kept: {slug:?}");
+    }
+}

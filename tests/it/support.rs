@@ -28,8 +28,9 @@ macro_rules! on_both_backends {
             }
             #[actix_web::test]
             async fn postgres() {
-                if let Some(app) = $crate::support::TestApp::postgres().await {
-                    super::$name(app).await;
+                match $crate::support::TestApp::postgres().await {
+                    Some(app) => super::$name(app).await,
+                    None => $crate::support::announce_postgres_skip(stringify!($name)),
                 }
             }
         }
@@ -49,12 +50,21 @@ macro_rules! on_both_backends_with {
             }
             #[actix_web::test]
             async fn postgres() {
-                if let Some(app) = TestApp::start(TestBackend::Postgres, super::$adjust).await {
-                    super::$name(app).await;
+                match TestApp::start(TestBackend::Postgres, super::$adjust).await {
+                    Some(app) => super::$name(app).await,
+                    None => $crate::support::announce_postgres_skip(stringify!($name)),
                 }
             }
         }
     )*};
+}
+
+/// Says out loud that a PostgreSQL twin did not run, so a local green run
+/// is not mistaken for a run on both databases.
+pub fn announce_postgres_skip(test: &str) {
+    eprintln!(
+        "!!! SKIPPED on PostgreSQL: {test} (TENANTRY_TEST_POSTGRES_URL is not set; CI sets it) !!!"
+    );
 }
 
 /// Which database a test runs on.
@@ -81,12 +91,16 @@ pub struct TestApp {
     _data_dir: tempfile::TempDir,
 }
 
-/// Settings for tests: cheap argon2 (explicitly, never the default), the
+/// Settings for tests: cheap argon2 (explicitly, never the default), no
+/// practical per-IP limit on sign-ups and organization creations (every
+/// test user comes from 127.0.0.1; the throttling tests lower them), the
 /// rest as in production.
 pub fn test_settings() -> Settings {
     Settings {
         argon2_memory_kib: 256,
         argon2_iterations: 1,
+        signup_max_per_ip: 100_000,
+        org_create_max_per_ip: 100_000,
         db_pool_size: 4,
         mail_retry_base_seconds: 1,
         mail_poll_seconds: 1,
@@ -251,21 +265,70 @@ impl TestApp {
         panic!("emails still undelivered after 15 s");
     }
 
+    /// Every email delivered to `address` (decoded text of the `.eml` files
+    /// the app wrote, oldest first), after waiting for delivery. The
+    /// database blanks a message's bodies once it is sent, so the delivered
+    /// file is the only place left to read a link from.
+    pub async fn emails_to(&self, address: &str) -> Vec<String> {
+        self.wait_for_mail_delivery().await;
+        let wanted = address.to_lowercase();
+        let mut found: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(self.outbox_dir())
+            .map(|entries| entries.filter_map(Result::ok).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|entry| entry.path().extension().is_some_and(|e| e == "eml"))
+            .filter_map(|entry| {
+                let raw = std::fs::read_to_string(entry.path()).ok()?;
+                let to_line = raw
+                    .lines()
+                    .take_while(|line| !line.is_empty())
+                    .find(|line| line.to_ascii_lowercase().starts_with("to:"))?
+                    .to_lowercase();
+                let modified = entry.metadata().ok()?.modified().ok()?;
+                to_line
+                    .contains(&wanted)
+                    .then(|| (modified, crate::smtp::decode_quoted_printable(&raw)))
+            })
+            .collect();
+        found.sort_by_key(|(modified, _)| *modified);
+        found.into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// The newest email delivered to `address` with this subject. Emails
+    /// are picked by subject, not by arrival: a sign-up's verification mail
+    /// and the mail a test is about may be delivered in either order.
+    pub async fn email_titled(&self, address: &str, subject: &str) -> String {
+        let header = format!("Subject: {subject}");
+        let emails = self.emails_to(address).await;
+        emails
+            .iter()
+            .rev()
+            .find(|email| email.lines().any(|line| line == header))
+            .cloned()
+            .unwrap_or_else(|| panic!("no email titled {subject:?} to {address}: {emails:?}"))
+    }
+
+    /// The path of the first link starting with `prefix` (e.g.
+    /// `/password/reset/`) in the newest email delivered to `address` that
+    /// has such a link (other emails, like the verification mail of a
+    /// sign-up, may arrive around the same time).
+    pub async fn link_in_latest_email(&self, address: &str, prefix: &str) -> String {
+        let emails = self.emails_to(address).await;
+        let body = emails
+            .iter()
+            .rev()
+            .find(|body| body.contains(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} link in the emails to {address}: {emails:?}"));
+        let start = body.find(prefix).unwrap_or_default();
+        body[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+            .collect()
+    }
+
     /// The invitation link in the newest email to `email`.
     pub async fn invitation_link(&self, email: &str) -> String {
-        let body = self
-            .text_value(&format!(
-                "SELECT text_body AS value FROM outbox_emails WHERE to_address = '{email}' ORDER BY created_at DESC, id DESC LIMIT 1"
-            ))
-            .await;
-        let start = body
-            .find("/invitations/")
-            .unwrap_or_else(|| panic!("no link in {body}"));
-        let path: String = body[start..]
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
-        path
+        self.link_in_latest_email(email, "/invitations/").await
     }
 
     /// The id of the workspace with this slug.
@@ -502,6 +565,24 @@ impl Client {
                 .expect("POST"),
         )
         .await
+    }
+
+    /// Like [`Client::post_form`], with extra request headers (what a proxy
+    /// in front of the app, or a client, adds).
+    pub async fn post_form_with_headers(
+        &self,
+        action: &str,
+        hidden: &[(String, String)],
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut all: Vec<(String, String)> = hidden.to_vec();
+        all.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut request = self.http.post(format!("{}{action}", self.base)).form(&all);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::read(request.send().await.expect("POST")).await
     }
 
     /// Switches the active workspace with the switcher.

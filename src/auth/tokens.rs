@@ -1,0 +1,117 @@
+//! What the account links share: 256-bit tokens from the CSPRNG of which
+//! only the SHA-256 is stored, the emails that carry them (askama templates
+//! `emails/account.{txt,html}`, queued in the outbox inside the caller's
+//! transaction) and links built from the configured base URL, never from
+//! the request's `Host` header.
+
+use askama::Template;
+
+use super::AuthError;
+use crate::db;
+use crate::members::hash_token;
+use crate::web::AppState;
+
+/// How long an email-verification link works.
+pub const VERIFY_EMAIL_TTL: chrono::Duration = chrono::Duration::hours(24);
+/// How long a password-reset link works.
+pub const PASSWORD_RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
+/// How long an email-change confirmation link works.
+pub const EMAIL_CHANGE_TTL: chrono::Duration = chrono::Duration::hours(24);
+/// Seconds between two verification or email-change emails of one account.
+pub const RESEND_INTERVAL_SECONDS: i64 = 60;
+
+/// A fresh token (for the link) and its hash (for the database).
+pub fn new_token() -> (String, String) {
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// An absolute link to `path` on this site, from `TENANTRY_BASE_URL`.
+pub fn link(state: &AppState, path: &str) -> String {
+    format!("{}{path}", state.config.base_url)
+}
+
+/// The plain-text part of an account email.
+#[derive(Template)]
+#[template(path = "emails/account.txt")]
+struct AccountText<'a> {
+    name: &'a str,
+    intro: &'a str,
+    action: &'a str,
+    link: Option<&'a str>,
+    outro: &'a str,
+}
+
+/// The HTML part of an account email.
+#[derive(Template)]
+#[template(path = "emails/account.html")]
+struct AccountHtml<'a> {
+    name: &'a str,
+    intro: &'a str,
+    action: &'a str,
+    link: Option<&'a str>,
+    outro: &'a str,
+}
+
+/// One account email: a greeting, what happened, an optional button and a
+/// closing line that says how long the link works and what to do if it
+/// wasn't you.
+pub struct AccountMail<'a> {
+    /// Recipient.
+    pub to: &'a str,
+    /// Subject line.
+    pub subject: &'a str,
+    /// Who is greeted.
+    pub name: &'a str,
+    /// What happened.
+    pub intro: &'a str,
+    /// The label of the link.
+    pub action: &'a str,
+    /// The link, if the email carries one.
+    pub link: Option<&'a str>,
+    /// How long the link works; what to do if it wasn't you.
+    pub outro: &'a str,
+}
+
+/// Renders and queues an account email (inside the caller's transaction).
+pub fn queue(conn: &mut db::AnyConnection, mail: &AccountMail<'_>) -> Result<(), AuthError> {
+    let text = AccountText {
+        name: mail.name,
+        intro: mail.intro,
+        action: mail.action,
+        link: mail.link,
+        outro: mail.outro,
+    }
+    .render()
+    .map_err(|e| AuthError::Mail(e.to_string()))?;
+    let html = AccountHtml {
+        name: mail.name,
+        intro: mail.intro,
+        action: mail.action,
+        link: mail.link,
+        outro: mail.outro,
+    }
+    .render()
+    .map_err(|e| AuthError::Mail(e.to_string()))?;
+    db::outbox::enqueue(
+        conn,
+        &db::outbox::NewEmail {
+            to: mail.to,
+            subject: mail.subject,
+            text: &text,
+            html: &html,
+            invitation_id: None,
+        },
+    )?;
+    Ok(())
+}
+
+/// Wakes the mail worker and, without SMTP, logs the link so a local user
+/// can follow it (as invitations do).
+pub fn after_queueing(state: &AppState, to: &str, what: &str, link: &str) {
+    state.mail.kick.notify_one();
+    if !state.mail.transport.is_smtp() {
+        tracing::info!(to = %to, %link, "{what} link (no SMTP configured; the email is in data/outbox/)");
+    }
+}
