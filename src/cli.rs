@@ -96,8 +96,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(backend = db.backend().name(), applied, "database ready");
     let listener = TcpListener::bind(&config.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
-    let retention = crate::maintenance::Retention::from_config(&config);
-    actix_web::rt::spawn(crate::maintenance::run_forever(db.clone(), retention));
+    let retention = crate::services::maintenance::Retention::from_config(&config);
+    actix_web::rt::spawn(crate::services::maintenance::run_forever(
+        db.clone(),
+        retention,
+    ));
     let base_url = config.base_url.clone();
     let state = AppState::new(config, db)?;
     tracing::info!(%base_url, "Tenantry is listening");
@@ -129,7 +132,7 @@ fn create_user(
         .map_err(|e| anyhow::anyhow!("password: {e}"))?;
     let db = Db::connect(&config.database_url, 1)?;
     db.migrate()?;
-    let hasher = crate::auth::passwords::PasswordHasher::new(config.argon2)?;
+    let hasher = crate::services::accounts::passwords::PasswordHasher::new(config.argon2)?;
     let secret = password.clone();
     let hash = actix_web::rt::System::new().block_on(async move { hasher.hash(secret).await })?;
     let mut conn = db.connection()?;
@@ -140,7 +143,7 @@ fn create_user(
             name: user.name.clone(),
             ip: "command line".into(),
         };
-        crate::auth::record_account_event(
+        crate::services::accounts::record_account_event(
             conn,
             &personal,
             &actor,

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use super::schema::audit_entries;
 use super::{AnyConnection, DbError, now};
+use crate::db::scope::Scope;
 use crate::domain::{UserId, WorkspaceId};
-use crate::scope::Scope;
 
 /// Who acted, as recorded.
 #[derive(Debug, Clone)]

@@ -16,8 +16,8 @@ use super::audit::Actor;
 use super::members::{ROLE_COLUMNS, RoleRow};
 use super::schema::{invitations, roles, workspaces};
 use super::{AnyConnection, DbError, now};
+use crate::db::scope::Scope;
 use crate::domain::{Email, RoleId, UserId, WorkspaceId};
-use crate::scope::Scope;
 
 diesel::define_sql_function!(
     /// SQL `COALESCE` over two timestamps, to order the history by when an

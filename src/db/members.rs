@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use super::schema::{memberships, roles, users};
 use super::{AnyConnection, DbError, now};
+use crate::db::scope::Scope;
 use crate::domain::{MembershipId, RoleId, UserId, WorkspaceId};
-use crate::scope::Scope;
 
 diesel::define_sql_function!(
     /// SQL `lower()`, for case-insensitive search on both backends.

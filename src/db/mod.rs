@@ -1,7 +1,7 @@
 //! The repository layer: every diesel query lives under `db`, and `schema`
 //! is private to it, so code outside can reach tables only through the
 //! functions here. Workspace data is reached only with a
-//! [`Scope`](crate::scope::Scope)'s workspace id.
+//! [`Scope`](crate::db::scope::Scope)'s workspace id.
 //!
 //! One binary serves SQLite and PostgreSQL through diesel's
 //! `MultiConnection`; the backend is chosen from the URL's scheme (diesel's
@@ -12,6 +12,8 @@
 //! once, in `web::error`.
 
 mod schema;
+
+pub mod scope;
 
 pub mod account_tokens;
 pub mod audit;

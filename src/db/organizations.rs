@@ -1,7 +1,7 @@
 //! Organizations: creation with their system roles, settings, avatar,
 //! archive / restore / delete, ownership and leaving. Functions that change
 //! data expect to run inside the caller's transaction (the domain layer in
-//! `crate::orgs` opens it and writes the audit entry in it).
+//! `crate::services::organizations` opens it and writes the audit entry in it).
 
 use std::collections::HashMap;
 
@@ -10,9 +10,9 @@ use diesel::prelude::*;
 
 use super::schema::{memberships, roles, users, workspace_avatars, workspaces};
 use super::{AnyConnection, DbError, now};
+use crate::db::scope::Scope;
 use crate::domain::permission::SystemRole;
 use crate::domain::{MembershipId, RoleId, Slug, UserId, WorkspaceId};
-use crate::scope::Scope;
 
 /// Creates an organization with its owner, admin and member roles and makes
 /// `creator` its owner. A taken slug is `DbError::Conflict` on the slug.

@@ -11,9 +11,9 @@ use diesel::prelude::*;
 
 use super::schema::{memberships, roles};
 use super::{AnyConnection, DbError, now};
+use crate::db::scope::Scope;
 use crate::domain::permission::{InheritingRole, effective_permissions};
 use crate::domain::{PermissionSet, RoleId};
-use crate::scope::Scope;
 
 /// A role as the roles page lists it.
 #[derive(Debug, Clone, Queryable)]

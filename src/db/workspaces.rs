@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use super::schema::{memberships, roles, workspaces};
 use super::{AnyConnection, DbError};
+use crate::db::scope::Scope;
 use crate::domain::{MembershipId, RoleId, UserId, WorkspaceId};
-use crate::scope::Scope;
 
 /// One workspace a user can enter, with their membership and role in it.
 #[derive(Debug, Clone, Queryable)]

@@ -94,6 +94,13 @@ pub trait RequiredPermission {
     const PERMISSION: Permission;
 }
 
+/// A refusal because the acting role lacks this permission: the web layer
+/// answers it with 403 naming the permission, so the user knows what to ask
+/// an admin for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("permission {0} required")]
+pub struct Forbidden(pub Permission);
+
 impl Permission {
     /// Permissions only the owner holds; no custom role can be given them.
     pub fn is_owner_only(self) -> bool {

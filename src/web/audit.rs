@@ -12,7 +12,7 @@ use super::page::{Page, format_time, render_with_status};
 use crate::db::{self, DbError, audit::Filter};
 use crate::domain::UserId;
 use crate::domain::permission::require;
-use crate::scope::Permitted;
+use crate::web::scope::Permitted;
 
 /// Entries per page.
 const PAGE_SIZE: i64 = 50;

@@ -11,9 +11,9 @@ use super::AppState;
 use super::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use super::error::AppError;
 use super::page::{render_with_status, safe_local_path, see_other, try_again_in};
-use crate::auth::{self, AuthError, SignUpInput};
 use crate::domain::FieldErrors;
-use crate::session::{FlashLevel, SessionData};
+use crate::services::accounts::{self, AuthError, SignUpInput};
+use crate::web::session::{FlashLevel, SessionData};
 
 /// The sign-up page.
 #[derive(Template)]
@@ -111,7 +111,7 @@ pub async fn signup(
         password,
         email_verified: invitation.is_some(),
     };
-    match auth::sign_up(&state, input, &state.client_ip(&req)).await {
+    match accounts::sign_up(&state, input, &state.client_ip(&req)).await {
         Ok(signed_in) => {
             let data = SessionData::new(&session);
             data.sign_in(&signed_in.user_id, &signed_in.personal_workspace)?;
@@ -230,7 +230,7 @@ pub async fn login(
         next,
     } = form.fields;
     let client_ip = state.client_ip(&req);
-    let outcome = auth::sign_in(&state, &email, password, &client_ip).await;
+    let outcome = accounts::sign_in(&state, &email, password, &client_ip).await;
     let rerender = |errors: FieldErrors, error: Option<String>, status: StatusCode| {
         let page = LoginPage {
             csrf: csrf.0.clone(),

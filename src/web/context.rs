@@ -11,9 +11,9 @@ use serde::Deserialize;
 use super::csrf::CsrfForm;
 use super::error::AppError;
 use super::page::{safe_local_path, see_other};
+use crate::db::scope::Scope;
 use crate::domain::WorkspaceId;
-use crate::scope::Scope;
-use crate::session::SessionData;
+use crate::web::session::SessionData;
 
 /// The switcher's form.
 #[derive(Deserialize)]

@@ -27,8 +27,8 @@ use sha2::Sha256;
 
 use super::AppState;
 use super::error::AppError;
-use crate::scope::Scope;
-use crate::session::SessionData;
+use crate::db::scope::Scope;
+use crate::web::session::SessionData;
 
 /// Name of the binding cookie over plain HTTP.
 pub const COOKIE_NAME: &str = "tenantry_csrf";

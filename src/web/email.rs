@@ -12,7 +12,7 @@ use super::AppState;
 use super::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use super::error::AppError;
 use super::page::render_with_status;
-use crate::auth::{self, AuthError};
+use crate::services::accounts::{self, AuthError};
 
 /// The one page for every link that can't be used.
 #[derive(Template)]
@@ -50,7 +50,7 @@ pub async fn verify_form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match auth::email::verification_target(&state, &token).await? {
+    match accounts::email::verification_target(&state, &token).await? {
         Some(email) => render_with_status(
             &ConfirmPage {
                 csrf: csrf.0,
@@ -73,7 +73,7 @@ pub async fn verify(
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match auth::email::verify(&state, &token, &state.client_ip(&req)).await {
+    match accounts::email::verify(&state, &token, &state.client_ip(&req)).await {
         Ok(()) => render_with_status(
             &DonePage {
                 title: "Email address confirmed",
@@ -93,7 +93,7 @@ pub async fn change_form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match auth::email::change_target(&state, &token).await? {
+    match accounts::email::change_target(&state, &token).await? {
         Some((old, new)) => render_with_status(
             &ConfirmPage {
                 csrf: csrf.0,
@@ -116,7 +116,7 @@ pub async fn confirm_change(
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match auth::email::confirm_change(&state, &token, &state.client_ip(&req)).await {
+    match accounts::email::confirm_change(&state, &token, &state.client_ip(&req)).await {
         Ok(new) => render_with_status(
             &DonePage {
                 title: "Email address changed",

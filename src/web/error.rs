@@ -2,7 +2,7 @@
 //!
 //! Layers and their errors: repository functions return
 //! [`DbError`](crate::db::DbError); domain functions return their own enums
-//! (e.g. [`AuthError`](crate::auth::AuthError)) whose validation cases the
+//! (e.g. [`AuthError`](crate::services::accounts::AuthError)) whose validation cases the
 //! handler renders into its form; everything else converts into
 //! [`AppError`]. `AppError` only decides the status; [`render_error`] (an
 //! `ErrorHandlers` hook that sees the request) turns it into an HTML page or,
@@ -66,9 +66,15 @@ impl From<DbError> for AppError {
     }
 }
 
-impl From<crate::auth::passwords::HashError> for AppError {
-    fn from(error: crate::auth::passwords::HashError) -> Self {
+impl From<crate::services::accounts::passwords::HashError> for AppError {
+    fn from(error: crate::services::accounts::passwords::HashError) -> Self {
         AppError::Internal(error.to_string())
+    }
+}
+
+impl From<crate::domain::permission::Forbidden> for AppError {
+    fn from(error: crate::domain::permission::Forbidden) -> Self {
+        AppError::Forbidden(error.0)
     }
 }
 
@@ -234,9 +240,9 @@ pub fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
     ))
 }
 
-impl From<crate::auth::AuthError> for AppError {
-    fn from(error: crate::auth::AuthError) -> Self {
-        use crate::auth::AuthError;
+impl From<crate::services::accounts::AuthError> for AppError {
+    fn from(error: crate::services::accounts::AuthError) -> Self {
+        use crate::services::accounts::AuthError;
         match error {
             AuthError::Db(db) => db.into(),
             AuthError::Hash(hash) => hash.into(),
@@ -247,9 +253,9 @@ impl From<crate::auth::AuthError> for AppError {
     }
 }
 
-impl From<crate::orgs::OrgError> for AppError {
-    fn from(error: crate::orgs::OrgError) -> Self {
-        use crate::orgs::OrgError;
+impl From<crate::services::organizations::OrgError> for AppError {
+    fn from(error: crate::services::organizations::OrgError) -> Self {
+        use crate::services::organizations::OrgError;
         match error {
             OrgError::Db(db) => db.into(),
             OrgError::Refused(message) => AppError::Refused(message),
@@ -259,9 +265,9 @@ impl From<crate::orgs::OrgError> for AppError {
     }
 }
 
-impl From<crate::members::MemberError> for AppError {
-    fn from(error: crate::members::MemberError) -> Self {
-        use crate::members::MemberError;
+impl From<crate::services::members::MemberError> for AppError {
+    fn from(error: crate::services::members::MemberError) -> Self {
+        use crate::services::members::MemberError;
         match error {
             MemberError::Db(db) => db.into(),
             MemberError::Refused(message) => AppError::Refused(message),

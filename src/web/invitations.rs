@@ -13,10 +13,10 @@ use super::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use super::error::AppError;
 use super::page::{format_time, render_with_status, see_other};
 use crate::db::invitations::InvitationView;
+use crate::db::scope::Scope;
 use crate::db::{self, DbError};
-use crate::members::{self, MemberError, hash_token};
-use crate::scope::Scope;
-use crate::session::{FlashLevel, SessionData};
+use crate::services::members::{self, MemberError, hash_token};
+use crate::web::session::{FlashLevel, SessionData};
 
 /// The invitation page.
 #[derive(Template)]

@@ -13,12 +13,13 @@ use super::csrf::{EmptyForm, ScopedForm};
 use super::error::AppError;
 use super::page::{Page, format_time, render_with_status, see_other};
 use crate::db::members::RoleRow;
+use crate::db::scope::Scope;
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
 use crate::domain::{FieldErrors, MembershipId, Permission};
-use crate::members::{self, InviteInput, MemberError, Standing, can_act_on};
-use crate::scope::{Permitted, Scope};
-use crate::session::{FlashLevel, SessionData};
+use crate::services::members::{self, InviteInput, MemberError, Standing, can_act_on};
+use crate::web::scope::Permitted;
+use crate::web::session::{FlashLevel, SessionData};
 
 /// Members per page.
 const PAGE_SIZE: i64 = 50;

@@ -19,6 +19,8 @@ pub mod page;
 pub mod password;
 pub mod request_span;
 pub mod roles;
+pub mod scope;
+pub mod session;
 pub mod settings;
 
 use std::net::TcpListener;
@@ -37,10 +39,10 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::auth::passwords::PasswordHasher;
 use crate::config::Config;
 use crate::db::Db;
-use crate::session::store::DbSessionStore;
+use crate::services::accounts::passwords::PasswordHasher;
+use crate::web::session::store::DbSessionStore;
 
 /// Shared by every request: configuration, database, hasher and keys.
 pub struct AppState {
@@ -53,7 +55,7 @@ pub struct AppState {
     /// Key of the CSRF token MAC (derived from the secret key).
     pub csrf_key: Vec<u8>,
     /// The email outbox's delivery settings; `mail.kick` wakes its worker.
-    pub mail: crate::mail::Outbox,
+    pub mail: crate::services::mail::Outbox,
     session_key: Key,
 }
 
@@ -66,8 +68,8 @@ impl AppState {
             &config.secret_key,
             b"tenantry session cookie v1",
         ));
-        let mail = crate::mail::Outbox {
-            transport: crate::mail::Transport::from_config(
+        let mail = crate::services::mail::Outbox {
+            transport: crate::services::mail::Transport::from_config(
                 config.smtp_url.as_deref(),
                 &config.data_dir,
             )?,
@@ -262,7 +264,7 @@ pub fn run(
     state: AppState,
     workers: Option<usize>,
 ) -> anyhow::Result<Server> {
-    actix_web::rt::spawn(crate::mail::run_worker(state.mail.clone()));
+    actix_web::rt::spawn(crate::services::mail::run_worker(state.mail.clone()));
     let state = web::Data::new(state);
     let metrics = metrics()?;
     let mut server =

@@ -11,11 +11,11 @@ use super::AppState;
 use super::csrf::{CsrfForm, EmptyForm};
 use super::error::AppError;
 use super::page::{Page, format_time, render_with_status, see_other, try_again_in};
+use crate::db::scope::Scope;
 use crate::db::{self, organizations::Card};
 use crate::domain::{FieldErrors, WorkspaceId};
-use crate::orgs::{self, NewOrganization, OrgError};
-use crate::scope::Scope;
-use crate::session::{FlashLevel, SessionData};
+use crate::services::organizations::{self, NewOrganization, OrgError};
+use crate::web::session::{FlashLevel, SessionData};
 
 /// The organizations page.
 #[derive(Template)]
@@ -39,7 +39,7 @@ pub struct ArchivedRow {
 /// they own with "Restore".
 pub async fn index(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, AppError> {
     let user = page.scope.user_id().clone();
-    let cutoff = orgs::restore_cutoff(&state);
+    let cutoff = organizations::restore_cutoff(&state);
     let (cards, archived) = state
         .db
         .run(move |conn| {
@@ -108,7 +108,7 @@ pub async fn create(
         name: name.clone(),
         slug: slug.clone(),
     };
-    match orgs::create(&state, &page.scope, input).await {
+    match organizations::create(&state, &page.scope, input).await {
         Ok(id) => {
             let data = SessionData::new(&session);
             data.set_active_workspace(&id)?;
@@ -159,7 +159,7 @@ pub async fn restore(
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let workspace = WorkspaceId::parse(&path).ok_or(AppError::NotFound)?;
-    let name = orgs::restore(&state, &scope, workspace.clone()).await?;
+    let name = organizations::restore(&state, &scope, workspace.clone()).await?;
     let data = SessionData::new(&session);
     data.set_active_workspace(&workspace)?;
     data.flash(FlashLevel::Success, format!("{name} was restored."));

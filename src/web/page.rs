@@ -12,8 +12,8 @@ use actix_web::{FromRequest, HttpRequest};
 
 use super::csrf::CsrfToken;
 use super::error::AppError;
-use crate::scope::Scope;
-use crate::session::{Flash, SessionData};
+use crate::db::scope::Scope;
+use crate::web::session::{Flash, SessionData};
 
 /// The chrome of a signed-in page.
 pub struct Page {

@@ -12,9 +12,9 @@ use super::csrf::{CsrfForm, CsrfToken};
 use super::email::link_invalid;
 use super::error::AppError;
 use super::page::{render_with_status, see_other};
-use crate::auth::{AuthError, recovery};
 use crate::domain::FieldErrors;
-use crate::session::{FlashLevel, SessionData};
+use crate::services::accounts::{AuthError, recovery};
+use crate::web::session::{FlashLevel, SessionData};
 
 /// The "forgot your password?" page.
 #[derive(Template)]

@@ -12,13 +12,14 @@ use super::AppState;
 use super::csrf::{EmptyForm, ScopedForm};
 use super::error::AppError;
 use super::page::{Page, render_with_status, see_other};
+use crate::db::scope::Scope;
 use crate::db::{self, roles::RoleDetail};
 use crate::domain::permission::require;
 use crate::domain::{FieldErrors, Permission, PermissionSet, RoleId};
-use crate::members::MemberError;
-use crate::roles::{self, PRESETS, Preset, RoleInput};
-use crate::scope::{Permitted, Scope};
-use crate::session::{FlashLevel, SessionData};
+use crate::services::members::MemberError;
+use crate::services::roles::{self, PRESETS, Preset, RoleInput};
+use crate::web::scope::Permitted;
+use crate::web::session::{FlashLevel, SessionData};
 
 /// The roles page.
 #[derive(Template)]

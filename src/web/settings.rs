@@ -19,11 +19,12 @@ use super::csrf::{self, EmptyForm, ScopedForm};
 use super::error::AppError;
 use super::page::{Page, render_with_status, see_other};
 use crate::db;
+use crate::db::scope::Scope;
 use crate::domain::FieldErrors;
 use crate::domain::permission::require;
-use crate::orgs::{self, GeneralInput, OrgError};
-use crate::scope::{Permitted, Scope};
-use crate::session::{FlashLevel, SessionData};
+use crate::services::organizations::{self, GeneralInput, OrgError};
+use crate::web::scope::Permitted;
+use crate::web::session::{FlashLevel, SessionData};
 
 /// The General tab.
 #[derive(Template)]
@@ -113,7 +114,7 @@ pub async fn update_general(
         billing_email,
         billing_address,
     };
-    match orgs::update_general(&state, &form.scope, input.clone()).await {
+    match organizations::update_general(&state, &form.scope, input.clone()).await {
         Ok(()) => {
             SessionData::new(&session)
                 .flash(FlashLevel::Success, "Organization settings were saved.");
@@ -202,7 +203,7 @@ pub async fn upload_avatar(
     )?;
     let bytes = upload.into_inner().avatar.data.to_vec();
     let data = SessionData::new(&session);
-    match orgs::set_avatar(&state, permitted.scope(), bytes).await {
+    match organizations::set_avatar(&state, permitted.scope(), bytes).await {
         Ok(()) => data.flash(FlashLevel::Success, "The avatar was updated."),
         Err(OrgError::Invalid(errors)) => {
             let message = errors
@@ -223,7 +224,7 @@ pub async fn remove_avatar(
     session: Session,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    orgs::remove_avatar(&state, &form.scope).await?;
+    organizations::remove_avatar(&state, &form.scope).await?;
     SessionData::new(&session).flash(FlashLevel::Success, "The avatar was removed.");
     Ok(see_other("/settings/general"))
 }
@@ -270,7 +271,7 @@ pub async fn archive(
     session: Session,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    orgs::archive(&state, &form.scope).await?;
+    organizations::archive(&state, &form.scope).await?;
     back_to_personal(
         &session,
         &form.scope,
@@ -297,7 +298,7 @@ pub async fn delete(
     session: Session,
     form: ScopedForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    match orgs::delete_forever(&state, &form.scope, &form.fields.confirm_name).await {
+    match organizations::delete_forever(&state, &form.scope, &form.fields.confirm_name).await {
         Ok(()) => back_to_personal(
             &session,
             &form.scope,
@@ -329,7 +330,7 @@ pub async fn transfer_ownership(
 ) -> Result<HttpResponse, AppError> {
     let then_leave = form.fields.leave.is_some();
     let email = form.fields.new_owner_email;
-    match orgs::transfer_ownership(&state, &form.scope, &email, then_leave).await {
+    match organizations::transfer_ownership(&state, &form.scope, &email, then_leave).await {
         Ok(new_owner) if then_leave => back_to_personal(
             &session,
             &form.scope,
@@ -362,7 +363,7 @@ pub async fn leave(
     session: Session,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    orgs::leave(&state, &form.scope).await?;
+    organizations::leave(&state, &form.scope).await?;
     back_to_personal(
         &session,
         &form.scope,

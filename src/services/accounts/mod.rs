@@ -9,10 +9,10 @@ pub mod tokens;
 
 use crate::db::audit::{Actor, Event};
 use crate::db::login_attempts::{KeyLimit, Reservation};
+use crate::db::scope::Scope;
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
 use crate::domain::{Email, FieldErrors, Password, PersonName, UserId, WorkspaceId};
-use crate::scope::Scope;
 use crate::web::AppState;
 
 /// What sign-up and sign-in can refuse, by what the form should show.

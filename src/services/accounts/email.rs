@@ -16,12 +16,12 @@ use super::tokens::{
 use super::{AuthError, account_context, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
 use crate::db::audit::Actor;
+use crate::db::scope::Scope;
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
 use crate::domain::time::format_time;
 use crate::domain::{Email, FieldErrors, UserId};
-use crate::members::hash_token;
-use crate::scope::Scope;
+use crate::services::members::hash_token;
 use crate::web::AppState;
 
 /// A verification link about to be mailed: the token's hash for the

@@ -7,12 +7,12 @@
 
 use crate::db::audit::{Actor, Event};
 use crate::db::roles::{CustomRole, RoleDetail};
+use crate::db::scope::Scope;
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::name::read_alike;
 use crate::domain::permission::{SystemRole, effective_permissions};
 use crate::domain::{FieldErrors, Permission, PermissionSet, PersonName, RoleId};
-use crate::members::{MemberError, Standing, revoke_invitations_beyond_senders};
-use crate::scope::Scope;
+use crate::services::members::{MemberError, Standing, revoke_invitations_beyond_senders};
 use crate::web::AppState;
 
 /// Longest role description.

@@ -17,7 +17,7 @@ use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::time::format_time;
 use crate::domain::{Email, FieldErrors, Password};
-use crate::members::hash_token;
+use crate::services::members::hash_token;
 use crate::web::AppState;
 
 /// Mails a reset link to the account using `email`, or a note that none

@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::AuthError;
 use crate::db;
-use crate::members::hash_token;
+use crate::services::members::hash_token;
 use crate::web::AppState;
 
 /// How long an email-verification link works.

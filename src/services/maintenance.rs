@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::{self, Db, DbError};
-use crate::session::store::DbSessionStore;
+use crate::web::session::store::DbSessionStore;
 
 /// How often the clean-up runs.
 const INTERVAL: Duration = Duration::from_secs(600);

@@ -9,9 +9,9 @@ use chrono::NaiveDateTime;
 
 use crate::db::audit::{Actor, Event};
 use crate::db::login_attempts::{KeyLimit, Reservation};
+use crate::db::scope::Scope;
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::{Email, FieldErrors, PersonName, Slug, WorkspaceId};
-use crate::scope::Scope;
 use crate::web::AppState;
 
 /// Longest description.
@@ -506,7 +506,7 @@ pub async fn transfer_ownership(
                 }
                 // The previous owner is an admin now (or gone): invitations
                 // they sent to roles only an owner gives are revoked.
-                crate::members::revoke_invitations_beyond_senders(conn, &scope, &actor)?;
+                crate::services::members::revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok::<_, OrgError>(target.name)
             })
         })
@@ -537,7 +537,7 @@ pub async fn leave(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
                     details: String::new(),
                 };
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-                crate::members::revoke_invitations_beyond_senders(conn, &scope, &actor)?;
+                crate::services::members::revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok::<_, DbError>(())
             })
         })

@@ -13,12 +13,12 @@ use sha2::{Digest, Sha256};
 
 use crate::db::audit::{Actor, Event};
 use crate::db::members::{MemberRow, RoleRow};
+use crate::db::scope::Scope;
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::permission::SystemRole;
 use crate::domain::{
     Email, FieldErrors, MembershipId, PermissionSet, PersonName, RoleId, UserId, WorkspaceId,
 };
-use crate::scope::Scope;
 use crate::web::AppState;
 
 /// Seconds between two sends of one invitation.

@@ -1,0 +1,11 @@
+//! What Tenantry does, one module per capability, independent of HTTP:
+//! handlers in `web` and the CLI call these. A service takes the database
+//! ([`crate::db::Db`]) and the settings it needs, never the web layer's
+//! state, so it can be driven from a page, the JSON API, a job or a test.
+
+pub mod accounts;
+pub mod mail;
+pub mod maintenance;
+pub mod members;
+pub mod organizations;
+pub mod roles;

@@ -1,0 +1,129 @@
+//! The extractors that resolve a request into a [`Scope`]: session →
+//! signed-in user → the workspaces they may enter right now → the active one
+//! → their role and permissions in it. [`Permitted`] adds a permission check
+//! before the handler runs.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+
+use crate::db::scope::Scope;
+use crate::db::{self, DbError};
+use crate::domain::permission::RequiredPermission;
+use crate::web::AppState;
+use crate::web::error::AppError;
+use crate::web::session::SessionData;
+
+/// Minimum time between two writes of a session's "last seen".
+const TOUCH_INTERVAL_SECONDS: i64 = 60;
+
+impl FromRequest for Scope {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if let Some(scope) = req.extensions().get::<Scope>() {
+                return Ok(scope.clone());
+            }
+            let scope = build_scope(&req).await?;
+            req.extensions_mut().insert(scope.clone());
+            Ok(scope)
+        })
+    }
+}
+
+async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::Internal("application state missing".into()))?
+        .clone();
+    let session = req.get_session();
+    let data = SessionData::new(&session);
+    let (Some(user_id), Some(public_id)) = (data.user_id(), data.public_id()) else {
+        return Err(AppError::SignInRequired);
+    };
+    let wanted = data.active_workspace();
+    let ip = state.client_ip(req);
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect::<String>();
+    let touch_id = public_id.clone();
+    let touch_ip = ip.clone();
+    let loaded = state
+        .db
+        .run(move |conn| {
+            let Some(user) = db::users::find_active(conn, &user_id)? else {
+                return Ok::<_, DbError>(None);
+            };
+            let accessible = db::workspaces::accessible_to(conn, &user.id)?;
+            db::sessions::touch(
+                conn,
+                &touch_id,
+                &touch_ip,
+                &user_agent,
+                db::now(),
+                chrono::Duration::seconds(TOUCH_INTERVAL_SECONDS),
+            )?;
+            Ok(Some((user, accessible)))
+        })
+        .await?;
+    let Some((user, accessible)) = loaded else {
+        // The account is gone or disabled: end the session here and now.
+        data.sign_out();
+        return Err(AppError::SignInRequired);
+    };
+    let user_id = user.id.clone();
+    let Some(scope) = Scope::enter(user, public_id, ip, accessible, wanted.as_ref()) else {
+        return Err(AppError::Internal(format!(
+            "user {user_id} has no personal workspace"
+        )));
+    };
+    if wanted.as_ref() != Some(scope.workspace_id()) {
+        // The workspace the session pointed at is no longer enterable.
+        data.set_active_workspace(scope.workspace_id())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+    }
+    Ok(scope)
+}
+
+/// A [`Scope`] whose role holds permission `P`; otherwise the request is
+/// refused with 403 before the handler runs.
+pub struct Permitted<P: RequiredPermission> {
+    scope: Scope,
+    _permission: PhantomData<P>,
+}
+
+impl<P: RequiredPermission> Permitted<P> {
+    /// The scope, now known to allow `P`.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+}
+
+impl<P: RequiredPermission + 'static> FromRequest for Permitted<P> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let scope = Scope::from_request(req, payload);
+        Box::pin(async move {
+            let scope = scope.await?;
+            scope.require(P::PERMISSION)?;
+            Ok(Self {
+                scope,
+                _permission: PhantomData,
+            })
+        })
+    }
+}
