@@ -13,7 +13,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod routes;
 pub mod services;
 pub mod telemetry;
 pub mod web;

@@ -233,7 +233,7 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
+        tokio::task::spawn_blocking(move || {
             let mut conn = pool
                 .get()
                 .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;

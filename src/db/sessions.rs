@@ -21,6 +21,19 @@ pub struct Expiry {
     pub lifetime_cutoff: NaiveDateTime,
 }
 
+impl Expiry {
+    /// The cut-offs that decide whether a session is alive right now, given
+    /// the idle timeout and the absolute lifetime.
+    pub fn now(idle: chrono::Duration, lifetime: chrono::Duration) -> Self {
+        let now = super::now();
+        Self {
+            now,
+            idle_cutoff: now - idle,
+            lifetime_cutoff: now - lifetime,
+        }
+    }
+}
+
 /// A session row being written by the store.
 #[derive(Debug, Clone)]
 pub struct SessionWrite {

@@ -70,6 +70,47 @@ impl Transport {
     }
 }
 
+/// What a service needs after queueing an email in its transaction: the
+/// public base URL to build links from (never the request's `Host`), a way
+/// to wake the delivery worker, and whether to log the link for a local
+/// user who has no SMTP server.
+#[derive(Clone)]
+pub struct Notifier {
+    base_url: String,
+    kick: Arc<Notify>,
+    logs_links: bool,
+}
+
+impl Notifier {
+    /// A notifier that wakes `outbox`'s worker.
+    pub fn new(base_url: &str, outbox: &Outbox) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            kick: outbox.kick.clone(),
+            logs_links: !outbox.transport.is_smtp(),
+        }
+    }
+
+    /// The absolute URL of `path` (which starts with `/`).
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Wakes the worker; call it once the email's transaction committed.
+    pub fn wake(&self) {
+        self.kick.notify_one();
+    }
+
+    /// Wakes the worker and, without SMTP, logs the link so a local user
+    /// can follow it: `what` names the email ("invitation").
+    pub fn after_commit(&self, to: &str, what: &str, link: &str) {
+        self.wake();
+        if self.logs_links {
+            tracing::info!(to = %to, %link, "{what} link (no SMTP configured; the email is in data/outbox/)");
+        }
+    }
+}
+
 /// The delivery worker's settings.
 #[derive(Clone)]
 pub struct Outbox {

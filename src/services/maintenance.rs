@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::{self, Db, DbError};
-use crate::web::session::store::DbSessionStore;
 
 /// How often the clean-up runs.
 const INTERVAL: Duration = Duration::from_secs(600);
@@ -69,7 +68,7 @@ pub async fn run_once(db: &Db, retention: Retention) -> Result<Purged, DbError> 
         .unwrap_or(0);
     let mut purged: Purged = db
         .run(move |conn| {
-            let expiry = DbSessionStore::expiry_now(retention.idle, retention.lifetime);
+            let expiry = crate::db::sessions::Expiry::now(retention.idle, retention.lifetime);
             Ok::<_, DbError>(Purged {
                 sessions: db::sessions::purge_expired(conn, expiry)?,
                 attempts: db::login_attempts::purge_older_than(

@@ -14,17 +14,29 @@ use sha2::{Digest, Sha256};
 use crate::db::audit::{Actor, Event};
 use crate::db::members::{MemberRow, RoleRow};
 use crate::db::scope::Scope;
-use crate::db::{self, DbError, write_transaction};
+use crate::db::{self, Db, DbError, write_transaction};
 use crate::domain::permission::SystemRole;
 use crate::domain::{
     Email, FieldErrors, MembershipId, PermissionSet, PersonName, RoleId, UserId, WorkspaceId,
 };
-use crate::web::AppState;
+use crate::services::mail::Notifier;
 
 /// Seconds between two sends of one invitation.
 const RESEND_INTERVAL_SECONDS: i64 = 60;
 
 /// What member and invitation changes can refuse.
+/// What the member and invitation service needs: the database, the mail
+/// notifier for invitation links and how long an invitation stays valid.
+#[derive(Clone)]
+pub struct MemberService {
+    /// The database.
+    pub db: Db,
+    /// Builds links and wakes the mail worker.
+    pub mail: Notifier,
+    /// How long an invitation link stays valid.
+    pub invitation_ttl: chrono::Duration,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MemberError {
     /// Fields failed validation; shown beside them.
@@ -128,9 +140,12 @@ fn grantable_role(
 }
 
 /// The roles the acting member may grant, for the invite and role forms.
-pub async fn grantable_roles(state: &AppState, scope: &Scope) -> Result<Vec<RoleRow>, MemberError> {
+pub async fn grantable_roles(
+    service: &MemberService,
+    scope: &Scope,
+) -> Result<Vec<RoleRow>, MemberError> {
     let scope = scope.clone();
-    Ok(state
+    Ok(service
         .db
         .run(move |conn| {
             let standing = Standing::of_scope(&scope);
@@ -294,22 +309,9 @@ fn queue_invitation_email(
     Ok(())
 }
 
-fn invitation_link(state: &AppState, token: &str) -> String {
-    format!("{}/invitations/{token}", state.config.base_url)
-}
-
-/// Wakes the mail worker and, without SMTP, logs the link so a local user
-/// can follow it.
-fn after_queueing(state: &AppState, email: &str, link: &str) {
-    state.mail.kick.notify_one();
-    if !state.mail.transport.is_smtp() {
-        tracing::info!(to = %email, %link, "invitation link (no SMTP configured; the email is in data/outbox/)");
-    }
-}
-
 /// Invites someone by email to the active organization.
 pub async fn invite(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     input: InviteInput,
 ) -> Result<(), MemberError> {
@@ -325,11 +327,11 @@ pub async fn invite(
         return Err(MemberError::Invalid(errors));
     };
     let (token, token_hash) = new_token();
-    let link = invitation_link(state, &token);
-    let expires_at = db::now() + state.config.invitation_ttl;
+    let link = service.mail.link(&format!("/invitations/{token}"));
+    let expires_at = db::now() + service.invitation_ttl;
     let (scope_c, actor, link_c, email_c) =
         (scope.clone(), Actor::of(scope), link.clone(), email.clone());
-    let outcome = state
+    let outcome = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -373,7 +375,9 @@ pub async fn invite(
         .await;
     match outcome {
         Ok(()) => {
-            after_queueing(state, email.as_str(), &link);
+            service
+                .mail
+                .after_commit(email.as_str(), "invitation", &link);
             Ok(())
         }
         Err(MemberError::Db(error)) if error.is_conflict_on("invitations_pending_key") => {
@@ -389,15 +393,15 @@ pub async fn invite(
 /// Sends a pending invitation again with a new link (the old one stops
 /// working); at most once a minute per invitation.
 pub async fn resend(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     invitation_id: String,
 ) -> Result<String, MemberError> {
     let (token, token_hash) = new_token();
-    let link = invitation_link(state, &token);
-    let expires_at = db::now() + state.config.invitation_ttl;
+    let link = service.mail.link(&format!("/invitations/{token}"));
+    let expires_at = db::now() + service.invitation_ttl;
     let (scope_c, actor, link_c) = (scope.clone(), Actor::of(scope), link.clone());
-    let email = state
+    let email = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -430,18 +434,18 @@ pub async fn resend(
             })
         })
         .await?;
-    after_queueing(state, &email, &link);
+    service.mail.after_commit(&email, "invitation", &link);
     Ok(email)
 }
 
 /// Revokes a pending invitation.
 pub async fn revoke(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     invitation_id: String,
 ) -> Result<String, MemberError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -494,31 +498,31 @@ fn pending_within_reach(
 /// never join through an invitation it did not receive.
 /// Returns the workspace joined.
 pub async fn accept(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     token: &str,
 ) -> Result<WorkspaceId, MemberError> {
-    resolve(state, scope, token, true).await
+    resolve(service, scope, token, true).await
 }
 
 /// Declines an invitation for the signed-in user.
 pub async fn decline(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     token: &str,
 ) -> Result<WorkspaceId, MemberError> {
-    resolve(state, scope, token, false).await
+    resolve(service, scope, token, false).await
 }
 
 async fn resolve(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     token: &str,
     accept: bool,
 ) -> Result<WorkspaceId, MemberError> {
     let token_hash = hash_token(token);
     let (user, actor) = (scope.user().clone(), Actor::of(scope));
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -569,7 +573,7 @@ async fn resolve(
 /// returns, and revokes the invitations their senders can no longer give.
 /// Returns the member's name.
 async fn change_member<F>(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     member: MembershipId,
     action: &'static str,
@@ -581,7 +585,7 @@ where
         + 'static,
 {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -611,13 +615,13 @@ where
 
 /// Gives a member another role, within the hierarchy rules.
 pub async fn change_role(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     member: MembershipId,
     role_id: String,
 ) -> Result<String, MemberError> {
     change_member(
-        state,
+        service,
         scope,
         member,
         "membership.role.change",
@@ -643,7 +647,7 @@ pub async fn change_role(
 /// Deactivates (the member keeps the membership but can't enter) or
 /// reactivates a member.
 pub async fn set_active(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     member: MembershipId,
     active: bool,
@@ -654,7 +658,7 @@ pub async fn set_active(
         "membership.deactivate"
     };
     change_member(
-        state,
+        service,
         scope,
         member,
         action,
@@ -669,12 +673,12 @@ pub async fn set_active(
 
 /// Removes a member.
 pub async fn remove(
-    state: &AppState,
+    service: &MemberService,
     scope: &Scope,
     member: MembershipId,
 ) -> Result<String, MemberError> {
     change_member(
-        state,
+        service,
         scope,
         member,
         "membership.remove",

@@ -7,12 +7,12 @@
 
 use chrono::NaiveDateTime;
 
+use crate::config::RateLimit;
 use crate::db::audit::{Actor, Event};
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
-use crate::db::{self, DbError, write_transaction};
+use crate::db::{self, Db, DbError, write_transaction};
 use crate::domain::{Email, FieldErrors, PersonName, Slug, WorkspaceId};
-use crate::web::AppState;
 
 /// Longest description.
 const DESCRIPTION_MAX_CHARS: usize = 1_000;
@@ -22,6 +22,19 @@ const ADDRESS_MAX_CHARS: usize = 500;
 pub const AVATAR_MAX_BYTES: usize = 1024 * 1024;
 
 /// What organization changes can refuse.
+/// What the organization service needs: the database, how many
+/// organizations one client may create in a window, and how long an
+/// archived organization can be restored.
+#[derive(Clone)]
+pub struct OrganizationService {
+    /// The database.
+    pub db: Db,
+    /// Organizations created per client IP within a window.
+    pub org_create_throttle: RateLimit,
+    /// Days an archived organization can be restored before it is deleted.
+    pub archive_retention_days: u32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum OrgError {
     /// Fields failed validation; shown beside them.
@@ -62,7 +75,7 @@ pub struct NewOrganization {
 /// same transaction, so only organizations really created count and
 /// concurrent requests can't pass the limit together.
 pub async fn create(
-    state: &AppState,
+    service: &OrganizationService,
     scope: &Scope,
     input: NewOrganization,
 ) -> Result<WorkspaceId, OrgError> {
@@ -84,8 +97,8 @@ pub async fn create(
     let creator = scope.user_id().clone();
     let chosen_slug = slug.clone();
     let throttle_key = format!("org-create-ip:{}", scope.client_ip());
-    let limit = state.config.org_create_throttle;
-    let outcome = state
+    let limit = service.org_create_throttle;
+    let outcome = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -167,7 +180,7 @@ pub struct GeneralInput {
 
 /// Saves the General tab; the audit entry lists what changed.
 pub async fn update_general(
-    state: &AppState,
+    service: &OrganizationService,
     scope: &Scope,
     input: GeneralInput,
 ) -> Result<(), OrgError> {
@@ -204,7 +217,7 @@ pub async fn update_general(
         billing_address,
     };
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    let outcome = state
+    let outcome = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -279,7 +292,11 @@ pub fn sniff_avatar(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Replaces the organization's avatar.
-pub async fn set_avatar(state: &AppState, scope: &Scope, bytes: Vec<u8>) -> Result<(), OrgError> {
+pub async fn set_avatar(
+    service: &OrganizationService,
+    scope: &Scope,
+    bytes: Vec<u8>,
+) -> Result<(), OrgError> {
     if bytes.is_empty() {
         return Err(invalid("avatar", "Choose an image file."));
     }
@@ -290,7 +307,7 @@ pub async fn set_avatar(state: &AppState, scope: &Scope, bytes: Vec<u8>) -> Resu
         return Err(invalid("avatar", "Use a PNG, JPEG or WebP image."));
     };
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -309,9 +326,9 @@ pub async fn set_avatar(state: &AppState, scope: &Scope, bytes: Vec<u8>) -> Resu
 }
 
 /// Removes the organization's avatar.
-pub async fn remove_avatar(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
+pub async fn remove_avatar(service: &OrganizationService, scope: &Scope) -> Result<(), OrgError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -348,11 +365,11 @@ fn record_on_org(
 
 /// Archives the organization: it leaves every member's switcher on their
 /// next request; the owner can restore it within the retention period.
-pub async fn archive(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
+pub async fn archive(service: &OrganizationService, scope: &Scope) -> Result<(), OrgError> {
     require_organization(scope)?;
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    let retention = state.config.archive_retention_days;
-    state
+    let retention = service.archive_retention_days;
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -371,22 +388,22 @@ pub async fn archive(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
 }
 
 /// The oldest archive time that may still be restored.
-pub fn restore_cutoff(state: &AppState) -> NaiveDateTime {
-    db::now() - chrono::Duration::days(i64::from(state.config.archive_retention_days))
+pub fn restore_cutoff(service: &OrganizationService) -> NaiveDateTime {
+    db::now() - chrono::Duration::days(i64::from(service.archive_retention_days))
 }
 
 /// Restores one of the acting user's archived organizations; returns its name.
 pub async fn restore(
-    state: &AppState,
+    service: &OrganizationService,
     scope: &Scope,
     workspace: WorkspaceId,
 ) -> Result<String, OrgError> {
     let (user, actor, cutoff) = (
         scope.user_id().clone(),
         Actor::of(scope),
-        restore_cutoff(state),
+        restore_cutoff(service),
     );
-    let restored = state
+    let restored = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -410,7 +427,7 @@ pub async fn restore(
 /// The record of the deletion goes to the owner's personal audit log (the
 /// organization's own log goes with it).
 pub async fn delete_forever(
-    state: &AppState,
+    service: &OrganizationService,
     scope: &Scope,
     typed_name: &str,
 ) -> Result<(), OrgError> {
@@ -428,7 +445,7 @@ pub async fn delete_forever(
         .map(|w| w.workspace_id.clone())
         .ok_or(OrgError::Refused("Your personal workspace is missing."))?;
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -451,7 +468,7 @@ pub async fn delete_forever(
 /// acting owner becomes admin); with `then_leave`, the previous owner also
 /// leaves, in the same transaction. Returns the new owner's name.
 pub async fn transfer_ownership(
-    state: &AppState,
+    service: &OrganizationService,
     scope: &Scope,
     new_owner_email: &str,
     then_leave: bool,
@@ -464,7 +481,7 @@ pub async fn transfer_ownership(
         ));
     };
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -515,7 +532,7 @@ pub async fn transfer_ownership(
 
 /// Ends the acting member's membership. The owner can't leave without
 /// handing the organization over first.
-pub async fn leave(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
+pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), OrgError> {
     require_organization(scope)?;
     if scope.workspace().role_system_key.as_deref() == Some("owner") {
         return Err(OrgError::Refused(
@@ -523,7 +540,7 @@ pub async fn leave(state: &AppState, scope: &Scope) -> Result<(), OrgError> {
         ));
     }
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {

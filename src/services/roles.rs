@@ -8,12 +8,11 @@
 use crate::db::audit::{Actor, Event};
 use crate::db::roles::{CustomRole, RoleDetail};
 use crate::db::scope::Scope;
-use crate::db::{self, DbError, write_transaction};
+use crate::db::{self, Db, DbError, write_transaction};
 use crate::domain::name::read_alike;
 use crate::domain::permission::{SystemRole, effective_permissions};
 use crate::domain::{FieldErrors, Permission, PermissionSet, PersonName, RoleId};
 use crate::services::members::{MemberError, Standing, revoke_invitations_beyond_senders};
-use crate::web::AppState;
 
 /// Longest role description.
 const DESCRIPTION_MAX_CHARS: usize = 500;
@@ -355,88 +354,79 @@ fn record(
 }
 
 /// Creates a custom role.
-pub async fn create(
-    state: &AppState,
-    scope: &Scope,
-    input: RoleInput,
-) -> Result<RoleId, MemberError> {
+pub async fn create(db: &Db, scope: &Scope, input: RoleInput) -> Result<RoleId, MemberError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
-                let standing = Standing::current(conn, &scope)?;
-                let role = validate(conn, &scope, &standing, &input, None)?;
-                let id = db::roles::create(conn, &scope, &role)?;
-                let details = format!("level {}; {}", role.level, role.own_permissions.to_stored());
-                record(
-                    conn,
-                    &scope,
-                    &actor,
-                    "role.create",
-                    &id,
-                    &role.name,
-                    details,
-                )?;
-                Ok(id)
-            })
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+            let standing = Standing::current(conn, &scope)?;
+            let role = validate(conn, &scope, &standing, &input, None)?;
+            let id = db::roles::create(conn, &scope, &role)?;
+            let details = format!("level {}; {}", role.level, role.own_permissions.to_stored());
+            record(
+                conn,
+                &scope,
+                &actor,
+                "role.create",
+                &id,
+                &role.name,
+                details,
+            )?;
+            Ok(id)
         })
-        .await
+    })
+    .await
 }
 
 /// Edits a custom role ranked below the actor's. Members holding it are
 /// affected at once, so invitations they sent to roles they can no longer
 /// give are revoked in the same transaction.
 pub async fn update(
-    state: &AppState,
+    db: &Db,
     scope: &Scope,
     id: RoleId,
     input: RoleInput,
 ) -> Result<(), MemberError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
-                let standing = Standing::current(conn, &scope)?;
-                let current = db::roles::find(conn, &scope, &id)?;
-                if current.system_key.is_some() {
-                    return Err(MemberError::Refused("System roles can't be edited."));
-                }
-                if current.level >= standing.level() {
-                    return Err(MemberError::Refused(
-                        "You can only edit roles ranked below yours.",
-                    ));
-                }
-                let role = validate(conn, &scope, &standing, &input, Some(&current))?;
-                db::roles::update(conn, &scope, &id, &role)?;
-                let details = format!("level {}; {}", role.level, role.own_permissions.to_stored());
-                record(
-                    conn,
-                    &scope,
-                    &actor,
-                    "role.update",
-                    &id,
-                    &role.name,
-                    details,
-                )?;
-                revoke_invitations_beyond_senders(conn, &scope, &actor)?;
-                Ok(())
-            })
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+            let standing = Standing::current(conn, &scope)?;
+            let current = db::roles::find(conn, &scope, &id)?;
+            if current.system_key.is_some() {
+                return Err(MemberError::Refused("System roles can't be edited."));
+            }
+            if current.level >= standing.level() {
+                return Err(MemberError::Refused(
+                    "You can only edit roles ranked below yours.",
+                ));
+            }
+            let role = validate(conn, &scope, &standing, &input, Some(&current))?;
+            db::roles::update(conn, &scope, &id, &role)?;
+            let details = format!("level {}; {}", role.level, role.own_permissions.to_stored());
+            record(
+                conn,
+                &scope,
+                &actor,
+                "role.update",
+                &id,
+                &role.name,
+                details,
+            )?;
+            revoke_invitations_beyond_senders(conn, &scope, &actor)?;
+            Ok(())
         })
-        .await
+    })
+    .await
 }
 
 /// Deletes a custom role that no member holds and no pending invitation
 /// offers; ended invitations keep its name. Roles inheriting from it stop
 /// inheriting, so it can't be deleted while that would change a role
 /// ranked at or above the actor.
-pub async fn delete(state: &AppState, scope: &Scope, id: RoleId) -> Result<String, MemberError> {
+pub async fn delete(db: &Db, scope: &Scope, id: RoleId) -> Result<String, MemberError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
-    state
-        .db
+    db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 db::workspaces::lock_memberships(conn, scope.workspace_id())?;

@@ -150,7 +150,7 @@ pub async fn update_profile(
     session: Session,
     form: CsrfForm<ProfileForm>,
 ) -> Result<HttpResponse, AppError> {
-    match accounts::rename(&state, &page.scope, &form.fields.name).await {
+    match accounts::rename(&state.accounts, &page.scope, &form.fields.name).await {
         Ok(()) => {
             SessionData::new(&session).flash(FlashLevel::Success, "Your profile was saved.");
             Ok(see_other("/account"))
@@ -198,7 +198,7 @@ pub async fn change_password(
         new: new_password,
         sign_out_others,
     };
-    let outcome = accounts::change_password(&state, &page.scope, change).await;
+    let outcome = accounts::change_password(&state.accounts, &page.scope, change).await;
     match outcome {
         Ok(ended) => {
             let data = SessionData::new(&session);
@@ -253,7 +253,7 @@ pub async fn change_email(
         new_email: new_email.clone(),
         current_password: email_current_password,
     };
-    match accounts::email::request_change(&state, &page.scope, request).await {
+    match accounts::email::request_change(&state.accounts, &page.scope, request).await {
         Ok(new) => {
             SessionData::new(&session).flash(
                 FlashLevel::Success,
@@ -289,7 +289,7 @@ pub async fn resend_verification(
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let data = SessionData::new(&session);
-    match accounts::email::resend_verification(&state, &scope).await {
+    match accounts::email::resend_verification(&state.accounts, &scope).await {
         Ok(true) => data.flash(
             FlashLevel::Success,
             format!("We sent a new confirmation link to {}.", scope.user().email),
@@ -322,7 +322,7 @@ pub async fn revoke_session(
             "use Sign out to end the current session".into(),
         ));
     }
-    let ended = accounts::revoke_session(&state, &scope, target).await?;
+    let ended = accounts::revoke_session(&state.accounts, &scope, target).await?;
     if !ended {
         return Err(AppError::NotFound);
     }
@@ -337,7 +337,7 @@ pub async fn revoke_other_sessions(
     session: Session,
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let ended = accounts::revoke_other_sessions(&state, &scope).await?;
+    let ended = accounts::revoke_other_sessions(&state.accounts, &scope).await?;
     let message = match ended {
         0 => "There were no other sessions.".to_owned(),
         1 => "Your other session was signed out.".to_owned(),

@@ -111,7 +111,7 @@ pub async fn signup(
         password,
         email_verified: invitation.is_some(),
     };
-    match accounts::sign_up(&state, input, &state.client_ip(&req)).await {
+    match accounts::sign_up(&state.accounts, input, &state.client_ip(&req)).await {
         Ok(signed_in) => {
             let data = SessionData::new(&session);
             data.sign_in(&signed_in.user_id, &signed_in.personal_workspace)?;
@@ -230,7 +230,7 @@ pub async fn login(
         next,
     } = form.fields;
     let client_ip = state.client_ip(&req);
-    let outcome = accounts::sign_in(&state, &email, password, &client_ip).await;
+    let outcome = accounts::sign_in(&state.accounts, &email, password, &client_ip).await;
     let rerender = |errors: FieldErrors, error: Option<String>, status: StatusCode| {
         let page = LoginPage {
             csrf: csrf.0.clone(),

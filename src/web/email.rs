@@ -50,7 +50,7 @@ pub async fn verify_form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match accounts::email::verification_target(&state, &token).await? {
+    match accounts::email::verification_target(&state.accounts, &token).await? {
         Some(email) => render_with_status(
             &ConfirmPage {
                 csrf: csrf.0,
@@ -73,7 +73,7 @@ pub async fn verify(
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match accounts::email::verify(&state, &token, &state.client_ip(&req)).await {
+    match accounts::email::verify(&state.accounts, &token, &state.client_ip(&req)).await {
         Ok(()) => render_with_status(
             &DonePage {
                 title: "Email address confirmed",
@@ -93,7 +93,7 @@ pub async fn change_form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match accounts::email::change_target(&state, &token).await? {
+    match accounts::email::change_target(&state.accounts, &token).await? {
         Some((old, new)) => render_with_status(
             &ConfirmPage {
                 csrf: csrf.0,
@@ -116,7 +116,7 @@ pub async fn confirm_change(
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match accounts::email::confirm_change(&state, &token, &state.client_ip(&req)).await {
+    match accounts::email::confirm_change(&state.accounts, &token, &state.client_ip(&req)).await {
         Ok(new) => render_with_status(
             &DonePage {
                 title: "Email address changed",

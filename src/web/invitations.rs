@@ -81,7 +81,7 @@ pub async fn accept(
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match members::accept(&state, &scope, &token).await {
+    match members::accept(&state.members, &scope, &token).await {
         Ok(workspace) => {
             let name = usable_name(&state, &workspace).await;
             let data = SessionData::new(&session);
@@ -112,7 +112,7 @@ pub async fn decline(
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match members::decline(&state, &scope, &token).await {
+    match members::decline(&state.members, &scope, &token).await {
         Ok(_) => {
             SessionData::new(&session).flash(FlashLevel::Info, "You declined the invitation.");
             Ok(see_other("/"))

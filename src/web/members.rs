@@ -142,7 +142,7 @@ async fn render(
     });
     let standing = Standing::of_scope(&scope);
     let grantable = if can_invite || scope.can(Permission::MembersManage) {
-        members::grantable_roles(state, &scope).await?
+        members::grantable_roles(&state.members, &scope).await?
     } else {
         Vec::new()
     };
@@ -263,7 +263,7 @@ pub async fn invite(
         email,
         role_id,
     };
-    match members::invite(&state, &form.scope, input.clone()).await {
+    match members::invite(&state.members, &form.scope, input.clone()).await {
         Ok(()) => {
             SessionData::new(&session).flash(
                 FlashLevel::Success,
@@ -286,7 +286,7 @@ pub async fn resend(
     path: web::Path<String>,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let email = members::resend(&state, &form.scope, path.into_inner()).await?;
+    let email = members::resend(&state.members, &form.scope, path.into_inner()).await?;
     SessionData::new(&session).flash(
         FlashLevel::Success,
         format!("The invitation to {email} was sent again; the previous link no longer works."),
@@ -302,7 +302,7 @@ pub async fn revoke(
     path: web::Path<String>,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let email = members::revoke(&state, &form.scope, path.into_inner()).await?;
+    let email = members::revoke(&state.members, &form.scope, path.into_inner()).await?;
     SessionData::new(&session).flash(
         FlashLevel::Success,
         format!("The invitation to {email} was revoked."),
@@ -330,7 +330,8 @@ pub async fn change_role(
     form: ScopedForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
     let member = member_id(&path)?;
-    let name = members::change_role(&state, &form.scope, member, form.fields.role_id).await?;
+    let name =
+        members::change_role(&state.members, &form.scope, member, form.fields.role_id).await?;
     SessionData::new(&session).flash(FlashLevel::Success, format!("{name}'s role was changed."));
     Ok(see_other("/settings/members"))
 }
@@ -365,7 +366,7 @@ async fn set_active(
     active: bool,
 ) -> Result<HttpResponse, AppError> {
     let member = member_id(&path)?;
-    let name = members::set_active(&state, &scope, member, active).await?;
+    let name = members::set_active(&state.members, &scope, member, active).await?;
     let message = if active {
         format!("{name} was reactivated.")
     } else {
@@ -387,7 +388,7 @@ pub async fn remove(
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let member = member_id(&path)?;
-    let name = members::remove(&state, &form.scope, member).await?;
+    let name = members::remove(&state.members, &form.scope, member).await?;
     SessionData::new(&session).flash(FlashLevel::Success, format!("{name} was removed."));
     Ok(see_other("/settings/members"))
 }

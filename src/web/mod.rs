@@ -19,6 +19,7 @@ pub mod page;
 pub mod password;
 pub mod request_span;
 pub mod roles;
+pub mod routes;
 pub mod scope;
 pub mod session;
 pub mod settings;
@@ -41,7 +42,11 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::services::accounts::AccountService;
 use crate::services::accounts::passwords::PasswordHasher;
+use crate::services::mail::Notifier;
+use crate::services::members::MemberService;
+use crate::services::organizations::OrganizationService;
 use crate::web::session::store::DbSessionStore;
 
 /// Shared by every request: configuration, database, hasher and keys.
@@ -50,8 +55,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The database.
     pub db: Db,
-    /// Password hashing with bounded concurrency.
-    pub hasher: PasswordHasher,
+    /// Accounts: sign-up, sign-in, passwords, email addresses, sessions.
+    pub accounts: AccountService,
+    /// Organizations: creation, settings, archive, transfer, leave.
+    pub organizations: OrganizationService,
+    /// Members and invitations.
+    pub members: MemberService,
     /// Key of the CSRF token MAC (derived from the secret key).
     pub csrf_key: Vec<u8>,
     /// The email outbox's delivery settings; `mail.kick` wakes its worker.
@@ -62,7 +71,6 @@ pub struct AppState {
 impl AppState {
     /// Builds the state; derives the per-purpose keys from the secret.
     pub fn new(config: Config, db: Db) -> anyhow::Result<Self> {
-        let hasher = PasswordHasher::new(config.argon2)?;
         let csrf_key = derive_key(&config.secret_key, b"tenantry csrf v1");
         let session_key = Key::derive_from(&derive_key(
             &config.secret_key,
@@ -82,10 +90,31 @@ impl AppState {
             poll: config.mail_poll,
             db: db.clone(),
         };
+        let notifier = Notifier::new(&config.base_url, &mail);
+        let accounts = AccountService {
+            db: db.clone(),
+            hasher: PasswordHasher::new(config.argon2)?,
+            mail: notifier.clone(),
+            login_throttle: config.login_throttle,
+            signup_throttle: config.signup_throttle,
+            reset_throttle: config.reset_throttle,
+        };
+        let organizations = OrganizationService {
+            db: db.clone(),
+            org_create_throttle: config.org_create_throttle,
+            archive_retention_days: config.archive_retention_days,
+        };
+        let members = MemberService {
+            db: db.clone(),
+            mail: notifier,
+            invitation_ttl: config.invitation_ttl,
+        };
         Ok(Self {
             config: Arc::new(config),
             db,
-            hasher,
+            accounts,
+            organizations,
+            members,
             csrf_key,
             mail,
             session_key,
@@ -202,7 +231,7 @@ pub fn build_app(
             web::scope("")
                 .wrap(from_fn(csrf::ensure_binding_cookie))
                 .wrap(sessions)
-                .configure(crate::routes::configure),
+                .configure(routes::configure),
         )
         .default_service(web::to(ops::not_found))
         .wrap(ErrorHandlers::new().default_handler(error::render_error))

@@ -39,7 +39,7 @@ pub struct ArchivedRow {
 /// they own with "Restore".
 pub async fn index(state: web::Data<AppState>, page: Page) -> Result<HttpResponse, AppError> {
     let user = page.scope.user_id().clone();
-    let cutoff = organizations::restore_cutoff(&state);
+    let cutoff = organizations::restore_cutoff(&state.organizations);
     let (cards, archived) = state
         .db
         .run(move |conn| {
@@ -108,7 +108,7 @@ pub async fn create(
         name: name.clone(),
         slug: slug.clone(),
     };
-    match organizations::create(&state, &page.scope, input).await {
+    match organizations::create(&state.organizations, &page.scope, input).await {
         Ok(id) => {
             let data = SessionData::new(&session);
             data.set_active_workspace(&id)?;
@@ -159,7 +159,7 @@ pub async fn restore(
     _form: CsrfForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let workspace = WorkspaceId::parse(&path).ok_or(AppError::NotFound)?;
-    let name = organizations::restore(&state, &scope, workspace.clone()).await?;
+    let name = organizations::restore(&state.organizations, &scope, workspace.clone()).await?;
     let data = SessionData::new(&session);
     data.set_active_workspace(&workspace)?;
     data.flash(FlashLevel::Success, format!("{name} was restored."));

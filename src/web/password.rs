@@ -74,7 +74,7 @@ pub async fn forgot(
         };
         render_with_status(&page, status)
     };
-    match recovery::request_reset(&state, &email, &state.client_ip(&req)).await {
+    match recovery::request_reset(&state.accounts, &email, &state.client_ip(&req)).await {
         Ok(()) => Ok(see_other("/password/forgot?sent=1")),
         Err(AuthError::Invalid(errors)) => rerender(errors, None, StatusCode::UNPROCESSABLE_ENTITY),
         Err(AuthError::Throttled {
@@ -116,7 +116,7 @@ pub async fn reset_form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    match recovery::reset_target(&state, &token).await? {
+    match recovery::reset_target(&state.accounts, &token).await? {
         Some(email) => render_with_status(
             &ResetPage {
                 csrf: csrf.0,
@@ -142,7 +142,7 @@ pub async fn reset(
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     let outcome = recovery::reset_password(
-        &state,
+        &state.accounts,
         &token,
         &form.fields.password,
         &state.client_ip(&req),
@@ -159,7 +159,7 @@ pub async fn reset(
             Ok(see_other("/"))
         }
         Err(AuthError::Invalid(errors)) => {
-            let email = recovery::reset_target(&state, &token)
+            let email = recovery::reset_target(&state.accounts, &token)
                 .await?
                 .unwrap_or_default();
             render_with_status(

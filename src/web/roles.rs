@@ -219,7 +219,7 @@ pub async fn create(
     form: ScopedForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let input = RoleInput::from_pairs(form.fields);
-    match roles::create(&state, &form.scope, input.clone()).await {
+    match roles::create(&state.db, &form.scope, input.clone()).await {
         Ok(_) => {
             SessionData::new(&session).flash(
                 FlashLevel::Success,
@@ -288,7 +288,7 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     let id = role_id(&path)?;
     let input = RoleInput::from_pairs(form.fields);
-    match roles::update(&state, &form.scope, id.clone(), input.clone()).await {
+    match roles::update(&state.db, &form.scope, id.clone(), input.clone()).await {
         Ok(()) => {
             SessionData::new(&session).flash(
                 FlashLevel::Success,
@@ -320,7 +320,7 @@ pub async fn delete(
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = role_id(&path)?;
-    let name = roles::delete(&state, &form.scope, id).await?;
+    let name = roles::delete(&state.db, &form.scope, id).await?;
     SessionData::new(&session).flash(FlashLevel::Success, format!("The role {name} was deleted."));
     Ok(see_other("/settings/roles"))
 }

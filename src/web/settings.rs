@@ -114,7 +114,7 @@ pub async fn update_general(
         billing_email,
         billing_address,
     };
-    match organizations::update_general(&state, &form.scope, input.clone()).await {
+    match organizations::update_general(&state.organizations, &form.scope, input.clone()).await {
         Ok(()) => {
             SessionData::new(&session)
                 .flash(FlashLevel::Success, "Organization settings were saved.");
@@ -203,7 +203,7 @@ pub async fn upload_avatar(
     )?;
     let bytes = upload.into_inner().avatar.data.to_vec();
     let data = SessionData::new(&session);
-    match organizations::set_avatar(&state, permitted.scope(), bytes).await {
+    match organizations::set_avatar(&state.organizations, permitted.scope(), bytes).await {
         Ok(()) => data.flash(FlashLevel::Success, "The avatar was updated."),
         Err(OrgError::Invalid(errors)) => {
             let message = errors
@@ -224,7 +224,7 @@ pub async fn remove_avatar(
     session: Session,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    organizations::remove_avatar(&state, &form.scope).await?;
+    organizations::remove_avatar(&state.organizations, &form.scope).await?;
     SessionData::new(&session).flash(FlashLevel::Success, "The avatar was removed.");
     Ok(see_other("/settings/general"))
 }
@@ -271,7 +271,7 @@ pub async fn archive(
     session: Session,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    organizations::archive(&state, &form.scope).await?;
+    organizations::archive(&state.organizations, &form.scope).await?;
     back_to_personal(
         &session,
         &form.scope,
@@ -298,7 +298,13 @@ pub async fn delete(
     session: Session,
     form: ScopedForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    match organizations::delete_forever(&state, &form.scope, &form.fields.confirm_name).await {
+    match organizations::delete_forever(
+        &state.organizations,
+        &form.scope,
+        &form.fields.confirm_name,
+    )
+    .await
+    {
         Ok(()) => back_to_personal(
             &session,
             &form.scope,
@@ -330,7 +336,9 @@ pub async fn transfer_ownership(
 ) -> Result<HttpResponse, AppError> {
     let then_leave = form.fields.leave.is_some();
     let email = form.fields.new_owner_email;
-    match organizations::transfer_ownership(&state, &form.scope, &email, then_leave).await {
+    match organizations::transfer_ownership(&state.organizations, &form.scope, &email, then_leave)
+        .await
+    {
         Ok(new_owner) if then_leave => back_to_personal(
             &session,
             &form.scope,
@@ -363,7 +371,7 @@ pub async fn leave(
     session: Session,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    organizations::leave(&state, &form.scope).await?;
+    organizations::leave(&state.organizations, &form.scope).await?;
     back_to_personal(
         &session,
         &form.scope,

@@ -4,7 +4,7 @@
 //! answer 404 / refuse, and change nothing in A.
 
 use reqwest::StatusCode;
-use tenantry::routes::{Access, TABLE};
+use tenantry::web::routes::{Access, TABLE};
 
 use crate::on_both_backends;
 use crate::security::PNG_1X1;

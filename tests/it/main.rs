@@ -9,6 +9,7 @@ mod browser;
 mod browser_password_reset;
 mod email_verification;
 mod isolation;
+mod layers;
 mod members;
 mod members_hierarchy;
 mod operations;

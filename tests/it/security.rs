@@ -3,7 +3,7 @@
 //! that keep new routes honest.
 
 use reqwest::StatusCode;
-use tenantry::routes::{Access, TABLE};
+use tenantry::web::routes::{Access, TABLE};
 
 use crate::on_both_backends;
 use crate::support::{PASSWORD, TestApp};

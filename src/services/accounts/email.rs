@@ -13,7 +13,7 @@
 use super::tokens::{
     self, AccountMail, EMAIL_CHANGE_TTL, RESEND_INTERVAL_SECONDS, VERIFY_EMAIL_TTL,
 };
-use super::{AuthError, account_context, record_account_event};
+use super::{AccountService, AuthError, account_context, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
 use crate::db::audit::Actor;
 use crate::db::scope::Scope;
@@ -21,8 +21,8 @@ use crate::db::{self, DbError, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
 use crate::domain::time::format_time;
 use crate::domain::{Email, FieldErrors, UserId};
+use crate::services::mail::Notifier;
 use crate::services::members::hash_token;
-use crate::web::AppState;
 
 /// A verification link about to be mailed: the token's hash for the
 /// database and the link for the email.
@@ -33,11 +33,11 @@ pub(crate) struct Verification {
 
 impl Verification {
     /// A fresh verification link.
-    pub(crate) fn new(state: &AppState) -> Self {
+    pub(crate) fn new(mail: &Notifier) -> Self {
         let (token, token_hash) = tokens::new_token();
         Self {
             token_hash,
-            link: tokens::link(state, &format!("/email/verify/{token}")),
+            link: mail.link(&format!("/email/verify/{token}")),
         }
     }
 
@@ -79,22 +79,25 @@ impl Verification {
     }
 
     /// Wakes the mail worker (and logs the link without SMTP).
-    pub(crate) fn after_commit(&self, state: &AppState, to: &str) {
-        tokens::after_queueing(state, to, "email verification", &self.link);
+    pub(crate) fn after_commit(&self, mail: &Notifier, to: &str) {
+        mail.after_commit(to, "email verification", &self.link);
     }
 }
 
 /// Sends a new verification link to the signed-in user, at most once a
 /// minute. `Ok(false)` when the address is already verified.
-pub async fn resend_verification(state: &AppState, scope: &Scope) -> Result<bool, AuthError> {
+pub async fn resend_verification(
+    service: &AccountService,
+    scope: &Scope,
+) -> Result<bool, AuthError> {
     let user = scope.user().clone();
     if user.email_verified_at.is_some() {
         return Ok(false);
     }
-    let verification = Verification::new(state);
+    let verification = Verification::new(&service.mail);
     let (actor, personal) = account_context(scope)?;
     let (to, queued) = (user.email.clone(), verification);
-    let queued = state
+    let queued = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -118,18 +121,18 @@ pub async fn resend_verification(state: &AppState, scope: &Scope) -> Result<bool
             })
         })
         .await?;
-    queued.after_commit(state, &to);
+    queued.after_commit(&service.mail, &to);
     Ok(true)
 }
 
 /// The address a usable verification link would confirm (for the page the
 /// link opens); `None` for unknown, used and expired links alike.
 pub async fn verification_target(
-    state: &AppState,
+    service: &AccountService,
     token: &str,
 ) -> Result<Option<String>, AuthError> {
     let token_hash = hash_token(token);
-    Ok(state
+    Ok(service
         .db
         .run(move |conn| db::account_tokens::usable(conn, &token_hash, TokenPurpose::VerifyEmail))
         .await?
@@ -138,9 +141,13 @@ pub async fn verification_target(
 
 /// Follows a verification link: consumes it and marks the address verified,
 /// if it is still the account's address.
-pub async fn verify(state: &AppState, token: &str, client_ip: &str) -> Result<(), AuthError> {
+pub async fn verify(
+    service: &AccountService,
+    token: &str,
+    client_ip: &str,
+) -> Result<(), AuthError> {
     let (token_hash, ip) = (hash_token(token), client_ip.to_owned());
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -178,7 +185,7 @@ pub struct EmailChangeRequest {
 /// confirmation link to the new address and a notice to the old one.
 /// Nothing changes until the link is followed. Returns the new address.
 pub async fn request_change(
-    state: &AppState,
+    service: &AccountService,
     scope: &Scope,
     request: EmailChangeRequest,
 ) -> Result<String, AuthError> {
@@ -195,7 +202,7 @@ pub async fn request_change(
         return Err(AuthError::Invalid(errors));
     };
     let (id, lookup) = (user.id.clone(), new_email.clone());
-    let (stored, taken) = state
+    let (stored, taken) = service
         .db
         .run(move |conn| {
             Ok::<_, DbError>((
@@ -205,7 +212,7 @@ pub async fn request_change(
         })
         .await?;
     let current_ok = plausible_for_sign_in(&request.current_password)
-        && state
+        && service
             .hasher
             .verify(request.current_password, Some(stored.password_hash))
             .await?;
@@ -224,11 +231,11 @@ pub async fn request_change(
         return Err(AuthError::Invalid(errors));
     }
     let (token, token_hash) = tokens::new_token();
-    let link = tokens::link(state, &format!("/email/change/{token}"));
-    let reset_link = tokens::link(state, "/password/forgot");
+    let link = service.mail.link(&format!("/email/change/{token}"));
+    let reset_link = service.mail.link("/password/forgot");
     let (actor, personal) = account_context(scope)?;
     let (new, link_c) = (new_email.as_str().to_owned(), link.clone());
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -297,17 +304,19 @@ pub async fn request_change(
             })
         })
         .await?;
-    tokens::after_queueing(state, new_email.as_str(), "email change", &link);
+    service
+        .mail
+        .after_commit(new_email.as_str(), "email change", &link);
     Ok(new_email.as_str().to_owned())
 }
 
 /// The change a usable email-change link would make: (old, new) address.
 pub async fn change_target(
-    state: &AppState,
+    service: &AccountService,
     token: &str,
 ) -> Result<Option<(String, String)>, AuthError> {
     let token_hash = hash_token(token);
-    Ok(state
+    Ok(service
         .db
         .run(move |conn| {
             let Some(token) =
@@ -326,13 +335,13 @@ pub async fn change_target(
 /// the address meanwhile. Links mailed to the old address stop working; the
 /// old address gets a notice. Returns the new address.
 pub async fn confirm_change(
-    state: &AppState,
+    service: &AccountService,
     token: &str,
     client_ip: &str,
 ) -> Result<String, AuthError> {
     let (token_hash, ip) = (hash_token(token), client_ip.to_owned());
-    let reset_link = tokens::link(state, "/password/forgot");
-    let outcome = state
+    let reset_link = service.mail.link("/password/forgot");
+    let outcome = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -385,7 +394,7 @@ pub async fn confirm_change(
         .await;
     match outcome {
         Ok(new) => {
-            state.mail.kick.notify_one();
+            service.mail.wake();
             Ok(new)
         }
         Err(AuthError::Db(error)) if error.is_conflict_on("email") => {

@@ -7,15 +7,35 @@ pub mod passwords;
 pub mod recovery;
 pub mod tokens;
 
+use crate::config::{LoginThrottle, RateLimit};
 use crate::db::audit::{Actor, Event};
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
-use crate::db::{self, DbError, write_transaction};
+use crate::db::{self, Db, DbError, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
 use crate::domain::{Email, FieldErrors, Password, PersonName, UserId, WorkspaceId};
-use crate::web::AppState;
+use crate::services::mail::Notifier;
 
 /// What sign-up and sign-in can refuse, by what the form should show.
+/// What the account service needs: the database, the password hasher, the
+/// mail notifier for verification and reset links, and the throttling
+/// limits. Built once at start-up; handlers, the CLI and tests share it.
+#[derive(Clone)]
+pub struct AccountService {
+    /// The database.
+    pub db: Db,
+    /// Password hashing with bounded concurrency.
+    pub hasher: passwords::PasswordHasher,
+    /// Builds links and wakes the mail worker.
+    pub mail: Notifier,
+    /// Failed sign-ins allowed per account and per IP.
+    pub login_throttle: LoginThrottle,
+    /// Sign-ups allowed per IP.
+    pub signup_throttle: RateLimit,
+    /// Password-reset requests allowed per address and per IP.
+    pub reset_throttle: LoginThrottle,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Fields failed validation.
@@ -74,7 +94,7 @@ pub struct SignedIn {
 
 /// Creates an account and its personal workspace.
 pub async fn sign_up(
-    state: &AppState,
+    service: &AccountService,
     input: SignUpInput,
     client_ip: &str,
 ) -> Result<SignedIn, AuthError> {
@@ -88,9 +108,9 @@ pub async fn sign_up(
     let (Some(name), Some(email), Some(password)) = (name, email, password) else {
         return Err(AuthError::Invalid(errors));
     };
-    reserve_sign_up(state, client_ip).await?;
+    reserve_sign_up(service, client_ip).await?;
     let taken_email = email.clone();
-    let taken = state
+    let taken = service
         .db
         .run(move |conn| {
             Ok::<_, DbError>(db::users::credentials_by_email(conn, &taken_email)?.is_some())
@@ -99,12 +119,12 @@ pub async fn sign_up(
     if taken {
         return Err(email_taken());
     }
-    let hash = state.hasher.hash(password).await?;
+    let hash = service.hasher.hash(password).await?;
     let ip = client_ip.to_owned();
     // From an invitation link the address is proven; otherwise a
     // verification link is mailed in the same transaction.
-    let verification = (!input.email_verified).then(|| email::Verification::new(state));
-    let created = state
+    let verification = (!input.email_verified).then(|| email::Verification::new(&service.mail));
+    let created = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -130,7 +150,7 @@ pub async fn sign_up(
     match created {
         Ok((user, personal_workspace, verification)) => {
             if let Some(verification) = verification {
-                verification.after_commit(state, &user.email);
+                verification.after_commit(&service.mail, &user.email);
             }
             Ok(SignedIn {
                 user_id: user.id,
@@ -153,10 +173,10 @@ fn throttled(until: chrono::NaiveDateTime) -> AuthError {
 
 /// Counts a sign-up against the client IP before its password is hashed;
 /// refused past `signup_max_per_ip` within the window.
-async fn reserve_sign_up(state: &AppState, client_ip: &str) -> Result<(), AuthError> {
+async fn reserve_sign_up(service: &AccountService, client_ip: &str) -> Result<(), AuthError> {
     let key = format!("signup-ip:{client_ip}");
-    let limit = state.config.signup_throttle;
-    state
+    let limit = service.signup_throttle;
+    service
         .db
         .run(move |conn| {
             let limits = [KeyLimit {
@@ -189,7 +209,7 @@ fn email_taken() -> AuthError {
 /// instances); past either limit, attempts are refused without hashing. A
 /// success takes its reservations back and clears the account's failures.
 pub async fn sign_in(
-    state: &AppState,
+    service: &AccountService,
     email: &str,
     password: String,
     client_ip: &str,
@@ -210,11 +230,11 @@ pub async fn sign_in(
     };
     let account_key = format!("account:{email}");
     let ip_key = format!("ip:{client_ip}");
-    let throttle = state.config.login_throttle;
+    let throttle = service.login_throttle;
     let (lookup_email, keys) = (email.clone(), [account_key.clone(), ip_key]);
     // The attempt is reserved (counted) before the password is checked, so
     // parallel guesses can't all slip under the limit.
-    let (credentials, ip_reservation) = state
+    let (credentials, ip_reservation) = service
         .db
         .run(move |conn| {
             let limits = [
@@ -241,13 +261,13 @@ pub async fn sign_in(
     let active = credentials.filter(|c| c.status == "active");
     let stored_hash = active.as_ref().map(|c| c.password_hash.clone());
     let matches =
-        plausible_for_sign_in(&password) && state.hasher.verify(password, stored_hash).await?;
+        plausible_for_sign_in(&password) && service.hasher.verify(password, stored_hash).await?;
     match (matches, active) {
         (true, Some(credentials)) => {
             let user_id = credentials.id;
             let signed_in = user_id.clone();
             let (user_name, ip) = (credentials.name, client_ip.to_owned());
-            let personal_workspace = state
+            let personal_workspace = service
                 .db
                 .run(move |conn| {
                     write_transaction(conn, |conn| {
@@ -299,7 +319,7 @@ pub struct PasswordChange {
 /// Changes the password after checking the current one; optionally ends
 /// every other session. Returns how many sessions were ended.
 pub async fn change_password(
-    state: &AppState,
+    service: &AccountService,
     scope: &Scope,
     change: PasswordChange,
 ) -> Result<usize, AuthError> {
@@ -314,12 +334,12 @@ pub async fn change_password(
         return Err(AuthError::Invalid(errors));
     };
     let id = user.id.clone();
-    let stored = state
+    let stored = service
         .db
         .run(move |conn| db::users::credentials(conn, &id))
         .await?;
     let current_ok = plausible_for_sign_in(&change.current)
-        && state
+        && service
             .hasher
             .verify(change.current, Some(stored.password_hash))
             .await?;
@@ -327,10 +347,10 @@ pub async fn change_password(
         errors.add("current_password", "That is not your current password.");
         return Err(AuthError::Invalid(errors));
     }
-    let hash = state.hasher.hash(new).await?;
+    let hash = service.hasher.hash(new).await?;
     let (id, keep) = (user.id.clone(), scope.session_public_id().to_owned());
     let (actor, personal) = account_context(scope)?;
-    let ended = state
+    let ended = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -350,7 +370,7 @@ pub async fn change_password(
 }
 
 /// Renames the user.
-pub async fn rename(state: &AppState, scope: &Scope, name: &str) -> Result<(), AuthError> {
+pub async fn rename(service: &AccountService, scope: &Scope, name: &str) -> Result<(), AuthError> {
     let mut errors = FieldErrors::new();
     let Some(name) = errors.check("name", PersonName::parse(name)) else {
         return Err(AuthError::Invalid(errors));
@@ -358,7 +378,7 @@ pub async fn rename(state: &AppState, scope: &Scope, name: &str) -> Result<(), A
     let id = scope.user_id().clone();
     let details = format!("name: {} → {}", scope.user().name, name);
     let (actor, personal) = account_context(scope)?;
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -373,13 +393,13 @@ pub async fn rename(state: &AppState, scope: &Scope, name: &str) -> Result<(), A
 /// Signs out one of the user's other sessions; returns whether one ended (a
 /// public id of someone else's session matches nothing).
 pub async fn revoke_session(
-    state: &AppState,
+    service: &AccountService,
     scope: &Scope,
     public_id: String,
 ) -> Result<bool, AuthError> {
     let user = scope.user_id().clone();
     let (actor, personal) = account_context(scope)?;
-    Ok(state
+    Ok(service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -400,13 +420,16 @@ pub async fn revoke_session(
 }
 
 /// Signs out every session of the user but the current one; returns how many ended.
-pub async fn revoke_other_sessions(state: &AppState, scope: &Scope) -> Result<usize, AuthError> {
+pub async fn revoke_other_sessions(
+    service: &AccountService,
+    scope: &Scope,
+) -> Result<usize, AuthError> {
     let (user, keep) = (
         scope.user_id().clone(),
         scope.session_public_id().to_owned(),
     );
     let (actor, personal) = account_context(scope)?;
-    Ok(state
+    Ok(service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {

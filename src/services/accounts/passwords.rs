@@ -79,7 +79,7 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|e| HashError(e.to_string()))?;
-        actix_web::web::block(work)
+        tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| HashError(e.to_string()))
     }

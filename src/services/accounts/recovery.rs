@@ -10,7 +10,7 @@
 //! someone else's address first loses the account to its real owner.
 
 use super::tokens::{self, AccountMail, PASSWORD_RESET_TTL};
-use super::{AuthError, SignedIn, record_account_event};
+use super::{AccountService, AuthError, SignedIn, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
 use crate::db::audit::Actor;
 use crate::db::login_attempts::{KeyLimit, Reservation};
@@ -18,12 +18,11 @@ use crate::db::{self, DbError, write_transaction};
 use crate::domain::time::format_time;
 use crate::domain::{Email, FieldErrors, Password};
 use crate::services::members::hash_token;
-use crate::web::AppState;
 
 /// Mails a reset link to the account using `email`, or a note that none
 /// does. The outcome says nothing about which it was.
 pub async fn request_reset(
-    state: &AppState,
+    service: &AccountService,
     email: &str,
     client_ip: &str,
 ) -> Result<(), AuthError> {
@@ -39,12 +38,12 @@ pub async fn request_reset(
         format!("reset-email:{email}"),
         format!("reset-ip:{client_ip}"),
     ];
-    let throttle = state.config.reset_throttle;
+    let throttle = service.reset_throttle;
     let (token, token_hash) = tokens::new_token();
-    let link = tokens::link(state, &format!("/password/reset/{token}"));
-    let signup_link = tokens::link(state, "/signup");
+    let link = service.mail.link(&format!("/password/reset/{token}"));
+    let signup_link = service.mail.link("/signup");
     let (to, link_c, ip) = (email.clone(), link.clone(), client_ip.to_owned());
-    let known = state
+    let known = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
@@ -132,18 +131,23 @@ pub async fn request_reset(
         })
         .await?;
     if known {
-        tokens::after_queueing(state, email.as_str(), "password reset", &link);
+        service
+            .mail
+            .after_commit(email.as_str(), "password reset", &link);
     } else {
-        state.mail.kick.notify_one();
+        service.mail.wake();
     }
     Ok(())
 }
 
 /// The address a usable reset link was sent to (for the page it opens);
 /// `None` for unknown, used, expired and other-purpose links alike.
-pub async fn reset_target(state: &AppState, token: &str) -> Result<Option<String>, AuthError> {
+pub async fn reset_target(
+    service: &AccountService,
+    token: &str,
+) -> Result<Option<String>, AuthError> {
     let token_hash = hash_token(token);
-    Ok(state
+    Ok(service
         .db
         .run(move |conn| db::account_tokens::usable(conn, &token_hash, TokenPurpose::PasswordReset))
         .await?
@@ -154,14 +158,14 @@ pub async fn reset_target(state: &AppState, token: &str) -> Result<Option<String
 /// every other link of the account, ends every session of it, and returns
 /// the sign-in for this browser.
 pub async fn reset_password(
-    state: &AppState,
+    service: &AccountService,
     token: &str,
     new_password: &str,
     client_ip: &str,
 ) -> Result<SignedIn, AuthError> {
     let token_hash = hash_token(token);
     let lookup = token_hash.clone();
-    let user = state
+    let user = service
         .db
         .run(move |conn| {
             let Some(token) =
@@ -179,9 +183,9 @@ pub async fn reset_password(
     else {
         return Err(AuthError::Invalid(errors));
     };
-    let hash = state.hasher.hash(password).await?;
+    let hash = service.hasher.hash(password).await?;
     let ip = client_ip.to_owned();
-    state
+    service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {

@@ -9,7 +9,6 @@ use askama::Template;
 use super::AuthError;
 use crate::db;
 use crate::services::members::hash_token;
-use crate::web::AppState;
 
 /// How long an email-verification link works.
 pub const VERIFY_EMAIL_TTL: chrono::Duration = chrono::Duration::hours(24);
@@ -25,11 +24,6 @@ pub fn new_token() -> (String, String) {
     let token = hex::encode(rand::random::<[u8; 32]>());
     let hash = hash_token(&token);
     (token, hash)
-}
-
-/// An absolute link to `path` on this site, from `TENANTRY_BASE_URL`.
-pub fn link(state: &AppState, path: &str) -> String {
-    format!("{}{path}", state.config.base_url)
 }
 
 /// The plain-text part of an account email.
@@ -105,13 +99,4 @@ pub fn queue(conn: &mut db::AnyConnection, mail: &AccountMail<'_>) -> Result<(),
         },
     )?;
     Ok(())
-}
-
-/// Wakes the mail worker and, without SMTP, logs the link so a local user
-/// can follow it (as invitations do).
-pub fn after_queueing(state: &AppState, to: &str, what: &str, link: &str) {
-    state.mail.kick.notify_one();
-    if !state.mail.transport.is_smtp() {
-        tracing::info!(to = %to, %link, "{what} link (no SMTP configured; the email is in data/outbox/)");
-    }
 }

@@ -30,12 +30,7 @@ impl DbSessionStore {
 
     /// The cut-offs that decide whether a session is still alive right now.
     pub fn expiry_now(idle: chrono::Duration, lifetime: chrono::Duration) -> Expiry {
-        let now = db::now();
-        Expiry {
-            now,
-            idle_cutoff: now - idle,
-            lifetime_cutoff: now - lifetime,
-        }
+        Expiry::now(idle, lifetime)
     }
 
     fn expiry(&self) -> Expiry {
