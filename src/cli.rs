@@ -153,7 +153,7 @@ fn create_user(
         Ok::<_, db::DbError>(user)
     });
     let user = created.map_err(|e| {
-        if e.is_conflict_on("email") {
+        if matches!(e, db::DbError::Conflict(db::UniqueKey::UserEmail)) {
             anyhow::anyhow!("an account with {email} already exists")
         } else {
             anyhow::anyhow!(e)

@@ -141,11 +141,7 @@ pub fn create(
             invitations::expires_at.eq(new.expires_at),
             invitations::last_sent_at.eq(created),
         ))
-        .execute(conn)
-        .map_err(|e| match DbError::from(e) {
-            DbError::Conflict(_) => DbError::Conflict("invitations_pending_key".into()),
-            other => other,
-        })?;
+        .execute(conn)?;
     Ok(id)
 }
 

@@ -92,10 +92,10 @@ pub enum DbError {
     /// The row asked for does not exist (or is not in the caller's scope).
     #[error("not found")]
     NotFound,
-    /// A unique constraint refused the write; the string names the constraint
-    /// or the column so callers can tell which field clashed.
-    #[error("unique constraint violated: {0}")]
-    Conflict(String),
+    /// A unique constraint refused the write: someone else took the value
+    /// first. The key says which, so the caller can name the field.
+    #[error("unique constraint violated: {0:?}")]
+    Conflict(UniqueKey),
     /// No connection could be had (database down or pool exhausted).
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -109,11 +109,10 @@ impl From<DieselError> for DbError {
         match error {
             DieselError::NotFound => DbError::NotFound,
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                let name = info
-                    .constraint_name()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| info.message().to_owned());
-                DbError::Conflict(name)
+                DbError::Conflict(UniqueKey::of_violation(
+                    info.constraint_name(),
+                    info.message(),
+                ))
             }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 DbError::Unavailable(info.message().to_owned())
@@ -123,11 +122,61 @@ impl From<DieselError> for DbError {
     }
 }
 
-impl DbError {
-    /// Whether this is a unique violation mentioning `needle` (a constraint
-    /// or column name), e.g. `users_email_key` / `users.email`.
-    pub fn is_conflict_on(&self, needle: &str) -> bool {
-        matches!(self, DbError::Conflict(name) if name.contains(needle))
+/// The unique constraints a user can run into, recognised the same way on
+/// both backends: PostgreSQL names the constraint, SQLite lists the columns
+/// ("UNIQUE constraint failed: users.email"). One table here, so no caller
+/// matches on error text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UniqueKey {
+    /// An account already uses this email address.
+    UserEmail,
+    /// A workspace already has this slug.
+    WorkspaceSlug,
+    /// The workspace already has a role with this name.
+    RoleName,
+    /// The person is already a member of the workspace.
+    Membership,
+    /// The address already has a pending invitation to the workspace.
+    PendingInvitation,
+    /// Another constraint (a bug or a race on a key no form shows); kept
+    /// with the database's own words for the log.
+    Other(String),
+}
+
+impl UniqueKey {
+    /// Recognises the constraint from PostgreSQL's name or SQLite's message.
+    fn of_violation(constraint: Option<&str>, message: &str) -> Self {
+        const KNOWN: &[(&str, &str, UniqueKey)] = &[
+            ("users_email_key", "users.email", UniqueKey::UserEmail),
+            (
+                "workspaces_slug_key",
+                "workspaces.slug",
+                UniqueKey::WorkspaceSlug,
+            ),
+            (
+                "roles_workspace_id_name_key",
+                "roles.workspace_id, roles.name",
+                UniqueKey::RoleName,
+            ),
+            (
+                "memberships_workspace_id_user_id_key",
+                "memberships.workspace_id, memberships.user_id",
+                UniqueKey::Membership,
+            ),
+            (
+                "invitations_pending_key",
+                "invitations.workspace_id, invitations.email",
+                UniqueKey::PendingInvitation,
+            ),
+        ];
+        KNOWN
+            .iter()
+            .find(|(pg_name, sqlite_columns, _)| match constraint {
+                Some(name) => name == *pg_name,
+                None => message.ends_with(sqlite_columns),
+            })
+            .map(|(_, _, key)| key.clone())
+            .unwrap_or_else(|| UniqueKey::Other(constraint.unwrap_or(message).to_owned()))
     }
 }
 

@@ -14,17 +14,17 @@ use sha2::{Digest, Sha256};
 use crate::db::audit::{Actor, Event};
 use crate::db::members::{MemberRow, RoleRow};
 use crate::db::scope::Scope;
-use crate::db::{self, Db, DbError, write_transaction};
+use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::permission::SystemRole;
 use crate::domain::{
     Email, FieldErrors, MembershipId, PermissionSet, PersonName, RoleId, UserId, WorkspaceId,
 };
+use crate::services::ServiceError;
 use crate::services::mail::Notifier;
 
 /// Seconds between two sends of one invitation.
 const RESEND_INTERVAL_SECONDS: i64 = 60;
 
-/// What member and invitation changes can refuse.
 /// What the member and invitation service needs: the database, the mail
 /// notifier for invitation links and how long an invitation stays valid.
 #[derive(Clone)]
@@ -35,25 +35,6 @@ pub struct MemberService {
     pub mail: Notifier,
     /// How long an invitation link stays valid.
     pub invitation_ttl: chrono::Duration,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum MemberError {
-    /// Fields failed validation; shown beside them.
-    #[error("invalid input")]
-    Invalid(FieldErrors),
-    /// A rule forbids it; the message says which.
-    #[error("{0}")]
-    Refused(&'static str),
-    /// Storage failed, or the row is not in scope (`DbError::NotFound`).
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-fn invalid(field: &'static str, message: &str) -> MemberError {
-    let mut errors = FieldErrors::new();
-    errors.add(field, message);
-    MemberError::Invalid(errors)
 }
 
 /// Where a member stands in a workspace: the rank and permissions of their
@@ -86,10 +67,10 @@ impl Standing {
 
     /// The acting user's standing as stored now, inside the caller's
     /// transaction; refused when they are no longer an active member.
-    pub fn current(conn: &mut db::AnyConnection, scope: &Scope) -> Result<Self, MemberError> {
+    pub fn current(conn: &mut db::AnyConnection, scope: &Scope) -> Result<Self, ServiceError> {
         db::members::acting_role(conn, scope)?
             .map(|role| Self::of_role(&role))
-            .ok_or(MemberError::Refused(
+            .ok_or(ServiceError::Refused(
                 "Your membership of this organization changed meanwhile; reload the page.",
             ))
     }
@@ -143,7 +124,7 @@ fn grantable_role(
 pub async fn grantable_roles(
     service: &MemberService,
     scope: &Scope,
-) -> Result<Vec<RoleRow>, MemberError> {
+) -> Result<Vec<RoleRow>, ServiceError> {
     let scope = scope.clone();
     Ok(service
         .db
@@ -273,7 +254,7 @@ fn queue_invitation_email(
     scope: &Scope,
     invitation_id: &str,
     mail: &InvitationMail<'_>,
-) -> Result<(), MemberError> {
+) -> Result<(), ServiceError> {
     let expires = crate::domain::time::format_time(&mail.expires);
     let organization = scope.workspace().name.as_str();
     let inviter = scope.user().name.as_str();
@@ -286,7 +267,7 @@ fn queue_invitation_email(
         expires: &expires,
     }
     .render()
-    .map_err(|_| MemberError::Refused("The invitation email could not be written."))?;
+    .map_err(|_| ServiceError::Refused("The invitation email could not be written."))?;
     let html = InvitationHtml {
         invitee: mail.invitee,
         inviter,
@@ -296,7 +277,7 @@ fn queue_invitation_email(
         expires: &expires,
     }
     .render()
-    .map_err(|_| MemberError::Refused("The invitation email could not be written."))?;
+    .map_err(|_| ServiceError::Refused("The invitation email could not be written."))?;
     let subject = format!("{inviter} invited you to {organization} on Tenantry");
     let email = db::outbox::NewEmail {
         to: mail.to,
@@ -314,9 +295,9 @@ pub async fn invite(
     service: &MemberService,
     scope: &Scope,
     input: InviteInput,
-) -> Result<(), MemberError> {
+) -> Result<(), ServiceError> {
     if scope.is_personal() {
-        return Err(MemberError::Refused(
+        return Err(ServiceError::Refused(
             "Invitations are for organizations; your personal workspace is yours alone.",
         ));
     }
@@ -324,7 +305,7 @@ pub async fn invite(
     let name = errors.check("name", PersonName::parse(&input.name));
     let email = errors.check("email", Email::parse(&input.email));
     let (Some(name), Some(email)) = (name, email) else {
-        return Err(MemberError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let (token, token_hash) = new_token();
     let link = service.mail.link(&format!("/invitations/{token}"));
@@ -338,11 +319,17 @@ pub async fn invite(
                 let scope = &scope_c;
                 let standing = Standing::current(conn, scope)?;
                 let Some(role) = grantable_role(conn, scope, &standing, &input.role_id)? else {
-                    return Err(invalid("role_id", "Choose a role you are allowed to give."));
+                    return Err(ServiceError::invalid(
+                        "role_id",
+                        "Choose a role you are allowed to give.",
+                    ));
                 };
                 db::invitations::expire_stale(conn, scope)?;
                 if db::members::is_member(conn, scope, email_c.as_str())? {
-                    return Err(invalid("email", "This person is already a member."));
+                    return Err(ServiceError::invalid(
+                        "email",
+                        "This person is already a member.",
+                    ));
                 }
                 let new = db::invitations::NewInvitation {
                     email: &email_c,
@@ -380,8 +367,8 @@ pub async fn invite(
                 .after_commit(email.as_str(), "invitation", &link);
             Ok(())
         }
-        Err(MemberError::Db(error)) if error.is_conflict_on("invitations_pending_key") => {
-            Err(invalid(
+        Err(error) if error.is_conflict_on(&UniqueKey::PendingInvitation) => {
+            Err(ServiceError::conflict(
                 "email",
                 "This email already has a pending invitation. Resend it instead.",
             ))
@@ -396,7 +383,7 @@ pub async fn resend(
     service: &MemberService,
     scope: &Scope,
     invitation_id: String,
-) -> Result<String, MemberError> {
+) -> Result<String, ServiceError> {
     let (token, token_hash) = new_token();
     let link = service.mail.link(&format!("/invitations/{token}"));
     let expires_at = db::now() + service.invitation_ttl;
@@ -409,7 +396,7 @@ pub async fn resend(
                 let invitation = pending_within_reach(conn, scope, &invitation_id)?;
                 let last_sent = db::invitations::last_sent_at(conn, scope, &invitation_id)?;
                 if last_sent > db::now() - chrono::Duration::seconds(RESEND_INTERVAL_SECONDS) {
-                    return Err(MemberError::Refused(
+                    return Err(ServiceError::Refused(
                         "This invitation was just sent. Wait a minute before sending it again.",
                     ));
                 }
@@ -443,7 +430,7 @@ pub async fn revoke(
     service: &MemberService,
     scope: &Scope,
     invitation_id: String,
-) -> Result<String, MemberError> {
+) -> Result<String, ServiceError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     service
         .db
@@ -473,18 +460,18 @@ fn pending_within_reach(
     conn: &mut db::AnyConnection,
     scope: &Scope,
     id: &str,
-) -> Result<db::invitations::InvitationRow, MemberError> {
+) -> Result<db::invitations::InvitationRow, ServiceError> {
     let standing = Standing::current(conn, scope)?;
     let invitation = match db::invitations::find_pending(conn, scope, id) {
         Err(DbError::NotFound) if db::invitations::has_lapsed(conn, scope, id)? => {
-            return Err(MemberError::Refused(
+            return Err(ServiceError::Refused(
                 "This invitation has expired. Send a new invitation instead.",
             ));
         }
         other => other?,
     };
     if !standing.can_grant(&invitation.role) {
-        return Err(MemberError::Refused(
+        return Err(ServiceError::Refused(
             "You can only resend or revoke invitations to roles you could give yourself.",
         ));
     }
@@ -501,7 +488,7 @@ pub async fn accept(
     service: &MemberService,
     scope: &Scope,
     token: &str,
-) -> Result<WorkspaceId, MemberError> {
+) -> Result<WorkspaceId, ServiceError> {
     resolve(service, scope, token, true).await
 }
 
@@ -510,7 +497,7 @@ pub async fn decline(
     service: &MemberService,
     scope: &Scope,
     token: &str,
-) -> Result<WorkspaceId, MemberError> {
+) -> Result<WorkspaceId, ServiceError> {
     resolve(service, scope, token, false).await
 }
 
@@ -519,7 +506,7 @@ async fn resolve(
     scope: &Scope,
     token: &str,
     accept: bool,
-) -> Result<WorkspaceId, MemberError> {
+) -> Result<WorkspaceId, ServiceError> {
     let token_hash = hash_token(token);
     let (user, actor) = (scope.user().clone(), Actor::of(scope));
     service
@@ -542,7 +529,7 @@ async fn resolve(
                     )
                     .map_err(|e| {
                         if matches!(e, DbError::Conflict(_)) {
-                            MemberError::Refused("You are already a member of this organization.")
+                            ServiceError::Refused("You are already a member of this organization.")
                         } else {
                             e.into()
                         }
@@ -578,9 +565,14 @@ async fn change_member<F>(
     member: MembershipId,
     action: &'static str,
     change: F,
-) -> Result<String, MemberError>
+) -> Result<String, ServiceError>
 where
-    F: FnOnce(&mut db::AnyConnection, &Scope, &Standing, &MemberRow) -> Result<String, MemberError>
+    F: FnOnce(
+            &mut db::AnyConnection,
+            &Scope,
+            &Standing,
+            &MemberRow,
+        ) -> Result<String, ServiceError>
         + Send
         + 'static,
 {
@@ -593,7 +585,7 @@ where
                 let standing = Standing::current(conn, &scope)?;
                 let target = db::members::find(conn, &scope, &member)?;
                 if !can_act_on(scope.user_id(), &standing, &target) {
-                    return Err(MemberError::Refused(
+                    return Err(ServiceError::Refused(
                         "You can only change or remove members ranked below you, and never yourself.",
                     ));
                 }
@@ -619,7 +611,7 @@ pub async fn change_role(
     scope: &Scope,
     member: MembershipId,
     role_id: String,
-) -> Result<String, MemberError> {
+) -> Result<String, ServiceError> {
     change_member(
         service,
         scope,
@@ -627,7 +619,7 @@ pub async fn change_role(
         "membership.role.change",
         move |conn, scope, standing, target| {
             let Some(role) = grantable_role(conn, scope, standing, &role_id)? else {
-                return Err(MemberError::Refused(
+                return Err(ServiceError::Refused(
                     "You can only give roles ranked below yours whose permissions you hold.",
                 ));
             };
@@ -651,7 +643,7 @@ pub async fn set_active(
     scope: &Scope,
     member: MembershipId,
     active: bool,
-) -> Result<String, MemberError> {
+) -> Result<String, ServiceError> {
     let action = if active {
         "membership.reactivate"
     } else {
@@ -676,7 +668,7 @@ pub async fn remove(
     service: &MemberService,
     scope: &Scope,
     member: MembershipId,
-) -> Result<String, MemberError> {
+) -> Result<String, ServiceError> {
     change_member(
         service,
         scope,

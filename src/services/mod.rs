@@ -4,8 +4,11 @@
 //! state, so it can be driven from a page, the JSON API, a job or a test.
 
 pub mod accounts;
+pub mod error;
 pub mod mail;
 pub mod maintenance;
 pub mod members;
 pub mod organizations;
 pub mod roles;
+
+pub use error::ServiceError;

@@ -11,8 +11,9 @@ use crate::config::RateLimit;
 use crate::db::audit::{Actor, Event};
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
-use crate::db::{self, Db, DbError, write_transaction};
+use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{Email, FieldErrors, PersonName, Slug, WorkspaceId};
+use crate::services::ServiceError;
 
 /// Longest description.
 const DESCRIPTION_MAX_CHARS: usize = 1_000;
@@ -35,32 +36,6 @@ pub struct OrganizationService {
     pub archive_retention_days: u32,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum OrgError {
-    /// Fields failed validation; shown beside them.
-    #[error("invalid input")]
-    Invalid(FieldErrors),
-    /// A rule of the domain forbids it; the message says which.
-    #[error("{0}")]
-    Refused(&'static str),
-    /// Too many organizations created from this client IP; the limit lifts
-    /// in this many whole minutes.
-    #[error("too many organizations created, retry in {retry_after_minutes} min")]
-    Throttled {
-        /// Whole minutes until the oldest counted creation leaves the window.
-        retry_after_minutes: i64,
-    },
-    /// Storage failed (or the row is not in scope: `DbError::NotFound`).
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-fn invalid(field: &'static str, message: &str) -> OrgError {
-    let mut errors = FieldErrors::new();
-    errors.add(field, message);
-    OrgError::Invalid(errors)
-}
-
 /// What the creation form asks.
 #[derive(Debug, Clone, Default)]
 pub struct NewOrganization {
@@ -78,7 +53,7 @@ pub async fn create(
     service: &OrganizationService,
     scope: &Scope,
     input: NewOrganization,
-) -> Result<WorkspaceId, OrgError> {
+) -> Result<WorkspaceId, ServiceError> {
     let mut errors = FieldErrors::new();
     let name = errors.check("name", PersonName::parse(&input.name));
     let typed_slug = input.slug.trim();
@@ -91,7 +66,7 @@ pub async fn create(
             .unwrap_or(None)
     };
     let Some(name) = name.filter(|_| errors.is_empty()) else {
-        return Err(OrgError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let actor = Actor::of(scope);
     let creator = scope.user_id().clone();
@@ -112,7 +87,7 @@ pub async fn create(
                     db::login_attempts::reserve(conn, &limits, now)?
                 {
                     let minutes = ((until - now).num_seconds() + 59) / 60;
-                    return Err(OrgError::Throttled {
+                    return Err(ServiceError::Throttled {
                         retry_after_minutes: minutes.max(1),
                     });
                 }
@@ -129,21 +104,23 @@ pub async fn create(
                     details: format!("slug: {slug}"),
                 };
                 db::audit::record(conn, &id, &actor, &event)?;
-                Ok::<_, OrgError>(id)
+                Ok::<_, ServiceError>(id)
             })
         })
         .await;
     match outcome {
         Ok(id) => Ok(id),
         // Two creations racing for one slug: the loser gets the form error.
-        Err(OrgError::Db(error)) if error.is_conflict_on("slug") => Err(invalid(
-            "slug",
-            if slug.is_some() {
-                "This slug is taken; choose another."
-            } else {
-                "An organization with a similar name was just created; try again or choose a slug."
-            },
-        )),
+        Err(error) if error.is_conflict_on(&UniqueKey::WorkspaceSlug) => {
+            Err(ServiceError::conflict(
+                "slug",
+                if slug.is_some() {
+                    "This slug is taken; choose another."
+                } else {
+                    "An organization with a similar name was just created; try again or choose a slug."
+                },
+            ))
+        }
         Err(error) => Err(error),
     }
 }
@@ -183,7 +160,7 @@ pub async fn update_general(
     service: &OrganizationService,
     scope: &Scope,
     input: GeneralInput,
-) -> Result<(), OrgError> {
+) -> Result<(), ServiceError> {
     let mut errors = FieldErrors::new();
     let name = errors.check("name", PersonName::parse(&input.name));
     let slug = errors.check("slug", Slug::parse(&input.slug));
@@ -204,10 +181,10 @@ pub async fn update_general(
         errors.add("billing_address", "Use at most 500 characters.");
     }
     let (Some(name), Some(slug)) = (name, slug) else {
-        return Err(OrgError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     if !errors.is_empty() {
-        return Err(OrgError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let update = db::organizations::GeneralUpdate {
         name: name.as_str().to_owned(),
@@ -236,9 +213,10 @@ pub async fn update_general(
         })
         .await;
     match outcome {
-        Err(error) if error.is_conflict_on("slug") => {
-            Err(invalid("slug", "This slug is taken; choose another."))
-        }
+        Err(DbError::Conflict(UniqueKey::WorkspaceSlug)) => Err(ServiceError::conflict(
+            "slug",
+            "This slug is taken; choose another.",
+        )),
         other => Ok(other?),
     }
 }
@@ -296,15 +274,21 @@ pub async fn set_avatar(
     service: &OrganizationService,
     scope: &Scope,
     bytes: Vec<u8>,
-) -> Result<(), OrgError> {
+) -> Result<(), ServiceError> {
     if bytes.is_empty() {
-        return Err(invalid("avatar", "Choose an image file."));
+        return Err(ServiceError::invalid("avatar", "Choose an image file."));
     }
     if bytes.len() > AVATAR_MAX_BYTES {
-        return Err(invalid("avatar", "The image is larger than 1 MB."));
+        return Err(ServiceError::invalid(
+            "avatar",
+            "The image is larger than 1 MB.",
+        ));
     }
     let Some(content_type) = sniff_avatar(&bytes) else {
-        return Err(invalid("avatar", "Use a PNG, JPEG or WebP image."));
+        return Err(ServiceError::invalid(
+            "avatar",
+            "Use a PNG, JPEG or WebP image.",
+        ));
     };
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     service
@@ -326,7 +310,10 @@ pub async fn set_avatar(
 }
 
 /// Removes the organization's avatar.
-pub async fn remove_avatar(service: &OrganizationService, scope: &Scope) -> Result<(), OrgError> {
+pub async fn remove_avatar(
+    service: &OrganizationService,
+    scope: &Scope,
+) -> Result<(), ServiceError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     service
         .db
@@ -365,7 +352,7 @@ fn record_on_org(
 
 /// Archives the organization: it leaves every member's switcher on their
 /// next request; the owner can restore it within the retention period.
-pub async fn archive(service: &OrganizationService, scope: &Scope) -> Result<(), OrgError> {
+pub async fn archive(service: &OrganizationService, scope: &Scope) -> Result<(), ServiceError> {
     require_organization(scope)?;
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     let retention = service.archive_retention_days;
@@ -397,7 +384,7 @@ pub async fn restore(
     service: &OrganizationService,
     scope: &Scope,
     workspace: WorkspaceId,
-) -> Result<String, OrgError> {
+) -> Result<String, ServiceError> {
     let (user, actor, cutoff) = (
         scope.user_id().clone(),
         Actor::of(scope),
@@ -430,10 +417,10 @@ pub async fn delete_forever(
     service: &OrganizationService,
     scope: &Scope,
     typed_name: &str,
-) -> Result<(), OrgError> {
+) -> Result<(), ServiceError> {
     require_organization(scope)?;
     if typed_name.trim() != scope.workspace().name {
-        return Err(invalid(
+        return Err(ServiceError::invalid(
             "confirm_name",
             "Type the organization's name exactly to confirm.",
         ));
@@ -443,7 +430,7 @@ pub async fn delete_forever(
         .iter()
         .find(|w| w.kind == "personal")
         .map(|w| w.workspace_id.clone())
-        .ok_or(OrgError::Refused("Your personal workspace is missing."))?;
+        .ok_or(ServiceError::Refused("Your personal workspace is missing."))?;
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     service
         .db
@@ -472,10 +459,10 @@ pub async fn transfer_ownership(
     scope: &Scope,
     new_owner_email: &str,
     then_leave: bool,
-) -> Result<String, OrgError> {
+) -> Result<String, ServiceError> {
     require_organization(scope)?;
     let Ok(email) = Email::parse(new_owner_email) else {
-        return Err(invalid(
+        return Err(ServiceError::invalid(
             "new_owner_email",
             "Enter the email of a member of this organization.",
         ));
@@ -489,13 +476,13 @@ pub async fn transfer_ownership(
                 let Some(target) =
                     db::organizations::active_member_by_email(conn, &scope, email.as_str())?
                 else {
-                    return Err(invalid(
+                    return Err(ServiceError::invalid(
                         "new_owner_email",
                         "No active member of this organization has that email.",
                     ));
                 };
                 if &target.user_id == scope.user_id() {
-                    return Err(invalid(
+                    return Err(ServiceError::invalid(
                         "new_owner_email",
                         "You already own this organization.",
                     ));
@@ -524,7 +511,7 @@ pub async fn transfer_ownership(
                 // The previous owner is an admin now (or gone): invitations
                 // they sent to roles only an owner gives are revoked.
                 crate::services::members::revoke_invitations_beyond_senders(conn, &scope, &actor)?;
-                Ok::<_, OrgError>(target.name)
+                Ok::<_, ServiceError>(target.name)
             })
         })
         .await
@@ -532,10 +519,10 @@ pub async fn transfer_ownership(
 
 /// Ends the acting member's membership. The owner can't leave without
 /// handing the organization over first.
-pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), OrgError> {
+pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), ServiceError> {
     require_organization(scope)?;
     if scope.workspace().role_system_key.as_deref() == Some("owner") {
-        return Err(OrgError::Refused(
+        return Err(ServiceError::Refused(
             "The owner can't leave. Transfer ownership to another member first (you can leave in the same step).",
         ));
     }
@@ -562,11 +549,11 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), O
     Ok(())
 }
 
-fn require_organization(scope: &Scope) -> Result<(), OrgError> {
+fn require_organization(scope: &Scope) -> Result<(), ServiceError> {
     if scope.workspace().kind == "organization" {
         Ok(())
     } else {
-        Err(OrgError::Refused(
+        Err(ServiceError::Refused(
             "This is only possible in an organization.",
         ))
     }

@@ -12,7 +12,8 @@ use crate::db::{self, Db, DbError, write_transaction};
 use crate::domain::name::read_alike;
 use crate::domain::permission::{SystemRole, effective_permissions};
 use crate::domain::{FieldErrors, Permission, PermissionSet, PersonName, RoleId};
-use crate::services::members::{MemberError, Standing, revoke_invitations_beyond_senders};
+use crate::services::ServiceError;
+use crate::services::members::{Standing, revoke_invitations_beyond_senders};
 
 /// Longest role description.
 const DESCRIPTION_MAX_CHARS: usize = 500;
@@ -107,7 +108,7 @@ fn validate(
     standing: &Standing,
     input: &RoleInput,
     editing: Option<&RoleDetail>,
-) -> Result<CustomRole, MemberError> {
+) -> Result<CustomRole, ServiceError> {
     let mut errors = FieldErrors::new();
     let editing_id = editing.map(|r| r.id.as_str());
     let name = errors.check("name", PersonName::parse(&input.name));
@@ -234,7 +235,7 @@ fn validate(
             own_permissions: own,
             inherits_from: parent.map(|p| p.id.clone()),
         }),
-        _ => Err(MemberError::Invalid(errors)),
+        _ => Err(ServiceError::Invalid(errors)),
     }
 }
 
@@ -354,7 +355,7 @@ fn record(
 }
 
 /// Creates a custom role.
-pub async fn create(db: &Db, scope: &Scope, input: RoleInput) -> Result<RoleId, MemberError> {
+pub async fn create(db: &Db, scope: &Scope, input: RoleInput) -> Result<RoleId, ServiceError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
@@ -386,7 +387,7 @@ pub async fn update(
     scope: &Scope,
     id: RoleId,
     input: RoleInput,
-) -> Result<(), MemberError> {
+) -> Result<(), ServiceError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
@@ -394,10 +395,10 @@ pub async fn update(
             let standing = Standing::current(conn, &scope)?;
             let current = db::roles::find(conn, &scope, &id)?;
             if current.system_key.is_some() {
-                return Err(MemberError::Refused("System roles can't be edited."));
+                return Err(ServiceError::Refused("System roles can't be edited."));
             }
             if current.level >= standing.level() {
-                return Err(MemberError::Refused(
+                return Err(ServiceError::Refused(
                     "You can only edit roles ranked below yours.",
                 ));
             }
@@ -424,7 +425,7 @@ pub async fn update(
 /// offers; ended invitations keep its name. Roles inheriting from it stop
 /// inheriting, so it can't be deleted while that would change a role
 /// ranked at or above the actor.
-pub async fn delete(db: &Db, scope: &Scope, id: RoleId) -> Result<String, MemberError> {
+pub async fn delete(db: &Db, scope: &Scope, id: RoleId) -> Result<String, ServiceError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     db
         .run(move |conn| {
@@ -433,14 +434,14 @@ pub async fn delete(db: &Db, scope: &Scope, id: RoleId) -> Result<String, Member
                 let standing = Standing::current(conn, &scope)?;
                 let current = db::roles::find(conn, &scope, &id)?;
                 if current.system_key.is_some() {
-                    return Err(MemberError::Refused("System roles can't be deleted."));
+                    return Err(ServiceError::Refused("System roles can't be deleted."));
                 }
                 if current.level >= standing.level() {
-                    return Err(MemberError::Refused("You can only delete roles ranked below yours."));
+                    return Err(ServiceError::Refused("You can only delete roles ranked below yours."));
                 }
                 let (members, invited) = db::roles::holders(conn, &scope, &id)?;
                 if members > 0 || invited > 0 {
-                    return Err(MemberError::Refused(
+                    return Err(ServiceError::Refused(
                         "Members or pending invitations still hold this role. Give them another role (or revoke the invitations) first, then delete it.",
                     ));
                 }
@@ -457,7 +458,7 @@ pub async fn delete(db: &Db, scope: &Scope, id: RoleId) -> Result<String, Member
                     })
                     .collect();
                 if changes_above(&roles, &after, &standing).is_some() {
-                    return Err(MemberError::Refused(
+                    return Err(ServiceError::Refused(
                         "A role ranked at or above yours inherits from this role; deleting it would change what that role holds.",
                     ));
                 }

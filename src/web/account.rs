@@ -13,8 +13,9 @@ use super::page::{Page, format_time, render_with_status, see_other};
 use crate::db;
 use crate::db::scope::Scope;
 use crate::domain::FieldErrors;
+use crate::services::ServiceError;
 use crate::services::accounts::email::EmailChangeRequest;
-use crate::services::accounts::{self, AuthError, PasswordChange};
+use crate::services::accounts::{self, PasswordChange};
 use crate::web::session::store::DbSessionStore;
 use crate::web::session::{FlashLevel, SessionData};
 
@@ -155,7 +156,7 @@ pub async fn update_profile(
             SessionData::new(&session).flash(FlashLevel::Success, "Your profile was saved.");
             Ok(see_other("/account"))
         }
-        Err(AuthError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             render(
                 &state,
                 page,
@@ -212,7 +213,7 @@ pub async fn change_password(
             data.flash(FlashLevel::Success, message);
             Ok(see_other("/account"))
         }
-        Err(AuthError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             let name = page.scope.user().name.clone();
             render(
                 &state,
@@ -261,11 +262,11 @@ pub async fn change_email(
             );
             Ok(see_other("/account"))
         }
-        Err(AuthError::TooSoon(message)) => {
+        Err(ServiceError::Refused(message)) => {
             SessionData::new(&session).flash(FlashLevel::Error, message);
             Ok(see_other("/account"))
         }
-        Err(AuthError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             let name = page.scope.user().name.clone();
             render_with_email_form(
                 &state,
@@ -295,7 +296,7 @@ pub async fn resend_verification(
             format!("We sent a new confirmation link to {}.", scope.user().email),
         ),
         Ok(false) => data.flash(FlashLevel::Info, "Your email address is already confirmed."),
-        Err(AuthError::TooSoon(message)) => data.flash(FlashLevel::Error, message),
+        Err(ServiceError::Refused(message)) => data.flash(FlashLevel::Error, message),
         Err(other) => return Err(other.into()),
     }
     Ok(see_other("/account"))

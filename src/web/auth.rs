@@ -12,7 +12,8 @@ use super::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use super::error::AppError;
 use super::page::{render_with_status, safe_local_path, see_other, try_again_in};
 use crate::domain::FieldErrors;
-use crate::services::accounts::{self, AuthError, SignUpInput};
+use crate::services::ServiceError;
+use crate::services::accounts::{self, SignUpInput};
 use crate::web::session::{FlashLevel, SessionData};
 
 /// The sign-up page.
@@ -124,7 +125,7 @@ pub async fn signup(
                 None => Ok(see_other("/")),
             }
         }
-        Err(AuthError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             let page = SignUpPage {
                 csrf: csrf.0,
                 name,
@@ -134,7 +135,7 @@ pub async fn signup(
             };
             render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(AuthError::Throttled {
+        Err(ServiceError::Throttled {
             retry_after_minutes,
         }) => {
             let mut errors = FieldErrors::new();
@@ -248,13 +249,15 @@ pub async fn login(
                 .sign_in(&signed_in.user_id, &signed_in.personal_workspace)?;
             Ok(see_other(safe_local_path(&next).unwrap_or("/")))
         }
-        Err(AuthError::Invalid(errors)) => rerender(errors, None, StatusCode::UNPROCESSABLE_ENTITY),
-        Err(AuthError::BadCredentials) => rerender(
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
+            rerender(errors, None, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(ServiceError::BadCredentials) => rerender(
             FieldErrors::new(),
             Some("Wrong email or password.".into()),
             StatusCode::UNAUTHORIZED,
         ),
-        Err(AuthError::Throttled {
+        Err(ServiceError::Throttled {
             retry_after_minutes,
         }) => rerender(
             FieldErrors::new(),

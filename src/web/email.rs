@@ -12,7 +12,8 @@ use super::AppState;
 use super::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use super::error::AppError;
 use super::page::render_with_status;
-use crate::services::accounts::{self, AuthError};
+use crate::services::ServiceError;
+use crate::services::accounts::{self};
 
 /// The one page for every link that can't be used.
 #[derive(Template)]
@@ -81,7 +82,7 @@ pub async fn verify(
             },
             StatusCode::OK,
         ),
-        Err(AuthError::InvalidLink) => link_invalid(),
+        Err(ServiceError::NotFound) => link_invalid(),
         Err(other) => Err(other.into()),
     }
 }
@@ -124,14 +125,14 @@ pub async fn confirm_change(
             },
             StatusCode::OK,
         ),
-        Err(AuthError::Invalid(errors)) => render_with_status(
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => render_with_status(
             &DonePage {
                 title: "Email address not changed",
                 text: errors.get("email").unwrap_or_default().to_owned(),
             },
             StatusCode::CONFLICT,
         ),
-        Err(AuthError::InvalidLink) => link_invalid(),
+        Err(ServiceError::NotFound) => link_invalid(),
         Err(other) => Err(other.into()),
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Layers and their errors: repository functions return
 //! [`DbError`](crate::db::DbError); domain functions return their own enums
-//! (e.g. [`AuthError`](crate::services::accounts::AuthError)) whose validation cases the
+//! (e.g. [`ServiceError`](crate::services::accounts::ServiceError)) whose validation cases the
 //! handler renders into its form; everything else converts into
 //! [`AppError`]. `AppError` only decides the status; [`render_error`] (an
 //! `ErrorHandlers` hook that sees the request) turns it into an HTML page or,
@@ -17,7 +17,8 @@ use askama::Template;
 use tracing_actix_web::RequestId;
 
 use crate::db::DbError;
-use crate::domain::Permission;
+use crate::domain::{FieldErrors, Permission};
+use crate::services::ServiceError;
 
 /// Everything that can stop a request, by what the user should see.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,16 @@ pub enum AppError {
     /// A rule of the domain forbids the action; the message says which and why.
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// Fields failed validation on a form the handler could not show again;
+    /// the page lists the messages (422).
+    #[error("invalid input: {0:?}")]
+    Invalid(FieldErrors),
+    /// Too many attempts; the limit lifts in this many whole minutes (429).
+    #[error("throttled for {retry_after_minutes} min")]
+    Throttled {
+        /// Whole minutes until the next attempt may succeed.
+        retry_after_minutes: i64,
+    },
     /// A malformed request (bad form encoding, oversized body).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -94,6 +105,8 @@ impl AppError {
             AppError::CsrfRejected => "csrf_rejected",
             AppError::WorkspaceChanged { .. } => "workspace_changed",
             AppError::Refused(_) => "refused",
+            AppError::Invalid(_) => "invalid",
+            AppError::Throttled { .. } => "throttled",
             AppError::BadRequest(_) => "bad_request",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
@@ -129,6 +142,13 @@ impl AppError {
                 ),
             ),
             AppError::Refused(message) => ("Not possible", (*message).to_owned()),
+            AppError::Invalid(errors) => ("Please check your input", describe(errors)),
+            AppError::Throttled {
+                retry_after_minutes,
+            } => (
+                "Too many attempts",
+                format!("Too many attempts. Try again in {retry_after_minutes} minutes."),
+            ),
             AppError::BadRequest(_) => ("Bad request", "The request could not be understood.".into()),
             AppError::Unavailable(_) => (
                 "Temporarily unavailable",
@@ -149,6 +169,8 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::WorkspaceChanged { .. } | AppError::Refused(_) => StatusCode::CONFLICT,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -240,38 +262,26 @@ pub fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
     ))
 }
 
-impl From<crate::services::accounts::AuthError> for AppError {
-    fn from(error: crate::services::accounts::AuthError) -> Self {
-        use crate::services::accounts::AuthError;
+impl From<ServiceError> for AppError {
+    fn from(error: ServiceError) -> Self {
         match error {
-            AuthError::Db(db) => db.into(),
-            AuthError::Hash(hash) => hash.into(),
-            AuthError::InvalidLink => AppError::NotFound,
-            AuthError::TooSoon(message) => AppError::Refused(message),
-            other => AppError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<crate::services::organizations::OrgError> for AppError {
-    fn from(error: crate::services::organizations::OrgError) -> Self {
-        use crate::services::organizations::OrgError;
-        match error {
-            OrgError::Db(db) => db.into(),
-            OrgError::Refused(message) => AppError::Refused(message),
-            OrgError::Invalid(errors) => AppError::BadRequest(describe(&errors)),
-            throttled @ OrgError::Throttled { .. } => AppError::Internal(throttled.to_string()),
-        }
-    }
-}
-
-impl From<crate::services::members::MemberError> for AppError {
-    fn from(error: crate::services::members::MemberError) -> Self {
-        use crate::services::members::MemberError;
-        match error {
-            MemberError::Db(db) => db.into(),
-            MemberError::Refused(message) => AppError::Refused(message),
-            MemberError::Invalid(errors) => AppError::BadRequest(describe(&errors)),
+            ServiceError::Invalid(errors) | ServiceError::Conflict(errors) => {
+                AppError::Invalid(errors)
+            }
+            ServiceError::Refused(message) => AppError::Refused(message),
+            ServiceError::Forbidden(forbidden) => forbidden.into(),
+            ServiceError::NotFound => AppError::NotFound,
+            ServiceError::BadCredentials => AppError::SignInRequired,
+            ServiceError::Throttled {
+                retry_after_minutes,
+            } => AppError::Throttled {
+                retry_after_minutes,
+            },
+            ServiceError::Db(DbError::Conflict(_)) => AppError::Refused(
+                "Someone else changed this at the same moment. Nothing was saved; reload the page and try again.",
+            ),
+            ServiceError::Db(db) => db.into(),
+            ServiceError::Internal(detail) => AppError::Internal(detail),
         }
     }
 }

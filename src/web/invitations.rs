@@ -15,7 +15,8 @@ use super::page::{format_time, render_with_status, see_other};
 use crate::db::invitations::InvitationView;
 use crate::db::scope::Scope;
 use crate::db::{self, DbError};
-use crate::services::members::{self, MemberError, hash_token};
+use crate::services::ServiceError;
+use crate::services::members::{self, hash_token};
 use crate::web::session::{FlashLevel, SessionData};
 
 /// The invitation page.
@@ -89,7 +90,7 @@ pub async fn accept(
             data.flash(FlashLevel::Success, format!("Welcome to {name}!"));
             Ok(see_other("/"))
         }
-        Err(MemberError::Db(DbError::NotFound)) => Ok(see_other(&format!("/invitations/{token}"))),
+        Err(ServiceError::NotFound) => Ok(see_other(&format!("/invitations/{token}"))),
         Err(other) => Err(other.into()),
     }
 }
@@ -117,7 +118,7 @@ pub async fn decline(
             SessionData::new(&session).flash(FlashLevel::Info, "You declined the invitation.");
             Ok(see_other("/"))
         }
-        Err(MemberError::Db(DbError::NotFound)) => Ok(see_other(&format!("/invitations/{token}"))),
+        Err(ServiceError::NotFound) => Ok(see_other(&format!("/invitations/{token}"))),
         Err(other) => Err(other.into()),
     }
 }

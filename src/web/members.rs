@@ -17,7 +17,8 @@ use crate::db::scope::Scope;
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
 use crate::domain::{FieldErrors, MembershipId, Permission};
-use crate::services::members::{self, InviteInput, MemberError, Standing, can_act_on};
+use crate::services::ServiceError;
+use crate::services::members::{self, InviteInput, Standing, can_act_on};
 use crate::web::scope::Permitted;
 use crate::web::session::{FlashLevel, SessionData};
 
@@ -271,7 +272,7 @@ pub async fn invite(
             );
             Ok(see_other("/settings/members"))
         }
-        Err(MemberError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             render(&state, page, MembersQuery::default(), input, errors).await
         }
         Err(other) => Err(other.into()),

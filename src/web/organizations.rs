@@ -14,7 +14,8 @@ use super::page::{Page, format_time, render_with_status, see_other, try_again_in
 use crate::db::scope::Scope;
 use crate::db::{self, organizations::Card};
 use crate::domain::{FieldErrors, WorkspaceId};
-use crate::services::organizations::{self, NewOrganization, OrgError};
+use crate::services::ServiceError;
+use crate::services::organizations::{self, NewOrganization};
 use crate::web::session::{FlashLevel, SessionData};
 
 /// The organizations page.
@@ -118,7 +119,7 @@ pub async fn create(
             );
             Ok(see_other("/"))
         }
-        Err(OrgError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             let body = NewOrganizationPage {
                 page,
                 name,
@@ -127,7 +128,7 @@ pub async fn create(
             };
             render_with_status(&body, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(OrgError::Throttled {
+        Err(ServiceError::Throttled {
             retry_after_minutes,
         }) => {
             let mut errors = FieldErrors::new();

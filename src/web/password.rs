@@ -13,7 +13,8 @@ use super::email::link_invalid;
 use super::error::AppError;
 use super::page::{render_with_status, see_other};
 use crate::domain::FieldErrors;
-use crate::services::accounts::{AuthError, recovery};
+use crate::services::ServiceError;
+use crate::services::accounts::recovery;
 use crate::web::session::{FlashLevel, SessionData};
 
 /// The "forgot your password?" page.
@@ -76,8 +77,10 @@ pub async fn forgot(
     };
     match recovery::request_reset(&state.accounts, &email, &state.client_ip(&req)).await {
         Ok(()) => Ok(see_other("/password/forgot?sent=1")),
-        Err(AuthError::Invalid(errors)) => rerender(errors, None, StatusCode::UNPROCESSABLE_ENTITY),
-        Err(AuthError::Throttled {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
+            rerender(errors, None, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(ServiceError::Throttled {
             retry_after_minutes,
         }) => rerender(
             FieldErrors::new(),
@@ -158,7 +161,7 @@ pub async fn reset(
             );
             Ok(see_other("/"))
         }
-        Err(AuthError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             let email = recovery::reset_target(&state.accounts, &token)
                 .await?
                 .unwrap_or_default();
@@ -172,7 +175,7 @@ pub async fn reset(
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
-        Err(AuthError::InvalidLink) => link_invalid(),
+        Err(ServiceError::NotFound) => link_invalid(),
         Err(other) => Err(other.into()),
     }
 }

@@ -16,7 +16,7 @@ use crate::db::scope::Scope;
 use crate::db::{self, roles::RoleDetail};
 use crate::domain::permission::require;
 use crate::domain::{FieldErrors, Permission, PermissionSet, RoleId};
-use crate::services::members::MemberError;
+use crate::services::ServiceError;
 use crate::services::roles::{self, PRESETS, Preset, RoleInput};
 use crate::web::scope::Permitted;
 use crate::web::session::{FlashLevel, SessionData};
@@ -227,7 +227,7 @@ pub async fn create(
             );
             Ok(see_other("/settings/roles"))
         }
-        Err(MemberError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             form_page(&state, page, "/settings/roles".into(), None, input, errors).await
         }
         Err(other) => Err(other.into()),
@@ -296,7 +296,7 @@ pub async fn update(
             );
             Ok(see_other("/settings/roles"))
         }
-        Err(MemberError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             form_page(
                 &state,
                 page,

@@ -22,7 +22,8 @@ use crate::db;
 use crate::db::scope::Scope;
 use crate::domain::FieldErrors;
 use crate::domain::permission::require;
-use crate::services::organizations::{self, GeneralInput, OrgError};
+use crate::services::ServiceError;
+use crate::services::organizations::{self, GeneralInput};
 use crate::web::scope::Permitted;
 use crate::web::session::{FlashLevel, SessionData};
 
@@ -120,7 +121,7 @@ pub async fn update_general(
                 .flash(FlashLevel::Success, "Organization settings were saved.");
             Ok(see_other("/settings/general"))
         }
-        Err(OrgError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             let current = load_general(&state, &page.scope).await?;
             let body = GeneralPage {
                 page,
@@ -205,7 +206,7 @@ pub async fn upload_avatar(
     let data = SessionData::new(&session);
     match organizations::set_avatar(&state.organizations, permitted.scope(), bytes).await {
         Ok(()) => data.flash(FlashLevel::Success, "The avatar was updated."),
-        Err(OrgError::Invalid(errors)) => {
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             let message = errors
                 .get("avatar")
                 .unwrap_or("That file can't be used as an avatar.")
@@ -310,7 +311,7 @@ pub async fn delete(
             &form.scope,
             format!("{} was deleted.", form.scope.workspace().name),
         ),
-        Err(OrgError::Invalid(errors)) => render_with_status(
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => render_with_status(
             &danger_page(&state, page, errors, String::new()),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
@@ -357,7 +358,7 @@ pub async fn transfer_ownership(
             );
             Ok(see_other("/settings/danger"))
         }
-        Err(OrgError::Invalid(errors)) => render_with_status(
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => render_with_status(
             &danger_page(&state, page, errors, email),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),

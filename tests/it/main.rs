@@ -19,3 +19,4 @@ mod roles;
 mod security;
 mod sessions;
 mod smtp;
+mod unique_conflicts;

@@ -13,14 +13,15 @@
 use super::tokens::{
     self, AccountMail, EMAIL_CHANGE_TTL, RESEND_INTERVAL_SECONDS, VERIFY_EMAIL_TTL,
 };
-use super::{AccountService, AuthError, account_context, record_account_event};
+use super::{AccountService, account_context, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
 use crate::db::audit::Actor;
 use crate::db::scope::Scope;
-use crate::db::{self, DbError, write_transaction};
+use crate::db::{self, DbError, UniqueKey, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
 use crate::domain::time::format_time;
 use crate::domain::{Email, FieldErrors, UserId};
+use crate::services::ServiceError;
 use crate::services::mail::Notifier;
 use crate::services::members::hash_token;
 
@@ -48,7 +49,7 @@ impl Verification {
         user: &UserId,
         email: &str,
         name: &str,
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), ServiceError> {
         let expires_at = db::now() + VERIFY_EMAIL_TTL;
         db::account_tokens::create(
             conn,
@@ -89,7 +90,7 @@ impl Verification {
 pub async fn resend_verification(
     service: &AccountService,
     scope: &Scope,
-) -> Result<bool, AuthError> {
+) -> Result<bool, ServiceError> {
     let user = scope.user().clone();
     if user.email_verified_at.is_some() {
         return Ok(false);
@@ -105,7 +106,7 @@ pub async fn resend_verification(
                 if last.is_some_and(|at| {
                     at > db::now() - chrono::Duration::seconds(RESEND_INTERVAL_SECONDS)
                 }) {
-                    return Err(AuthError::TooSoon(
+                    return Err(ServiceError::Refused(
                         "A verification email was sent a moment ago. Wait a minute before asking for another one.",
                     ));
                 }
@@ -130,7 +131,7 @@ pub async fn resend_verification(
 pub async fn verification_target(
     service: &AccountService,
     token: &str,
-) -> Result<Option<String>, AuthError> {
+) -> Result<Option<String>, ServiceError> {
     let token_hash = hash_token(token);
     Ok(service
         .db
@@ -145,7 +146,7 @@ pub async fn verify(
     service: &AccountService,
     token: &str,
     client_ip: &str,
-) -> Result<(), AuthError> {
+) -> Result<(), ServiceError> {
     let (token_hash, ip) = (hash_token(token), client_ip.to_owned());
     service
         .db
@@ -153,10 +154,10 @@ pub async fn verify(
             write_transaction(conn, |conn| {
                 let token =
                     db::account_tokens::consume(conn, &token_hash, TokenPurpose::VerifyEmail)?
-                        .ok_or(AuthError::InvalidLink)?;
+                        .ok_or(ServiceError::NotFound)?;
                 if !db::users::mark_email_verified_if_current(conn, &token.user_id, &token.email)? {
                     // The account moved to another address since: this link proves nothing now.
-                    return Err(AuthError::InvalidLink);
+                    return Err(ServiceError::NotFound);
                 }
                 let user = db::users::find(conn, &token.user_id)?;
                 let personal = db::workspaces::personal_of(conn, &user.id)?;
@@ -188,7 +189,7 @@ pub async fn request_change(
     service: &AccountService,
     scope: &Scope,
     request: EmailChangeRequest,
-) -> Result<String, AuthError> {
+) -> Result<String, ServiceError> {
     let user = scope.user().clone();
     let mut errors = FieldErrors::new();
     let new_email = errors.check("new_email", Email::parse(&request.new_email));
@@ -199,7 +200,7 @@ pub async fn request_change(
         errors.add("new_email", "This is already your email address.");
     }
     let Some(new_email) = new_email.filter(|_| errors.is_empty()) else {
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let (id, lookup) = (user.id.clone(), new_email.clone());
     let (stored, taken) = service
@@ -221,14 +222,14 @@ pub async fn request_change(
             "email_current_password",
             "That is not your current password.",
         );
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     if taken {
         errors.add(
             "new_email",
             "Another account already uses this email address.",
         );
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let (token, token_hash) = tokens::new_token();
     let link = service.mail.link(&format!("/email/change/{token}"));
@@ -243,7 +244,7 @@ pub async fn request_change(
                 if last.is_some_and(|at| {
                     at > db::now() - chrono::Duration::seconds(RESEND_INTERVAL_SECONDS)
                 }) {
-                    return Err(AuthError::TooSoon(
+                    return Err(ServiceError::Refused(
                         "A confirmation link was sent a moment ago. Wait a minute before asking for another one.",
                     ));
                 }
@@ -314,7 +315,7 @@ pub async fn request_change(
 pub async fn change_target(
     service: &AccountService,
     token: &str,
-) -> Result<Option<(String, String)>, AuthError> {
+) -> Result<Option<(String, String)>, ServiceError> {
     let token_hash = hash_token(token);
     Ok(service
         .db
@@ -338,17 +339,17 @@ pub async fn confirm_change(
     service: &AccountService,
     token: &str,
     client_ip: &str,
-) -> Result<String, AuthError> {
+) -> Result<String, ServiceError> {
     let (token_hash, ip) = (hash_token(token), client_ip.to_owned());
     let reset_link = service.mail.link("/password/forgot");
-    let outcome = service
+    let outcome: Result<String, ServiceError> = service
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let token = db::account_tokens::consume(conn, &token_hash, TokenPurpose::EmailChange)?
-                    .ok_or(AuthError::InvalidLink)?;
+                    .ok_or(ServiceError::NotFound)?;
                 let user = db::users::find(conn, &token.user_id)?;
-                let new = Email::parse(&token.email).map_err(|_| AuthError::InvalidLink)?;
+                let new = Email::parse(&token.email).map_err(|_| ServiceError::NotFound)?;
                 db::users::change_email(conn, &user.id, &new)?;
                 db::account_tokens::void_for_user(
                     conn,
@@ -397,14 +398,10 @@ pub async fn confirm_change(
             service.mail.wake();
             Ok(new)
         }
-        Err(AuthError::Db(error)) if error.is_conflict_on("email") => {
-            let mut errors = FieldErrors::new();
-            errors.add(
-                "email",
-                "Another account uses this address now, so the change was not made.",
-            );
-            Err(AuthError::Invalid(errors))
-        }
+        Err(error) if error.is_conflict_on(&UniqueKey::UserEmail) => Err(ServiceError::conflict(
+            "email",
+            "Another account uses this address now, so the change was not made.",
+        )),
         Err(other) => Err(other),
     }
 }

@@ -11,9 +11,10 @@ use crate::config::{LoginThrottle, RateLimit};
 use crate::db::audit::{Actor, Event};
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
-use crate::db::{self, Db, DbError, write_transaction};
+use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
 use crate::domain::{Email, FieldErrors, Password, PersonName, UserId, WorkspaceId};
+use crate::services::ServiceError;
 use crate::services::mail::Notifier;
 
 /// What sign-up and sign-in can refuse, by what the form should show.
@@ -34,39 +35,6 @@ pub struct AccountService {
     pub signup_throttle: RateLimit,
     /// Password-reset requests allowed per address and per IP.
     pub reset_throttle: LoginThrottle,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    /// Fields failed validation.
-    #[error("invalid input")]
-    Invalid(FieldErrors),
-    /// Unknown email or wrong password: deliberately indistinguishable.
-    #[error("wrong email or password")]
-    BadCredentials,
-    /// Too many attempts for this account or this client (sign-in), or
-    /// too many sign-ups from this client.
-    #[error("too many attempts, retry in {retry_after_minutes} min")]
-    Throttled {
-        /// Whole minutes until the oldest counted attempt leaves the window.
-        retry_after_minutes: i64,
-    },
-    /// Storage failed.
-    #[error(transparent)]
-    Db(#[from] DbError),
-    /// Hashing failed.
-    #[error(transparent)]
-    Hash(#[from] passwords::HashError),
-    /// A link is unknown, used, expired or for another purpose: one and the
-    /// same answer for all of them.
-    #[error("invalid or expired link")]
-    InvalidLink,
-    /// Asked again too soon (a resend within a minute); the message says so.
-    #[error("{0}")]
-    TooSoon(&'static str),
-    /// An email could not be written from its template.
-    #[error("email template: {0}")]
-    Mail(String),
 }
 
 /// What a new account starts with.
@@ -97,7 +65,7 @@ pub async fn sign_up(
     service: &AccountService,
     input: SignUpInput,
     client_ip: &str,
-) -> Result<SignedIn, AuthError> {
+) -> Result<SignedIn, ServiceError> {
     let mut errors = FieldErrors::new();
     let name = errors.check("name", PersonName::parse(&input.name));
     let email = errors.check("email", Email::parse(&input.email));
@@ -106,7 +74,7 @@ pub async fn sign_up(
         .collect();
     let password = errors.check("password", Password::parse_new(&input.password, &context));
     let (Some(name), Some(email), Some(password)) = (name, email, password) else {
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     reserve_sign_up(service, client_ip).await?;
     let taken_email = email.clone();
@@ -143,7 +111,7 @@ pub async fn sign_up(
                     ip,
                 };
                 record_account_event(conn, &personal, &actor, "account.create", String::new())?;
-                Ok::<_, AuthError>((user, personal, verification))
+                Ok::<_, ServiceError>((user, personal, verification))
             })
         })
         .await;
@@ -158,22 +126,22 @@ pub async fn sign_up(
             })
         }
         // Two sign-ups racing for one email: the loser gets the form error.
-        Err(AuthError::Db(error)) if error.is_conflict_on("email") => Err(email_taken()),
+        Err(error) if error.is_conflict_on(&UniqueKey::UserEmail) => Err(email_taken()),
         Err(error) => Err(error),
     }
 }
 
 /// The refusal for a limit that lifts at `until`, in whole minutes (at least one).
-fn throttled(until: chrono::NaiveDateTime) -> AuthError {
+fn throttled(until: chrono::NaiveDateTime) -> ServiceError {
     let minutes = ((until - db::now()).num_seconds() + 59) / 60;
-    AuthError::Throttled {
+    ServiceError::Throttled {
         retry_after_minutes: minutes.max(1),
     }
 }
 
 /// Counts a sign-up against the client IP before its password is hashed;
 /// refused past `signup_max_per_ip` within the window.
-async fn reserve_sign_up(service: &AccountService, client_ip: &str) -> Result<(), AuthError> {
+async fn reserve_sign_up(service: &AccountService, client_ip: &str) -> Result<(), ServiceError> {
     let key = format!("signup-ip:{client_ip}");
     let limit = service.signup_throttle;
     service
@@ -187,20 +155,18 @@ async fn reserve_sign_up(service: &AccountService, client_ip: &str) -> Result<()
             db::login_attempts::reserve(conn, &limits, db::now())
         })
         .await
-        .map_err(AuthError::from)
+        .map_err(ServiceError::from)
         .and_then(|reservation| match reservation {
             Reservation::Granted(_) => Ok(()),
             Reservation::Refused { until } => Err(throttled(until)),
         })
 }
 
-fn email_taken() -> AuthError {
-    let mut errors = FieldErrors::new();
-    errors.add(
+fn email_taken() -> ServiceError {
+    ServiceError::conflict(
         "email",
         "An account with this email already exists. Sign in instead?",
-    );
-    AuthError::Invalid(errors)
+    )
 }
 
 /// Checks an email and password. Unknown emails cost the same argon2 time
@@ -213,7 +179,7 @@ pub async fn sign_in(
     email: &str,
     password: String,
     client_ip: &str,
-) -> Result<SignedIn, AuthError> {
+) -> Result<SignedIn, ServiceError> {
     let mut errors = FieldErrors::new();
     if email.trim().is_empty() {
         errors.add("email", "Enter your email address.");
@@ -222,11 +188,11 @@ pub async fn sign_in(
         errors.add("password", "Enter your password.");
     }
     if !errors.is_empty() {
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let Ok(email) = Email::parse(email) else {
         errors.add("email", "Enter an email address like name@example.com.");
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let account_key = format!("account:{email}");
     let ip_key = format!("ip:{client_ip}");
@@ -301,7 +267,7 @@ pub async fn sign_in(
             })
         }
         // The reservation stays: it counts as the failure.
-        _ => Err(AuthError::BadCredentials),
+        _ => Err(ServiceError::BadCredentials),
     }
 }
 
@@ -322,7 +288,7 @@ pub async fn change_password(
     service: &AccountService,
     scope: &Scope,
     change: PasswordChange,
-) -> Result<usize, AuthError> {
+) -> Result<usize, ServiceError> {
     let user = scope.user();
     let mut errors = FieldErrors::new();
     if change.current.is_empty() {
@@ -331,7 +297,7 @@ pub async fn change_password(
     let context = [user.email.as_str(), user.name.as_str()];
     let new = errors.check("new_password", Password::parse_new(&change.new, &context));
     let Some(new) = new.filter(|_| errors.is_empty()) else {
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let id = user.id.clone();
     let stored = service
@@ -345,7 +311,7 @@ pub async fn change_password(
             .await?;
     if !current_ok {
         errors.add("current_password", "That is not your current password.");
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let hash = service.hasher.hash(new).await?;
     let (id, keep) = (user.id.clone(), scope.session_public_id().to_owned());
@@ -370,10 +336,14 @@ pub async fn change_password(
 }
 
 /// Renames the user.
-pub async fn rename(service: &AccountService, scope: &Scope, name: &str) -> Result<(), AuthError> {
+pub async fn rename(
+    service: &AccountService,
+    scope: &Scope,
+    name: &str,
+) -> Result<(), ServiceError> {
     let mut errors = FieldErrors::new();
     let Some(name) = errors.check("name", PersonName::parse(name)) else {
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let id = scope.user_id().clone();
     let details = format!("name: {} → {}", scope.user().name, name);
@@ -396,7 +366,7 @@ pub async fn revoke_session(
     service: &AccountService,
     scope: &Scope,
     public_id: String,
-) -> Result<bool, AuthError> {
+) -> Result<bool, ServiceError> {
     let user = scope.user_id().clone();
     let (actor, personal) = account_context(scope)?;
     Ok(service
@@ -423,7 +393,7 @@ pub async fn revoke_session(
 pub async fn revoke_other_sessions(
     service: &AccountService,
     scope: &Scope,
-) -> Result<usize, AuthError> {
+) -> Result<usize, ServiceError> {
     let (user, keep) = (
         scope.user_id().clone(),
         scope.session_public_id().to_owned(),
@@ -450,11 +420,11 @@ pub async fn revoke_other_sessions(
 
 /// Who is acting on their account, and the personal workspace whose audit
 /// log records account events.
-fn account_context(scope: &Scope) -> Result<(Actor, WorkspaceId), AuthError> {
+fn account_context(scope: &Scope) -> Result<(Actor, WorkspaceId), ServiceError> {
     let personal = scope
         .personal_workspace_id()
         .cloned()
-        .ok_or(AuthError::Db(DbError::NotFound))?;
+        .ok_or(ServiceError::NotFound)?;
     Ok((Actor::of(scope), personal))
 }
 

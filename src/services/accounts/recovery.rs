@@ -10,13 +10,14 @@
 //! someone else's address first loses the account to its real owner.
 
 use super::tokens::{self, AccountMail, PASSWORD_RESET_TTL};
-use super::{AccountService, AuthError, SignedIn, record_account_event};
+use super::{AccountService, SignedIn, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
 use crate::db::audit::Actor;
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::time::format_time;
 use crate::domain::{Email, FieldErrors, Password};
+use crate::services::ServiceError;
 use crate::services::members::hash_token;
 
 /// Mails a reset link to the account using `email`, or a note that none
@@ -25,14 +26,14 @@ pub async fn request_reset(
     service: &AccountService,
     email: &str,
     client_ip: &str,
-) -> Result<(), AuthError> {
+) -> Result<(), ServiceError> {
     let mut errors = FieldErrors::new();
     if email.trim().is_empty() {
         errors.add("email", "Enter the email address of your account.");
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let Some(email) = errors.check("email", Email::parse(email)) else {
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let keys = [
         format!("reset-email:{email}"),
@@ -64,7 +65,7 @@ pub async fn request_reset(
                     db::login_attempts::reserve(conn, &limits, now)?
                 {
                     let minutes = ((until - now).num_seconds() + 59) / 60;
-                    return Err(AuthError::Throttled {
+                    return Err(ServiceError::Throttled {
                         retry_after_minutes: minutes.max(1),
                     });
                 }
@@ -126,7 +127,7 @@ pub async fn request_reset(
                         },
                     )?,
                 }
-                Ok::<_, AuthError>(account.is_some())
+                Ok::<_, ServiceError>(account.is_some())
             })
         })
         .await?;
@@ -145,7 +146,7 @@ pub async fn request_reset(
 pub async fn reset_target(
     service: &AccountService,
     token: &str,
-) -> Result<Option<String>, AuthError> {
+) -> Result<Option<String>, ServiceError> {
     let token_hash = hash_token(token);
     Ok(service
         .db
@@ -162,7 +163,7 @@ pub async fn reset_password(
     token: &str,
     new_password: &str,
     client_ip: &str,
-) -> Result<SignedIn, AuthError> {
+) -> Result<SignedIn, ServiceError> {
     let token_hash = hash_token(token);
     let lookup = token_hash.clone();
     let user = service
@@ -176,12 +177,12 @@ pub async fn reset_password(
             Ok(Some(db::users::find(conn, &token.user_id)?))
         })
         .await?
-        .ok_or(AuthError::InvalidLink)?;
+        .ok_or(ServiceError::NotFound)?;
     let mut errors = FieldErrors::new();
     let context = [user.email.as_str(), user.name.as_str()];
     let Some(password) = errors.check("password", Password::parse_new(new_password, &context))
     else {
-        return Err(AuthError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let hash = service.hasher.hash(password).await?;
     let ip = client_ip.to_owned();
@@ -193,7 +194,7 @@ pub async fn reset_password(
                 // link, only one gets here.
                 let token =
                     db::account_tokens::consume(conn, &token_hash, TokenPurpose::PasswordReset)?
-                        .ok_or(AuthError::InvalidLink)?;
+                        .ok_or(ServiceError::NotFound)?;
                 db::users::set_password_hash(conn, &token.user_id, &hash)?;
                 db::users::mark_email_verified_if_current(conn, &token.user_id, &token.email)?;
                 db::account_tokens::void_for_user(

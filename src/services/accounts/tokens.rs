@@ -6,8 +6,8 @@
 
 use askama::Template;
 
-use super::AuthError;
 use crate::db;
+use crate::services::ServiceError;
 use crate::services::members::hash_token;
 
 /// How long an email-verification link works.
@@ -69,7 +69,7 @@ pub struct AccountMail<'a> {
 }
 
 /// Renders and queues an account email (inside the caller's transaction).
-pub fn queue(conn: &mut db::AnyConnection, mail: &AccountMail<'_>) -> Result<(), AuthError> {
+pub fn queue(conn: &mut db::AnyConnection, mail: &AccountMail<'_>) -> Result<(), ServiceError> {
     let text = AccountText {
         name: mail.name,
         intro: mail.intro,
@@ -78,7 +78,7 @@ pub fn queue(conn: &mut db::AnyConnection, mail: &AccountMail<'_>) -> Result<(),
         outro: mail.outro,
     }
     .render()
-    .map_err(|e| AuthError::Mail(e.to_string()))?;
+    .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let html = AccountHtml {
         name: mail.name,
         intro: mail.intro,
@@ -87,7 +87,7 @@ pub fn queue(conn: &mut db::AnyConnection, mail: &AccountMail<'_>) -> Result<(),
         outro: mail.outro,
     }
     .render()
-    .map_err(|e| AuthError::Mail(e.to_string()))?;
+    .map_err(|e| ServiceError::Internal(e.to_string()))?;
     db::outbox::enqueue(
         conn,
         &db::outbox::NewEmail {
