@@ -290,6 +290,19 @@ fn queue_invitation_email(
     Ok(())
 }
 
+/// The pending, unexpired invitation behind a link's token, if any: what
+/// the invitation page and the sign-up form show to whoever holds the link.
+pub async fn usable_invitation(
+    service: &MemberService,
+    token: &str,
+) -> Result<Option<db::invitations::InvitationView>, ServiceError> {
+    let token_hash = hash_token(token);
+    Ok(service
+        .db
+        .run(move |conn| db::invitations::usable_by_token(conn, &token_hash))
+        .await?)
+}
+
 /// Invites someone by email to the active organization.
 pub async fn invite(
     service: &MemberService,

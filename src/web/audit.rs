@@ -8,14 +8,11 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::AppError;
-use super::page::{Page, format_time, render_with_status};
+use super::page::{PAGE_SIZE, Page, cursor_page, format_time, render_with_status};
 use crate::db::{self, DbError, audit::Filter};
 use crate::domain::UserId;
 use crate::domain::permission::require;
 use crate::web::scope::Permitted;
-
-/// Entries per page.
-const PAGE_SIZE: i64 = 50;
 
 /// The audit page.
 #[derive(Template)]
@@ -68,7 +65,7 @@ pub async fn index(
         before: query.before.filter(|b| !b.is_empty()),
     };
     let scope = page.scope.clone();
-    let (mut entries, actors, actions) = state
+    let (entries, actors, actions) = state
         .db
         .run(move |conn| {
             let entries = db::audit::page(conn, &scope, &filter, PAGE_SIZE)?;
@@ -77,21 +74,13 @@ pub async fn index(
             Ok::<_, DbError>((entries, actors, actions))
         })
         .await?;
-    let has_older = entries.len() as i64 > PAGE_SIZE;
-    entries.truncate(PAGE_SIZE as usize);
-    let older_href = has_older.then(|| entries.last()).flatten().map(|last| {
-        let mut params = vec![("before", last.id.clone())];
-        if let Some(actor) = &actor {
-            params.push(("actor", actor.to_string()));
-        }
-        if let Some(action) = &action {
-            params.push(("action", action.clone()));
-        }
-        format!(
-            "/audit?{}",
-            serde_urlencoded::to_string(params).unwrap_or_default()
-        )
-    });
+    let actor_param = actor.as_ref().map(ToString::to_string).unwrap_or_default();
+    let filters = [
+        ("actor", actor_param.as_str()),
+        ("action", action.as_deref().unwrap_or_default()),
+    ];
+    let (entries, older_href) =
+        cursor_page(entries, "/audit", &filters, "before", |e| e.id.clone());
     let entries = entries
         .into_iter()
         .map(|e| EntryRow {

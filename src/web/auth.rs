@@ -11,9 +11,11 @@ use super::AppState;
 use super::csrf::{CsrfForm, CsrfToken, EmptyForm};
 use super::error::AppError;
 use super::page::{render_with_status, safe_local_path, see_other, try_again_in};
+use crate::db::invitations::InvitationView;
 use crate::domain::FieldErrors;
 use crate::services::ServiceError;
 use crate::services::accounts::{self, SignUpInput};
+use crate::services::members;
 use crate::web::session::{FlashLevel, SessionData};
 
 /// The sign-up page.
@@ -26,6 +28,26 @@ pub struct SignUpPage {
     errors: FieldErrors,
     /// The invitation being answered: its token, and the organization's name.
     invitation: Option<(String, String)>,
+}
+
+impl SignUpPage {
+    /// The form again after a refused sign-up, with what was typed.
+    fn again(
+        csrf: CsrfToken,
+        name: String,
+        email: String,
+        errors: FieldErrors,
+        token: String,
+        invitation: Option<InvitationView>,
+    ) -> Self {
+        SignUpPage {
+            csrf: csrf.0,
+            name,
+            email,
+            errors,
+            invitation: invitation.map(|i| (token, i.workspace_name)),
+        }
+    }
 }
 
 /// Query of the sign-up page: an invitation link's token, when coming from one.
@@ -62,7 +84,7 @@ pub async fn signup_form(
     let invitation = if token.is_empty() {
         None
     } else {
-        super::invitations::usable(&state, &token).await?
+        members::usable_invitation(&state.members, &token).await?
     };
     let page = SignUpPage {
         csrf: csrf.0,
@@ -100,7 +122,7 @@ pub async fn signup(
     let invitation = if token.is_empty() {
         None
     } else {
-        super::invitations::usable(&state, &token).await?
+        members::usable_invitation(&state.members, &token).await?
     };
     let email = invitation
         .as_ref()
@@ -126,33 +148,19 @@ pub async fn signup(
             }
         }
         Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
-            let page = SignUpPage {
-                csrf: csrf.0,
-                name,
-                email,
-                errors,
-                invitation: invitation.map(|i| (token, i.workspace_name)),
-            };
+            let page = SignUpPage::again(csrf, name, email, errors, token, invitation);
             render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(ServiceError::Throttled {
             retry_after_minutes,
         }) => {
             let mut errors = FieldErrors::new();
+            let wait = try_again_in(retry_after_minutes);
             errors.add(
                 "form",
-                format!(
-                    "Too many sign-ups from your network. {}",
-                    try_again_in(retry_after_minutes)
-                ),
+                format!("Too many sign-ups from your network. {wait}"),
             );
-            let page = SignUpPage {
-                csrf: csrf.0,
-                name,
-                email,
-                errors,
-                invitation: invitation.map(|i| (token, i.workspace_name)),
-            };
+            let page = SignUpPage::again(csrf, name, email, errors, token, invitation);
             render_with_status(&page, StatusCode::TOO_MANY_REQUESTS)
         }
         Err(other) => Err(other.into()),

@@ -16,7 +16,7 @@ use crate::db::invitations::InvitationView;
 use crate::db::scope::Scope;
 use crate::db::{self, DbError};
 use crate::services::ServiceError;
-use crate::services::members::{self, hash_token};
+use crate::services::members;
 use crate::web::session::{FlashLevel, SessionData};
 
 /// The invitation page.
@@ -31,15 +31,6 @@ pub struct InvitationPage {
     email_matches: bool,
 }
 
-/// The usable invitation behind a token, if any.
-pub async fn usable(state: &AppState, token: &str) -> Result<Option<InvitationView>, AppError> {
-    let token_hash = hash_token(token);
-    Ok(state
-        .db
-        .run(move |conn| db::invitations::usable_by_token(conn, &token_hash))
-        .await?)
-}
-
 /// Shows an invitation (anyone holding the link may see it).
 pub async fn show(
     state: web::Data<AppState>,
@@ -48,7 +39,7 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let invitation = usable(&state, &token).await?;
+    let invitation = members::usable_invitation(&state.members, &token).await?;
     let signed_in_as = scope.as_ref().map(|s| s.user().email.clone());
     let email_matches = match (&invitation, &signed_in_as) {
         (Some(invitation), Some(email)) => &invitation.email == email,

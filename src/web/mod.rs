@@ -12,13 +12,11 @@ pub mod dashboard;
 pub mod email;
 pub mod error;
 pub mod invitations;
-pub mod members;
 pub mod ops;
 pub mod organizations;
 pub mod page;
 pub mod password;
 pub mod request_span;
-pub mod roles;
 pub mod routes;
 pub mod scope;
 pub mod session;
@@ -224,7 +222,7 @@ pub fn build_app(
     App::new()
         .app_data(state.clone())
         .app_data(web::FormConfig::default().limit(64 * 1024))
-        .app_data(settings::avatar_upload_config())
+        .app_data(settings::general::avatar_upload_config())
         .configure(assets::configure)
         .configure(ops::configure)
         .service(

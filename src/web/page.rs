@@ -94,6 +94,36 @@ pub fn safe_local_path(candidate: &str) -> Option<&str> {
     is_local.then_some(candidate)
 }
 
+/// Rows per page of every cursor-paginated table (members, audit log).
+pub const PAGE_SIZE: i64 = 50;
+
+/// Cuts one page out of rows fetched with one extra (the repository asks for
+/// `PAGE_SIZE + 1`, so "is there a next page" costs no count), and builds the
+/// link to the next page: `path?{filters}&{cursor_param}={cursor of the last
+/// row shown}`. Filters with an empty value are left out of the link.
+pub fn cursor_page<T>(
+    mut rows: Vec<T>,
+    path: &str,
+    filters: &[(&str, &str)],
+    cursor_param: &str,
+    cursor_of: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let page_size = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+    if rows.len() <= page_size {
+        return (rows, None);
+    }
+    rows.truncate(page_size);
+    let cursor = rows.last().map(&cursor_of).unwrap_or_default();
+    let mut params: Vec<(&str, &str)> = filters
+        .iter()
+        .copied()
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+    params.push((cursor_param, &cursor));
+    let query = serde_urlencoded::to_string(params).unwrap_or_default();
+    (rows, Some(format!("{path}?{query}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_local_path;

@@ -6,9 +6,9 @@
 
 use actix_web::web;
 
+use crate::web::settings::{danger, general, members, roles};
 use crate::web::{
-    account, audit, auth, context, dashboard, email, invitations, members, organizations, password,
-    roles, settings,
+    account, audit, auth, context, dashboard, email, invitations, organizations, password,
 };
 
 /// Who may call a route and what data it touches.
@@ -83,16 +83,16 @@ routes! {
     get  "/organizations/new"             => organizations::new_form,        Account;
     post "/organizations"                 => organizations::create,          Account;
     post "/organizations/{id}/restore"    => organizations::restore,         Account;
-    get  "/avatars/{workspace_id}"        => settings::avatar,               Account;
-    get  "/settings/general"              => settings::general,              Scoped;
-    post "/settings/general"              => settings::update_general,       Scoped;
-    post "/settings/avatar"               => settings::upload_avatar,        Scoped;
-    post "/settings/avatar/remove"        => settings::remove_avatar,        Scoped;
-    get  "/settings/danger"               => settings::danger,               Scoped;
-    post "/settings/transfer-ownership"   => settings::transfer_ownership,   Scoped;
-    post "/settings/leave"                => settings::leave,                Scoped;
-    post "/settings/archive"              => settings::archive,              Scoped;
-    post "/settings/delete"               => settings::delete,               Scoped;
+    get  "/avatars/{workspace_id}"        => general::avatar,               Account;
+    get  "/settings/general"              => general::general,              Scoped;
+    post "/settings/general"              => general::update_general,       Scoped;
+    post "/settings/avatar"               => general::upload_avatar,        Scoped;
+    post "/settings/avatar/remove"        => general::remove_avatar,        Scoped;
+    get  "/settings/danger"               => danger::danger,               Scoped;
+    post "/settings/transfer-ownership"   => danger::transfer_ownership,   Scoped;
+    post "/settings/leave"                => danger::leave,                Scoped;
+    post "/settings/archive"              => danger::archive,              Scoped;
+    post "/settings/delete"               => danger::delete,               Scoped;
     get  "/audit"                         => audit::index,                   Scoped;
     get  "/settings/members"                      => members::index,       Scoped;
     post "/settings/members/invite"               => members::invite,      Scoped;

@@ -8,22 +8,22 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::AppState;
-use super::csrf::{EmptyForm, ScopedForm};
-use super::error::AppError;
-use super::page::{Page, render_with_status, see_other};
 use crate::db::scope::Scope;
 use crate::db::{self, roles::RoleDetail};
 use crate::domain::permission::require;
 use crate::domain::{FieldErrors, Permission, PermissionSet, RoleId};
 use crate::services::ServiceError;
 use crate::services::roles::{self, PRESETS, Preset, RoleInput};
+use crate::web::AppState;
+use crate::web::csrf::{EmptyForm, ScopedForm};
+use crate::web::error::AppError;
+use crate::web::page::{Page, render_with_status, see_other};
 use crate::web::scope::Permitted;
 use crate::web::session::{FlashLevel, SessionData};
 
 /// The roles page.
 #[derive(Template)]
-#[template(path = "roles/index.html")]
+#[template(path = "settings/roles.html")]
 pub struct RolesPage {
     page: Page,
     roles: Vec<RoleRow>,
@@ -112,7 +112,7 @@ pub async fn index(
 
 /// The create / edit form.
 #[derive(Template)]
-#[template(path = "roles/form.html")]
+#[template(path = "settings/roles_form.html")]
 pub struct RoleFormPage {
     page: Page,
     action: String,

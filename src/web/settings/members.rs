@@ -8,22 +8,23 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::AppState;
-use super::csrf::{EmptyForm, ScopedForm};
-use super::error::AppError;
-use super::page::{Page, format_time, render_with_status, see_other};
-use crate::db::members::RoleRow;
+use crate::db::invitations::InvitationRow;
+use crate::db::members::{MemberRow, RoleRow};
+use crate::db::outbox::DeliveryState;
 use crate::db::scope::Scope;
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
 use crate::domain::{FieldErrors, MembershipId, Permission};
 use crate::services::ServiceError;
 use crate::services::members::{self, InviteInput, Standing, can_act_on};
+use crate::web::AppState;
+use crate::web::csrf::{EmptyForm, ScopedForm};
+use crate::web::error::AppError;
+use crate::web::page::{PAGE_SIZE, Page, cursor_page, format_time, render_with_status, see_other};
 use crate::web::scope::Permitted;
 use crate::web::session::{FlashLevel, SessionData};
 
 /// Members per page.
-const PAGE_SIZE: i64 = 50;
 /// Resolved invitations shown in the history.
 const HISTORY_SIZE: i64 = 50;
 
@@ -114,7 +115,7 @@ async fn render(
     let search = query.q.unwrap_or_default();
     let after = query.after.as_deref().and_then(MembershipId::parse);
     let (search_c, scope_c) = (search.clone(), scope.clone());
-    let (mut rows, pending, history, deliveries) = state
+    let (rows, pending, history, deliveries) = state
         .db
         .run(move |conn| {
             let rows =
@@ -129,18 +130,13 @@ async fn render(
             Ok((rows, pending, history, deliveries))
         })
         .await?;
-    let next_href = (rows.len() as i64 > PAGE_SIZE).then(|| {
-        rows.truncate(PAGE_SIZE as usize);
-        let last = rows
-            .last()
-            .map(|r| r.membership_id.to_string())
-            .unwrap_or_default();
-        let params = [("q", search.as_str()), ("after", last.as_str())];
-        format!(
-            "/settings/members?{}",
-            serde_urlencoded::to_string(params).unwrap_or_default()
-        )
-    });
+    let (rows, next_href) = cursor_page(
+        rows,
+        "/settings/members",
+        &[("q", search.as_str())],
+        "after",
+        |row| row.membership_id.to_string(),
+    );
     let standing = Standing::of_scope(&scope);
     let grantable = if can_invite || scope.can(Permission::MembersManage) {
         members::grantable_roles(&state.members, &scope).await?
@@ -149,70 +145,18 @@ async fn render(
     };
     let members = rows
         .into_iter()
-        .map(|m| MemberView {
-            actionable: can_act_on(scope.user_id(), &standing, &m),
-            role_grantable: grantable.iter().any(|r| r.id == m.role_id),
-            id: m.membership_id.to_string(),
-            name: m.name,
-            email: m.email,
-            role_id: m.role_id.to_string(),
-            role_name: m.role_name,
-            status: m.status,
-            last_login: m
-                .last_login_at
-                .as_ref()
-                .map(format_time)
-                .unwrap_or_else(|| "never".into()),
-            joined: format_time(&m.joined_at),
-        })
+        .map(|row| MemberView::of(row, &scope, &standing, &grantable))
         .collect();
-    let delivery_of = |id: &str| -> String {
-        let latest = deliveries
-            .iter()
-            .rev()
-            .find(|d| d.invitation_id.as_deref() == Some(id));
-        match latest {
-            Some(d) if d.sent_at.is_some() => "delivered".into(),
-            Some(d) if d.attempts == 0 => "not delivered yet".into(),
-            Some(d) => format!(
-                "failed {} time{}, retrying{}",
-                d.attempts,
-                if d.attempts == 1 { "" } else { "s" },
-                d.last_error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
-            ),
-            None => "—".into(),
-        }
-    };
-    let view = |i: db::invitations::InvitationRow, delivery: String| InvitationView {
-        actionable: grantable.iter().any(|r| Some(&r.id) == i.role_id.as_ref()),
-        id: i.id,
-        email: i.email,
-        name: i.name,
-        role_name: i.role_name,
-        status: i.status,
-        invited_by: i.invited_by_name,
-        sent: format!("{} ({}×)", format_time(&i.created_at), i.send_count),
-        expires: format_time(&i.expires_at),
-        resolved: match (&i.resolved_at, &i.resolved_by_name) {
-            (Some(at), Some(by)) => format!("{} by {by}", format_time(at)),
-            (Some(at), None) => format_time(at),
-            _ => String::new(),
-        },
-        delivery,
-    };
     let pending = pending
         .into_iter()
-        .map(|i| {
-            let delivery = delivery_of(&i.id);
-            view(i, delivery)
+        .map(|invitation| {
+            let delivery = delivery_status(&deliveries, &invitation.id);
+            InvitationView::of(invitation, &grantable, delivery)
         })
         .collect();
     let history = history
         .into_iter()
-        .map(|i| view(i, String::new()))
+        .map(|invitation| InvitationView::of(invitation, &grantable, String::new()))
         .collect();
     let status = if invite_errors.is_empty() {
         StatusCode::OK
@@ -233,6 +177,71 @@ async fn render(
         history,
     };
     render_with_status(&body, status)
+}
+
+impl MemberView {
+    fn of(m: MemberRow, scope: &Scope, standing: &Standing, grantable: &[RoleRow]) -> Self {
+        MemberView {
+            actionable: can_act_on(scope.user_id(), standing, &m),
+            role_grantable: grantable.iter().any(|r| r.id == m.role_id),
+            id: m.membership_id.to_string(),
+            name: m.name,
+            email: m.email,
+            role_id: m.role_id.to_string(),
+            role_name: m.role_name,
+            status: m.status,
+            last_login: m
+                .last_login_at
+                .as_ref()
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
+            joined: format_time(&m.joined_at),
+        }
+    }
+}
+
+impl InvitationView {
+    fn of(i: InvitationRow, grantable: &[RoleRow], delivery: String) -> Self {
+        InvitationView {
+            actionable: grantable.iter().any(|r| Some(&r.id) == i.role_id.as_ref()),
+            id: i.id,
+            email: i.email,
+            name: i.name,
+            role_name: i.role_name,
+            status: i.status,
+            invited_by: i.invited_by_name,
+            sent: format!("{} ({}×)", format_time(&i.created_at), i.send_count),
+            expires: format_time(&i.expires_at),
+            resolved: match (&i.resolved_at, &i.resolved_by_name) {
+                (Some(at), Some(by)) => format!("{} by {by}", format_time(at)),
+                (Some(at), None) => format_time(at),
+                _ => String::new(),
+            },
+            delivery,
+        }
+    }
+}
+
+/// How the latest email of invitation `id` fared, in words for the table.
+fn delivery_status(deliveries: &[DeliveryState], id: &str) -> String {
+    let latest = deliveries
+        .iter()
+        .rev()
+        .find(|d| d.invitation_id.as_deref() == Some(id));
+    match latest {
+        Some(d) if d.sent_at.is_some() => "delivered".into(),
+        Some(d) if d.attempts == 0 => "not delivered yet".into(),
+        Some(d) => format!(
+            "failed {} time{}, retrying{}",
+            d.attempts,
+            if d.attempts == 1 { "" } else { "s" },
+            d.last_error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ),
+        None => "—".into(),
+    }
 }
 
 /// The invite form.
