@@ -114,9 +114,7 @@ pub fn page(
     filter: &Filter,
     limit: i64,
 ) -> Result<Vec<Entry>, DbError> {
-    let mut query = audit_entries::table
-        .filter(audit_entries::workspace_id.eq(scope.workspace_id()))
-        .into_boxed();
+    let mut query = scope.audit_entries().into_boxed();
     if let Some(actor) = &filter.actor {
         query = query.filter(audit_entries::actor_user_id.eq(actor.as_str().to_owned()));
     }
@@ -145,8 +143,8 @@ pub fn page(
 
 /// The distinct actors of the scoped workspace's log (for the filter).
 pub fn actors(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(String, String)>, DbError> {
-    let rows: Vec<(Option<String>, String)> = audit_entries::table
-        .filter(audit_entries::workspace_id.eq(scope.workspace_id()))
+    let rows: Vec<(Option<String>, String)> = scope
+        .audit_entries()
         .filter(audit_entries::actor_user_id.is_not_null())
         .select((audit_entries::actor_user_id, audit_entries::actor_name))
         .distinct()
@@ -162,8 +160,8 @@ pub fn actors(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(String, St
 
 /// The distinct actions of the scoped workspace's log (for the filter).
 pub fn actions(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<String>, DbError> {
-    Ok(audit_entries::table
-        .filter(audit_entries::workspace_id.eq(scope.workspace_id()))
+    Ok(scope
+        .audit_entries()
         .select(audit_entries::action)
         .distinct()
         .order(audit_entries::action.asc())

@@ -13,6 +13,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::Actor;
+use super::expect_one;
 use super::members::{ROLE_COLUMNS, RoleRow};
 use super::schema::{invitations, roles, workspaces};
 use super::{AnyConnection, DbError, now};
@@ -104,8 +105,7 @@ pub struct NewInvitation<'a> {
 /// Marks the scoped workspace's pending invitations past their expiry as expired.
 pub fn expire_stale(conn: &mut AnyConnection, scope: &Scope) -> Result<usize, DbError> {
     let at = now();
-    Ok(diesel::update(invitations::table)
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+    Ok(diesel::update(scope.invitations())
         .filter(invitations::status.eq("pending"))
         .filter(invitations::expires_at.le(at))
         .set((
@@ -147,8 +147,8 @@ pub fn create(
 
 /// The scoped workspace's pending, unexpired invitations, newest first.
 pub fn pending(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<InvitationRow>, DbError> {
-    Ok(invitations::table
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+    Ok(scope
+        .invitations()
         .filter(invitations::status.eq("pending"))
         .filter(invitations::expires_at.gt(now()))
         .order(invitations::created_at.desc())
@@ -164,8 +164,8 @@ pub fn history(
     limit: i64,
 ) -> Result<Vec<InvitationRow>, DbError> {
     let at = now();
-    let rows: Vec<InvitationRow> = invitations::table
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+    let rows: Vec<InvitationRow> = scope
+        .invitations()
         .filter(
             invitations::status
                 .ne("pending")
@@ -203,9 +203,9 @@ pub fn find_pending(
     scope: &Scope,
     id: &str,
 ) -> Result<PendingInvitation, DbError> {
-    let (row, role) = invitations::table
+    let (row, role) = scope
+        .invitations()
         .inner_join(roles::table)
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
         .filter(invitations::id.eq(id))
         .filter(invitations::status.eq("pending"))
         .filter(invitations::expires_at.gt(now()))
@@ -218,8 +218,8 @@ pub fn find_pending(
 /// although its link has expired (so resend can say why it refuses).
 pub fn has_lapsed(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
-        invitations::table
-            .filter(invitations::workspace_id.eq(scope.workspace_id()))
+        scope
+            .invitations()
             .filter(invitations::id.eq(id))
             .filter(invitations::status.eq("pending"))
             .filter(invitations::expires_at.le(now())),
@@ -250,9 +250,9 @@ pub fn pending_with_senders(
     conn: &mut AnyConnection,
     scope: &Scope,
 ) -> Result<Vec<SentInvitation>, DbError> {
-    Ok(invitations::table
+    Ok(scope
+        .invitations()
         .inner_join(roles::table)
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
         .filter(invitations::status.eq("pending"))
         .filter(invitations::expires_at.gt(now()))
         .order(invitations::created_at.asc())
@@ -270,8 +270,7 @@ pub fn pending_with_senders(
 /// to be deleted (they keep its name); pending ones still hold it.
 pub fn release_role(conn: &mut AnyConnection, scope: &Scope, role: &RoleId) -> Result<(), DbError> {
     expire_stale(conn, scope)?;
-    diesel::update(invitations::table)
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+    diesel::update(scope.invitations())
         .filter(invitations::role_id.eq(role))
         .filter(invitations::status.ne("pending"))
         .set(invitations::role_id.eq(None::<RoleId>))
@@ -285,8 +284,8 @@ pub fn pending_count_for_role(
     scope: &Scope,
     role: &RoleId,
 ) -> Result<i64, DbError> {
-    Ok(invitations::table
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+    Ok(scope
+        .invitations()
         .filter(invitations::role_id.eq(role))
         .filter(invitations::status.eq("pending"))
         .filter(invitations::expires_at.gt(now()))
@@ -301,8 +300,7 @@ pub fn rename_role(
     role: &RoleId,
     name: &str,
 ) -> Result<(), DbError> {
-    diesel::update(invitations::table)
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+    diesel::update(scope.invitations())
         .filter(invitations::role_id.eq(role))
         .filter(invitations::status.eq("pending"))
         .set(invitations::role_name.eq(name))
@@ -319,43 +317,37 @@ pub fn reissue(
     token_hash: &str,
     expires_at: NaiveDateTime,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(invitations::table)
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
-        .filter(invitations::id.eq(id))
-        .filter(invitations::status.eq("pending"))
-        .filter(invitations::expires_at.gt(now()))
-        .set((
-            invitations::token_hash.eq(token_hash),
-            invitations::expires_at.eq(expires_at),
-            invitations::send_count.eq(invitations::send_count + 1),
-            invitations::last_sent_at.eq(now()),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(scope.invitations())
+            .filter(invitations::id.eq(id))
+            .filter(invitations::status.eq("pending"))
+            .filter(invitations::expires_at.gt(now()))
+            .set((
+                invitations::token_hash.eq(token_hash),
+                invitations::expires_at.eq(expires_at),
+                invitations::send_count.eq(invitations::send_count + 1),
+                invitations::last_sent_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// Revokes a pending, unexpired invitation of the scoped workspace;
 /// `by` is the name the history shows.
 pub fn revoke(conn: &mut AnyConnection, scope: &Scope, id: &str, by: &str) -> Result<(), DbError> {
     let at = now();
-    let changed = diesel::update(invitations::table)
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
-        .filter(invitations::id.eq(id))
-        .filter(invitations::status.eq("pending"))
-        .filter(invitations::expires_at.gt(at))
-        .set((
-            invitations::status.eq("revoked"),
-            invitations::resolved_at.eq(at),
-            invitations::resolved_by_name.eq(by),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(scope.invitations())
+            .filter(invitations::id.eq(id))
+            .filter(invitations::status.eq("pending"))
+            .filter(invitations::expires_at.gt(at))
+            .set((
+                invitations::status.eq("revoked"),
+                invitations::resolved_at.eq(at),
+                invitations::resolved_by_name.eq(by),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// An invitation as its link shows it.
@@ -420,21 +412,19 @@ pub fn resolve(
     by_name: &str,
 ) -> Result<(), DbError> {
     let at = now();
-    let changed = diesel::update(invitations::table)
-        .filter(invitations::token_hash.eq(token_hash))
-        .filter(invitations::email.eq(email))
-        .filter(invitations::status.eq("pending"))
-        .filter(invitations::expires_at.gt(at))
-        .set((
-            invitations::status.eq(status),
-            invitations::resolved_at.eq(at),
-            invitations::resolved_by_name.eq(by_name),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(invitations::table)
+            .filter(invitations::token_hash.eq(token_hash))
+            .filter(invitations::email.eq(email))
+            .filter(invitations::status.eq("pending"))
+            .filter(invitations::expires_at.gt(at))
+            .set((
+                invitations::status.eq(status),
+                invitations::resolved_at.eq(at),
+                invitations::resolved_by_name.eq(by_name),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// When a pending invitation of the scoped workspace was last sent.
@@ -443,8 +433,8 @@ pub fn last_sent_at(
     scope: &Scope,
     id: &str,
 ) -> Result<NaiveDateTime, DbError> {
-    Ok(invitations::table
-        .filter(invitations::workspace_id.eq(scope.workspace_id()))
+    Ok(scope
+        .invitations()
         .filter(invitations::id.eq(id))
         .select(invitations::last_sent_at)
         .first(conn)?)

@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::expect_one;
 use super::schema::{memberships, roles, users};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
@@ -84,10 +85,10 @@ pub fn page(
     after: Option<&MembershipId>,
     limit: i64,
 ) -> Result<Vec<MemberRow>, DbError> {
-    let mut query = memberships::table
+    let mut query = scope
+        .memberships()
         .inner_join(users::table)
         .inner_join(roles::table)
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
         .into_boxed();
     if let Some(fragment) = search.map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", escape_like(&fragment.to_lowercase()));
@@ -121,10 +122,10 @@ pub fn find(
     scope: &Scope,
     id: &MembershipId,
 ) -> Result<MemberRow, DbError> {
-    Ok(memberships::table
+    Ok(scope
+        .memberships()
         .inner_join(users::table)
         .inner_join(roles::table)
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
         .filter(memberships::id.eq(id))
         .select(MEMBER_COLUMNS)
         .first(conn)?)
@@ -133,9 +134,9 @@ pub fn find(
 /// Whether `email` is a member (active or not) of the scoped workspace.
 pub fn is_member(conn: &mut AnyConnection, scope: &Scope, email: &str) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
-        memberships::table
+        scope
+            .memberships()
             .inner_join(users::table)
-            .filter(memberships::workspace_id.eq(scope.workspace_id()))
             .filter(users::email.eq(email)),
     ))
     .get_result(conn)?)
@@ -175,19 +176,16 @@ pub fn set_role(
     expected: &RoleId,
     role: &RoleId,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(memberships::table)
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
-        .filter(memberships::id.eq(id))
-        .filter(memberships::role_id.eq(expected))
-        .set((
-            memberships::role_id.eq(role),
-            memberships::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(scope.memberships())
+            .filter(memberships::id.eq(id))
+            .filter(memberships::role_id.eq(expected))
+            .set((
+                memberships::role_id.eq(role),
+                memberships::updated_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// Activates or deactivates a member of the scoped workspace who still
@@ -199,19 +197,16 @@ pub fn set_status(
     expected: &RoleId,
     status: &str,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(memberships::table)
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
-        .filter(memberships::id.eq(id))
-        .filter(memberships::role_id.eq(expected))
-        .set((
-            memberships::status.eq(status),
-            memberships::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(scope.memberships())
+            .filter(memberships::id.eq(id))
+            .filter(memberships::role_id.eq(expected))
+            .set((
+                memberships::status.eq(status),
+                memberships::updated_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// Removes a member of the scoped workspace who still holds `expected`
@@ -222,17 +217,15 @@ pub fn remove(
     id: &MembershipId,
     expected: &RoleId,
 ) -> Result<(), DbError> {
-    let deleted = diesel::delete(
-        memberships::table
-            .filter(memberships::workspace_id.eq(scope.workspace_id()))
-            .filter(memberships::id.eq(id))
-            .filter(memberships::role_id.eq(expected)),
+    expect_one(
+        diesel::delete(
+            scope
+                .memberships()
+                .filter(memberships::id.eq(id))
+                .filter(memberships::role_id.eq(expected)),
+        )
+        .execute(conn)?,
     )
-    .execute(conn)?;
-    if deleted == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 /// A role of the scoped workspace.
@@ -252,8 +245,8 @@ pub struct RoleRow {
 
 /// The scoped workspace's roles, highest rank first.
 pub fn roles(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleRow>, DbError> {
-    Ok(roles::table
-        .filter(roles::workspace_id.eq(scope.workspace_id()))
+    Ok(scope
+        .roles()
         .order((roles::level.desc(), roles::name.asc()))
         .select(ROLE_COLUMNS)
         .load(conn)?)
@@ -264,9 +257,9 @@ pub fn roles(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleRow>, Db
 /// their transaction instead of trusting the rank seen when the request
 /// began, which a concurrent change may have moved.
 pub fn acting_role(conn: &mut AnyConnection, scope: &Scope) -> Result<Option<RoleRow>, DbError> {
-    Ok(memberships::table
+    Ok(scope
+        .memberships()
         .inner_join(roles::table)
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
         .filter(memberships::user_id.eq(scope.user_id()))
         .filter(memberships::status.eq("active"))
         .select(ROLE_COLUMNS)
@@ -284,9 +277,9 @@ pub fn active_roles_of(
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(memberships::table
+    Ok(scope
+        .memberships()
         .inner_join(roles::table)
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
         .filter(memberships::user_id.eq_any(users))
         .filter(memberships::status.eq("active"))
         .select((memberships::user_id, ROLE_COLUMNS))

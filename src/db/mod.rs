@@ -180,6 +180,17 @@ impl UniqueKey {
     }
 }
 
+/// Turns the row count of an update or delete addressed to one row into
+/// the answer: no row means it isn't there, or isn't in the caller's
+/// workspace, or no longer in the state the statement expected.
+pub(crate) fn expect_one(changed: usize) -> Result<(), DbError> {
+    if changed == 0 {
+        Err(DbError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// Handle to the database: the pool plus the backend it talks to.
 #[derive(Clone)]
 pub struct Db {

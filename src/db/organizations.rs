@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::expect_one;
 use super::schema::{memberships, roles, users, workspace_avatars, workspaces};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
@@ -128,21 +129,19 @@ pub fn update_general(
     scope: &Scope,
     update: &GeneralUpdate,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(workspaces::table.find(scope.workspace_id()))
-        .filter(workspaces::kind.eq("organization"))
-        .set((
-            workspaces::name.eq(&update.name),
-            workspaces::slug.eq(update.slug.as_str()),
-            workspaces::description.eq(&update.description),
-            workspaces::billing_email.eq(&update.billing_email),
-            workspaces::billing_address.eq(&update.billing_address),
-            workspaces::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(workspaces::table.find(scope.workspace_id()))
+            .filter(workspaces::kind.eq("organization"))
+            .set((
+                workspaces::name.eq(&update.name),
+                workspaces::slug.eq(update.slug.as_str()),
+                workspaces::description.eq(&update.description),
+                workspaces::billing_email.eq(&update.billing_email),
+                workspaces::billing_address.eq(&update.billing_address),
+                workspaces::updated_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// Replaces the scoped organization's avatar.
@@ -194,19 +193,17 @@ pub fn avatar(
 
 /// Archives the scoped organization (it leaves every switcher; data stays).
 pub fn archive(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
-    let changed = diesel::update(workspaces::table.find(scope.workspace_id()))
-        .filter(workspaces::kind.eq("organization"))
-        .filter(workspaces::status.ne("archived"))
-        .set((
-            workspaces::status.eq("archived"),
-            workspaces::archived_at.eq(now()),
-            workspaces::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(workspaces::table.find(scope.workspace_id()))
+            .filter(workspaces::kind.eq("organization"))
+            .filter(workspaces::status.ne("archived"))
+            .set((
+                workspaces::status.eq("archived"),
+                workspaces::archived_at.eq(now()),
+                workspaces::updated_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// An archived organization its owner may still restore.
@@ -269,16 +266,14 @@ pub fn restore(
 
 /// Deletes the scoped organization with everything in it.
 pub fn delete_forever(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
-    let deleted = diesel::delete(
-        workspaces::table
-            .filter(workspaces::id.eq(scope.workspace_id()))
-            .filter(workspaces::kind.eq("organization")),
+    expect_one(
+        diesel::delete(
+            workspaces::table
+                .filter(workspaces::id.eq(scope.workspace_id()))
+                .filter(workspaces::kind.eq("organization")),
+        )
+        .execute(conn)?,
     )
-    .execute(conn)?;
-    if deleted == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 /// Deletes organizations archived before `cutoff` (retention over).
@@ -316,10 +311,10 @@ pub fn active_member_by_email(
     scope: &Scope,
     email: &str,
 ) -> Result<Option<MemberRef>, DbError> {
-    Ok(memberships::table
+    Ok(scope
+        .memberships()
         .inner_join(users::table)
         .inner_join(roles::table)
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
         .filter(memberships::status.eq("active"))
         .filter(users::email.eq(email))
         .select((
@@ -384,17 +379,15 @@ pub fn transfer_ownership(
 pub fn leave(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
     let workspace = scope.workspace_id();
     let owner_role = system_role_id(conn, workspace, SystemRole::Owner)?;
-    let deleted = diesel::delete(
-        memberships::table
-            .filter(memberships::workspace_id.eq(workspace))
-            .filter(memberships::user_id.eq(scope.user_id()))
-            .filter(memberships::role_id.ne(&owner_role)),
+    expect_one(
+        diesel::delete(
+            memberships::table
+                .filter(memberships::workspace_id.eq(workspace))
+                .filter(memberships::user_id.eq(scope.user_id()))
+                .filter(memberships::role_id.ne(&owner_role)),
+        )
+        .execute(conn)?,
     )
-    .execute(conn)?;
-    if deleted == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
 }
 
 /// One card of the organizations page.

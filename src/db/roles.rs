@@ -65,8 +65,8 @@ const DETAIL_COLUMNS: DetailColumns = (
 /// The scoped workspace's roles, highest rank first (what the role rules
 /// check an edit against; the page that also counts holders uses [`list`]).
 pub fn all(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleDetail>, DbError> {
-    Ok(roles::table
-        .filter(roles::workspace_id.eq(scope.workspace_id()))
+    Ok(scope
+        .roles()
         .order((roles::level.desc(), roles::name.asc()))
         .select(DETAIL_COLUMNS)
         .load(conn)?)
@@ -75,8 +75,8 @@ pub fn all(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleDetail>, D
 /// The scoped workspace's roles, highest rank first, with how many members hold each.
 pub fn list(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(RoleDetail, i64)>, DbError> {
     let roles = all(conn, scope)?;
-    let counts: HashMap<RoleId, i64> = memberships::table
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+    let counts: HashMap<RoleId, i64> = scope
+        .memberships()
         .group_by(memberships::role_id)
         .select((memberships::role_id, diesel::dsl::count_star()))
         .load::<(RoleId, i64)>(conn)?
@@ -93,8 +93,8 @@ pub fn list(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(RoleDetail, 
 
 /// One role of the scoped workspace.
 pub fn find(conn: &mut AnyConnection, scope: &Scope, id: &RoleId) -> Result<RoleDetail, DbError> {
-    Ok(roles::table
-        .filter(roles::workspace_id.eq(scope.workspace_id()))
+    Ok(scope
+        .roles()
         .filter(roles::id.eq(id))
         .select(DETAIL_COLUMNS)
         .first(conn)?)
@@ -148,8 +148,7 @@ pub fn update(
     id: &RoleId,
     role: &CustomRole,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(roles::table)
-        .filter(roles::workspace_id.eq(scope.workspace_id()))
+    let changed = diesel::update(scope.roles())
         .filter(roles::id.eq(id))
         .filter(roles::system_key.is_null())
         .set((
@@ -175,8 +174,8 @@ pub fn holders(
     scope: &Scope,
     id: &RoleId,
 ) -> Result<(i64, i64), DbError> {
-    let members = memberships::table
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+    let members = scope
+        .memberships()
         .filter(memberships::role_id.eq(id))
         .count()
         .get_result(conn)?;
@@ -188,14 +187,13 @@ pub fn holders(
 /// stop inheriting).
 pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &RoleId) -> Result<(), DbError> {
     super::invitations::release_role(conn, scope, id)?;
-    diesel::update(roles::table)
-        .filter(roles::workspace_id.eq(scope.workspace_id()))
+    diesel::update(scope.roles())
         .filter(roles::inherits_from_id.eq(id))
         .set(roles::inherits_from_id.eq(None::<String>))
         .execute(conn)?;
     let deleted = diesel::delete(
-        roles::table
-            .filter(roles::workspace_id.eq(scope.workspace_id()))
+        scope
+            .roles()
             .filter(roles::id.eq(id))
             .filter(roles::system_key.is_null()),
     )
@@ -209,10 +207,7 @@ pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &RoleId) -> Result<()
 /// Recomputes every custom role's effective permissions in the scoped
 /// workspace (see [`effective_permissions`]) and stores those that changed.
 fn recompute_effective(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
-    let all: Vec<RoleDetail> = roles::table
-        .filter(roles::workspace_id.eq(scope.workspace_id()))
-        .select(DETAIL_COLUMNS)
-        .load(conn)?;
+    let all: Vec<RoleDetail> = scope.roles().select(DETAIL_COLUMNS).load(conn)?;
     let effective = effective_permissions(&inheriting(&all));
     for role in all.iter().filter(|r| r.system_key.is_none()) {
         let stored = effective

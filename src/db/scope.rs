@@ -141,3 +141,27 @@ impl Scope {
 pub fn role_permissions(access: &WorkspaceAccess) -> PermissionSet {
     PermissionSet::of_role(access.role_system_key.as_deref(), &access.role_permissions)
 }
+
+/// The scoped entry of each tenant table: `scope.memberships()` is
+/// `memberships WHERE workspace_id = <the active workspace>`, and it is the
+/// only way the repository starts a query on a tenant table, so forgetting
+/// the filter is not something a function can do by accident.
+macro_rules! tenant_tables {
+    ($($table:ident),* $(,)?) => {
+        impl Scope {$(
+            #[doc = concat!("The `", stringify!($table), "` rows of the active workspace.")]
+            pub(super) fn $table(
+                &self,
+            ) -> diesel::dsl::Filter<
+                super::schema::$table::table,
+                diesel::dsl::Eq<super::schema::$table::workspace_id, &WorkspaceId>,
+            > {
+                use diesel::prelude::*;
+                super::schema::$table::table
+                    .filter(super::schema::$table::workspace_id.eq(self.workspace_id()))
+            }
+        )*}
+    };
+}
+
+tenant_tables!(audit_entries, invitations, memberships, roles);

@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::expect_one;
 use super::schema::{memberships, roles, users, workspaces};
 use super::{AnyConnection, DbError, now, write_transaction};
 use crate::domain::permission::SystemRole;
@@ -174,13 +175,11 @@ pub fn record_sign_in(conn: &mut AnyConnection, id: &UserId) -> Result<(), DbErr
 
 /// Renames the account.
 pub fn rename(conn: &mut AnyConnection, id: &UserId, name: &PersonName) -> Result<(), DbError> {
-    let changed = diesel::update(users::table.find(id))
-        .set((users::name.eq(name.as_str()), users::updated_at.eq(now())))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(users::table.find(id))
+            .set((users::name.eq(name.as_str()), users::updated_at.eq(now())))
+            .execute(conn)?,
+    )
 }
 
 /// Replaces the password hash.
@@ -189,16 +188,14 @@ pub fn set_password_hash(
     id: &UserId,
     password_hash: &str,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(users::table.find(id))
-        .set((
-            users::password_hash.eq(password_hash),
-            users::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::updated_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// How many accounts exist (for the operator's CLI and metrics).
@@ -233,17 +230,15 @@ pub fn mark_email_verified_if_current(
 /// comes back as `DbError::Conflict` naming the email index.
 pub fn change_email(conn: &mut AnyConnection, id: &UserId, email: &Email) -> Result<(), DbError> {
     let at = now();
-    let changed = diesel::update(users::table.find(id))
-        .set((
-            users::email.eq(email.as_str()),
-            users::email_verified_at.eq(at),
-            users::updated_at.eq(at),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    expect_one(
+        diesel::update(users::table.find(id))
+            .set((
+                users::email.eq(email.as_str()),
+                users::email_verified_at.eq(at),
+                users::updated_at.eq(at),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// The account with this id, whatever its status (for links that identify

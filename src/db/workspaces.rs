@@ -78,8 +78,8 @@ pub fn accessible_to(
 
 /// How many active members the scoped workspace has.
 pub fn active_member_count(conn: &mut AnyConnection, scope: &Scope) -> Result<i64, DbError> {
-    Ok(memberships::table
-        .filter(memberships::workspace_id.eq(scope.workspace_id()))
+    Ok(scope
+        .memberships()
         .filter(memberships::status.eq("active"))
         .count()
         .get_result(conn)?)
