@@ -147,7 +147,7 @@ fn create_user(
             conn,
             &personal,
             &actor,
-            "account.create",
+            crate::db::audit::Action::AccountCreate,
             String::new(),
         )?;
         Ok::<_, db::DbError>(user)

@@ -32,13 +32,78 @@ impl Actor {
     }
 }
 
+/// Declares [`Action`]: each audited action with its stored key and the
+/// kind of thing it acts on, so an entry can't name one without the other.
+macro_rules! actions {
+    ($($variant:ident => $key:literal, $target:literal;)*) => {
+        /// Everything the audit log records, one variant per action.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Action {
+            $(
+                #[doc = concat!("`", $key, "` on a ", $target, ".")]
+                $variant,
+            )*
+        }
+
+        impl Action {
+            /// The dotted key stored in the log and offered in its filter.
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $key,)*
+                }
+            }
+
+            /// The kind of thing this action acts on.
+            pub fn target_type(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $target,)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    AccountCreate => "account.create", "account";
+    AccountEmailChange => "account.email.change", "account";
+    AccountEmailChangeRequest => "account.email.change_request", "account";
+    AccountEmailVerificationSent => "account.email.verification_sent", "account";
+    AccountEmailVerify => "account.email.verify", "account";
+    AccountPasswordChange => "account.password.change", "account";
+    AccountPasswordReset => "account.password.reset", "account";
+    AccountPasswordResetRequest => "account.password.reset_request", "account";
+    AccountProfileUpdate => "account.profile.update", "account";
+    AccountSessionRevoke => "account.session.revoke", "account";
+    AccountSessionRevokeOthers => "account.session.revoke_others", "account";
+    AccountSignIn => "account.sign_in", "account";
+    InvitationAccept => "invitation.accept", "invitation";
+    InvitationCreate => "invitation.create", "invitation";
+    InvitationDecline => "invitation.decline", "invitation";
+    InvitationResend => "invitation.resend", "invitation";
+    InvitationRevoke => "invitation.revoke", "invitation";
+    MembershipDeactivate => "membership.deactivate", "membership";
+    MembershipLeave => "membership.leave", "membership";
+    MembershipReactivate => "membership.reactivate", "membership";
+    MembershipRemove => "membership.remove", "membership";
+    MembershipRoleChange => "membership.role.change", "membership";
+    OrganizationArchive => "organization.archive", "organization";
+    OrganizationAvatarRemove => "organization.avatar.remove", "organization";
+    OrganizationAvatarUpdate => "organization.avatar.update", "organization";
+    OrganizationCreate => "organization.create", "organization";
+    OrganizationDelete => "organization.delete", "organization";
+    OrganizationOwnershipTransfer => "organization.ownership.transfer", "membership";
+    OrganizationRestore => "organization.restore", "organization";
+    OrganizationUpdate => "organization.update", "organization";
+    RoleCreate => "role.create", "role";
+    RoleDelete => "role.delete", "role";
+    RoleUpdate => "role.update", "role";
+}
+
 /// What was done to what.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {
-    /// A dotted verb such as `organization.update`.
-    pub action: &'a str,
-    /// The kind of thing acted on (`organization`, `membership`, …).
-    pub target_type: &'a str,
+    /// What was done (which also says to what kind of thing).
+    pub action: Action,
     /// Its id.
     pub target_id: &'a str,
     /// A human label for it at the time.
@@ -83,8 +148,8 @@ pub fn record(
             audit_entries::workspace_id.eq(workspace),
             audit_entries::actor_user_id.eq(&actor.user_id),
             audit_entries::actor_name.eq(&actor.name),
-            audit_entries::action.eq(event.action),
-            audit_entries::target_type.eq(event.target_type),
+            audit_entries::action.eq(event.action.key()),
+            audit_entries::target_type.eq(event.action.target_type()),
             audit_entries::target_id.eq(event.target_id),
             audit_entries::target_label.eq(event.target_label),
             audit_entries::details.eq(&event.details),

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use askama::Template;
 use sha2::{Digest, Sha256};
 
-use crate::db::audit::{Actor, Event};
+use crate::db::audit::{Action, Actor, Event};
 use crate::db::members::{MemberRow, RoleRow};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
@@ -182,8 +182,7 @@ pub(crate) fn revoke_invitations_beyond_senders(
         };
         db::invitations::revoke(conn, scope, &invitation.id, &actor.name)?;
         let event = Event {
-            action: "invitation.revoke",
-            target_type: "invitation",
+            action: Action::InvitationRevoke,
             target_id: &invitation.id,
             target_label: &invitation.email,
             details: format!("automatically: {reason}"),
@@ -362,8 +361,7 @@ pub async fn invite(
                 };
                 queue_invitation_email(conn, scope, &id, &mail)?;
                 let event = Event {
-                    action: "invitation.create",
-                    target_type: "invitation",
+                    action: Action::InvitationCreate,
                     target_id: &id,
                     target_label: email_c.as_str(),
                     details: format!("role: {}", role.name),
@@ -423,8 +421,7 @@ pub async fn resend(
                 };
                 queue_invitation_email(conn, scope, &invitation_id, &mail)?;
                 let event = Event {
-                    action: "invitation.resend",
-                    target_type: "invitation",
+                    action: Action::InvitationResend,
                     target_id: &invitation_id,
                     target_label: &invitation.email,
                     details: format!("send #{}", invitation.send_count + 1),
@@ -452,8 +449,7 @@ pub async fn revoke(
                 let invitation = pending_within_reach(conn, &scope, &invitation_id)?;
                 db::invitations::revoke(conn, &scope, &invitation_id, &actor.name)?;
                 let event = Event {
-                    action: "invitation.revoke",
-                    target_type: "invitation",
+                    action: Action::InvitationRevoke,
                     target_id: &invitation_id,
                     target_label: &invitation.email,
                     details: String::new(),
@@ -550,11 +546,10 @@ async fn resolve(
                 }
                 let event = Event {
                     action: if accept {
-                        "invitation.accept"
+                        Action::InvitationAccept
                     } else {
-                        "invitation.decline"
+                        Action::InvitationDecline
                     },
-                    target_type: "invitation",
                     target_id: &invitation.id,
                     target_label: &invitation.email,
                     details: format!("role: {}", invitation.role_name),
@@ -576,7 +571,7 @@ async fn change_member<F>(
     service: &MemberService,
     scope: &Scope,
     member: MembershipId,
-    action: &'static str,
+    action: Action,
     change: F,
 ) -> Result<String, ServiceError>
 where
@@ -605,7 +600,6 @@ where
                 let details = change(conn, &scope, &standing, &target)?;
                 let event = Event {
                     action,
-                    target_type: "membership",
                     target_id: member.as_str(),
                     target_label: &target.email,
                     details,
@@ -629,7 +623,7 @@ pub async fn change_role(
         service,
         scope,
         member,
-        "membership.role.change",
+        Action::MembershipRoleChange,
         move |conn, scope, standing, target| {
             let Some(role) = grantable_role(conn, scope, standing, &role_id)? else {
                 return Err(ServiceError::Refused(
@@ -658,9 +652,9 @@ pub async fn set_active(
     active: bool,
 ) -> Result<String, ServiceError> {
     let action = if active {
-        "membership.reactivate"
+        Action::MembershipReactivate
     } else {
-        "membership.deactivate"
+        Action::MembershipDeactivate
     };
     change_member(
         service,
@@ -686,7 +680,7 @@ pub async fn remove(
         service,
         scope,
         member,
-        "membership.remove",
+        Action::MembershipRemove,
         |conn, scope, _standing, target| {
             db::members::remove(conn, scope, &target.membership_id, &target.role_id)?;
             Ok(format!("role was {}", target.role_name))

@@ -8,7 +8,7 @@
 use chrono::NaiveDateTime;
 
 use crate::config::RateLimit;
-use crate::db::audit::{Actor, Event};
+use crate::db::audit::{Action, Actor, Event};
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
@@ -97,8 +97,7 @@ pub async fn create(
                 };
                 let id = db::organizations::create(conn, &creator, name.as_str(), &slug)?;
                 let event = Event {
-                    action: "organization.create",
-                    target_type: "organization",
+                    action: Action::OrganizationCreate,
                     target_id: id.as_str(),
                     target_label: name.as_str(),
                     details: format!("slug: {slug}"),
@@ -202,8 +201,7 @@ pub async fn update_general(
                 db::organizations::update_general(conn, &scope, &update)?;
                 let details = describe_changes(&before, &update);
                 let event = Event {
-                    action: "organization.update",
-                    target_type: "organization",
+                    action: Action::OrganizationUpdate,
                     target_id: scope.workspace_id().as_str(),
                     target_label: &update.name,
                     details,
@@ -300,7 +298,7 @@ pub async fn set_avatar(
                     conn,
                     &scope,
                     &actor,
-                    "organization.avatar.update",
+                    Action::OrganizationAvatarUpdate,
                     format!("{content_type}, {} bytes", bytes.len()),
                 )
             })
@@ -324,7 +322,7 @@ pub async fn remove_avatar(
                     conn,
                     &scope,
                     &actor,
-                    "organization.avatar.remove",
+                    Action::OrganizationAvatarRemove,
                     String::new(),
                 )
             })
@@ -337,12 +335,11 @@ fn record_on_org(
     conn: &mut db::AnyConnection,
     scope: &Scope,
     actor: &Actor,
-    action: &str,
+    action: Action,
     details: String,
 ) -> Result<(), DbError> {
     let event = Event {
         action,
-        target_type: "organization",
         target_id: scope.workspace_id().as_str(),
         target_label: &scope.workspace().name,
         details,
@@ -365,7 +362,7 @@ pub async fn archive(service: &OrganizationService, scope: &Scope) -> Result<(),
                     conn,
                     &scope,
                     &actor,
-                    "organization.archive",
+                    Action::OrganizationArchive,
                     format!("restorable for {retention} days"),
                 )
             })
@@ -396,8 +393,7 @@ pub async fn restore(
             write_transaction(conn, |conn| {
                 let restored = db::organizations::restore(conn, &user, &workspace, cutoff)?;
                 let event = Event {
-                    action: "organization.restore",
-                    target_type: "organization",
+                    action: Action::OrganizationRestore,
                     target_id: restored.id.as_str(),
                     target_label: &restored.name,
                     details: String::new(),
@@ -437,8 +433,7 @@ pub async fn delete_forever(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let event = Event {
-                    action: "organization.delete",
-                    target_type: "organization",
+                    action: Action::OrganizationDelete,
                     target_id: scope.workspace_id().as_str(),
                     target_label: &scope.workspace().name,
                     details: format!("slug: {}", scope.workspace().slug.as_deref().unwrap_or("—")),
@@ -489,8 +484,7 @@ pub async fn transfer_ownership(
                 }
                 db::organizations::transfer_ownership(conn, &scope, &target.membership_id)?;
                 let event = Event {
-                    action: "organization.ownership.transfer",
-                    target_type: "membership",
+                    action: Action::OrganizationOwnershipTransfer,
                     target_id: target.membership_id.as_str(),
                     target_label: &target.name,
                     details: format!(
@@ -534,8 +528,7 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
                 db::workspaces::lock_memberships(conn, scope.workspace_id())?;
                 db::organizations::leave(conn, &scope)?;
                 let event = Event {
-                    action: "membership.leave",
-                    target_type: "membership",
+                    action: Action::MembershipLeave,
                     target_id: scope.workspace().membership_id.as_str(),
                     target_label: &actor.name,
                     details: String::new(),

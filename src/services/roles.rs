@@ -5,7 +5,7 @@
 //! or above the editor holds; a role still held by members or offered by
 //! pending invitations can't be deleted.
 
-use crate::db::audit::{Actor, Event};
+use crate::db::audit::{Action, Actor, Event};
 use crate::db::roles::{CustomRole, RoleDetail};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, write_transaction};
@@ -339,14 +339,13 @@ fn record(
     conn: &mut db::AnyConnection,
     scope: &Scope,
     actor: &Actor,
-    action: &str,
+    action: Action,
     id: &RoleId,
     role: &str,
     details: String,
 ) -> Result<(), DbError> {
     let event = Event {
         action,
-        target_type: "role",
         target_id: id.as_str(),
         target_label: role,
         details,
@@ -368,7 +367,7 @@ pub async fn create(db: &Db, scope: &Scope, input: RoleInput) -> Result<RoleId, 
                 conn,
                 &scope,
                 &actor,
-                "role.create",
+                Action::RoleCreate,
                 &id,
                 &role.name,
                 details,
@@ -409,7 +408,7 @@ pub async fn update(
                 conn,
                 &scope,
                 &actor,
-                "role.update",
+                Action::RoleUpdate,
                 &id,
                 &role.name,
                 details,
@@ -463,7 +462,7 @@ pub async fn delete(db: &Db, scope: &Scope, id: RoleId) -> Result<String, Servic
                     ));
                 }
                 db::roles::delete(conn, &scope, &id)?;
-                record(conn, &scope, &actor, "role.delete", &id, &current.name, String::new())?;
+                record(conn, &scope, &actor, Action::RoleDelete, &id, &current.name, String::new())?;
                 revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok(current.name)
             })

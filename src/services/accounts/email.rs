@@ -15,7 +15,7 @@ use super::tokens::{
 };
 use super::{AccountService, account_context, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
-use crate::db::audit::Actor;
+use crate::db::audit::{Action, Actor};
 use crate::db::scope::Scope;
 use crate::db::{self, DbError, UniqueKey, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
@@ -115,7 +115,7 @@ pub async fn resend_verification(
                     conn,
                     &personal,
                     &actor,
-                    "account.email.verification_sent",
+                    Action::AccountEmailVerificationSent,
                     format!("to {}", user.email),
                 )?;
                 Ok(queued)
@@ -166,7 +166,13 @@ pub async fn verify(
                     name: user.name.clone(),
                     ip,
                 };
-                record_account_event(conn, &personal, &actor, "account.email.verify", user.email)?;
+                record_account_event(
+                    conn,
+                    &personal,
+                    &actor,
+                    Action::AccountEmailVerify,
+                    user.email,
+                )?;
                 Ok(())
             })
         })
@@ -298,7 +304,7 @@ pub async fn request_change(
                     conn,
                     &personal,
                     &actor,
-                    "account.email.change_request",
+                    Action::AccountEmailChangeRequest,
                     format!("{} → {new}", user.email),
                 )?;
                 Ok(())
@@ -386,7 +392,7 @@ pub async fn confirm_change(
                     conn,
                     &personal,
                     &actor,
-                    "account.email.change",
+                    Action::AccountEmailChange,
                     format!("{} → {}", user.email, new.as_str()),
                 )?;
                 Ok(new.as_str().to_owned())

@@ -8,7 +8,7 @@ pub mod recovery;
 pub mod tokens;
 
 use crate::config::{LoginThrottle, RateLimit};
-use crate::db::audit::{Actor, Event};
+use crate::db::audit::{Action, Actor, Event};
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
@@ -110,7 +110,13 @@ pub async fn sign_up(
                     name: user.name.clone(),
                     ip,
                 };
-                record_account_event(conn, &personal, &actor, "account.create", String::new())?;
+                record_account_event(
+                    conn,
+                    &personal,
+                    &actor,
+                    Action::AccountCreate,
+                    String::new(),
+                )?;
                 Ok::<_, ServiceError>((user, personal, verification))
             })
         })
@@ -254,7 +260,7 @@ pub async fn sign_in(
                             conn,
                             &personal,
                             &actor,
-                            "account.sign_in",
+                            Action::AccountSignIn,
                             String::new(),
                         )?;
                         Ok::<_, DbError>(personal)
@@ -327,7 +333,13 @@ pub async fn change_password(
                     0
                 };
                 let details = format!("{ended} other session(s) signed out");
-                record_account_event(conn, &personal, &actor, "account.password.change", details)?;
+                record_account_event(
+                    conn,
+                    &personal,
+                    &actor,
+                    Action::AccountPasswordChange,
+                    details,
+                )?;
                 Ok::<_, DbError>(ended)
             })
         })
@@ -353,7 +365,13 @@ pub async fn rename(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 db::users::rename(conn, &id, &name)?;
-                record_account_event(conn, &personal, &actor, "account.profile.update", details)
+                record_account_event(
+                    conn,
+                    &personal,
+                    &actor,
+                    Action::AccountProfileUpdate,
+                    details,
+                )
             })
         })
         .await?;
@@ -379,7 +397,7 @@ pub async fn revoke_session(
                         conn,
                         &personal,
                         &actor,
-                        "account.session.revoke",
+                        Action::AccountSessionRevoke,
                         String::new(),
                     )?;
                 }
@@ -409,7 +427,7 @@ pub async fn revoke_other_sessions(
                     conn,
                     &personal,
                     &actor,
-                    "account.session.revoke_others",
+                    Action::AccountSessionRevokeOthers,
                     details,
                 )?;
                 Ok::<_, DbError>(ended)
@@ -433,12 +451,11 @@ pub(crate) fn record_account_event(
     conn: &mut db::AnyConnection,
     personal: &WorkspaceId,
     actor: &Actor,
-    action: &str,
+    action: Action,
     details: String,
 ) -> Result<(), DbError> {
     let event = Event {
         action,
-        target_type: "account",
         target_id: actor.user_id.as_str(),
         target_label: &actor.name,
         details,

@@ -12,7 +12,7 @@
 use super::tokens::{self, AccountMail, PASSWORD_RESET_TTL};
 use super::{AccountService, SignedIn, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
-use crate::db::audit::Actor;
+use crate::db::audit::{Action, Actor};
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::time::format_time;
@@ -110,7 +110,7 @@ pub async fn request_reset(
                             conn,
                             &personal,
                             &actor,
-                            "account.password.reset_request",
+                            Action::AccountPasswordResetRequest,
                             String::new(),
                         )?;
                     }
@@ -219,7 +219,7 @@ pub async fn reset_password(
                     conn,
                     &personal,
                     &actor,
-                    "account.password.reset",
+                    Action::AccountPasswordReset,
                     format!("{ended} session(s) signed out"),
                 )?;
                 Ok(SignedIn {
