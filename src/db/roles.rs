@@ -16,7 +16,8 @@ use crate::domain::permission::{InheritingRole, effective_permissions};
 use crate::domain::{PermissionSet, RoleId};
 
 /// A role as the roles page lists it.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = roles)]
 pub struct RoleDetail {
     /// Id.
     pub id: RoleId,
@@ -33,34 +34,10 @@ pub struct RoleDetail {
     /// Permissions chosen for it (custom roles).
     pub own_permissions: String,
     /// The role it inherits from.
-    pub inherits_from_id: Option<String>,
+    pub inherits_from_id: Option<RoleId>,
     /// Last change.
     pub updated_at: NaiveDateTime,
 }
-
-type DetailColumns = (
-    roles::id,
-    roles::name,
-    roles::description,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    roles::own_permissions,
-    roles::inherits_from_id,
-    roles::updated_at,
-);
-
-const DETAIL_COLUMNS: DetailColumns = (
-    roles::id,
-    roles::name,
-    roles::description,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    roles::own_permissions,
-    roles::inherits_from_id,
-    roles::updated_at,
-);
 
 /// The scoped workspace's roles, highest rank first (what the role rules
 /// check an edit against; the page that also counts holders uses [`list`]).
@@ -68,7 +45,7 @@ pub fn all(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleDetail>, D
     Ok(scope
         .roles()
         .order((roles::level.desc(), roles::name.asc()))
-        .select(DETAIL_COLUMNS)
+        .select(RoleDetail::as_select())
         .load(conn)?)
 }
 
@@ -96,7 +73,7 @@ pub fn find(conn: &mut AnyConnection, scope: &Scope, id: &RoleId) -> Result<Role
     Ok(scope
         .roles()
         .filter(roles::id.eq(id))
-        .select(DETAIL_COLUMNS)
+        .select(RoleDetail::as_select())
         .first(conn)?)
 }
 
@@ -189,7 +166,7 @@ pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &RoleId) -> Result<()
     super::invitations::release_role(conn, scope, id)?;
     diesel::update(scope.roles())
         .filter(roles::inherits_from_id.eq(id))
-        .set(roles::inherits_from_id.eq(None::<String>))
+        .set(roles::inherits_from_id.eq(None::<RoleId>))
         .execute(conn)?;
     let deleted = diesel::delete(
         scope
@@ -207,7 +184,7 @@ pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &RoleId) -> Result<()
 /// Recomputes every custom role's effective permissions in the scoped
 /// workspace (see [`effective_permissions`]) and stores those that changed.
 fn recompute_effective(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
-    let all: Vec<RoleDetail> = scope.roles().select(DETAIL_COLUMNS).load(conn)?;
+    let all: Vec<RoleDetail> = scope.roles().select(RoleDetail::as_select()).load(conn)?;
     let effective = effective_permissions(&inheriting(&all));
     for role in all.iter().filter(|r| r.system_key.is_none()) {
         let stored = effective
@@ -232,7 +209,7 @@ pub fn inheriting(roles: &[RoleDetail]) -> Vec<InheritingRole<'_>> {
             id: r.id.as_str(),
             system_key: r.system_key.as_deref(),
             own: PermissionSet::from_stored(&r.own_permissions),
-            parent: r.inherits_from_id.as_deref(),
+            parent: r.inherits_from_id.as_ref().map(RoleId::as_str),
         })
         .collect()
 }

@@ -253,7 +253,7 @@ fn inheritance_problem(
     }
     if let Some(editing) = editing {
         let mut chain = vec![parent.name.as_str()];
-        let mut next = parent.inherits_from_id.as_deref();
+        let mut next = parent.inherits_from_id.as_ref().map(RoleId::as_str);
         while let Some(id) = next {
             let Some(role) = roles.iter().find(|r| r.id.as_str() == id) else {
                 break;
@@ -268,7 +268,7 @@ fn inheritance_problem(
                 break;
             }
             chain.push(role.name.as_str());
-            next = role.inherits_from_id.as_deref();
+            next = role.inherits_from_id.as_ref().map(RoleId::as_str);
         }
     }
     match level {
@@ -290,16 +290,17 @@ fn effect_on_others(
     changed: &CustomRole,
     standing: &Standing,
 ) -> Option<String> {
-    if let Some(child) = roles.iter().find(|r| {
-        r.inherits_from_id.as_deref() == Some(current.id.as_str()) && r.level <= changed.level
-    }) {
+    if let Some(child) = roles
+        .iter()
+        .find(|r| r.inherits_from_id.as_ref() == Some(&current.id) && r.level <= changed.level)
+    {
         return Some(format!(
             "“{}” (rank {}) inherits from this role, so this role must stay ranked below it.",
             child.name, child.level
         ));
     }
     let own_permissions = changed.own_permissions.to_stored();
-    let parent_id = changed.inherits_from.as_ref().map(|id| id.to_string());
+    let parent_id = changed.inherits_from.clone();
     let after: Vec<RoleDetail> = roles
         .iter()
         .map(|r| {
@@ -450,7 +451,7 @@ pub async fn delete(db: &Db, scope: &Scope, id: RoleId) -> Result<String, Servic
                     .filter(|r| r.id != id)
                     .cloned()
                     .map(|mut r| {
-                        if r.inherits_from_id.as_deref() == Some(id.as_str()) {
+                        if r.inherits_from_id.as_ref() == Some(&id) {
                             r.inherits_from_id = None;
                         }
                         r

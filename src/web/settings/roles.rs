@@ -264,7 +264,10 @@ pub async fn edit_form(
             .iter()
             .map(|p| p.key().to_owned())
             .collect(),
-        inherits_from: role.inherits_from_id.unwrap_or_default(),
+        inherits_from: role
+            .inherits_from_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     };
     form_page(
         &state,
