@@ -422,10 +422,8 @@ pub async fn delete_forever(
         ));
     }
     let personal = scope
-        .accessible_workspaces()
-        .iter()
-        .find(|w| w.kind == "personal")
-        .map(|w| w.workspace_id.clone())
+        .personal_workspace_id()
+        .cloned()
         .ok_or(ServiceError::Refused("Your personal workspace is missing."))?;
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     service

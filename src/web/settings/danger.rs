@@ -177,12 +177,8 @@ fn back_to_personal(
     message: String,
 ) -> Result<HttpResponse, AppError> {
     let data = SessionData::new(session);
-    if let Some(personal) = scope
-        .accessible_workspaces()
-        .iter()
-        .find(|w| w.kind == "personal")
-    {
-        data.set_active_workspace(&personal.workspace_id)?;
+    if let Some(personal) = scope.personal_workspace_id() {
+        data.set_active_workspace(personal)?;
     }
     data.flash(FlashLevel::Success, message);
     Ok(see_other("/"))
