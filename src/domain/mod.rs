@@ -28,6 +28,13 @@ impl FieldErrors {
         Self::default()
     }
 
+    /// One message on one field (`"form"` for the form as a whole).
+    pub fn of(field: &'static str, message: impl Into<String>) -> Self {
+        let mut errors = Self::default();
+        errors.add(field, message);
+        errors
+    }
+
     /// Records a message for `field` (the first message per field wins).
     pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
         if self.get(field).is_none() {

@@ -14,6 +14,19 @@ use crate::domain::UserId;
 use crate::domain::permission::require;
 use crate::web::scope::Permitted;
 
+impl EntryRow {
+    fn of(e: db::audit::Entry) -> Self {
+        EntryRow {
+            time: format_time(&e.created_at),
+            actor: e.actor_name,
+            action: e.action,
+            target: format!("{} {}", e.target_type, e.target_label),
+            details: e.details,
+            ip: e.ip,
+        }
+    }
+}
+
 /// The audit page.
 #[derive(Template)]
 #[template(path = "audit/index.html")]
@@ -81,17 +94,7 @@ pub async fn index(
     ];
     let (entries, older_href) =
         cursor_page(entries, "/audit", &filters, "before", |e| e.id.clone());
-    let entries = entries
-        .into_iter()
-        .map(|e| EntryRow {
-            time: format_time(&e.created_at),
-            actor: e.actor_name,
-            action: e.action,
-            target: format!("{} {}", e.target_type, e.target_label),
-            details: e.details,
-            ip: e.ip,
-        })
-        .collect();
+    let entries = entries.into_iter().map(EntryRow::of).collect();
     let body = AuditPage {
         page,
         entries,

@@ -97,6 +97,18 @@ pub struct CreateForm {
     slug: String,
 }
 
+impl NewOrganizationPage {
+    /// The form again after a refusal, with what was typed.
+    fn again(page: Page, name: String, slug: String, errors: FieldErrors) -> Self {
+        NewOrganizationPage {
+            page,
+            name,
+            slug,
+            errors,
+        }
+    }
+}
+
 /// Creates the organization and switches into it.
 pub async fn create(
     state: web::Data<AppState>,
@@ -120,31 +132,18 @@ pub async fn create(
             Ok(see_other("/"))
         }
         Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
-            let body = NewOrganizationPage {
-                page,
-                name,
-                slug,
-                errors,
-            };
+            let body = NewOrganizationPage::again(page, name, slug, errors);
             render_with_status(&body, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(ServiceError::Throttled {
             retry_after_minutes,
         }) => {
-            let mut errors = FieldErrors::new();
-            errors.add(
+            let wait = try_again_in(retry_after_minutes);
+            let errors = FieldErrors::of(
                 "form",
-                format!(
-                    "Too many organizations were created from your network. {}",
-                    try_again_in(retry_after_minutes)
-                ),
+                format!("Too many organizations were created from your network. {wait}"),
             );
-            let body = NewOrganizationPage {
-                page,
-                name,
-                slug,
-                errors,
-            };
+            let body = NewOrganizationPage::again(page, name, slug, errors);
             render_with_status(&body, StatusCode::TOO_MANY_REQUESTS)
         }
         Err(other) => Err(other.into()),
