@@ -18,7 +18,7 @@ use super::members::{ROLE_COLUMNS, RoleRow};
 use super::schema::{invitations, roles, workspaces};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
-use crate::domain::{Email, RoleId, UserId, WorkspaceId};
+use crate::domain::{Email, InvitationStatus, RoleId, UserId, WorkspaceId};
 
 diesel::define_sql_function!(
     /// SQL `COALESCE` over two timestamps, to order the history by when an
@@ -39,8 +39,8 @@ pub struct InvitationRow {
     pub role_id: Option<RoleId>,
     /// The name of the role offered, as it was when last offered.
     pub role_name: String,
-    /// `pending`, `accepted`, `declined`, `revoked` or `expired`.
-    pub status: String,
+    /// Where it stands (a lapsed pending one is shown as expired).
+    pub status: InvitationStatus,
     /// Who invited.
     pub invited_by_name: String,
     /// When.
@@ -106,10 +106,10 @@ pub struct NewInvitation<'a> {
 pub fn expire_stale(conn: &mut AnyConnection, scope: &Scope) -> Result<usize, DbError> {
     let at = now();
     Ok(diesel::update(scope.invitations())
-        .filter(invitations::status.eq("pending"))
+        .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.le(at))
         .set((
-            invitations::status.eq("expired"),
+            invitations::status.eq(InvitationStatus::Expired),
             invitations::resolved_at.eq(invitations::expires_at.nullable()),
         ))
         .execute(conn)?)
@@ -134,7 +134,7 @@ pub fn create(
             invitations::role_id.eq(new.role_id),
             invitations::role_name.eq(new.role_name),
             invitations::token_hash.eq(new.token_hash),
-            invitations::status.eq("pending"),
+            invitations::status.eq(InvitationStatus::Pending),
             invitations::invited_by_user_id.eq(&actor.user_id),
             invitations::invited_by_name.eq(&actor.name),
             invitations::created_at.eq(created),
@@ -149,7 +149,7 @@ pub fn create(
 pub fn pending(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<InvitationRow>, DbError> {
     Ok(scope
         .invitations()
-        .filter(invitations::status.eq("pending"))
+        .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
         .order(invitations::created_at.desc())
         .select(ROW_COLUMNS)
@@ -168,7 +168,7 @@ pub fn history(
         .invitations()
         .filter(
             invitations::status
-                .ne("pending")
+                .ne(InvitationStatus::Pending)
                 .or(invitations::expires_at.le(at)),
         )
         .order(coalesce(invitations::resolved_at, invitations::expires_at).desc())
@@ -178,8 +178,8 @@ pub fn history(
     Ok(rows
         .into_iter()
         .map(|mut row| {
-            if row.status == "pending" {
-                row.status = "expired".into();
+            if row.status == InvitationStatus::Pending {
+                row.status = InvitationStatus::Expired;
                 row.resolved_at = Some(row.expires_at);
             }
             row
@@ -207,7 +207,7 @@ pub fn find_pending(
         .invitations()
         .inner_join(roles::table)
         .filter(invitations::id.eq(id))
-        .filter(invitations::status.eq("pending"))
+        .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
         .select((ROW_COLUMNS, ROLE_COLUMNS))
         .first::<(InvitationRow, RoleRow)>(conn)?;
@@ -221,7 +221,7 @@ pub fn has_lapsed(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<b
         scope
             .invitations()
             .filter(invitations::id.eq(id))
-            .filter(invitations::status.eq("pending"))
+            .filter(invitations::status.eq(InvitationStatus::Pending))
             .filter(invitations::expires_at.le(now())),
     ))
     .get_result(conn)?)
@@ -253,7 +253,7 @@ pub fn pending_with_senders(
     Ok(scope
         .invitations()
         .inner_join(roles::table)
-        .filter(invitations::status.eq("pending"))
+        .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
         .order(invitations::created_at.asc())
         .select((
@@ -272,7 +272,7 @@ pub fn release_role(conn: &mut AnyConnection, scope: &Scope, role: &RoleId) -> R
     expire_stale(conn, scope)?;
     diesel::update(scope.invitations())
         .filter(invitations::role_id.eq(role))
-        .filter(invitations::status.ne("pending"))
+        .filter(invitations::status.ne(InvitationStatus::Pending))
         .set(invitations::role_id.eq(None::<RoleId>))
         .execute(conn)?;
     Ok(())
@@ -287,7 +287,7 @@ pub fn pending_count_for_role(
     Ok(scope
         .invitations()
         .filter(invitations::role_id.eq(role))
-        .filter(invitations::status.eq("pending"))
+        .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
         .count()
         .get_result(conn)?)
@@ -302,7 +302,7 @@ pub fn rename_role(
 ) -> Result<(), DbError> {
     diesel::update(scope.invitations())
         .filter(invitations::role_id.eq(role))
-        .filter(invitations::status.eq("pending"))
+        .filter(invitations::status.eq(InvitationStatus::Pending))
         .set(invitations::role_name.eq(name))
         .execute(conn)?;
     Ok(())
@@ -320,7 +320,7 @@ pub fn reissue(
     expect_one(
         diesel::update(scope.invitations())
             .filter(invitations::id.eq(id))
-            .filter(invitations::status.eq("pending"))
+            .filter(invitations::status.eq(InvitationStatus::Pending))
             .filter(invitations::expires_at.gt(now()))
             .set((
                 invitations::token_hash.eq(token_hash),
@@ -339,10 +339,10 @@ pub fn revoke(conn: &mut AnyConnection, scope: &Scope, id: &str, by: &str) -> Re
     expect_one(
         diesel::update(scope.invitations())
             .filter(invitations::id.eq(id))
-            .filter(invitations::status.eq("pending"))
+            .filter(invitations::status.eq(InvitationStatus::Pending))
             .filter(invitations::expires_at.gt(at))
             .set((
-                invitations::status.eq("revoked"),
+                invitations::status.eq(InvitationStatus::Revoked),
                 invitations::resolved_at.eq(at),
                 invitations::resolved_by_name.eq(by),
             ))
@@ -383,7 +383,7 @@ pub fn usable_by_token(
         .inner_join(workspaces::table)
         .inner_join(roles::table)
         .filter(invitations::token_hash.eq(token_hash))
-        .filter(invitations::status.eq("pending"))
+        .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
         .filter(workspaces::status.ne("archived"))
         .select((
@@ -408,7 +408,7 @@ pub fn resolve(
     conn: &mut AnyConnection,
     token_hash: &str,
     email: &str,
-    status: &str,
+    status: InvitationStatus,
     by_name: &str,
 ) -> Result<(), DbError> {
     let at = now();
@@ -416,7 +416,7 @@ pub fn resolve(
         diesel::update(invitations::table)
             .filter(invitations::token_hash.eq(token_hash))
             .filter(invitations::email.eq(email))
-            .filter(invitations::status.eq("pending"))
+            .filter(invitations::status.eq(InvitationStatus::Pending))
             .filter(invitations::expires_at.gt(at))
             .set((
                 invitations::status.eq(status),

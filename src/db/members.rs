@@ -9,7 +9,7 @@ use super::expect_one;
 use super::schema::{memberships, roles, users};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
-use crate::domain::{MembershipId, RoleId, UserId, WorkspaceId};
+use crate::domain::{MembershipId, MembershipStatus, RoleId, UserId, WorkspaceId};
 
 diesel::define_sql_function!(
     /// SQL `lower()`, for case-insensitive search on both backends.
@@ -37,8 +37,8 @@ pub struct MemberRow {
     pub role_level: i32,
     /// A custom role's permissions.
     pub role_permissions: String,
-    /// `active` or `inactive`.
-    pub status: String,
+    /// Whether they may enter.
+    pub status: MembershipStatus,
     /// Last sign-in.
     pub last_login_at: Option<NaiveDateTime>,
     /// Joined.
@@ -158,7 +158,7 @@ pub fn add(
             memberships::workspace_id.eq(workspace),
             memberships::user_id.eq(user),
             memberships::role_id.eq(role),
-            memberships::status.eq("active"),
+            memberships::status.eq(MembershipStatus::Active),
             memberships::joined_at.eq(at),
             memberships::updated_at.eq(at),
         ))
@@ -195,7 +195,7 @@ pub fn set_status(
     scope: &Scope,
     id: &MembershipId,
     expected: &RoleId,
-    status: &str,
+    status: MembershipStatus,
 ) -> Result<(), DbError> {
     expect_one(
         diesel::update(scope.memberships())
@@ -261,7 +261,7 @@ pub fn acting_role(conn: &mut AnyConnection, scope: &Scope) -> Result<Option<Rol
         .memberships()
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(scope.user_id()))
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .select(ROLE_COLUMNS)
         .first(conn)
         .optional()?)
@@ -281,7 +281,7 @@ pub fn active_roles_of(
         .memberships()
         .inner_join(roles::table)
         .filter(memberships::user_id.eq_any(users))
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .select((memberships::user_id, ROLE_COLUMNS))
         .load(conn)?)
 }

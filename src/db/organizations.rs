@@ -13,7 +13,7 @@ use super::schema::{memberships, roles, users, workspace_avatars, workspaces};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
 use crate::domain::permission::SystemRole;
-use crate::domain::{MembershipId, RoleId, Slug, UserId, WorkspaceId};
+use crate::domain::{MembershipId, MembershipStatus, RoleId, Slug, UserId, WorkspaceId};
 
 /// Creates an organization with its owner, admin and member roles and makes
 /// `creator` its owner. A taken slug is `DbError::Conflict` on the slug.
@@ -60,7 +60,7 @@ pub fn create(
             memberships::workspace_id.eq(&workspace_id),
             memberships::user_id.eq(creator),
             memberships::role_id.eq(owner_role.ok_or(DbError::NotFound)?),
-            memberships::status.eq("active"),
+            memberships::status.eq(MembershipStatus::Active),
             memberships::joined_at.eq(created),
             memberships::updated_at.eq(created),
         ))
@@ -315,7 +315,7 @@ pub fn active_member_by_email(
         .memberships()
         .inner_join(users::table)
         .inner_join(roles::table)
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(users::email.eq(email))
         .select((
             memberships::id,
@@ -363,7 +363,7 @@ pub fn transfer_ownership(
     let promoted = diesel::update(memberships::table)
         .filter(memberships::workspace_id.eq(workspace))
         .filter(memberships::id.eq(new_owner))
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .set((
             memberships::role_id.eq(&owner_role),
             memberships::updated_at.eq(now()),
@@ -429,7 +429,7 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
         .inner_join(workspaces::table)
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(user))
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::kind.eq("organization"))
         .filter(workspaces::status.ne("archived"))
         .order(workspaces::name.asc())
@@ -446,7 +446,7 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
     let ids: Vec<WorkspaceId> = rows.iter().map(|r| r.0.clone()).collect();
     let counts: HashMap<WorkspaceId, i64> = memberships::table
         .filter(memberships::workspace_id.eq_any(&ids))
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .group_by(memberships::workspace_id)
         .select((memberships::workspace_id, diesel::dsl::count_star()))
         .load::<(WorkspaceId, i64)>(conn)?

@@ -9,7 +9,9 @@ use super::expect_one;
 use super::schema::{memberships, roles, users, workspaces};
 use super::{AnyConnection, DbError, now, write_transaction};
 use crate::domain::permission::SystemRole;
-use crate::domain::{Email, MembershipId, PersonName, RoleId, UserId, WorkspaceId};
+use crate::domain::{
+    Email, MembershipId, MembershipStatus, PersonName, RoleId, UserId, UserStatus, WorkspaceId,
+};
 
 /// An account as the application sees it (never its password hash).
 #[derive(Debug, Clone, Queryable)]
@@ -20,8 +22,8 @@ pub struct User {
     pub email: String,
     /// Display name.
     pub name: String,
-    /// `active` or `disabled`.
-    pub status: String,
+    /// Whether they may sign in.
+    pub status: UserStatus,
     /// The previous successful sign-in.
     pub last_login_at: Option<NaiveDateTime>,
     /// When the account was created.
@@ -60,8 +62,8 @@ pub struct Credentials {
     pub name: String,
     /// Its argon2id PHC string.
     pub password_hash: String,
-    /// `active` or `disabled`.
-    pub status: String,
+    /// Whether they may sign in.
+    pub status: UserStatus,
 }
 
 /// Creates an account with its personal workspace and returns both. An
@@ -81,7 +83,7 @@ pub fn create(
                 users::email.eq(email.as_str()),
                 users::name.eq(name.as_str()),
                 users::password_hash.eq(password_hash),
-                users::status.eq("active"),
+                users::status.eq(UserStatus::Active),
                 users::created_at.eq(created),
                 users::updated_at.eq(created),
             ))
@@ -117,7 +119,7 @@ pub fn create(
                 memberships::workspace_id.eq(&workspace_id),
                 memberships::user_id.eq(&user_id),
                 memberships::role_id.eq(&role_id),
-                memberships::status.eq("active"),
+                memberships::status.eq(MembershipStatus::Active),
                 memberships::joined_at.eq(created),
                 memberships::updated_at.eq(created),
             ))
@@ -126,7 +128,7 @@ pub fn create(
             id: user_id,
             email: email.as_str().to_owned(),
             name: name.as_str().to_owned(),
-            status: "active".into(),
+            status: UserStatus::Active,
             last_login_at: None,
             created_at: created,
             email_verified_at: None,
@@ -159,7 +161,7 @@ pub fn credentials(conn: &mut AnyConnection, id: &UserId) -> Result<Credentials,
 pub fn find_active(conn: &mut AnyConnection, id: &UserId) -> Result<Option<User>, DbError> {
     Ok(users::table
         .find(id)
-        .filter(users::status.eq("active"))
+        .filter(users::status.eq(UserStatus::Active))
         .select(USER_COLUMNS)
         .first(conn)
         .optional()?)

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::schema::{memberships, roles, workspaces};
 use super::{AnyConnection, DbError};
 use crate::db::scope::Scope;
-use crate::domain::{MembershipId, RoleId, UserId, WorkspaceId};
+use crate::domain::{MembershipId, MembershipStatus, RoleId, UserId, WorkspaceId};
 
 /// One workspace a user can enter, with their membership and role in it.
 #[derive(Debug, Clone, Queryable)]
@@ -51,7 +51,7 @@ pub fn accessible_to(
         .inner_join(workspaces::table)
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(user))
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::status.ne("archived"))
         .select((
             workspaces::id,
@@ -80,7 +80,7 @@ pub fn accessible_to(
 pub fn active_member_count(conn: &mut AnyConnection, scope: &Scope) -> Result<i64, DbError> {
     Ok(scope
         .memberships()
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .count()
         .get_result(conn)?)
 }

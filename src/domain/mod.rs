@@ -8,6 +8,7 @@ pub mod name;
 pub mod password;
 pub mod permission;
 pub mod slug;
+pub mod status;
 pub mod time;
 
 pub use email::Email;
@@ -16,6 +17,7 @@ pub use name::PersonName;
 pub use password::Password;
 pub use permission::{Permission, PermissionSet};
 pub use slug::Slug;
+pub use status::{InvitationStatus, MembershipStatus, UserStatus};
 
 /// Validation messages per form field, in the order they were found.
 /// Domain functions return it; templates show each message beside its field.

@@ -17,7 +17,8 @@ use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::permission::SystemRole;
 use crate::domain::{
-    Email, FieldErrors, MembershipId, PermissionSet, PersonName, RoleId, UserId, WorkspaceId,
+    Email, FieldErrors, InvitationStatus, MembershipId, MembershipStatus, PermissionSet,
+    PersonName, RoleId, UserId, WorkspaceId,
 };
 use crate::services::ServiceError;
 use crate::services::mail::Notifier;
@@ -524,7 +525,11 @@ async fn resolve(
             write_transaction(conn, |conn| {
                 let invitation = db::invitations::usable_by_token(conn, &token_hash)?
                     .ok_or(DbError::NotFound)?;
-                let status = if accept { "accepted" } else { "declined" };
+                let status = if accept {
+                    InvitationStatus::Accepted
+                } else {
+                    InvitationStatus::Declined
+                };
                 db::invitations::resolve(conn, &token_hash, &user.email, status, &user.name)?;
                 if accept {
                     // The link reached this inbox: that proves the address
@@ -662,7 +667,11 @@ pub async fn set_active(
         member,
         action,
         move |conn, scope, _standing, target| {
-            let status = if active { "active" } else { "inactive" };
+            let status = if active {
+                MembershipStatus::Active
+            } else {
+                MembershipStatus::Inactive
+            };
             db::members::set_status(conn, scope, &target.membership_id, &target.role_id, status)?;
             Ok(String::new())
         },

@@ -13,7 +13,7 @@ use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
-use crate::domain::{Email, FieldErrors, Password, PersonName, UserId, WorkspaceId};
+use crate::domain::{Email, FieldErrors, Password, PersonName, UserId, UserStatus, WorkspaceId};
 use crate::services::ServiceError;
 use crate::services::mail::Notifier;
 
@@ -230,7 +230,7 @@ pub async fn sign_in(
             }
         })
         .await??;
-    let active = credentials.filter(|c| c.status == "active");
+    let active = credentials.filter(|c| c.status == UserStatus::Active);
     let stored_hash = active.as_ref().map(|c| c.password_hash.clone());
     let matches =
         plausible_for_sign_in(&password) && service.hasher.verify(password, stored_hash).await?;

@@ -16,7 +16,7 @@ use crate::db::audit::{Action, Actor};
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::time::format_time;
-use crate::domain::{Email, FieldErrors, Password};
+use crate::domain::{Email, FieldErrors, Password, UserStatus};
 use crate::services::ServiceError;
 use crate::services::members::hash_token;
 
@@ -70,7 +70,7 @@ pub async fn request_reset(
                     });
                 }
                 let account = db::users::credentials_by_email(conn, &to)?
-                    .filter(|c| c.status == "active");
+                    .filter(|c| c.status == UserStatus::Active);
                 let expires_at = now + PASSWORD_RESET_TTL;
                 match &account {
                     Some(account) => {

@@ -14,7 +14,7 @@ use crate::db::outbox::DeliveryState;
 use crate::db::scope::Scope;
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
-use crate::domain::{FieldErrors, MembershipId, Permission};
+use crate::domain::{FieldErrors, InvitationStatus, MembershipId, MembershipStatus, Permission};
 use crate::services::ServiceError;
 use crate::services::members::{self, InviteInput, Standing, can_act_on};
 use crate::web::AppState;
@@ -52,7 +52,7 @@ pub struct MemberView {
     email: String,
     role_id: String,
     role_name: String,
-    status: String,
+    status: MembershipStatus,
     last_login: String,
     joined: String,
     actionable: bool,
@@ -67,7 +67,7 @@ pub struct InvitationView {
     email: String,
     name: String,
     role_name: String,
-    status: String,
+    status: InvitationStatus,
     invited_by: String,
     sent: String,
     expires: String,
@@ -180,6 +180,11 @@ async fn render(
 }
 
 impl MemberView {
+    /// Whether the member may enter (the row offers "Deactivate").
+    pub fn is_active(&self) -> bool {
+        self.status == MembershipStatus::Active
+    }
+
     fn of(m: MemberRow, scope: &Scope, standing: &Standing, grantable: &[RoleRow]) -> Self {
         MemberView {
             actionable: can_act_on(scope.user_id(), standing, &m),
