@@ -94,6 +94,50 @@ impl RoleInput {
     }
 }
 
+/// Why `name` can't be used for a role: it reads as a system role's name
+/// or as another role's (after Unicode folding and confusable mapping).
+fn name_problem(roles: &[RoleDetail], name: &PersonName, editing: Option<&str>) -> Option<String> {
+    let system = [SystemRole::Owner, SystemRole::Admin, SystemRole::Member]
+        .into_iter()
+        .find(|s| read_alike(s.display_name(), name.as_str()));
+    if let Some(system) = system {
+        return Some(format!(
+            "That name reads as the system role “{}”; choose another.",
+            system.display_name()
+        ));
+    }
+    roles
+        .iter()
+        .find(|r| Some(r.id.as_str()) != editing && read_alike(&r.name, name.as_str()))
+        .map(|other| {
+            format!(
+                "Another role is named “{}”; choose another name.",
+                other.name
+            )
+        })
+}
+
+/// The role chosen to inherit from (`None` for none), or why it can't be.
+fn parent_of<'a>(
+    roles: &'a [RoleDetail],
+    chosen: &str,
+    editing: Option<&str>,
+    level: Option<i32>,
+) -> Result<Option<&'a RoleDetail>, String> {
+    let chosen = chosen.trim();
+    if chosen.is_empty() {
+        return Ok(None);
+    }
+    let parent = RoleId::parse(chosen)
+        .and_then(|id| roles.iter().find(|r| r.id == id))
+        .filter(|p| p.system_key.as_deref() != Some(SystemRole::Owner.key()))
+        .ok_or_else(|| "Choose another role of this organization (not the owner).".to_owned())?;
+    match inheritance_problem(roles, parent, editing, level) {
+        Some(problem) => Err(problem),
+        None => Ok(Some(parent)),
+    }
+}
+
 /// Checks a role form against the hierarchy rules, as the editor stands
 /// now. `editing` is the stored role when an existing one is edited.
 ///
@@ -113,30 +157,11 @@ fn validate(
     let editing_id = editing.map(|r| r.id.as_str());
     let name = errors.check("name", PersonName::parse(&input.name));
     let roles = db::roles::all(conn, scope)?;
-    if let Some(name) = &name {
-        let system_name = [SystemRole::Owner, SystemRole::Admin, SystemRole::Member]
-            .into_iter()
-            .find(|s| read_alike(s.display_name(), name.as_str()));
-        if let Some(system) = system_name {
-            errors.add(
-                "name",
-                format!(
-                    "That name reads as the system role “{}”; choose another.",
-                    system.display_name()
-                ),
-            );
-        } else if let Some(other) = roles
-            .iter()
-            .find(|r| Some(r.id.as_str()) != editing_id && read_alike(&r.name, name.as_str()))
-        {
-            errors.add(
-                "name",
-                format!(
-                    "Another role is named “{}”; choose another name.",
-                    other.name
-                ),
-            );
-        }
+    if let Some(problem) = name
+        .as_ref()
+        .and_then(|n| name_problem(&roles, n, editing_id))
+    {
+        errors.add("name", problem);
     }
     let description = input.description.trim().to_owned();
     if description.chars().count() > DESCRIPTION_MAX_CHARS {
@@ -168,28 +193,11 @@ fn validate(
         .unwrap_or_default();
     let kept = had.difference(held);
     let own = ticked.intersection(held).union(kept);
-    let parent = match input.inherits_from.trim() {
-        "" => None,
-        id => {
-            let parent = RoleId::parse(id)
-                .and_then(|id| roles.iter().find(|r| r.id == id))
-                .filter(|p| p.system_key.as_deref() != Some(SystemRole::Owner.key()));
-            match parent {
-                None => {
-                    errors.add(
-                        "inherits_from",
-                        "Choose another role of this organization (not the owner).",
-                    );
-                    None
-                }
-                Some(parent) => match inheritance_problem(&roles, parent, editing_id, level) {
-                    Some(problem) => {
-                        errors.add("inherits_from", problem);
-                        None
-                    }
-                    None => Some(parent),
-                },
-            }
+    let parent = match parent_of(&roles, &input.inherits_from, editing_id, level) {
+        Ok(parent) => parent,
+        Err(problem) => {
+            errors.add("inherits_from", problem);
+            None
         }
     };
     let inherited = parent
