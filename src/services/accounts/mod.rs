@@ -186,20 +186,7 @@ pub async fn sign_in(
     password: String,
     client_ip: &str,
 ) -> Result<SignedIn, ServiceError> {
-    let mut errors = FieldErrors::new();
-    if email.trim().is_empty() {
-        errors.add("email", "Enter your email address.");
-    }
-    if password.is_empty() {
-        errors.add("password", "Enter your password.");
-    }
-    if !errors.is_empty() {
-        return Err(ServiceError::Invalid(errors));
-    }
-    let Ok(email) = Email::parse(email) else {
-        errors.add("email", "Enter an email address like name@example.com.");
-        return Err(ServiceError::Invalid(errors));
-    };
+    let email = sign_in_email(email, &password)?;
     let account_key = format!("account:{email}");
     let ip_key = format!("ip:{client_ip}");
     let throttle = service.login_throttle;
@@ -236,45 +223,70 @@ pub async fn sign_in(
         plausible_for_sign_in(&password) && service.hasher.verify(password, stored_hash).await?;
     match (matches, active) {
         (true, Some(credentials)) => {
-            let user_id = credentials.id;
-            let signed_in = user_id.clone();
-            let (user_name, ip) = (credentials.name, client_ip.to_owned());
-            let personal_workspace = service
-                .db
-                .run(move |conn| {
-                    write_transaction(conn, |conn| {
-                        // A success is no failure: forget the account's
-                        // failures and this attempt's per-IP reservation.
-                        db::login_attempts::clear(conn, &account_key)?;
-                        if let Some(id) = &ip_reservation {
-                            db::login_attempts::release(conn, id)?;
-                        }
-                        db::users::record_sign_in(conn, &signed_in)?;
-                        let personal = db::workspaces::personal_of(conn, &signed_in)?;
-                        let actor = Actor {
-                            user_id: signed_in.clone(),
-                            name: user_name,
-                            ip,
-                        };
-                        record_account_event(
-                            conn,
-                            &personal,
-                            &actor,
-                            Action::AccountSignIn,
-                            String::new(),
-                        )?;
-                        Ok::<_, DbError>(personal)
-                    })
-                })
-                .await?;
-            Ok(SignedIn {
-                user_id,
-                personal_workspace,
-            })
+            let actor = Actor {
+                user_id: credentials.id,
+                name: credentials.name,
+                ip: client_ip.to_owned(),
+            };
+            record_success(service, actor, account_key, ip_reservation).await
         }
         // The reservation stays: it counts as the failure.
         _ => Err(ServiceError::BadCredentials),
     }
+}
+
+/// The sign-in form's email, or what is missing from the form.
+fn sign_in_email(email: &str, password: &str) -> Result<Email, ServiceError> {
+    let mut errors = FieldErrors::new();
+    if email.trim().is_empty() {
+        errors.add("email", "Enter your email address.");
+    }
+    if password.is_empty() {
+        errors.add("password", "Enter your password.");
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    Email::parse(email).map_err(|_| {
+        ServiceError::invalid("email", "Enter an email address like name@example.com.")
+    })
+}
+
+/// A successful sign-in, in one transaction: forgets the account's failures
+/// and this attempt's per-IP reservation (a success is no failure), records
+/// the sign-in and audits it in the personal workspace.
+async fn record_success(
+    service: &AccountService,
+    actor: Actor,
+    account_key: String,
+    ip_reservation: Option<String>,
+) -> Result<SignedIn, ServiceError> {
+    let user_id = actor.user_id.clone();
+    let personal_workspace = service
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                db::login_attempts::clear(conn, &account_key)?;
+                if let Some(id) = &ip_reservation {
+                    db::login_attempts::release(conn, id)?;
+                }
+                db::users::record_sign_in(conn, &actor.user_id)?;
+                let personal = db::workspaces::personal_of(conn, &actor.user_id)?;
+                record_account_event(
+                    conn,
+                    &personal,
+                    &actor,
+                    Action::AccountSignIn,
+                    String::new(),
+                )?;
+                Ok::<_, DbError>(personal)
+            })
+        })
+        .await?;
+    Ok(SignedIn {
+        user_id,
+        personal_workspace,
+    })
 }
 
 /// What a password change asks for.
