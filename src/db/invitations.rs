@@ -27,7 +27,8 @@ diesel::define_sql_function!(
 );
 
 /// An invitation as the members page lists it.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invitations)]
 pub struct InvitationRow {
     /// Id.
     pub id: String,
@@ -54,36 +55,6 @@ pub struct InvitationRow {
     /// By whom.
     pub resolved_by_name: Option<String>,
 }
-
-type RowColumns = (
-    invitations::id,
-    invitations::email,
-    invitations::name,
-    invitations::role_id,
-    invitations::role_name,
-    invitations::status,
-    invitations::invited_by_name,
-    invitations::created_at,
-    invitations::expires_at,
-    invitations::send_count,
-    invitations::resolved_at,
-    invitations::resolved_by_name,
-);
-
-const ROW_COLUMNS: RowColumns = (
-    invitations::id,
-    invitations::email,
-    invitations::name,
-    invitations::role_id,
-    invitations::role_name,
-    invitations::status,
-    invitations::invited_by_name,
-    invitations::created_at,
-    invitations::expires_at,
-    invitations::send_count,
-    invitations::resolved_at,
-    invitations::resolved_by_name,
-);
 
 /// A new invitation.
 #[derive(Debug, Clone)]
@@ -152,7 +123,7 @@ pub fn pending(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<Invitation
         .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
         .order(invitations::created_at.desc())
-        .select(ROW_COLUMNS)
+        .select(InvitationRow::as_select())
         .load(conn)?)
 }
 
@@ -173,7 +144,7 @@ pub fn history(
         )
         .order(coalesce(invitations::resolved_at, invitations::expires_at).desc())
         .limit(limit)
-        .select(ROW_COLUMNS)
+        .select(InvitationRow::as_select())
         .load(conn)?;
     Ok(rows
         .into_iter()
@@ -209,7 +180,7 @@ pub fn find_pending(
         .filter(invitations::id.eq(id))
         .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
-        .select((ROW_COLUMNS, ROLE_COLUMNS))
+        .select((InvitationRow::as_select(), ROLE_COLUMNS))
         .first::<(InvitationRow, RoleRow)>(conn)?;
     Ok(PendingInvitation { row, role })
 }
