@@ -17,32 +17,6 @@ on_both_backends!(
     transfer_races_remove_and_demote_without_losing_the_owner,
 );
 
-async fn acme(app: &TestApp) -> Client {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    assert_eq!(
-        app.create_org(&ann, "Acme Corp", "acme").await.status,
-        StatusCode::SEE_OTHER
-    );
-    ann
-}
-
-async fn role_id(app: &TestApp, slug: &str, key: &str) -> String {
-    let workspace = app.workspace_id(slug).await;
-    app.text_value(&format!(
-        "SELECT id AS value FROM roles WHERE workspace_id = '{workspace}' AND system_key = '{key}'"
-    ))
-    .await
-}
-
-async fn membership_of(app: &TestApp, slug: &str, email: &str) -> String {
-    let workspace = app.workspace_id(slug).await;
-    app.text_value(&format!(
-        "SELECT m.id AS value FROM memberships m JOIN users u ON u.id = m.user_id \
-         WHERE m.workspace_id = '{workspace}' AND u.email = '{email}'"
-    ))
-    .await
-}
-
 /// A member of Acme with a system role, signed in and switched to Acme.
 async fn member(app: &TestApp, name: &str, email: &str, role: &str) -> Client {
     let browser = app.signed_up(name, email).await;
@@ -61,16 +35,18 @@ async fn invite(by: &Client, email: &str, role_id: &str) -> crate::support::Resp
 }
 
 async fn invitation_id(app: &TestApp, email: &str) -> String {
-    app.text_value(&format!(
-        "SELECT id AS value FROM invitations WHERE email = '{email}' ORDER BY created_at DESC LIMIT 1"
-    ))
+    app.text_value_with(
+        "SELECT id AS value FROM invitations WHERE email = ? ORDER BY created_at DESC LIMIT 1",
+        &[email],
+    )
     .await
 }
 
 async fn invitation_status(app: &TestApp, email: &str) -> String {
-    app.text_value(&format!(
-        "SELECT status AS value FROM invitations WHERE email = '{email}' ORDER BY created_at DESC LIMIT 1"
-    ))
+    app.text_value_with(
+        "SELECT status AS value FROM invitations WHERE email = ? ORDER BY created_at DESC LIMIT 1",
+        &[email],
+    )
     .await
 }
 
@@ -82,8 +58,9 @@ async fn post_from_members_page(browser: &Client, action: &str) -> crate::suppor
 }
 
 async fn resend_and_revoke_follow_the_hierarchy(app: TestApp) {
-    let ann = acme(&app).await;
-    let admin_role = role_id(&app, "acme", "admin").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let admin_role = app.role_of("acme", "admin").await;
     assert_eq!(
         invite(&ann, "new-admin@example.com", &admin_role)
             .await
@@ -151,8 +128,9 @@ async fn resend_and_revoke_follow_the_hierarchy(app: TestApp) {
 }
 
 async fn expired_invitations_are_expired_whether_marked_or_not(app: TestApp) {
-    let ann = acme(&app).await;
-    let member_role = role_id(&app, "acme", "member").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let member_role = app.role_of("acme", "member").await;
     assert_eq!(
         invite(&ann, "late@example.com", &member_role).await.status,
         StatusCode::SEE_OTHER
@@ -219,9 +197,10 @@ async fn expired_invitations_are_expired_whether_marked_or_not(app: TestApp) {
 }
 
 async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
-    let ann = acme(&app).await;
-    let member_role = role_id(&app, "acme", "member").await;
-    let admin_role = role_id(&app, "acme", "admin").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let member_role = app.role_of("acme", "member").await;
+    let admin_role = app.role_of("acme", "admin").await;
     let bob = member(&app, "Bob", "bob@example.com", "admin").await;
     let carl = member(&app, "Carl", "carl@example.com", "admin").await;
     let dora = member(&app, "Dora", "dora@example.com", "admin").await;
@@ -237,7 +216,7 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
         );
     }
     // Demoted to Member, Bob can no longer give Member (not ranked above it).
-    let bob_membership = membership_of(&app, "acme", "bob@example.com").await;
+    let bob_membership = app.membership_of("acme", "bob@example.com").await;
     let res = ann
         .submit(
             "/settings/members",
@@ -255,7 +234,7 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
         "pending"
     );
     // Deactivated, Carl sends nothing any more; removed, neither does Dora.
-    let carl_membership = membership_of(&app, "acme", "carl@example.com").await;
+    let carl_membership = app.membership_of("acme", "carl@example.com").await;
     let res = ann
         .submit(
             "/settings/members",
@@ -268,7 +247,7 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
         invitation_status(&app, "from-carl@example.com").await,
         "revoked"
     );
-    let dora_membership = membership_of(&app, "acme", "dora@example.com").await;
+    let dora_membership = app.membership_of("acme", "dora@example.com").await;
     let res = ann
         .submit(
             "/settings/members",
@@ -327,7 +306,7 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
 }
 
 async fn role_menu_shows_a_current_role_the_viewer_cannot_give(app: TestApp) {
-    let _ann = acme(&app).await;
+    let app = app.with_acme().await;
     let acme_id = app.workspace_id("acme").await;
     // "Ops" (rank 50) holds audit.read, which an admin holds; "Finance"
     // (rank 40) holds billing.manage — so does an admin — but "Lead" below
@@ -363,7 +342,7 @@ async fn role_menu_shows_a_current_role_the_viewer_cannot_give(app: TestApp) {
         page.body
     );
     // Submitting the row as it stands changes nothing.
-    let fay_membership = membership_of(&app, "acme", "fay@example.com").await;
+    let fay_membership = app.membership_of("acme", "fay@example.com").await;
     let hidden = hidden_fields(
         &page.body,
         &format!("/settings/members/{fay_membership}/role"),
@@ -415,7 +394,7 @@ async fn transfer_races_remove_and_demote_without_losing_the_owner(app: TestApp)
         app.add_member(&slug, "xavier@example.com", "member").await;
         let workspace = app.workspace_id(&slug).await;
         ada.switch_to(&workspace).await;
-        let xavier = membership_of(&app, &slug, "xavier@example.com").await;
+        let xavier = app.membership_of(&slug, "xavier@example.com").await;
         // The demotion target: a custom role below Member that the admin may give.
         let junior_role = uuid::Uuid::now_v7().to_string();
         app.execute(&format!(
