@@ -14,8 +14,8 @@ on_both_backends!(
 );
 
 async fn switcher_moves_between_personal_and_organizations(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     let acme = app.workspace_id("acme").await;
     let personal = app
         .text_value("SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = 'ann@example.com'")
@@ -54,8 +54,8 @@ async fn switcher_moves_between_personal_and_organizations(app: TestApp) {
 }
 
 async fn context_links_switch_and_continue(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     let personal = app
         .text_value("SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = 'ann@example.com'")
         .await;
@@ -82,8 +82,8 @@ async fn context_links_switch_and_continue(app: TestApp) {
 }
 
 async fn form_from_before_a_switch_is_refused(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     let tab_one = ann.get("/settings/general").await;
     let stale = hidden_fields(&tab_one.body, "/settings/general");
     let personal = app

@@ -15,8 +15,8 @@ on_both_backends!(
 );
 
 async fn general_settings_save_and_validate(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     let page = ann.get("/settings/general").await;
     assert_eq!(page.attr_of("#name", "value").as_deref(), Some("Acme Corp"));
     assert!(
@@ -216,8 +216,8 @@ async fn avatar_upload_is_sniffed_and_bounded(app: TestApp) {
 on_both_backends!(avatars_of_a_few_megabytes_get_the_size_message);
 
 async fn avatars_of_a_few_megabytes_get_the_size_message(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     let form = hidden_fields(&ann.get("/settings/general").await.body, "/settings/avatar");
     // 1.5 MB was always refused with the message; 3 and 4.9 MB got a bare 400.
     for megabytes in [1.5, 3.0, 4.9] {

@@ -17,7 +17,8 @@ on_both_backends!(
     transfer_races_remove_and_demote_without_losing_the_owner,
 );
 
-/// A member of Acme with a system role, signed in and switched to Acme.
+/// A member of Acme with a role (a system role key or a custom role's
+/// name), signed in and switched to Acme.
 async fn member(app: &TestApp, name: &str, email: &str, role: &str) -> Client {
     let browser = app.signed_up(name, email).await;
     app.add_member("acme", email, role).await;
@@ -307,28 +308,25 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
 
 async fn role_menu_shows_a_current_role_the_viewer_cannot_give(app: TestApp) {
     let app = app.with_acme().await;
-    let acme_id = app.workspace_id("acme").await;
     // "Ops" (rank 50) holds audit.read, which an admin holds; "Finance"
     // (rank 40) holds billing.manage — so does an admin — but "Lead" below
     // holds neither, so Lead can give Ops' rank but not Finance's set.
-    app.execute(&format!(
-        "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) VALUES \
-         ('{}', '{acme_id}', NULL, 'Lead', '', 60, 'members.read members.manage resources.read resources.write', 'members.read members.manage resources.read resources.write', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), \
-         ('{}', '{acme_id}', NULL, 'Finance', '', 40, 'billing.read billing.manage', 'billing.read billing.manage', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-        uuid::Uuid::now_v7(),
-        uuid::Uuid::now_v7()
-    ))
+    app.add_role(
+        "acme",
+        "Lead",
+        60,
+        &[
+            "members.read",
+            "members.manage",
+            "resources.read",
+            "resources.write",
+        ],
+    )
     .await;
-    let lead = member(&app, "Lena", "lena@example.com", "member").await;
-    app.execute(&format!(
-        "UPDATE memberships SET role_id = (SELECT id FROM roles WHERE name = 'Lead') WHERE workspace_id = '{acme_id}' AND user_id = (SELECT id FROM users WHERE email = 'lena@example.com')"
-    ))
-    .await;
-    let _fay = member(&app, "Fay", "fay@example.com", "member").await;
-    app.execute(&format!(
-        "UPDATE memberships SET role_id = (SELECT id FROM roles WHERE name = 'Finance') WHERE workspace_id = '{acme_id}' AND user_id = (SELECT id FROM users WHERE email = 'fay@example.com')"
-    ))
-    .await;
+    app.add_role("acme", "Finance", 40, &["billing.read", "billing.manage"])
+        .await;
+    let lead = member(&app, "Lena", "lena@example.com", "Lead").await;
+    let _fay = member(&app, "Fay", "fay@example.com", "Finance").await;
     let page = lead.get("/settings/members").await;
     assert_eq!(page.status, StatusCode::OK);
     let selected = page
@@ -396,12 +394,7 @@ async fn transfer_races_remove_and_demote_without_losing_the_owner(app: TestApp)
         ada.switch_to(&workspace).await;
         let xavier = app.membership_of(&slug, "xavier@example.com").await;
         // The demotion target: a custom role below Member that the admin may give.
-        let junior_role = uuid::Uuid::now_v7().to_string();
-        app.execute(&format!(
-            "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) \
-             VALUES ('{junior_role}', '{workspace}', NULL, 'Junior', '', 5, 'resources.read', 'resources.read', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-        ))
-        .await;
+        let junior_role = app.add_role(&slug, "Junior", 5, &["resources.read"]).await;
         // Both forms are loaded first, then posted at the same moment.
         let transfer_form = hidden_fields(
             &ann.get("/settings/danger").await.body,
