@@ -121,10 +121,11 @@ async fn create_switch_rename_organization(app: &TestApp, chromedriver: &Path) {
         "one audit entry for the rename"
     );
     assert_eq!(
-        app.count(&format!(
-            "audit_entries WHERE action = 'organization.update' AND workspace_id = '{acme}' \
-             AND target_label = 'Acme Industries'"
-        ))
+        app.count_with(
+            "audit_entries WHERE action = 'organization.update' AND workspace_id = ? \
+             AND target_label = 'Acme Industries'",
+            &[&acme],
+        )
         .await,
         1,
         "the audit entry is the organization's, under its new name"

@@ -77,13 +77,7 @@ impl TestApp {
 
     /// Builder: a pending invitation of `email` to `slug` with `role`.
     pub async fn with_invitation(self, slug: &str, name: &str, email: &str, role: &str) -> Self {
-        let res = self.invite_as_owner(slug, name, email, role).await;
-        assert_eq!(
-            res.status,
-            StatusCode::SEE_OTHER,
-            "inviting {email} to {slug} failed: {}",
-            res.body
-        );
+        self.add_invitation(slug, name, email, role).await;
         self
     }
 
@@ -177,17 +171,23 @@ impl TestApp {
         res
     }
 
-    /// Makes an existing user a member of `slug` with `role` (a system
-    /// role key or a custom role's name): the owner invites them, and they
-    /// accept through the link in the email (in a browser of their own).
-    pub async fn add_member(&self, slug: &str, email: &str, role: &str) {
-        let res = self.invite_as_owner(slug, email, email, role).await;
+    /// The owner of `slug` invites `email` with `role` (a system role key or
+    /// a custom role's name); the invitation stays pending.
+    pub async fn add_invitation(&self, slug: &str, name: &str, email: &str, role: &str) {
+        let res = self.invite_as_owner(slug, name, email, role).await;
         assert_eq!(
             res.status,
             StatusCode::SEE_OTHER,
             "inviting {email} to {slug} failed: {}",
             res.body
         );
+    }
+
+    /// Makes an existing user a member of `slug` with `role` (a system
+    /// role key or a custom role's name): the owner invites them, and they
+    /// accept through the link in the email (in a browser of their own).
+    pub async fn add_member(&self, slug: &str, email: &str, role: &str) {
+        self.add_invitation(slug, email, email, role).await;
         let link = self.invitation_link(email).await;
         let invitee = self.sign_in(email).await;
         let page = invitee.get(&link).await;

@@ -51,16 +51,18 @@ async fn create_with_a_generated_slug_switches_into_it(app: TestApp) {
     );
     let id = app.workspace_id("acme-corp").await;
     assert_eq!(
-        app.count(&format!(
-            "roles WHERE workspace_id = '{id}' AND system_key IS NOT NULL"
-        ))
+        app.count_with(
+            "roles WHERE workspace_id = ? AND system_key IS NOT NULL",
+            &[&id],
+        )
         .await,
         3
     );
     assert_eq!(
-        app.count(&format!(
-            "audit_entries WHERE workspace_id = '{id}' AND action = 'organization.create'"
-        ))
+        app.count_with(
+            "audit_entries WHERE workspace_id = ? AND action = 'organization.create'",
+            &[&id],
+        )
         .await,
         1
     );

@@ -103,7 +103,7 @@ async fn reset_link_is_single_use_signs_out_every_session_and_signs_in(app: Test
         .await;
     let token = link.trim_start_matches("/password/reset/").to_owned();
     assert_eq!(
-        app.count(&format!("account_tokens WHERE token_hash = '{token}'"))
+        app.count_with("account_tokens WHERE token_hash = ?", &[&token],)
             .await,
         0,
         "only the hash is stored"

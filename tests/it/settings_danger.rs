@@ -104,16 +104,16 @@ async fn archive_restore_and_delete(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(
-        app.count(&format!("workspaces WHERE id = '{acme}'")).await,
+        app.count_with("workspaces WHERE id = ?", &[&acme],).await,
         0
     );
     assert_eq!(
-        app.count(&format!("memberships WHERE workspace_id = '{acme}'"))
+        app.count_with("memberships WHERE workspace_id = ?", &[&acme],)
             .await,
         0
     );
     assert_eq!(
-        app.count(&format!("roles WHERE workspace_id = '{acme}'"))
+        app.count_with("roles WHERE workspace_id = ?", &[&acme],)
             .await,
         0
     );
@@ -312,10 +312,7 @@ async fn archived_organizations_expire_after_the_retention_period(app: TestApp) 
         .await
         .expect("clean-up");
     assert_eq!(purged.organizations, 1);
-    assert_eq!(
-        app.count(&format!("workspaces WHERE id = '{old}'")).await,
-        0
-    );
+    assert_eq!(app.count_with("workspaces WHERE id = ?", &[&old],).await, 0);
     assert_eq!(
         app.count("workspaces WHERE slug = 'recent-co' AND status = 'archived'")
             .await,

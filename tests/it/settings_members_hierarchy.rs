@@ -111,9 +111,10 @@ async fn resend_and_revoke_follow_the_hierarchy(app: TestApp) {
         "pending"
     );
     assert_eq!(
-        app.count(&format!(
-            "invitations WHERE id = '{invitation}' AND send_count = 1"
-        ))
+        app.count_with(
+            "invitations WHERE id = ? AND send_count = 1",
+            &[&invitation],
+        )
         .await,
         1,
         "not resent"
@@ -154,9 +155,10 @@ async fn expired_invitations_are_expired_whether_marked_or_not(app: TestApp) {
         "{history}"
     );
     assert_eq!(
-        app.count(&format!(
-            "invitations WHERE id = '{invitation}' AND status = 'pending'"
-        ))
+        app.count_with(
+            "invitations WHERE id = ? AND status = 'pending'",
+            &[&invitation],
+        )
         .await,
         1,
         "showing the page wrote nothing"
@@ -173,9 +175,10 @@ async fn expired_invitations_are_expired_whether_marked_or_not(app: TestApp) {
         resend.body
     );
     assert_eq!(
-        app.count(&format!(
-            "invitations WHERE id = '{invitation}' AND send_count = 1"
-        ))
+        app.count_with(
+            "invitations WHERE id = ? AND send_count = 1",
+            &[&invitation],
+        )
         .await,
         1
     );
@@ -354,9 +357,10 @@ async fn role_menu_shows_a_current_role_the_viewer_cannot_give(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::CONFLICT);
     assert_eq!(
-        app.count(&format!(
-            "memberships WHERE id = '{fay_membership}' AND role_id = (SELECT id FROM roles WHERE name = 'Finance')"
-        ))
+        app.count_with(
+            "memberships WHERE id = ? AND role_id = (SELECT id FROM roles WHERE name = 'Finance')",
+            &[&fay_membership],
+        )
         .await,
         1
     );
@@ -418,9 +422,10 @@ async fn transfer_races_remove_and_demote_without_losing_the_owner(app: TestApp)
             ada.post_form(&rival_action, &rival_form, &rival_fields),
         );
         let owners = app
-            .count(&format!(
-                "memberships m JOIN roles r ON r.id = m.role_id WHERE m.workspace_id = '{workspace}' AND r.system_key = 'owner'"
-            ))
+            .count_with(
+"memberships m JOIN roles r ON r.id = m.role_id WHERE m.workspace_id = ? AND r.system_key = 'owner'",
+&[&workspace],
+)
             .await;
         assert_eq!(
             owners, 1,

@@ -79,14 +79,16 @@ async fn hierarchy_rules(app: TestApp) {
     browsers.push((Actor::Owner, ann));
 
     let target = app
-        .text_value(&format!(
-            "SELECT m.id AS value FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'target@example.com' AND m.workspace_id = '{acme_id}'"
-        ))
+        .text_value_with(
+"SELECT m.id AS value FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'target@example.com' AND m.workspace_id = ?",
+&[&acme_id],
+)
         .await;
     let admin_membership = app
-        .text_value(&format!(
-            "SELECT m.id AS value FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'admin@example.com' AND m.workspace_id = '{acme_id}'"
-        ))
+        .text_value_with(
+"SELECT m.id AS value FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'admin@example.com' AND m.workspace_id = ?",
+&[&acme_id],
+)
         .await;
     let admin_role = app.role_of("acme", "admin").await;
     let member_role = app.role_of("acme", "member").await;
@@ -110,9 +112,10 @@ async fn hierarchy_rules(app: TestApp) {
             acme_id.clone()
         } else {
             // Inactive, removed and outside: back in their personal workspace.
-            app.text_value(&format!(
-                "SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = '{email}'"
-            ))
+            app.text_value_with(
+"SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = ?",
+&[&email],
+)
             .await
         };
         scoped.push(("active_workspace_id".into(), active));
@@ -273,7 +276,6 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
     let app = app.with_acme().await;
     let ann = app.browser("ann@example.com");
     let acme_id = app.workspace_id("acme").await;
-    let member_role = app.role_of("acme", "member").await;
     app.add_role(
         "acme",
         "Inviter",
@@ -288,7 +290,7 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
     .await;
     let team_lead: Vec<&str> = TEAM_LEAD_PERMISSIONS.split_whitespace().collect();
     app.add_role("acme", "Team lead", 90, &team_lead).await;
-    let custom_role = app.add_role("acme", "Editable", 20, &["audit.read"]).await;
+    let mut custom_role = app.add_role("acme", "Editable", 20, &["audit.read"]).await;
     let mut actors = vec![(Actor::Owner, ann)];
     for (actor, email, role) in [
         (Actor::Admin, "admin@example.com", "admin"),
@@ -321,16 +323,18 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
     let target_of = "(SELECT id FROM users WHERE email = 'target@example.com')";
 
     for (actor, browser) in &actors {
-        // Fresh rows for every actor: a pending invitation (just sent) and an inactive target.
+        // Fresh rows for every actor: a pending invitation (just sent, so
+        // too soon to resend) and an inactive target.
         app.execute("DELETE FROM outbox_emails").await;
         app.execute("DELETE FROM invitations").await;
-        let invitation = uuid::Uuid::now_v7().to_string();
-        app.execute(&format!(
-            "INSERT INTO invitations (id, workspace_id, email, name, role_id, token_hash, status, invited_by_name, created_at, expires_at, send_count, last_sent_at) \
-             VALUES ('{invitation}', '{acme_id}', 'new@example.com', 'New', '{member_role}', '{}', 'pending', 'Ann', '2026-01-01 00:00:00', '2100-01-01 00:00:00', 1, '2100-01-01 00:00:00')",
-            uuid::Uuid::new_v4().simple()
-        ))
-        .await;
+        app.add_invitation("acme", "New", "new@example.com", "member")
+            .await;
+        let invitation = app
+            .text_value_with(
+                "SELECT id AS value FROM invitations WHERE email = ? AND status = 'pending'",
+                &["new@example.com"],
+            )
+            .await;
         if app
             .count(&format!(
                 "memberships WHERE workspace_id = '{acme_id}' AND user_id = {target_of}"
@@ -358,9 +362,10 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
                 .await
                 .attr_of(r#"input[type="email"][disabled]"#, "value")
                 .expect("email");
-            app.text_value(&format!(
-                "SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = '{email}'"
-            ))
+            app.text_value_with(
+"SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = ?",
+&[&email],
+)
             .await
         };
         form.push(("active_workspace_id".into(), active));
@@ -406,15 +411,11 @@ async fn hierarchy_matrix_over_member_invitation_and_role_routes(app: TestApp) {
         );
         // Put the custom role back for the next actor.
         if app
-            .count(&format!("roles WHERE id = '{custom_role}'"))
+            .count_with("roles WHERE id = ?", &[custom_role.as_str()])
             .await
             == 0
         {
-            app.execute(&format!(
-                "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) \
-                 VALUES ('{custom_role}', '{acme_id}', NULL, 'Editable', '', 20, 'audit.read', 'audit.read', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-            ))
-            .await;
+            custom_role = app.add_role("acme", "Editable", 20, &["audit.read"]).await;
         }
     }
 }
