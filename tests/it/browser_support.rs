@@ -289,7 +289,7 @@ pub(crate) fn chromedriver_or_skip() -> Option<PathBuf> {
         "TENANTRY_REQUIRE_BROWSER=1 but {missing}: install Debian's chromium and chromium-driver"
     );
     // Counted, and reported with the other skips when the test binary exits.
-    skips::record(Skip::Browser, missing);
+    skips::record(Skip::Browser);
     None
 }
 

@@ -14,10 +14,15 @@ on_both_backends!(
 );
 
 async fn archive_restore_and_delete(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    let bob = app.signed_up("Bob", "bob@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
-    app.add_member("acme", "bob@example.com", "admin").await;
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "admin")
+        .await;
+    let (ann, bob) = (
+        app.browser("ann@example.com"),
+        app.browser("bob@example.com"),
+    );
     let acme = app.workspace_id("acme").await;
     bob.switch_to(&acme).await;
     assert_eq!(
@@ -130,11 +135,17 @@ async fn archive_restore_and_delete(app: TestApp) {
 }
 
 async fn ownership_transfer_and_leaving(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    let bob = app.signed_up("Bob", "bob@example.com").await;
-    app.signed_up("Carol", "carol@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
-    app.add_member("acme", "bob@example.com", "member").await;
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "member")
+        .await
+        .with_user("Carol", "carol@example.com")
+        .await;
+    let (ann, bob) = (
+        app.browser("ann@example.com"),
+        app.browser("bob@example.com"),
+    );
     // The owner can't leave.
     let danger = ann.get("/settings/danger").await;
     assert!(
@@ -237,10 +248,12 @@ async fn ownership_transfer_and_leaving(app: TestApp) {
 }
 
 async fn owner_can_hand_over_and_leave_in_one_step(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    app.signed_up("Bob", "bob@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
-    app.add_member("acme", "bob@example.com", "admin").await;
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "admin")
+        .await;
+    let ann = app.browser("ann@example.com");
     let res = ann
         .submit(
             "/settings/danger",

@@ -97,10 +97,12 @@ async fn general_settings_save_and_validate(app: TestApp) {
 }
 
 async fn members_without_org_update_see_settings_read_only(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    let bob = app.signed_up("Bob", "bob@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
-    app.add_member("acme", "bob@example.com", "member").await;
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "member")
+        .await;
+    let bob = app.browser("bob@example.com");
     bob.switch_to(&app.workspace_id("acme").await).await;
     let page = bob.get("/settings/general").await;
     assert_eq!(page.status, StatusCode::OK);

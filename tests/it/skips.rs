@@ -16,8 +16,8 @@
 //! half the suite unrun.
 
 use std::io::Write;
-use std::sync::Mutex;
 use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Why a test did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +28,10 @@ pub enum Skip {
     Browser,
 }
 
-/// The skipped tests, by reason, with their names.
-static SKIPPED: Mutex<Vec<(Skip, String)>> = Mutex::new(Vec::new());
+/// PostgreSQL tests skipped so far.
+static POSTGRES: AtomicUsize = AtomicUsize::new(0);
+/// Browser tests skipped so far.
+static BROWSER: AtomicUsize = AtomicUsize::new(0);
 /// Registers the exit summary once, at the first skip.
 static AT_EXIT: Once = Once::new();
 
@@ -38,21 +40,16 @@ pub fn required(variable: &str) -> bool {
     std::env::var(variable).is_ok_and(|v| v == "1")
 }
 
-/// Records that the running test was skipped for `reason` and prints the
-/// exit summary when the test binary ends.
-pub fn record(reason: Skip, detail: &str) {
-    let test = std::thread::current()
-        .name()
-        .filter(|name| *name != "main")
-        .map(str::to_owned)
-        .unwrap_or_else(|| detail.to_owned());
-    SKIPPED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .push((reason, test));
+/// Records that the running test was skipped for `reason`; the counts are
+/// printed when the test binary ends.
+pub fn record(reason: Skip) {
+    match reason {
+        Skip::Postgres => POSTGRES.fetch_add(1, Ordering::SeqCst),
+        Skip::Browser => BROWSER.fetch_add(1, Ordering::SeqCst),
+    };
     AT_EXIT.call_once(|| {
         // SAFETY: `atexit` is the C library's; the handler is a plain
-        // `extern "C" fn` that only reads a mutex and writes to stderr.
+        // `extern "C" fn` that reads two atomics and writes to stderr.
         let registered = unsafe { atexit(print_summary) };
         if registered != 0 {
             let _ = writeln!(
@@ -65,23 +62,16 @@ pub fn record(reason: Skip, detail: &str) {
 
 unsafe extern "C" {
     /// C's `atexit(3)`: runs `handler` when the process exits normally
-    /// (libtest returns from `main` or calls `process::exit`).
+    /// (libtest returns from `main`, or calls `process::exit` after a
+    /// failure).
     fn atexit(handler: extern "C" fn()) -> std::ffi::c_int;
-}
-
-/// The skip counts of this run, `(postgres, browser)`.
-fn counts(skipped: &[(Skip, String)]) -> (usize, usize) {
-    let postgres = skipped.iter().filter(|(r, _)| *r == Skip::Postgres).count();
-    (postgres, skipped.len() - postgres)
 }
 
 /// Writes the summary straight to the process's stderr (not through
 /// `eprintln!`, which libtest may capture).
 extern "C" fn print_summary() {
-    let skipped = SKIPPED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let (postgres, browser) = counts(&skipped);
+    let postgres = POSTGRES.load(Ordering::SeqCst);
+    let browser = BROWSER.load(Ordering::SeqCst);
     let mut out = String::from("\n");
     let bar = "!".repeat(78);
     out.push_str(&bar);

@@ -80,7 +80,7 @@ fn postgres_url() -> Option<String> {
             "TENANTRY_REQUIRE_POSTGRES=1 but TENANTRY_TEST_POSTGRES_URL is not set: \
              point it at a PostgreSQL server (e.g. postgres://postgres@127.0.0.1/test)"
         );
-        skips::record(Skip::Postgres, "a PostgreSQL test");
+        skips::record(Skip::Postgres);
     }
     url
 }
