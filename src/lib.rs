@@ -16,5 +16,3 @@ pub mod domain;
 pub mod services;
 pub mod telemetry;
 pub mod web;
-
-pub use services::{mail, maintenance};

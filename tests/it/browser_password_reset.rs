@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::browser::{
+use crate::browser_support::{
     Browser, Device, assert_fits_the_width, chromedriver_or_skip, click_and_wait_for_next_page,
     expect_path, expect_text, find, open_page, sign_up, type_into, wait_until_displayed,
 };

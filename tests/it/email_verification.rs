@@ -102,15 +102,10 @@ async fn resending_the_link_is_rate_limited(app: TestApp) {
 }
 
 async fn accepting_an_invitation_through_its_link_verifies_the_address(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     let bob = app.signed_up("Bob", "bob@example.com").await;
-    let workspace = app.workspace_id("acme").await;
-    let role = app
-        .text_value(&format!(
-            "SELECT id AS value FROM roles WHERE workspace_id = '{workspace}' AND system_key = 'member'"
-        ))
-        .await;
+    let role = app.role_of("acme", "member").await;
     ann.submit(
         "/settings/members",
         "/settings/members/invite",

@@ -136,36 +136,35 @@ async fn every_scoped_route_is_in_the_matrix(_app: TestApp) {
 /// Ann owns Alpha Labs; Bob owns Beta Works and is also a member of Alpha
 /// (so he holds forms rendered for Alpha); Carol owns only Gamma.
 async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    let bob = app.signed_up("Bob", "bob@example.com").await;
-    let carol = app.signed_up("Carol", "carol@example.com").await;
-    assert_eq!(
-        app.create_org(&ann, "Alpha Labs", "alpha").await.status,
-        StatusCode::SEE_OTHER
+    let app = app
+        .with_user("Ann", "ann@example.com")
+        .await
+        .with_user("Bob", "bob@example.com")
+        .await
+        .with_user("Carol", "carol@example.com")
+        .await
+        .with_org("ann@example.com", "Alpha Labs", "alpha")
+        .await
+        .with_org("bob@example.com", "Beta Works", "beta")
+        .await
+        .with_org("carol@example.com", "Gamma", "gamma")
+        .await
+        .with_member("alpha", "Bob", "bob@example.com", "admin")
+        .await
+        .with_member("alpha", "Dave", "dave@example.com", "member")
+        .await
+        .with_role("alpha", "Alpha Custom", 20, &["audit.read"])
+        .await;
+    let (ann, bob, carol) = (
+        app.browser("ann@example.com"),
+        app.browser("bob@example.com"),
+        app.browser("carol@example.com"),
     );
-    assert_eq!(
-        app.create_org(&bob, "Beta Works", "beta").await.status,
-        StatusCode::SEE_OTHER
-    );
-    assert_eq!(
-        app.create_org(&carol, "Gamma", "gamma").await.status,
-        StatusCode::SEE_OTHER
-    );
-    app.add_member("alpha", "bob@example.com", "admin").await;
     let alpha = app.workspace_id("alpha").await;
     let beta = app.workspace_id("beta").await;
-    app.signed_up("Dave", "dave@example.com").await;
-    app.add_member("alpha", "dave@example.com", "member").await;
-    let alpha_membership = app
-        .text_value(&format!(
-            "SELECT m.id AS value FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'dave@example.com' AND m.workspace_id = '{alpha}'"
-        ))
-        .await;
-    let alpha_member_role = app
-        .text_value(&format!(
-            "SELECT id AS value FROM roles WHERE workspace_id = '{alpha}' AND system_key = 'member'"
-        ))
-        .await;
+    let alpha_membership = app.membership_of("alpha", "dave@example.com").await;
+    let alpha_member_role = app.role_of("alpha", "member").await;
+    let alpha_role = app.role_of("alpha", "Alpha Custom").await;
     let res = ann
         .submit(
             "/settings/members",
@@ -179,14 +178,11 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let alpha_invitation = app
-        .text_value("SELECT id AS value FROM invitations WHERE email = 'eve@example.com'")
+        .text_value_with(
+            "SELECT id AS value FROM invitations WHERE email = ?",
+            &["eve@example.com"],
+        )
         .await;
-    let alpha_role = uuid::Uuid::now_v7().to_string();
-    app.execute(&format!(
-        "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) \
-         VALUES ('{alpha_role}', '{alpha}', NULL, 'Alpha Custom', '', 20, 'audit.read', 'audit.read', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-    ))
-    .await;
     let before = snapshot(&app).await;
 
     // Bob opens every Alpha form in one tab, then switches to Beta in another.

@@ -1,22 +1,37 @@
 //! Tenantry's integration tests: one binary, every scenario against the real
 //! app on a real database (SQLite always, PostgreSQL when
-//! `TENANTRY_TEST_POSTGRES_URL` is set).
+//! `TENANTRY_TEST_POSTGRES_URL` is set; skips are counted and reported when
+//! the binary exits, and `TENANTRY_REQUIRE_POSTGRES=1` makes them failures).
 
+mod fixtures;
+mod skips;
 mod support;
 
 mod accounts;
-mod browser;
+mod audit;
+mod browser_contrast;
+mod browser_invitations;
+mod browser_organizations;
 mod browser_password_reset;
+mod browser_phone;
+mod browser_sign_in;
+mod browser_support;
+mod context;
 mod email_verification;
+mod invitations;
 mod isolation;
 mod layers;
-mod members;
-mod members_hierarchy;
+mod mail_delivery;
 mod operations;
 mod organizations;
 mod password_reset;
-mod roles;
 mod security;
 mod sessions;
+mod settings_danger;
+mod settings_general;
+mod settings_members;
+mod settings_members_hierarchy;
+mod settings_members_matrix;
+mod settings_roles;
 mod smtp;
 mod unique_conflicts;

@@ -103,7 +103,7 @@ async fn reset_link_is_single_use_signs_out_every_session_and_signs_in(app: Test
         .await;
     let token = link.trim_start_matches("/password/reset/").to_owned();
     assert_eq!(
-        app.count(&format!("account_tokens WHERE token_hash = '{token}'"))
+        app.count_with("account_tokens WHERE token_hash = ?", &[&token],)
             .await,
         0,
         "only the hash is stored"
@@ -288,14 +288,14 @@ async fn sent_emails_keep_no_link_and_old_outbox_files_are_deleted(app: TestApp)
         .expect("open")
         .set_modified(SystemTime::now() - Duration::from_secs(8 * 24 * 3600))
         .expect("age the file");
-    let retention = tenantry::maintenance::Retention {
+    let retention = tenantry::services::maintenance::Retention {
         idle: chrono::Duration::minutes(30),
         lifetime: chrono::Duration::hours(12),
         throttle_window: chrono::Duration::minutes(15),
         archived_organizations: chrono::Duration::days(30),
         outbox_files: Some((app.outbox_dir(), chrono::Duration::days(7))),
     };
-    let purged = tenantry::maintenance::run_once(&app.db, retention)
+    let purged = tenantry::services::maintenance::run_once(&app.db, retention)
         .await
         .expect("clean-up");
     assert_eq!(purged.outbox_files, 1);

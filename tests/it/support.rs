@@ -7,17 +7,26 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::Sqlite;
 use reqwest::StatusCode;
 use reqwest::cookie::{CookieStore, Jar};
 use scraper::{Html, Selector};
 use tenantry::config::{Config, Settings};
-use tenantry::db::Db;
+use tenantry::db::{AnyConnection, Db};
 use tenantry::web::{self, AppState};
+
+use crate::skips::{self, Skip};
 
 /// Runs each named scenario `async fn name(app: TestApp)` twice: on SQLite,
 /// and on PostgreSQL when `TENANTRY_TEST_POSTGRES_URL` is set (CI sets it).
+/// Without it the PostgreSQL twin is skipped, counted and reported at exit
+/// (see [`crate::skips`]), or fails under `TENANTRY_REQUIRE_POSTGRES=1`.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {$(
@@ -28,9 +37,10 @@ macro_rules! on_both_backends {
             }
             #[actix_web::test]
             async fn postgres() {
-                match $crate::support::TestApp::postgres().await {
-                    Some(app) => super::$name(app).await,
-                    None => $crate::support::announce_postgres_skip(stringify!($name)),
+                // `None` only without TENANTRY_TEST_POSTGRES_URL: the skip
+                // is counted and reported when the test binary exits.
+                if let Some(app) = $crate::support::TestApp::postgres().await {
+                    super::$name(app).await;
                 }
             }
         }
@@ -50,21 +60,29 @@ macro_rules! on_both_backends_with {
             }
             #[actix_web::test]
             async fn postgres() {
-                match TestApp::start(TestBackend::Postgres, super::$adjust).await {
-                    Some(app) => super::$name(app).await,
-                    None => $crate::support::announce_postgres_skip(stringify!($name)),
+                if let Some(app) = TestApp::start(TestBackend::Postgres, super::$adjust).await {
+                    super::$name(app).await;
                 }
             }
         }
     )*};
 }
 
-/// Says out loud that a PostgreSQL twin did not run, so a local green run
-/// is not mistaken for a run on both databases.
-pub fn announce_postgres_skip(test: &str) {
-    eprintln!(
-        "!!! SKIPPED on PostgreSQL: {test} (TENANTRY_TEST_POSTGRES_URL is not set; CI sets it) !!!"
-    );
+/// `TENANTRY_TEST_POSTGRES_URL`, or `None` after recording a skip; panics
+/// without it under `TENANTRY_REQUIRE_POSTGRES=1`.
+fn postgres_url() -> Option<String> {
+    let url = std::env::var("TENANTRY_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty());
+    if url.is_none() {
+        assert!(
+            !skips::required("TENANTRY_REQUIRE_POSTGRES"),
+            "TENANTRY_REQUIRE_POSTGRES=1 but TENANTRY_TEST_POSTGRES_URL is not set: \
+             point it at a PostgreSQL server (e.g. postgres://postgres@127.0.0.1/test)"
+        );
+        skips::record(Skip::Postgres);
+    }
+    url
 }
 
 /// Which database a test runs on.
@@ -88,6 +106,8 @@ pub struct TestApp {
     thread: Option<std::thread::JoinHandle<()>>,
     pg_schema: Option<(String, String)>,
     check_invariants: bool,
+    /// The browser each user signed up with (see [`TestApp::browser`]).
+    browsers: Mutex<HashMap<String, Client>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -116,13 +136,15 @@ impl TestApp {
             .expect("sqlite backend")
     }
 
-    /// On a fresh PostgreSQL schema, or `None` when no server is configured.
+    /// On a fresh PostgreSQL schema, or `None` (a recorded skip) when no
+    /// server is configured; panics then under `TENANTRY_REQUIRE_POSTGRES=1`.
     pub async fn postgres() -> Option<Self> {
         Self::start(TestBackend::Postgres, |_| {}).await
     }
 
     /// Starts the app on `backend` with adjusted settings; `None` only for
-    /// PostgreSQL without `TENANTRY_TEST_POSTGRES_URL`.
+    /// PostgreSQL without `TENANTRY_TEST_POSTGRES_URL`, which is recorded as
+    /// a skip, or a failure under `TENANTRY_REQUIRE_POSTGRES=1`.
     pub async fn start(backend: TestBackend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut settings = test_settings();
@@ -136,7 +158,7 @@ impl TestApp {
                 ));
             }
             TestBackend::Postgres => {
-                let admin_url = std::env::var("TENANTRY_TEST_POSTGRES_URL").ok()?;
+                let admin_url = postgres_url()?;
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 let mut admin = diesel::PgConnection::establish(&admin_url)
                     .expect("connect to TENANTRY_TEST_POSTGRES_URL");
@@ -180,6 +202,7 @@ impl TestApp {
             thread: Some(thread),
             pg_schema,
             check_invariants: true,
+            browsers: Mutex::new(HashMap::new()),
             _data_dir: data_dir,
         })
     }
@@ -194,7 +217,8 @@ impl TestApp {
         Client::new(&self.base, Some(agent))
     }
 
-    /// Signs a new user up through the form; returns their signed-in browser.
+    /// Signs a new user up through the form; returns their signed-in
+    /// browser, which [`TestApp::browser`] returns again later.
     pub async fn signed_up(&self, name: &str, email: &str) -> Client {
         let client = self.client();
         let res = client
@@ -210,22 +234,76 @@ impl TestApp {
             "sign-up of {email} failed: {}",
             res.body
         );
+        self.browsers
+            .lock()
+            .expect("browsers")
+            .insert(email.to_lowercase(), client.clone());
         client
     }
 
+    /// Whether `email` signed up through [`TestApp::signed_up`] in this test.
+    pub fn has_browser(&self, email: &str) -> bool {
+        self.browsers
+            .lock()
+            .expect("browsers")
+            .contains_key(&email.to_lowercase())
+    }
+
+    /// The browser `email` signed up with through [`TestApp::signed_up`]
+    /// (or a builder step): the same cookie jar, so the same session.
+    pub fn browser(&self, email: &str) -> Client {
+        self.browsers
+            .lock()
+            .expect("browsers")
+            .get(&email.to_lowercase())
+            .cloned()
+            .unwrap_or_else(|| panic!("{email} has not signed up in this test"))
+    }
+
     /// Runs `SELECT COUNT(*) FROM <from_where>` on the app's database.
+    /// `from_where` is the test's own SQL; values that come from elsewhere
+    /// go through [`TestApp::count_with`] as bound parameters.
     pub async fn count(&self, from_where: &str) -> i64 {
+        self.count_with(from_where, &[]).await
+    }
+
+    /// Like [`TestApp::count`], with each `?` in `from_where` bound to the
+    /// next of `values` (as text), never spliced into the SQL.
+    pub async fn count_with(&self, from_where: &str, values: &[&str]) -> i64 {
         #[derive(QueryableByName)]
         struct Count {
             #[diesel(sql_type = BigInt)]
             n: i64,
         }
         let sql = format!("SELECT COUNT(*) AS n FROM {from_where}");
+        let rows: Vec<Count> = self.load(&sql, values);
+        rows.first().map_or(0, |row| row.n)
+    }
+
+    /// Runs an inspection query (`?` placeholders bound to `values` as
+    /// text) and returns its rows as `Row`s, on either backend.
+    fn load<Row>(&self, sql: &str, values: &[&str]) -> Vec<Row>
+    where
+        Row: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static,
+    {
         let mut conn = self.db.connection().expect("inspector connection");
-        diesel::sql_query(&sql)
-            .get_result::<Count>(&mut *conn)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .n
+        let rows = match &mut *conn {
+            AnyConnection::Postgresql(pg) => {
+                let mut query = diesel::sql_query(numbered_placeholders(sql)).into_boxed::<Pg>();
+                for value in values {
+                    query = query.bind::<Text, _>(value.to_string());
+                }
+                query.load::<Row>(pg)
+            }
+            AnyConnection::Sqlite(sqlite) => {
+                let mut query = diesel::sql_query(sql).into_boxed::<Sqlite>();
+                for value in values {
+                    query = query.bind::<Text, _>(value.to_string());
+                }
+                query.load::<Row>(sqlite)
+            }
+        };
+        rows.unwrap_or_else(|e| panic!("{sql} with {values:?}: {e}"))
     }
 
     /// For tests that break the database on purpose: skip the invariant check.
@@ -333,24 +411,36 @@ impl TestApp {
 
     /// The id of the workspace with this slug.
     pub async fn workspace_id(&self, slug: &str) -> String {
-        self.text_value(&format!(
-            "SELECT id AS value FROM workspaces WHERE slug = '{slug}'"
-        ))
-        .await
+        self.text_value_with("SELECT id AS value FROM workspaces WHERE slug = ?", &[slug])
+            .await
     }
 
     /// Runs a query returning one text column named `value`.
     pub async fn text_value(&self, sql: &str) -> String {
+        self.text_value_with(sql, &[]).await
+    }
+
+    /// Like [`TestApp::text_value`], with each `?` bound to the next of
+    /// `values`; panics unless there is a row.
+    pub async fn text_value_with(&self, sql: &str, values: &[&str]) -> String {
+        self.text_values_with(sql, values)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{sql} with {values:?}: no row"))
+    }
+
+    /// Every row's `value` of a query with bound `values`.
+    pub async fn text_values_with(&self, sql: &str, values: &[&str]) -> Vec<String> {
         #[derive(QueryableByName)]
         struct Value {
-            #[diesel(sql_type = diesel::sql_types::Text)]
+            #[diesel(sql_type = Text)]
             value: String,
         }
-        let mut conn = self.db.connection().expect("inspector connection");
-        diesel::sql_query(sql)
-            .get_result::<Value>(&mut *conn)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .value
+        self.load::<Value>(sql, values)
+            .into_iter()
+            .map(|row| row.value)
+            .collect()
     }
 
     /// Creates an organization through the form; returns the response.
@@ -362,26 +452,6 @@ impl TestApp {
                 &[("name", name), ("slug", slug)],
             )
             .await
-    }
-
-    /// Makes an existing user a member of the organization with `slug`
-    /// with a system role (`admin` or `member`), as an invitation will.
-    pub async fn add_member(&self, slug: &str, email: &str, role: &str) {
-        let workspace = self.workspace_id(slug).await;
-        let user = self
-            .text_value(&format!(
-                "SELECT id AS value FROM users WHERE email = '{email}'"
-            ))
-            .await;
-        let role_id = self
-            .text_value(&format!("SELECT id AS value FROM roles WHERE workspace_id = '{workspace}' AND system_key = '{role}'"))
-            .await;
-        self.execute(&format!(
-            "INSERT INTO memberships (id, workspace_id, user_id, role_id, status, joined_at, updated_at) \
-             VALUES ('{}', '{workspace}', '{user}', '{role_id}', 'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-            uuid::Uuid::now_v7()
-        ))
-        .await;
     }
 
     /// Runs a statement directly on the app's database (to simulate what
@@ -467,7 +537,9 @@ impl Response {
     }
 }
 
-/// A browser-like client: keeps cookies, doesn't follow redirects.
+/// A browser-like client: keeps cookies, doesn't follow redirects. A clone
+/// shares the cookie jar: the same browser, not a new one.
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     jar: Arc<Jar>,
@@ -643,6 +715,21 @@ impl Client {
         self.jar
             .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
     }
+}
+
+/// `sql` with its `?` placeholders numbered `$1`, `$2`, … for PostgreSQL.
+fn numbered_placeholders(sql: &str) -> String {
+    let mut numbered = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            numbered.push_str(&format!("${n}"));
+        } else {
+            numbered.push(c);
+        }
+    }
+    numbered
 }
 
 /// The hidden inputs of the first form with `action` on a page.

@@ -17,33 +17,8 @@ on_both_backends!(
     transfer_races_remove_and_demote_without_losing_the_owner,
 );
 
-async fn acme(app: &TestApp) -> Client {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    assert_eq!(
-        app.create_org(&ann, "Acme Corp", "acme").await.status,
-        StatusCode::SEE_OTHER
-    );
-    ann
-}
-
-async fn role_id(app: &TestApp, slug: &str, key: &str) -> String {
-    let workspace = app.workspace_id(slug).await;
-    app.text_value(&format!(
-        "SELECT id AS value FROM roles WHERE workspace_id = '{workspace}' AND system_key = '{key}'"
-    ))
-    .await
-}
-
-async fn membership_of(app: &TestApp, slug: &str, email: &str) -> String {
-    let workspace = app.workspace_id(slug).await;
-    app.text_value(&format!(
-        "SELECT m.id AS value FROM memberships m JOIN users u ON u.id = m.user_id \
-         WHERE m.workspace_id = '{workspace}' AND u.email = '{email}'"
-    ))
-    .await
-}
-
-/// A member of Acme with a system role, signed in and switched to Acme.
+/// A member of Acme with a role (a system role key or a custom role's
+/// name), signed in and switched to Acme.
 async fn member(app: &TestApp, name: &str, email: &str, role: &str) -> Client {
     let browser = app.signed_up(name, email).await;
     app.add_member("acme", email, role).await;
@@ -61,16 +36,18 @@ async fn invite(by: &Client, email: &str, role_id: &str) -> crate::support::Resp
 }
 
 async fn invitation_id(app: &TestApp, email: &str) -> String {
-    app.text_value(&format!(
-        "SELECT id AS value FROM invitations WHERE email = '{email}' ORDER BY created_at DESC LIMIT 1"
-    ))
+    app.text_value_with(
+        "SELECT id AS value FROM invitations WHERE email = ? ORDER BY created_at DESC LIMIT 1",
+        &[email],
+    )
     .await
 }
 
 async fn invitation_status(app: &TestApp, email: &str) -> String {
-    app.text_value(&format!(
-        "SELECT status AS value FROM invitations WHERE email = '{email}' ORDER BY created_at DESC LIMIT 1"
-    ))
+    app.text_value_with(
+        "SELECT status AS value FROM invitations WHERE email = ? ORDER BY created_at DESC LIMIT 1",
+        &[email],
+    )
     .await
 }
 
@@ -82,8 +59,9 @@ async fn post_from_members_page(browser: &Client, action: &str) -> crate::suppor
 }
 
 async fn resend_and_revoke_follow_the_hierarchy(app: TestApp) {
-    let ann = acme(&app).await;
-    let admin_role = role_id(&app, "acme", "admin").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let admin_role = app.role_of("acme", "admin").await;
     assert_eq!(
         invite(&ann, "new-admin@example.com", &admin_role)
             .await
@@ -133,9 +111,10 @@ async fn resend_and_revoke_follow_the_hierarchy(app: TestApp) {
         "pending"
     );
     assert_eq!(
-        app.count(&format!(
-            "invitations WHERE id = '{invitation}' AND send_count = 1"
-        ))
+        app.count_with(
+            "invitations WHERE id = ? AND send_count = 1",
+            &[&invitation],
+        )
         .await,
         1,
         "not resent"
@@ -151,8 +130,9 @@ async fn resend_and_revoke_follow_the_hierarchy(app: TestApp) {
 }
 
 async fn expired_invitations_are_expired_whether_marked_or_not(app: TestApp) {
-    let ann = acme(&app).await;
-    let member_role = role_id(&app, "acme", "member").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let member_role = app.role_of("acme", "member").await;
     assert_eq!(
         invite(&ann, "late@example.com", &member_role).await.status,
         StatusCode::SEE_OTHER
@@ -175,9 +155,10 @@ async fn expired_invitations_are_expired_whether_marked_or_not(app: TestApp) {
         "{history}"
     );
     assert_eq!(
-        app.count(&format!(
-            "invitations WHERE id = '{invitation}' AND status = 'pending'"
-        ))
+        app.count_with(
+            "invitations WHERE id = ? AND status = 'pending'",
+            &[&invitation],
+        )
         .await,
         1,
         "showing the page wrote nothing"
@@ -194,9 +175,10 @@ async fn expired_invitations_are_expired_whether_marked_or_not(app: TestApp) {
         resend.body
     );
     assert_eq!(
-        app.count(&format!(
-            "invitations WHERE id = '{invitation}' AND send_count = 1"
-        ))
+        app.count_with(
+            "invitations WHERE id = ? AND send_count = 1",
+            &[&invitation],
+        )
         .await,
         1
     );
@@ -219,9 +201,10 @@ async fn expired_invitations_are_expired_whether_marked_or_not(app: TestApp) {
 }
 
 async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
-    let ann = acme(&app).await;
-    let member_role = role_id(&app, "acme", "member").await;
-    let admin_role = role_id(&app, "acme", "admin").await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let member_role = app.role_of("acme", "member").await;
+    let admin_role = app.role_of("acme", "admin").await;
     let bob = member(&app, "Bob", "bob@example.com", "admin").await;
     let carl = member(&app, "Carl", "carl@example.com", "admin").await;
     let dora = member(&app, "Dora", "dora@example.com", "admin").await;
@@ -237,7 +220,7 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
         );
     }
     // Demoted to Member, Bob can no longer give Member (not ranked above it).
-    let bob_membership = membership_of(&app, "acme", "bob@example.com").await;
+    let bob_membership = app.membership_of("acme", "bob@example.com").await;
     let res = ann
         .submit(
             "/settings/members",
@@ -255,7 +238,7 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
         "pending"
     );
     // Deactivated, Carl sends nothing any more; removed, neither does Dora.
-    let carl_membership = membership_of(&app, "acme", "carl@example.com").await;
+    let carl_membership = app.membership_of("acme", "carl@example.com").await;
     let res = ann
         .submit(
             "/settings/members",
@@ -268,7 +251,7 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
         invitation_status(&app, "from-carl@example.com").await,
         "revoked"
     );
-    let dora_membership = membership_of(&app, "acme", "dora@example.com").await;
+    let dora_membership = app.membership_of("acme", "dora@example.com").await;
     let res = ann
         .submit(
             "/settings/members",
@@ -327,29 +310,26 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
 }
 
 async fn role_menu_shows_a_current_role_the_viewer_cannot_give(app: TestApp) {
-    let _ann = acme(&app).await;
-    let acme_id = app.workspace_id("acme").await;
+    let app = app.with_acme().await;
     // "Ops" (rank 50) holds audit.read, which an admin holds; "Finance"
     // (rank 40) holds billing.manage — so does an admin — but "Lead" below
     // holds neither, so Lead can give Ops' rank but not Finance's set.
-    app.execute(&format!(
-        "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) VALUES \
-         ('{}', '{acme_id}', NULL, 'Lead', '', 60, 'members.read members.manage resources.read resources.write', 'members.read members.manage resources.read resources.write', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), \
-         ('{}', '{acme_id}', NULL, 'Finance', '', 40, 'billing.read billing.manage', 'billing.read billing.manage', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-        uuid::Uuid::now_v7(),
-        uuid::Uuid::now_v7()
-    ))
+    app.add_role(
+        "acme",
+        "Lead",
+        60,
+        &[
+            "members.read",
+            "members.manage",
+            "resources.read",
+            "resources.write",
+        ],
+    )
     .await;
-    let lead = member(&app, "Lena", "lena@example.com", "member").await;
-    app.execute(&format!(
-        "UPDATE memberships SET role_id = (SELECT id FROM roles WHERE name = 'Lead') WHERE workspace_id = '{acme_id}' AND user_id = (SELECT id FROM users WHERE email = 'lena@example.com')"
-    ))
-    .await;
-    let _fay = member(&app, "Fay", "fay@example.com", "member").await;
-    app.execute(&format!(
-        "UPDATE memberships SET role_id = (SELECT id FROM roles WHERE name = 'Finance') WHERE workspace_id = '{acme_id}' AND user_id = (SELECT id FROM users WHERE email = 'fay@example.com')"
-    ))
-    .await;
+    app.add_role("acme", "Finance", 40, &["billing.read", "billing.manage"])
+        .await;
+    let lead = member(&app, "Lena", "lena@example.com", "Lead").await;
+    let _fay = member(&app, "Fay", "fay@example.com", "Finance").await;
     let page = lead.get("/settings/members").await;
     assert_eq!(page.status, StatusCode::OK);
     let selected = page
@@ -363,7 +343,7 @@ async fn role_menu_shows_a_current_role_the_viewer_cannot_give(app: TestApp) {
         page.body
     );
     // Submitting the row as it stands changes nothing.
-    let fay_membership = membership_of(&app, "acme", "fay@example.com").await;
+    let fay_membership = app.membership_of("acme", "fay@example.com").await;
     let hidden = hidden_fields(
         &page.body,
         &format!("/settings/members/{fay_membership}/role"),
@@ -377,9 +357,10 @@ async fn role_menu_shows_a_current_role_the_viewer_cannot_give(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::CONFLICT);
     assert_eq!(
-        app.count(&format!(
-            "memberships WHERE id = '{fay_membership}' AND role_id = (SELECT id FROM roles WHERE name = 'Finance')"
-        ))
+        app.count_with(
+            "memberships WHERE id = ? AND role_id = (SELECT id FROM roles WHERE name = 'Finance')",
+            &[&fay_membership],
+        )
         .await,
         1
     );
@@ -415,14 +396,9 @@ async fn transfer_races_remove_and_demote_without_losing_the_owner(app: TestApp)
         app.add_member(&slug, "xavier@example.com", "member").await;
         let workspace = app.workspace_id(&slug).await;
         ada.switch_to(&workspace).await;
-        let xavier = membership_of(&app, &slug, "xavier@example.com").await;
+        let xavier = app.membership_of(&slug, "xavier@example.com").await;
         // The demotion target: a custom role below Member that the admin may give.
-        let junior_role = uuid::Uuid::now_v7().to_string();
-        app.execute(&format!(
-            "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) \
-             VALUES ('{junior_role}', '{workspace}', NULL, 'Junior', '', 5, 'resources.read', 'resources.read', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-        ))
-        .await;
+        let junior_role = app.add_role(&slug, "Junior", 5, &["resources.read"]).await;
         // Both forms are loaded first, then posted at the same moment.
         let transfer_form = hidden_fields(
             &ann.get("/settings/danger").await.body,
@@ -446,9 +422,10 @@ async fn transfer_races_remove_and_demote_without_losing_the_owner(app: TestApp)
             ada.post_form(&rival_action, &rival_form, &rival_fields),
         );
         let owners = app
-            .count(&format!(
-                "memberships m JOIN roles r ON r.id = m.role_id WHERE m.workspace_id = '{workspace}' AND r.system_key = 'owner'"
-            ))
+            .count_with(
+"memberships m JOIN roles r ON r.id = m.role_id WHERE m.workspace_id = ? AND r.system_key = 'owner'",
+&[&workspace],
+)
             .await;
         assert_eq!(
             owners, 1,

@@ -6,17 +6,9 @@ use reqwest::StatusCode;
 use crate::on_both_backends;
 use crate::support::{Client, TestApp};
 
-async fn acme(app: &TestApp) -> Client {
-    let ann = app.signed_up("Ann", "ann@example.com").await;
-    app.create_org(&ann, "Acme Corp", "acme").await;
-    ann
-}
-
 async fn role_id(app: &TestApp, name: &str) -> String {
-    app.text_value(&format!(
-        "SELECT id AS value FROM roles WHERE name = '{name}'"
-    ))
-    .await
+    app.text_value_with("SELECT id AS value FROM roles WHERE name = ?", &[name])
+        .await
 }
 
 on_both_backends!(
@@ -32,7 +24,8 @@ on_both_backends!(
 );
 
 async fn presets_create_roles_that_apply(app: TestApp) {
-    let ann = acme(&app).await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     let page = ann.get("/settings/roles").await;
     let table = page.text_of("#roles-table").expect("roles");
     assert!(
@@ -97,7 +90,8 @@ async fn presets_create_roles_that_apply(app: TestApp) {
 }
 
 async fn role_validation_and_hierarchy(app: TestApp) {
-    let ann = acme(&app).await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
     let cases: &[Case] = &[
         (
@@ -143,18 +137,12 @@ async fn role_validation_and_hierarchy(app: TestApp) {
     }
     // A role manager with few permissions can't hand out more than they hold.
     let acme_id = app.workspace_id("acme").await;
-    let limited = uuid::Uuid::now_v7();
-    app.execute(&format!(
-        "INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at) \
-         VALUES ('{limited}', '{acme_id}', NULL, 'Role Keeper', '', 60, 'roles.manage members.read', 'roles.manage members.read', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-    ))
-    .await;
+    let limited = app
+        .add_role("acme", "Role Keeper", 60, &["roles.manage", "members.read"])
+        .await;
     let cara = app.signed_up("Cara", "cara@example.com").await;
-    app.add_member("acme", "cara@example.com", "member").await;
-    app.execute(&format!(
-        "UPDATE memberships SET role_id = '{limited}' WHERE workspace_id = '{acme_id}' AND user_id = (SELECT id FROM users WHERE email = 'cara@example.com')"
-    ))
-    .await;
+    app.add_member("acme", "cara@example.com", "Role Keeper")
+        .await;
     cara.switch_to(&acme_id).await;
     let new_form = cara.get("/settings/roles/new").await;
     assert!(
@@ -176,7 +164,7 @@ async fn role_validation_and_hierarchy(app: TestApp) {
         res.text_of("#permissions-error").as_deref(),
         Some("You can only give permissions you hold yourself.")
     );
-    let admin_role = app.text_value(&format!("SELECT id AS value FROM roles WHERE workspace_id = '{acme_id}' AND system_key = 'admin'")).await;
+    let admin_role = app.role_of("acme", "admin").await;
     let res = cara
         .submit(
             "/settings/roles/new",
@@ -212,7 +200,8 @@ async fn role_validation_and_hierarchy(app: TestApp) {
 }
 
 async fn inheritance_and_deletion(app: TestApp) {
-    let ann = acme(&app).await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     ann.submit(
         "/settings/roles/new",
         "/settings/roles",
@@ -259,12 +248,7 @@ async fn inheritance_and_deletion(app: TestApp) {
     assert_eq!(app.count("roles WHERE name = 'Finance Lead' AND permissions = 'billing.read billing.manage audit.read'").await, 1);
     // A role held by a member can't be deleted until they are moved.
     app.signed_up("Bob", "bob@example.com").await;
-    app.add_member("acme", "bob@example.com", "member").await;
-    let acme_id = app.workspace_id("acme").await;
-    app.execute(&format!(
-        "UPDATE memberships SET role_id = '{billing}' WHERE workspace_id = '{acme_id}' AND user_id = (SELECT id FROM users WHERE email = 'bob@example.com')"
-    ))
-    .await;
+    app.add_member("acme", "bob@example.com", "Billing").await;
     let delete = format!("/settings/roles/{billing}/delete");
     let res = ann.submit("/settings/roles", &delete, &[]).await;
     assert_eq!(res.status, StatusCode::CONFLICT);
@@ -273,17 +257,14 @@ async fn inheritance_and_deletion(app: TestApp) {
             .unwrap_or_default()
             .contains("still hold this role")
     );
-    let member = app.text_value(&format!("SELECT id AS value FROM roles WHERE workspace_id = '{acme_id}' AND system_key = 'member'")).await;
-    app.execute(&format!(
-        "UPDATE memberships SET role_id = '{member}' WHERE role_id = '{billing}'"
-    ))
-    .await;
+    app.set_member_role("acme", "bob@example.com", "member")
+        .await;
     let res = ann.submit("/settings/roles", &delete, &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(app.count("roles WHERE name = 'Billing'").await, 0);
     assert_eq!(app.count("roles WHERE name = 'Finance Lead' AND inherits_from_id IS NULL AND permissions = 'audit.read'").await, 1);
     // System roles are neither editable nor deletable.
-    let admin = app.text_value(&format!("SELECT id AS value FROM roles WHERE workspace_id = '{acme_id}' AND system_key = 'admin'")).await;
+    let admin = app.role_of("acme", "admin").await;
     let form = crate::support::hidden_fields(
         &ann.get("/settings/roles").await.body,
         &format!(
@@ -329,19 +310,14 @@ async fn edit_role(
 /// Gives an existing user a role of Acme by name and switches them there.
 async fn with_role(app: &TestApp, name: &str, email: &str, role: &str) -> Client {
     let browser = app.signed_up(name, email).await;
-    app.add_member("acme", email, "member").await;
-    let acme_id = app.workspace_id("acme").await;
-    app.execute(&format!(
-        "UPDATE memberships SET role_id = (SELECT id FROM roles WHERE workspace_id = '{acme_id}' AND name = '{role}') \
-         WHERE workspace_id = '{acme_id}' AND user_id = (SELECT id FROM users WHERE email = '{email}')"
-    ))
-    .await;
-    browser.switch_to(&acme_id).await;
+    app.add_member("acme", email, role).await;
+    browser.switch_to(&app.workspace_id("acme").await).await;
     browser
 }
 
 async fn names_that_read_as_system_roles_are_refused(app: TestApp) {
-    let ann = acme(&app).await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     let res = create_role(&ann, &[("name", "Owner\u{200B}"), ("level", "10")]).await;
     assert_eq!(
         res.status,
@@ -399,7 +375,8 @@ async fn invisible_formatting_is_refused_in_every_name_field(app: TestApp) {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(res.text_of("#name-error").as_deref(), Some(MESSAGE));
     assert_eq!(app.count("users WHERE email = 'eve@example.com'").await, 0);
-    let ann = acme(&app).await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     // Renaming oneself.
     let res = ann
         .submit(
@@ -453,7 +430,8 @@ async fn invisible_formatting_is_refused_in_every_name_field(app: TestApp) {
 }
 
 async fn inheritance_only_from_below_and_never_in_a_loop(app: TestApp) {
-    let ann = acme(&app).await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     for (name, level, parent) in [
         ("Base", "20", ""),
         ("Middle", "30", "Base"),
@@ -533,7 +511,8 @@ async fn inheritance_only_from_below_and_never_in_a_loop(app: TestApp) {
 }
 
 async fn edits_never_change_roles_at_or_above_the_editor(app: TestApp) {
-    let ann = acme(&app).await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     assert_eq!(
         create_role(
             &ann,
@@ -638,7 +617,8 @@ async fn edits_never_change_roles_at_or_above_the_editor(app: TestApp) {
 }
 
 async fn the_editor_keeps_permissions_they_cannot_see(app: TestApp) {
-    let ann = acme(&app).await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     assert_eq!(
         create_role(
             &ann,
@@ -722,7 +702,8 @@ async fn the_editor_keeps_permissions_they_cannot_see(app: TestApp) {
 }
 
 async fn old_invitations_do_not_block_deleting_a_role(app: TestApp) {
-    let ann = acme(&app).await;
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
     assert_eq!(
         create_role(
             &ann,
@@ -753,7 +734,10 @@ async fn old_invitations_do_not_block_deleting_a_role(app: TestApp) {
     assert_eq!(res.status, StatusCode::CONFLICT);
     // Revoke one; let the other lapse unmarked.
     let one = app
-        .text_value("SELECT id AS value FROM invitations WHERE email = 'one@example.com'")
+        .text_value_with(
+            "SELECT id AS value FROM invitations WHERE email = ?",
+            &["one@example.com"],
+        )
         .await;
     let res = ann
         .submit(

@@ -1,0 +1,295 @@
+//! `/settings/members` (and `/settings/invitations/{id}/…`): invitations
+//! sent, resent and raced for, member actions taking effect mid-session, and
+//! the members table's search and paging. The hierarchy rules are in
+//! `settings_members_hierarchy.rs` and `settings_members_matrix.rs`.
+
+use reqwest::StatusCode;
+
+use crate::on_both_backends;
+use crate::support::{Client, PASSWORD, TestApp, hidden_fields};
+
+/// Ann (or whoever `by` is) invites someone to Acme with a system role,
+/// through the members page.
+pub(crate) async fn invite(
+    app: &TestApp,
+    by: &Client,
+    name: &str,
+    email: &str,
+    role: &str,
+) -> crate::support::Response {
+    let role = app.role_of("acme", role).await;
+    by.submit(
+        "/settings/members",
+        "/settings/members/invite",
+        &[("name", name), ("email", email), ("role_id", &role)],
+    )
+    .await
+}
+
+on_both_backends!(
+    resend_replaces_the_link_and_is_rate_limited,
+    concurrent_invitations_make_one_pending,
+    member_changes_apply_on_the_next_request,
+    members_table_searches_and_pages,
+);
+
+async fn resend_replaces_the_link_and_is_rate_limited(app: TestApp) {
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    invite(&app, &ann, "Bob", "bob@example.com", "member").await;
+    let first = app.invitation_link("bob@example.com").await;
+    let page = ann.get("/settings/members").await;
+    let resend = page
+        .attr_of(r#"form[action$="/resend"]"#, "action")
+        .expect("resend");
+    // Just sent: refused for a minute.
+    let res = ann.submit("/settings/members", &resend, &[]).await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert!(
+        res.text_of("#error-message")
+            .unwrap_or_default()
+            .contains("Wait a minute")
+    );
+    app.execute("UPDATE invitations SET last_sent_at = '2000-01-01 00:00:00'")
+        .await;
+    let res = ann.submit("/settings/members", &resend, &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let second = app.invitation_link("bob@example.com").await;
+    assert_ne!(first, second);
+    assert_eq!(
+        app.client().get(&first).await.status,
+        StatusCode::NOT_FOUND,
+        "the old link stopped working"
+    );
+    assert_eq!(app.client().get(&second).await.status, StatusCode::OK);
+    assert_eq!(
+        app.count("outbox_emails WHERE to_address = 'bob@example.com'")
+            .await,
+        2
+    );
+    assert_eq!(app.count("invitations WHERE send_count = 2").await, 1);
+}
+
+async fn concurrent_invitations_make_one_pending(app: TestApp) {
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    app.signed_up("Dee", "dee@example.com").await;
+    app.add_member("acme", "dee@example.com", "admin").await;
+    let dee = app.client();
+    dee.submit(
+        "/login",
+        "/login",
+        &[("email", "dee@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    dee.switch_to(&app.workspace_id("acme").await).await;
+    let role = app.role_of("acme", "member").await;
+    let fields = [
+        ("name", "Bob"),
+        ("email", "bob@example.com"),
+        ("role_id", role.as_str()),
+    ];
+    let ann_form = hidden_fields(
+        &ann.get("/settings/members").await.body,
+        "/settings/members/invite",
+    );
+    let dee_form = hidden_fields(
+        &dee.get("/settings/members").await.body,
+        "/settings/members/invite",
+    );
+    let (a, b) = futures::join!(
+        ann.post_form("/settings/members/invite", &ann_form, &fields),
+        dee.post_form("/settings/members/invite", &dee_form, &fields),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::SEE_OTHER, StatusCode::UNPROCESSABLE_ENTITY]
+    );
+    let loser = if a.status == StatusCode::SEE_OTHER {
+        &b
+    } else {
+        &a
+    };
+    assert_eq!(
+        loser.text_of("#email-error").as_deref(),
+        Some("This email already has a pending invitation. Resend it instead.")
+    );
+    assert_eq!(
+        loser.attr_of("#name", "value").as_deref(),
+        Some("Bob"),
+        "the form keeps what was typed"
+    );
+    assert_eq!(app.count("invitations WHERE status = 'pending'").await, 1);
+    assert_eq!(
+        app.count("outbox_emails WHERE to_address = 'bob@example.com'")
+            .await,
+        1,
+        "no email without its invitation"
+    );
+    // Inviting a member says so.
+    let res = invite(&app, &ann, "Dee", "dee@example.com", "member").await;
+    assert_eq!(
+        res.text_of("#email-error").as_deref(),
+        Some("This person is already a member.")
+    );
+}
+
+async fn member_changes_apply_on_the_next_request(app: TestApp) {
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let bob = app.signed_up("Bob", "bob@example.com").await;
+    app.add_member("acme", "bob@example.com", "admin").await;
+    bob.switch_to(&app.workspace_id("acme").await).await;
+    assert_eq!(
+        bob.get("/audit").await.status,
+        StatusCode::OK,
+        "admins read the audit log"
+    );
+    let page = ann.get("/settings/members").await;
+    let row = r#"tr[data-email="bob@example.com"]"#;
+    let role_action = page
+        .attr_of(&format!("{row} form[action$=\"/role\"]"), "action")
+        .expect("role form");
+    let member_role = app.role_of("acme", "member").await;
+    assert_eq!(
+        ann.submit(
+            "/settings/members",
+            &role_action,
+            &[("role_id", &member_role)]
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        bob.get("/audit").await.status,
+        StatusCode::FORBIDDEN,
+        "now a member, mid-session"
+    );
+    assert_eq!(
+        bob.get("/")
+            .await
+            .text_of("#switcher summary .switcher-role")
+            .as_deref(),
+        Some("Member")
+    );
+
+    let deactivate = page
+        .attr_of(&format!("{row} form[action$=\"/deactivate\"]"), "action")
+        .expect("deactivate");
+    ann.submit("/settings/members", &deactivate, &[]).await;
+    let home = bob.get("/").await;
+    assert_eq!(
+        home.text_of("#workspace-title").as_deref(),
+        Some("Personal workspace")
+    );
+    assert!(
+        !home
+            .text_of("#switcher")
+            .unwrap_or_default()
+            .contains("Acme")
+    );
+    let members = ann.get("/settings/members").await;
+    assert!(
+        members
+            .text_of(row)
+            .unwrap_or_default()
+            .contains("inactive")
+    );
+    let reactivate = members
+        .attr_of(&format!("{row} form[action$=\"/reactivate\"]"), "action")
+        .expect("reactivate");
+    ann.submit("/settings/members", &reactivate, &[]).await;
+    assert!(
+        bob.get("/")
+            .await
+            .text_of("#switcher")
+            .unwrap_or_default()
+            .contains("Acme")
+    );
+
+    let remove = members
+        .attr_of(&format!("{row} form[action$=\"/remove\"]"), "action")
+        .expect("remove");
+    ann.submit("/settings/members", &remove, &[]).await;
+    assert!(
+        !bob.get("/")
+            .await
+            .text_of("#switcher")
+            .unwrap_or_default()
+            .contains("Acme")
+    );
+    assert_eq!(
+        app.count(
+            "memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'bob@example.com'"
+        )
+        .await,
+        1
+    );
+    let actions = [
+        "membership.role.change",
+        "membership.deactivate",
+        "membership.reactivate",
+        "membership.remove",
+    ];
+    for action in actions {
+        assert_eq!(
+            app.count_with("audit_entries WHERE action = ?", &[action])
+                .await,
+            1,
+            "{action}"
+        );
+    }
+}
+
+async fn members_table_searches_and_pages(app: TestApp) {
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let acme_id = app.workspace_id("acme").await;
+    let member_role = app.role_of("acme", "member").await;
+    // Seeded in bulk with SQL, the one data fixture that still is: 60 joins
+    // by invitation would also fill the invitation history on this page
+    // (its rows are counted below with the members'), and cost 60 sign-ups.
+    for n in 0..60 {
+        let user = uuid::Uuid::now_v7();
+        app.execute(&format!(
+            "INSERT INTO users (id, email, name, password_hash, status, created_at, updated_at) \
+             VALUES ('{user}', 'person{n}@example.com', 'Person {n}', 'x', 'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        ))
+        .await;
+        app.execute(&format!(
+            "INSERT INTO memberships (id, workspace_id, user_id, role_id, status, joined_at, updated_at) \
+             VALUES ('{}', '{acme_id}', '{user}', '{member_role}', 'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            uuid::Uuid::now_v7()
+        ))
+        .await;
+    }
+    let first = ann.get("/settings/members").await;
+    assert_eq!(first.body.matches("<tr data-email=").count(), 50);
+    let next = first.attr_of("#next-members", "href").expect("next page");
+    let second = ann.get(&next).await;
+    assert_eq!(second.body.matches("<tr data-email=").count(), 11);
+    assert!(second.attr_of("#next-members", "href").is_none());
+    let found = ann.get("/settings/members?q=PERSON%2042").await;
+    assert_eq!(found.body.matches("<tr data-email=").count(), 1);
+    assert!(
+        found
+            .text_of("#members-table")
+            .unwrap_or_default()
+            .contains("person42@example.com")
+    );
+    let by_email = ann.get("/settings/members?q=person5").await;
+    assert_eq!(
+        by_email.body.matches("<tr data-email=").count(),
+        11,
+        "person5 and person50–59"
+    );
+    let wildcard = ann.get("/settings/members?q=%25").await;
+    assert_eq!(
+        wildcard.body.matches("<tr data-email=").count(),
+        0,
+        "% is a character, not a wildcard"
+    );
+}
