@@ -7,6 +7,7 @@ mod support;
 mod accounts;
 mod browser;
 mod browser_password_reset;
+mod cost;
 mod email_verification;
 mod isolation;
 mod members;
