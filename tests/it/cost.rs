@@ -246,3 +246,56 @@ async fn statements_per_page_view(app: TestApp) {
     assert_eq!(statements(&ann, "/").await, 2, "dashboard with activity");
     assert_eq!(statements(&ann, "/").await, 1, "and then none");
 }
+
+/// PostgreSQL only: the app's database connections are killed under it
+/// (`pg_terminate_backend`, as a server restart or a proxy would). Without
+/// a probe on check-out, the next query on each finds its connection
+/// closed; the session load that starts every signed-in request retries on
+/// another connection, so the next page view still succeeds, and the dead
+/// connections are discarded.
+#[actix_web::test]
+async fn killed_postgres_connections_are_replaced() {
+    let name = format!("tenantry_kill_{}", uuid::Uuid::new_v4().simple());
+    let app_name = name.clone();
+    let Some(mut app) = TestApp::start(TestBackend::Postgres, move |settings| {
+        if let Some(url) = settings.database_url.as_mut() {
+            url.push_str(&format!("&application_name={app_name}"));
+        }
+    })
+    .await
+    else {
+        crate::support::announce_postgres_skip("killed_postgres_connections_are_replaced");
+        return;
+    };
+    // The inspector pool shares the URL, so it loses connections too.
+    app.skip_invariants();
+    let ann = app.signed_up("Ann", "ann@example.com").await;
+    assert_eq!(ann.get("/").await.status, StatusCode::OK);
+    let kill = format!(
+        "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE application_name = '{name}' AND pid <> pg_backend_pid()"
+    );
+    for round in 0..3 {
+        let killed = app
+            .text_value(&format!(
+                "SELECT CAST(n AS TEXT) AS value FROM ({kill}) AS k"
+            ))
+            .await;
+        assert!(
+            killed.parse::<i64>().unwrap_or(0) >= 1,
+            "round {round}: {killed}"
+        );
+        // Give the backends a moment to exit.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        for path in ["/", "/settings/general", "/account", "/"] {
+            let res = ann.get(path).await;
+            assert_eq!(
+                res.status,
+                StatusCode::OK,
+                "round {round} {path}: {}",
+                res.body
+            );
+        }
+        assert_eq!(app.client().get("/readyz").await.status, StatusCode::OK);
+    }
+}
