@@ -54,6 +54,9 @@ pub struct Settings {
     pub trusted_proxy_hops: u32,
     /// Size of the database connection pool.
     pub db_pool_size: u32,
+    /// Send `X-Db-Statements` (SQL statements the request ran) on every
+    /// response: for tests and benchmarks, not for production.
+    pub expose_db_statements: bool,
     /// Argon2id memory cost in KiB (OWASP: 19456).
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (OWASP: 2).
@@ -106,6 +109,7 @@ impl Default for Settings {
             trust_proxy_headers: false,
             trusted_proxy_hops: 1,
             db_pool_size: 10,
+            expose_db_statements: false,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             archive_retention_days: 30,
@@ -165,6 +169,8 @@ pub struct Config {
     pub trusted_proxy_hops: Option<std::num::NonZeroU32>,
     /// Connection pool size.
     pub db_pool_size: u32,
+    /// Whether responses carry `X-Db-Statements`.
+    pub expose_db_statements: bool,
     /// Argon2id cost parameters.
     pub argon2: Argon2Cost,
     /// Days an archived organization stays restorable.
@@ -275,6 +281,7 @@ impl Config {
                 None
             },
             db_pool_size: settings.db_pool_size.max(1),
+            expose_db_statements: settings.expose_db_statements,
             argon2: Argon2Cost {
                 memory_kib: settings.argon2_memory_kib,
                 iterations: settings.argon2_iterations,

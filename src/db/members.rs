@@ -91,7 +91,15 @@ pub fn page(
         .inner_join(roles::table)
         .into_boxed();
     if let Some(fragment) = search.map(str::trim).filter(|s| !s.is_empty()) {
-        let pattern = format!("%{}%", escape_like(&fragment.to_lowercase()));
+        let fragment = fragment.to_lowercase();
+        if let AnyConnection::Sqlite(sqlite) = conn {
+            match search_candidates(sqlite, &fragment)? {
+                Some(ids) if ids.is_empty() => return Ok(Vec::new()),
+                Some(ids) => query = query.filter(users::id.eq_any(ids)),
+                None => {}
+            }
+        }
+        let pattern = format!("%{}%", escape_like(&fragment));
         query = query.filter(
             lower(users::name)
                 .like(pattern.clone())
@@ -107,6 +115,45 @@ pub fn page(
         .limit(limit + 1)
         .select(MEMBER_COLUMNS)
         .load(conn)?)
+}
+
+/// At most this many candidates are taken from SQLite's search index; a
+/// fragment matching more users than that is common enough that walking
+/// the members in order finds a page of matches quickly.
+const SEARCH_CANDIDATES: i64 = 2_000;
+
+/// On SQLite, the users whose name or email may contain `fragment`
+/// (lowercased), from the FTS5 trigram index `users_search` (migration
+/// 000007). The index folds case, so its matches are a superset of the
+/// `LIKE` filter's, which is still applied: results are exactly the scan's.
+/// `None` when the index can't narrow the search: a fragment shorter than a
+/// trigram, or more than [`SEARCH_CANDIDATES`] matches.
+fn search_candidates(
+    conn: &mut diesel::SqliteConnection,
+    fragment: &str,
+) -> Result<Option<Vec<String>>, DbError> {
+    #[derive(QueryableByName)]
+    struct Candidate {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        user_id: String,
+    }
+    if fragment.chars().count() < 3 {
+        return Ok(None);
+    }
+    // One FTS5 phrase: the trigram tokenizer turns it into a substring match.
+    let phrase = format!("\"{}\"", fragment.replace('"', "\"\""));
+    let found: Vec<Candidate> = diesel::sql_query(
+        "SELECT k.user_id AS user_id FROM users_search \
+         JOIN user_search_keys k ON k.id = users_search.rowid \
+         WHERE users_search MATCH ? LIMIT ?",
+    )
+    .bind::<diesel::sql_types::Text, _>(phrase)
+    .bind::<diesel::sql_types::BigInt, _>(SEARCH_CANDIDATES + 1)
+    .load(conn)?;
+    if found.len() as i64 > SEARCH_CANDIDATES {
+        return Ok(None);
+    }
+    Ok(Some(found.into_iter().map(|c| c.user_id).collect()))
 }
 
 fn escape_like(fragment: &str) -> String {

@@ -6,10 +6,20 @@
 //! One binary serves SQLite and PostgreSQL through diesel's
 //! `MultiConnection`; the backend is chosen from the URL's scheme (diesel's
 //! own probing swallows connection errors). Queries are blocking, so they
-//! run on actix's blocking pool through [`Db::run`].
+//! run on the blocking thread pool through [`Db::run`].
 //!
 //! Errors: repository functions return [`DbError`]; the web layer maps it
 //! once, in `web::error`.
+//!
+//! Connections are not probed when checked out (that was a `SELECT 1` per
+//! `Db::run`). A connection is known broken from the error its query got
+//! (diesel reports a dead PostgreSQL connection as `ClosedConnection`): the
+//! pool then discards it instead of taking it back. Reads that may simply
+//! be repeated ([`Db::run_idempotent`], e.g. the session load that starts
+//! every signed-in request) are retried on another connection.
+//!
+//! Every statement is counted (see [`StatementCount`]), so tests and the
+//! benchmark can see how many a request ran.
 
 mod schema;
 
@@ -27,13 +37,21 @@ pub mod sessions;
 pub mod users;
 pub mod workspaces;
 
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Timelike;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::{
+    AnsiTransactionManager, Instrumentation, InstrumentationEvent, SimpleConnection,
+    TransactionManager,
+};
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{
+    ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection,
+};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -48,7 +66,95 @@ pub enum AnyConnection {
 }
 
 /// The connection pool shared by the whole process.
-pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+pub type DbPool = Pool<Manager>;
+
+/// diesel's r2d2 manager, which also discards a connection whose last query
+/// found it closed (diesel's own check looks only at transaction state).
+#[derive(Debug)]
+pub struct Manager(ConnectionManager<AnyConnection>);
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        self.0.connect()
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        self.0.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        // The pool takes a connection back on the thread that used it.
+        CONNECTION_CLOSED.take() || self.0.has_broken(conn)
+    }
+}
+
+thread_local! {
+    /// Set when a query on this thread found its connection closed; read
+    /// (and cleared) when that connection goes back to the pool.
+    static CONNECTION_CLOSED: Cell<bool> = const { Cell::new(false) };
+    /// Where statements run on this thread are counted, besides the pool's total.
+    static STATEMENT_SINK: std::cell::RefCell<Option<StatementCount>> = const { std::cell::RefCell::new(None) };
+}
+
+tokio::task_local! {
+    /// The statement counter of the request being served, if any.
+    static REQUEST_STATEMENTS: StatementCount;
+}
+
+/// A count of SQL statements (each `BEGIN`/`COMMIT` counts too).
+#[derive(Debug, Clone, Default)]
+pub struct StatementCount(Arc<AtomicU64>);
+
+impl StatementCount {
+    /// How many so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs `future` (a request) with its statements counted here: every
+    /// `Db::run` inside it counts into `self`.
+    pub async fn count_in<F: std::future::Future>(&self, future: F) -> F::Output {
+        REQUEST_STATEMENTS.scope(self.clone(), future).await
+    }
+}
+
+/// Watches every statement on one connection: counts it, and notes a
+/// connection the database closed.
+struct Observer {
+    total: StatementCount,
+}
+
+impl Instrumentation for Observer {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.total.add();
+                STATEMENT_SINK.with_borrow(|sink| {
+                    if let Some(sink) = sink {
+                        sink.add();
+                    }
+                });
+            }
+            InstrumentationEvent::FinishQuery {
+                error:
+                    Some(DieselError::DatabaseError(
+                        DatabaseErrorKind::ClosedConnection
+                        | DatabaseErrorKind::UnableToSendCommand,
+                        _,
+                    )),
+                ..
+            } => CONNECTION_CLOSED.set(true),
+            _ => {}
+        }
+    }
+}
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -196,13 +302,20 @@ pub(crate) fn expect_one(changed: usize) -> Result<(), DbError> {
 pub struct Db {
     pool: DbPool,
     backend: Backend,
+    statements: StatementCount,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct SqlitePragmas;
+/// Sets up each new connection: SQLite pragmas, and the [`Observer`].
+#[derive(Debug, Clone)]
+struct Customizer {
+    statements: StatementCount,
+}
 
-impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Customizer {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.set_instrumentation(Observer {
+            total: self.statements.clone(),
+        });
         if let AnyConnection::Sqlite(sqlite) = conn {
             sqlite
                 .batch_execute(&format!(
@@ -242,18 +355,33 @@ impl Db {
                 })?,
             ),
         }
+        let statements = StatementCount::default();
         let pool = Pool::builder()
             .max_size(pool_size)
-            // A network connection can die under the pool (a PostgreSQL
-            // restart), so PostgreSQL checks each one before use; an embedded
-            // SQLite connection can't, and skips the extra query.
-            .test_on_check_out(backend == Backend::Postgres)
+            // No `SELECT 1` before each use: a PostgreSQL connection that
+            // died under the pool (a restart, a killed backend) is found by
+            // the error of its next query and discarded (`Manager`).
+            .test_on_check_out(false)
             // Longer than SQLite's busy timeout, so a waiting writer fails on
             // the lock (a clear error) before the pool gives up.
             .connection_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS + 3_000))
-            .connection_customizer(Box::new(SqlitePragmas))
-            .build(ConnectionManager::<AnyConnection>::new(connection_url))?;
-        Ok(Self { pool, backend })
+            .connection_customizer(Box::new(Customizer {
+                statements: statements.clone(),
+            }))
+            .build(Manager(ConnectionManager::<AnyConnection>::new(
+                connection_url,
+            )))?;
+        Ok(Self {
+            pool,
+            backend,
+            statements,
+        })
+    }
+
+    /// Every statement this pool's connections have run (tests compare it
+    /// before and after a request; background work counts too).
+    pub fn statements(&self) -> u64 {
+        self.statements.get()
     }
 
     /// Applies pending embedded migrations for this backend; returns how many ran.
@@ -277,9 +405,7 @@ impl Db {
     }
 
     /// A connection for start-up and command-line work (not for request handlers).
-    pub fn connection(
-        &self,
-    ) -> Result<PooledConnection<ConnectionManager<AnyConnection>>, DbError> {
+    pub fn connection(&self) -> Result<PooledConnection<Manager>, DbError> {
         self.pool
             .get()
             .map_err(|e| DbError::Unavailable(e.to_string()))
@@ -293,11 +419,54 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let sink = REQUEST_STATEMENTS.try_with(StatementCount::clone).ok();
         tokio::task::spawn_blocking(move || {
+            let _counting = SinkGuard::set(sink);
             let mut conn = pool
                 .get()
                 .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            CONNECTION_CLOSED.set(false);
             work(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(DbError::Unavailable(format!("blocking pool: {e}"))))?
+    }
+
+    /// Like [`Db::run`] for work that may run again without harm (reads):
+    /// when its connection turns out closed (PostgreSQL restarted, the
+    /// backend was killed), that connection is discarded and the work runs
+    /// again on another, up to once per pooled connection plus one.
+    pub async fn run_idempotent<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let sink = REQUEST_STATEMENTS.try_with(StatementCount::clone).ok();
+        tokio::task::spawn_blocking(move || {
+            let _counting = SinkGuard::set(sink);
+            let attempts = pool.max_size() + 1;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut conn = pool
+                    .get()
+                    .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+                CONNECTION_CLOSED.set(false);
+                let outcome = work(&mut conn);
+                if outcome.is_err() && CONNECTION_CLOSED.get() && attempt < attempts {
+                    tracing::warn!(
+                        attempt,
+                        "database connection was closed; retrying on another"
+                    );
+                    // Dropping it here hands it to `Manager::has_broken`,
+                    // which sees the flag and discards it.
+                    drop(conn);
+                    continue;
+                }
+                return outcome;
+            }
         })
         .await
         .map_err(|e| E::from(DbError::Unavailable(format!("blocking pool: {e}"))))?
@@ -305,11 +474,28 @@ impl Db {
 
     /// Checks that a query round-trips, for `/readyz`.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.run(|conn| {
+        self.run_idempotent(|conn| {
             conn.batch_execute("SELECT 1")?;
             Ok::<_, DbError>(())
         })
         .await
+    }
+}
+
+/// Points this thread's statement sink at a request's counter while a
+/// `Db::run` works, and clears it afterwards.
+struct SinkGuard;
+
+impl SinkGuard {
+    fn set(sink: Option<StatementCount>) -> Self {
+        STATEMENT_SINK.set(sink);
+        SinkGuard
+    }
+}
+
+impl Drop for SinkGuard {
+    fn drop(&mut self) {
+        STATEMENT_SINK.set(None);
     }
 }
 

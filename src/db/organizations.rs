@@ -413,8 +413,9 @@ pub struct Card {
     pub avatar_version: i32,
 }
 
-/// The organizations `user` belongs to, as cards: three queries for the
-/// whole list (memberships, member counts, owners), never one per card.
+/// The organizations `user` belongs to, as cards: two queries for the
+/// whole list (memberships with the member counters, owners), never one
+/// per card.
 pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, DbError> {
     type Row = (
         WorkspaceId,
@@ -423,6 +424,7 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
         String,
         String,
         Option<String>,
+        i32,
         i32,
     );
     let rows: Vec<Row> = memberships::table
@@ -441,17 +443,10 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
             roles::name,
             roles::system_key,
             workspaces::avatar_version,
+            workspaces::member_count,
         ))
         .load(conn)?;
     let ids: Vec<WorkspaceId> = rows.iter().map(|r| r.0.clone()).collect();
-    let counts: HashMap<WorkspaceId, i64> = memberships::table
-        .filter(memberships::workspace_id.eq_any(&ids))
-        .filter(memberships::status.eq(MembershipStatus::Active))
-        .group_by(memberships::workspace_id)
-        .select((memberships::workspace_id, diesel::dsl::count_star()))
-        .load::<(WorkspaceId, i64)>(conn)?
-        .into_iter()
-        .collect();
     let owners: HashMap<WorkspaceId, (String, String)> = memberships::table
         .inner_join(roles::table)
         .inner_join(users::table)
@@ -465,8 +460,8 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
     Ok(rows
         .into_iter()
         .map(
-            |(id, name, slug, status, role_name, system_key, avatar_version)| Card {
-                member_count: counts.get(&id).copied().unwrap_or(0),
+            |(id, name, slug, status, role_name, system_key, avatar_version, member_count)| Card {
+                member_count: member_count.into(),
                 owner: owners.get(&id).cloned(),
                 viewer_is_owner: system_key.as_deref() == Some(SystemRole::Owner.key()),
                 id,

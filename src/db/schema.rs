@@ -32,6 +32,7 @@ diesel::table! {
         billing_email -> Text,
         billing_address -> Text,
         avatar_version -> Integer,
+        member_count -> Integer,
     }
 }
 

@@ -6,7 +6,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::sessions;
+use super::schema::{memberships, roles, sessions, users, workspaces};
+use super::users::{USER_COLUMNS, User};
+use super::workspaces::{ACCESS_COLUMNS, WorkspaceAccess, sort_accessible};
 use super::{AnyConnection, DbError};
 use crate::domain::UserId;
 
@@ -78,6 +80,125 @@ pub fn load(
         .select(sessions::state)
         .first(conn)
         .optional()?)
+}
+
+/// A live session with everything a signed-in request needs to know about
+/// who is asking, read in one statement (see [`load_with_access`]).
+#[derive(Debug, Clone)]
+pub struct LoadedSession {
+    /// The serialised state.
+    pub state: String,
+    /// The signed-in user the row names, if any.
+    pub user_id: Option<UserId>,
+    /// That user, if the account is still active.
+    pub user: Option<User>,
+    /// The workspaces that user may enter right now (personal first).
+    pub accessible: Vec<WorkspaceAccess>,
+    /// Last request (to within a minute).
+    pub last_seen_at: NaiveDateTime,
+    /// Client IP last seen.
+    pub ip: String,
+    /// User agent last seen.
+    pub user_agent: String,
+}
+
+type SessionColumns = (
+    sessions::state,
+    sessions::user_id,
+    sessions::last_seen_at,
+    sessions::ip,
+    sessions::user_agent,
+);
+
+/// The live session with this key hash, its active user and every
+/// workspace they may enter with their role there, in one query: a row per
+/// accessible workspace (or one row without any). The `Scope` extractor
+/// takes it from there instead of asking again. `None` when the session
+/// doesn't exist or has expired.
+pub fn load_with_access(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    expiry: Expiry,
+) -> Result<Option<LoadedSession>, DbError> {
+    type Row = (
+        (String, Option<UserId>, NaiveDateTime, String, String),
+        Option<User>,
+        Option<WorkspaceAccess>,
+    );
+    const SESSION_COLUMNS: SessionColumns = (
+        sessions::state,
+        sessions::user_id,
+        sessions::last_seen_at,
+        sessions::ip,
+        sessions::user_agent,
+    );
+    let rows: Vec<Row> = sessions::table
+        .left_join(
+            users::table.on(sessions::user_id
+                .eq(users::id.nullable())
+                .and(users::status.eq("active"))),
+        )
+        .left_join(
+            memberships::table.on(memberships::user_id
+                .eq(users::id)
+                .and(memberships::status.eq("active"))),
+        )
+        .left_join(
+            workspaces::table.on(workspaces::id
+                .eq(memberships::workspace_id)
+                .and(workspaces::status.ne("archived"))),
+        )
+        .left_join(roles::table.on(roles::id.eq(memberships::role_id)))
+        .filter(sessions::id_hash.eq(id_hash))
+        .filter(sessions::expires_at.gt(expiry.now))
+        .filter(sessions::last_seen_at.gt(expiry.idle_cutoff))
+        .filter(sessions::created_at.gt(expiry.lifetime_cutoff))
+        .select((
+            SESSION_COLUMNS,
+            USER_COLUMNS.nullable(),
+            ACCESS_COLUMNS.nullable(),
+        ))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let Some(((state, user_id, last_seen_at, ip, user_agent), user, first)) = rows.next() else {
+        return Ok(None);
+    };
+    // A membership of an archived workspace joins no workspace: its columns
+    // come back NULL and the row is skipped.
+    let mut accessible: Vec<WorkspaceAccess> = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, _, access)| access))
+        .collect();
+    sort_accessible(&mut accessible);
+    Ok(Some(LoadedSession {
+        state,
+        user_id,
+        user,
+        accessible,
+        last_seen_at,
+        ip,
+        user_agent,
+    }))
+}
+
+/// Records activity (last seen, client IP, user agent) unconditionally;
+/// the caller decided from a [`LoadedSession`] that it is due.
+pub fn record_activity(
+    conn: &mut AnyConnection,
+    public_id: &str,
+    ip: &str,
+    user_agent: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(sessions::table)
+        .filter(sessions::public_id.eq(public_id))
+        .set((
+            sessions::last_seen_at.eq(now),
+            sessions::ip.eq(ip),
+            sessions::user_agent.eq(user_agent),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Inserts a new session.

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 
 /// An account as the application sees it (never its password hash).
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// Its id.
     pub id: UserId,
@@ -33,7 +33,8 @@ pub struct User {
     pub email_verified_at: Option<NaiveDateTime>,
 }
 
-type UserColumns = (
+/// The columns of a [`User`].
+pub(super) type UserColumns = (
     users::id,
     users::email,
     users::name,
@@ -43,7 +44,8 @@ type UserColumns = (
     users::email_verified_at,
 );
 
-const USER_COLUMNS: UserColumns = (
+/// See [`UserColumns`].
+pub(super) const USER_COLUMNS: UserColumns = (
     users::id,
     users::email,
     users::name,

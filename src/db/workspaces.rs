@@ -11,7 +11,7 @@ use crate::db::scope::Scope;
 use crate::domain::{MembershipId, MembershipStatus, RoleId, UserId, WorkspaceId};
 
 /// One workspace a user can enter, with their membership and role in it.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceAccess {
     /// The workspace.
     pub workspace_id: WorkspaceId,
@@ -39,6 +39,8 @@ pub struct WorkspaceAccess {
     pub role_permissions: String,
     /// Avatar version (0: none), for the switcher's image URL.
     pub avatar_version: i32,
+    /// Active members (a counter the database keeps in step with memberships).
+    pub member_count: i32,
 }
 
 /// Every workspace the user may enter right now: active memberships of
@@ -53,36 +55,65 @@ pub fn accessible_to(
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::status.ne("archived"))
-        .select((
-            workspaces::id,
-            workspaces::kind,
-            workspaces::name,
-            workspaces::slug,
-            workspaces::status,
-            workspaces::created_at,
-            memberships::id,
-            roles::id,
-            roles::name,
-            roles::system_key,
-            roles::level,
-            roles::permissions,
-            workspaces::avatar_version,
-        ))
+        .select(ACCESS_COLUMNS)
         .load(conn)?;
+    sort_accessible(&mut rows);
+    Ok(rows)
+}
+
+/// Personal first, then by name (the switcher's order).
+pub(super) fn sort_accessible(rows: &mut [WorkspaceAccess]) {
     rows.sort_by(|a, b| {
         (a.kind != "personal", a.name.to_lowercase())
             .cmp(&(b.kind != "personal", b.name.to_lowercase()))
     });
-    Ok(rows)
 }
 
-/// How many active members the scoped workspace has.
+/// The columns of a [`WorkspaceAccess`].
+pub(super) type AccessColumns = (
+    workspaces::id,
+    workspaces::kind,
+    workspaces::name,
+    workspaces::slug,
+    workspaces::status,
+    workspaces::created_at,
+    memberships::id,
+    roles::id,
+    roles::name,
+    roles::system_key,
+    roles::level,
+    roles::permissions,
+    workspaces::avatar_version,
+    workspaces::member_count,
+);
+
+/// See [`AccessColumns`].
+pub(super) const ACCESS_COLUMNS: AccessColumns = (
+    workspaces::id,
+    workspaces::kind,
+    workspaces::name,
+    workspaces::slug,
+    workspaces::status,
+    workspaces::created_at,
+    memberships::id,
+    roles::id,
+    roles::name,
+    roles::system_key,
+    roles::level,
+    roles::permissions,
+    workspaces::avatar_version,
+    workspaces::member_count,
+);
+
+/// How many active members the scoped workspace has: the counter that
+/// triggers on `memberships` keep in step (migration 000007), so the cost
+/// does not grow with the workspace.
 pub fn active_member_count(conn: &mut AnyConnection, scope: &Scope) -> Result<i64, DbError> {
-    Ok(scope
-        .memberships()
-        .filter(memberships::status.eq(MembershipStatus::Active))
-        .count()
-        .get_result(conn)?)
+    Ok(workspaces::table
+        .find(scope.workspace_id())
+        .select(workspaces::member_count)
+        .first::<i32>(conn)?
+        .into())
 }
 
 /// The user's personal workspace (every user has exactly one).

@@ -14,11 +14,26 @@ macro_rules! id_type {
         #[derive(
             Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord,
             diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
-            serde::Serialize,
+            serde::Serialize, serde::Deserialize,
         )]
         #[diesel(sql_type = Text)]
-        #[serde(transparent)]
+        #[serde(into = "String", try_from = "String")]
         pub struct $name(String);
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        /// Deserialising validates like [`parse`](Self::parse) does.
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(input: String) -> Result<Self, String> {
+                Self::parse(&input).ok_or_else(|| format!("not an id: {input:?}"))
+            }
+        }
 
         impl $name {
             /// A fresh, time-ordered id for a row about to be inserted.

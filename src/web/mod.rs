@@ -235,6 +235,7 @@ pub fn build_app(
         .wrap(ErrorHandlers::new().default_handler(error::render_error))
         .wrap(security_headers(https))
         .wrap(from_fn(echo_request_id))
+        .wrap(from_fn(count_db_statements))
         .wrap(metrics)
         .wrap(TracingLogger::<request_span::RequestSpan>::new())
 }
@@ -259,6 +260,28 @@ fn security_headers(https: bool) -> DefaultHeaders {
     } else {
         headers
     }
+}
+
+/// Counts the SQL statements each request runs (session load and write-back
+/// included) and, when `expose_db_statements` is on, reports them in
+/// `X-Db-Statements`.
+async fn count_db_statements(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let expose = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.config.expose_db_statements);
+    if !expose {
+        return next.call(req).await;
+    }
+    let count = crate::db::StatementCount::default();
+    let mut res = count.count_in(next.call(req)).await?;
+    res.headers_mut().insert(
+        header::HeaderName::from_static("x-db-statements"),
+        HeaderValue::from(count.get()),
+    );
+    Ok(res)
 }
 
 /// Puts the request id (also in the logs and on 500 pages) on every response.

@@ -12,7 +12,10 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::db::scope::Scope;
+use crate::db::users::User;
+use crate::db::workspaces::WorkspaceAccess;
 use crate::db::{self, DbError};
+use crate::domain::UserId;
 use crate::domain::permission::RequiredPermission;
 use crate::web::AppState;
 use crate::web::error::AppError;
@@ -58,26 +61,28 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
         .chars()
         .take(300)
         .collect::<String>();
-    let touch_id = public_id.clone();
-    let touch_ip = ip.clone();
-    let loaded = state
-        .db
-        .run(move |conn| {
-            let Some(user) = db::users::find_active(conn, &user_id)? else {
-                return Ok::<_, DbError>(None);
-            };
-            let accessible = db::workspaces::accessible_to(conn, &user.id)?;
-            db::sessions::touch(
-                conn,
-                &touch_id,
-                &touch_ip,
-                &user_agent,
-                db::now(),
-                chrono::Duration::seconds(TOUCH_INTERVAL_SECONDS),
-            )?;
-            Ok(Some((user, accessible)))
-        })
-        .await?;
+    // Usually the session store read the user and their workspaces in the
+    // session's own query; otherwise (no preload for this user) ask here.
+    let loaded = match data.preload_for(&user_id) {
+        Some(preload) => {
+            let now = db::now();
+            let due = preload.last_seen_at
+                < now - chrono::Duration::seconds(TOUCH_INTERVAL_SECONDS)
+                || preload.ip != ip
+                || preload.user_agent != user_agent;
+            if due && preload.user.is_some() {
+                let (touch_id, touch_ip) = (public_id.clone(), ip.clone());
+                state
+                    .db
+                    .run(move |conn| {
+                        db::sessions::record_activity(conn, &touch_id, &touch_ip, &user_agent, now)
+                    })
+                    .await?;
+            }
+            preload.user.map(|user| (user, preload.accessible))
+        }
+        None => load_scope(&state, user_id, public_id.clone(), ip.clone(), user_agent).await?,
+    };
     let Some((user, accessible)) = loaded else {
         // The account is gone or disabled: end the session here and now.
         data.sign_out();
@@ -95,6 +100,35 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
             .map_err(|e| AppError::Internal(e.to_string()))?;
     }
     Ok(scope)
+}
+
+/// The user and their workspaces when the session store did not preload
+/// them; records activity when due.
+async fn load_scope(
+    state: &AppState,
+    user_id: UserId,
+    touch_id: String,
+    touch_ip: String,
+    user_agent: String,
+) -> Result<Option<(User, Vec<WorkspaceAccess>)>, AppError> {
+    Ok(state
+        .db
+        .run(move |conn| {
+            let Some(user) = db::users::find_active(conn, &user_id)? else {
+                return Ok::<_, DbError>(None);
+            };
+            let accessible = db::workspaces::accessible_to(conn, &user.id)?;
+            db::sessions::touch(
+                conn,
+                &touch_id,
+                &touch_ip,
+                &user_agent,
+                db::now(),
+                chrono::Duration::seconds(TOUCH_INTERVAL_SECONDS),
+            )?;
+            Ok(Some((user, accessible)))
+        })
+        .await?)
 }
 
 /// A [`Scope`] whose role holds permission `P`; otherwise the request is

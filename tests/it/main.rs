@@ -17,6 +17,7 @@ mod browser_phone;
 mod browser_sign_in;
 mod browser_support;
 mod context;
+mod cost;
 mod email_verification;
 mod invitations;
 mod isolation;

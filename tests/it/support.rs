@@ -312,7 +312,8 @@ impl TestApp {
     }
 
     /// The invariants of SECURITY.md that must hold after every scenario:
-    /// every workspace has exactly one owner; nobody is a member twice.
+    /// every workspace has exactly one owner; nobody is a member twice; every
+    /// workspace's member counter matches its active members.
     pub fn assert_invariants(&self) {
         let mut conn = self.db.connection().expect("inspector connection");
         for (workspace, owners) in
@@ -325,6 +326,11 @@ impl TestApp {
             "(SELECT workspace_id, user_id FROM memberships GROUP BY workspace_id, user_id HAVING COUNT(*) > 1) AS d",
         ));
         assert_eq!(duplicates, 0, "duplicate memberships");
+        let miscounted = futures::executor::block_on(self.count(
+            "workspaces w WHERE w.member_count <> (SELECT COUNT(*) FROM memberships m \
+             WHERE m.workspace_id = w.id AND m.status = 'active')",
+        ));
+        assert_eq!(miscounted, 0, "workspaces whose member_count is off");
     }
 
     /// Where the app writes emails when no SMTP server is configured.

@@ -1,18 +1,28 @@
 //! What a session remembers, behind typed accessors: the signed-in user,
 //! the session's public id (how the account page names it), the active
 //! workspace and a one-shot flash message. Handlers never touch raw keys.
+//!
+//! The store also hands the request what it read along with the session
+//! (the user and the workspaces they may enter, see [`Preload`]) under a
+//! reserved key that is never written back.
 
 pub mod store;
 
 use actix_session::Session;
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::db::users::User;
+use crate::db::workspaces::WorkspaceAccess;
 use crate::domain::{UserId, WorkspaceId};
 
 pub(crate) const USER_ID_KEY: &str = "uid";
 pub(crate) const PUBLIC_ID_KEY: &str = "sid";
 const WORKSPACE_KEY: &str = "wid";
 const FLASH_KEY: &str = "flash";
+/// Reserved: what the store read with the session. Put in by `load`,
+/// removed before every write, so it never reaches the database.
+pub(crate) const PRELOAD_KEY: &str = "__preload";
 
 /// Keys that only a signed-in session may carry.
 pub(crate) const SIGNED_IN_KEYS: &[&str] = &[USER_ID_KEY, PUBLIC_ID_KEY, WORKSPACE_KEY];
@@ -47,6 +57,26 @@ impl FlashLevel {
             FlashLevel::Error => "error",
         }
     }
+}
+
+/// What the session store read in the same statement as the session row:
+/// the signed-in user and the workspaces they may enter right now, and the
+/// activity last recorded. The `Scope` extractor builds from it without
+/// another query. Lives only for the request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Preload {
+    /// The user the session row names.
+    pub user_id: Option<UserId>,
+    /// That user, if the account is still active.
+    pub user: Option<User>,
+    /// The workspaces they may enter (personal first).
+    pub accessible: Vec<WorkspaceAccess>,
+    /// Last recorded activity.
+    pub last_seen_at: NaiveDateTime,
+    /// Client IP last recorded.
+    pub ip: String,
+    /// User agent last recorded.
+    pub user_agent: String,
 }
 
 /// Typed access to a request's session.
@@ -115,9 +145,25 @@ impl<'a> SessionData<'a> {
         }
     }
 
-    /// Takes the queued message, if any (it is shown once).
+    /// Takes the queued message, if any (it is shown once). Looks first:
+    /// `remove` marks the session changed even when there is nothing to
+    /// remove, and a changed session is written back on every page view.
     pub fn take_flash(&self) -> Option<Flash> {
+        if !self.0.entries().contains_key(FLASH_KEY) {
+            return None;
+        }
         self.0.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok)
+    }
+
+    /// What the store read with this session, for the user `user` (`None`
+    /// when it read nothing for them, e.g. the session changed hands during
+    /// this request).
+    pub fn preload_for(&self, user: &UserId) -> Option<Preload> {
+        self.0
+            .get::<Preload>(PRELOAD_KEY)
+            .ok()
+            .flatten()
+            .filter(|p| p.user_id.as_ref() == Some(user))
     }
 
     fn get_string(&self, key: &str) -> Option<String> {

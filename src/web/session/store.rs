@@ -2,6 +2,12 @@
 //! carries a random 256-bit key; the table holds only its SHA-256, so a copy
 //! of the database yields no usable cookie. Idle timeout and absolute
 //! lifetime are enforced here, on load.
+//!
+//! `load` reads the session, its user and the workspaces they may enter in
+//! one statement and passes the latter to the `Scope` extractor under the
+//! reserved [`PRELOAD_KEY`] (see [`Preload`]); `save` and `update` strip it.
+//! A connection that turns out broken during `load` is replaced and the
+//! read retried (it is a read, so that is always safe).
 
 use std::collections::HashMap;
 
@@ -9,7 +15,7 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration as CookieDuration;
 use sha2::{Digest, Sha256};
 
-use super::{PUBLIC_ID_KEY, SIGNED_IN_KEYS, USER_ID_KEY};
+use super::{PRELOAD_KEY, PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY};
 use crate::db::sessions::{Expiry, SessionWrite};
 use crate::db::{self, Db, DbError};
 use crate::domain::UserId;
@@ -68,25 +74,67 @@ fn row_for(
         id_hash,
         public_id: decode(PUBLIC_ID_KEY)?,
         user_id: decode(USER_ID_KEY)?.and_then(|id| UserId::parse(&id)),
-        state: serde_json::to_string(state)?,
+        state: serde_json::to_string(&Persisted(state))?,
         expires_at: cookie_expiry(ttl),
     })
+}
+
+/// The state as written: everything but the reserved [`PRELOAD_KEY`].
+struct Persisted<'a>(&'a HashMap<String, String>);
+
+impl serde::Serialize for Persisted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().filter(|(key, _)| key.as_str() != PRELOAD_KEY))
+    }
 }
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
         let id_hash = hash_key(key.as_ref());
         let expiry = self.expiry();
-        let state = self
+        let loaded = self
             .db
-            .run(move |conn| db::sessions::load(conn, &id_hash, expiry))
+            .run_idempotent(move |conn| {
+                match db::sessions::load_with_access(conn, &id_hash, expiry) {
+                    Ok(loaded) => Ok(loaded.map(Ok)),
+                    // Reading the user's workspaces failed: load the bare
+                    // session, so the failure surfaces in the handler's
+                    // extractor (an error page with a request id) and not
+                    // in the session middleware.
+                    Err(error) => {
+                        tracing::warn!(%error, "session preload failed");
+                        Ok::<_, DbError>(db::sessions::load(conn, &id_hash, expiry)?.map(Err))
+                    }
+                }
+            })
             .await
             .map_err(|e: DbError| LoadError::Other(e.into()))?;
-        state
-            .map(|json| {
-                serde_json::from_str(&json).map_err(|e| LoadError::Deserialization(e.into()))
-            })
-            .transpose()
+        let loaded = match loaded {
+            None => return Ok(None),
+            Some(Err(state)) => {
+                let mut state: HashMap<String, String> = serde_json::from_str(&state)
+                    .map_err(|e| LoadError::Deserialization(e.into()))?;
+                state.remove(PRELOAD_KEY);
+                return Ok(Some(state));
+            }
+            Some(Ok(loaded)) => loaded,
+        };
+        let mut state: HashMap<String, String> = serde_json::from_str(&loaded.state)
+            .map_err(|e| LoadError::Deserialization(e.into()))?;
+        state.remove(PRELOAD_KEY);
+        if loaded.user_id.is_some() {
+            let preload = Preload {
+                user_id: loaded.user_id,
+                user: loaded.user,
+                accessible: loaded.accessible,
+                last_seen_at: loaded.last_seen_at,
+                ip: loaded.ip,
+                user_agent: loaded.user_agent,
+            };
+            let json = serde_json::to_string(&preload).map_err(|e| LoadError::Other(e.into()))?;
+            state.insert(PRELOAD_KEY.to_owned(), json);
+        }
+        Ok(Some(state))
     }
 
     async fn save(
@@ -123,6 +171,7 @@ impl SessionStore for DbSessionStore {
         // The row was deleted (signed out elsewhere) while this request ran:
         // keep what the request stored, but never the sign-in it no longer has.
         let mut state = state;
+        state.remove(PRELOAD_KEY);
         for key in SIGNED_IN_KEYS {
             state.remove(*key);
         }
