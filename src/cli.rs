@@ -94,6 +94,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url, config.db_pool_size)?;
     let applied = db.migrate()?;
     tracing::info!(backend = db.backend().name(), applied, "database ready");
+    if let Some(missing) = db.missing_search_index() {
+        tracing::warn!("{missing}");
+    }
     let listener = TcpListener::bind(&config.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
     let retention = crate::services::maintenance::Retention::from_config(&config);

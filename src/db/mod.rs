@@ -399,6 +399,33 @@ impl Db {
         Ok(applied)
     }
 
+    /// On PostgreSQL, a sentence saying member search has no trigram index
+    /// (migration 000007 skips it where `pg_trgm` can't be created), or
+    /// `None` when it is there (and always on SQLite, whose index is FTS5).
+    pub fn missing_search_index(&self) -> Option<String> {
+        #[derive(QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.pool.get().ok()?;
+        let AnyConnection::Postgresql(pg) = &mut *conn else {
+            return None;
+        };
+        let found = diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM pg_indexes \
+             WHERE schemaname = current_schema() AND indexname = 'users_name_trgm'",
+        )
+        .get_result::<Found>(pg)
+        .ok()?;
+        (found.n == 0).then(|| {
+            "member search has no trigram index: the pg_trgm extension could not be created \
+             (see migration 000007); searches scan the members. Run CREATE EXTENSION pg_trgm \
+             as a superuser and create the indexes users_name_trgm and users_email_trgm."
+                .to_owned()
+        })
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend
