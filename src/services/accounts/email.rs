@@ -132,12 +132,7 @@ pub async fn verification_target(
     service: &AccountService,
     token: &str,
 ) -> Result<Option<String>, ServiceError> {
-    let token_hash = hash_token(token);
-    Ok(service
-        .db
-        .run(move |conn| db::account_tokens::usable(conn, &token_hash, TokenPurpose::VerifyEmail))
-        .await?
-        .map(|t| t.email))
+    super::tokens::target(service, token, TokenPurpose::VerifyEmail).await
 }
 
 /// Follows a verification link: consumes it and marks the address verified,

@@ -147,12 +147,7 @@ pub async fn reset_target(
     service: &AccountService,
     token: &str,
 ) -> Result<Option<String>, ServiceError> {
-    let token_hash = hash_token(token);
-    Ok(service
-        .db
-        .run(move |conn| db::account_tokens::usable(conn, &token_hash, TokenPurpose::PasswordReset))
-        .await?
-        .map(|t| t.email))
+    tokens::target(service, token, TokenPurpose::PasswordReset).await
 }
 
 /// Follows a reset link: sets the new password, proves the address, voids

@@ -100,3 +100,19 @@ pub fn queue(conn: &mut db::AnyConnection, mail: &AccountMail<'_>) -> Result<(),
     )?;
     Ok(())
 }
+
+/// The address a usable link of `purpose` was sent to (for the page the
+/// link opens); `None` for unknown, used, expired and other-purpose links
+/// alike.
+pub async fn target(
+    service: &super::AccountService,
+    token: &str,
+    purpose: db::account_tokens::TokenPurpose,
+) -> Result<Option<String>, crate::services::ServiceError> {
+    let token_hash = hash_token(token);
+    Ok(service
+        .db
+        .run(move |conn| db::account_tokens::usable(conn, &token_hash, purpose))
+        .await?
+        .map(|t| t.email))
+}
