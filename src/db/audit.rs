@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::audit_entries;
+use super::schema::{audit_entries, audit_facets};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
 use crate::domain::{UserId, WorkspaceId};
@@ -206,29 +206,34 @@ pub fn page(
         .load(conn)?)
 }
 
-/// The distinct actors of the scoped workspace's log (for the filter).
-pub fn actors(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(String, String)>, DbError> {
-    let rows: Vec<(Option<String>, String)> = scope
-        .audit_entries()
-        .filter(audit_entries::actor_user_id.is_not_null())
-        .select((audit_entries::actor_user_id, audit_entries::actor_name))
-        .distinct()
-        .order(audit_entries::actor_name.asc())
-        .load(conn)?;
-    let mut actors: Vec<(String, String)> = rows
-        .into_iter()
-        .filter_map(|(id, name)| Some((id?, name)))
-        .collect();
-    actors.dedup_by(|a, b| a.0 == b.0);
-    Ok(actors)
+/// What the log's filter menus offer: everyone who has acted in the scoped
+/// workspace and every action that occurs in its log.
+#[derive(Debug, Clone, Default)]
+pub struct Facets {
+    /// `(user id, name)`, by name.
+    pub actors: Vec<(String, String)>,
+    /// Action keys, alphabetically.
+    pub actions: Vec<String>,
 }
 
-/// The distinct actions of the scoped workspace's log (for the filter).
-pub fn actions(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<String>, DbError> {
-    Ok(scope
-        .audit_entries()
-        .select(audit_entries::action)
-        .distinct()
-        .order(audit_entries::action.asc())
-        .load(conn)?)
+/// The filter menus of the scoped workspace's log, from `audit_facets`
+/// (kept in step by a trigger on `audit_entries`), so their cost is the
+/// number of actors and actions, not of entries.
+pub fn facets(conn: &mut AnyConnection, scope: &Scope) -> Result<Facets, DbError> {
+    let rows: Vec<(String, String, String)> = scope
+        .audit_facets()
+        .order((audit_facets::kind.asc(), audit_facets::label.asc()))
+        .select((audit_facets::kind, audit_facets::value, audit_facets::label))
+        .load(conn)?;
+    let mut facets = Facets::default();
+    for (kind, value, label) in rows {
+        match kind.as_str() {
+            FACET_ACTOR => facets.actors.push((value, label)),
+            _ => facets.actions.push(value),
+        }
+    }
+    Ok(facets)
 }
+
+/// `audit_facets.kind` of an actor (the migration's trigger writes it).
+const FACET_ACTOR: &str = "actor";

@@ -15,7 +15,8 @@ use diesel::prelude::*;
 use super::audit::Actor;
 use super::expect_one;
 use super::members::{ROLE_COLUMNS, RoleRow};
-use super::schema::{invitations, roles, workspaces};
+use super::outbox::Delivery;
+use super::schema::{invitations, outbox_emails, roles, workspaces};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
 use crate::domain::{Email, InvitationStatus, RoleId, UserId, WorkspaceId};
@@ -116,46 +117,80 @@ pub fn create(
     Ok(id)
 }
 
-/// The scoped workspace's pending, unexpired invitations, newest first.
-pub fn pending(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<InvitationRow>, DbError> {
-    Ok(scope
-        .invitations()
-        .filter(invitations::status.eq(InvitationStatus::Pending))
-        .filter(invitations::expires_at.gt(now()))
-        .order(invitations::created_at.desc())
-        .select(InvitationRow::as_select())
-        .load(conn)?)
-}
-
-/// The scoped workspace's ended invitations, most recently ended first:
-/// accepted, declined, revoked, and expired ones (marked or not).
-pub fn history(
+/// The invitations the members page lists, each with how its latest email
+/// fared: every pending one, newest first, and the `history_limit` most
+/// recently ended (accepted, declined, revoked, or expired, marked or not),
+/// most recent first. One statement.
+pub fn listed(
     conn: &mut AnyConnection,
     scope: &Scope,
-    limit: i64,
-) -> Result<Vec<InvitationRow>, DbError> {
+    history_limit: i64,
+) -> Result<Listed, DbError> {
     let at = now();
-    let rows: Vec<InvitationRow> = scope
-        .invitations()
+    let is_pending = invitations::status
+        .eq(InvitationStatus::Pending)
+        .and(invitations::expires_at.gt(at));
+    // The subquery names the table a second time, so under an alias; its
+    // workspace filter is the scope's, spelled out for the alias.
+    let ended = diesel::alias!(invitations as ended);
+    let recently_ended = ended
         .filter(
-            invitations::status
-                .ne(InvitationStatus::Pending)
-                .or(invitations::expires_at.le(at)),
+            ended
+                .field(invitations::workspace_id)
+                .eq(scope.workspace_id()),
         )
-        .order(coalesce(invitations::resolved_at, invitations::expires_at).desc())
-        .limit(limit)
-        .select(InvitationRow::as_select())
+        .filter(
+            ended
+                .field(invitations::status)
+                .ne(InvitationStatus::Pending)
+                .or(ended.field(invitations::expires_at).le(at)),
+        )
+        .order(
+            coalesce(
+                ended.field(invitations::resolved_at),
+                ended.field(invitations::expires_at),
+            )
+            .desc(),
+        )
+        .limit(history_limit)
+        .select(ended.field(invitations::id));
+    let rows: Vec<(InvitationRow, Option<Delivery>)> = scope
+        .invitations()
+        .left_join(
+            outbox_emails::table.on(outbox_emails::id.nullable().eq(invitations::last_email_id)),
+        )
+        .filter(is_pending.or(invitations::id.eq_any(recently_ended)))
+        .select((
+            InvitationRow::as_select(),
+            (
+                outbox_emails::attempts,
+                outbox_emails::sent_at,
+                outbox_emails::last_error,
+            )
+                .nullable(),
+        ))
         .load(conn)?;
-    Ok(rows
+    let (mut pending, mut history): (Vec<_>, Vec<_>) = rows
         .into_iter()
-        .map(|mut row| {
-            if row.status == InvitationStatus::Pending {
-                row.status = InvitationStatus::Expired;
-                row.resolved_at = Some(row.expires_at);
-            }
-            row
-        })
-        .collect())
+        .partition(|(row, _)| row.status == InvitationStatus::Pending && row.expires_at > at);
+    for (row, _) in &mut history {
+        if row.status == InvitationStatus::Pending {
+            row.status = InvitationStatus::Expired;
+            row.resolved_at = Some(row.expires_at);
+        }
+    }
+    pending.sort_by_key(|(row, _)| std::cmp::Reverse(row.created_at));
+    history.sort_by_key(|(row, _)| std::cmp::Reverse(row.resolved_at));
+    Ok(Listed { pending, history })
+}
+
+/// What [`listed`] returns: invitations with their latest email's delivery.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    /// Pending and unexpired, newest first.
+    pub pending: Vec<(InvitationRow, Option<Delivery>)>,
+    /// Ended, most recently ended first.
+    pub history: Vec<(InvitationRow, Option<Delivery>)>,
 }
 
 /// A pending invitation with the role it offers, for the hierarchy checks

@@ -276,7 +276,7 @@ pub fn remove(
 }
 
 /// A role of the scoped workspace.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, serde::Serialize, serde::Deserialize)]
 pub struct RoleRow {
     /// Id.
     pub id: RoleId,
@@ -294,6 +294,20 @@ pub struct RoleRow {
 pub fn roles(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleRow>, DbError> {
     Ok(scope
         .roles()
+        .order((roles::level.desc(), roles::name.asc()))
+        .select(ROLE_COLUMNS)
+        .load(conn)?)
+}
+
+/// A workspace's roles, highest rank first: for the `Scope` being built
+/// (so there is none to start from yet), when the session's own query did
+/// not bring them.
+pub fn roles_of(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+) -> Result<Vec<RoleRow>, DbError> {
+    Ok(roles::table
+        .filter(roles::workspace_id.eq(workspace))
         .order((roles::level.desc(), roles::name.asc()))
         .select(ROLE_COLUMNS)
         .load(conn)?)

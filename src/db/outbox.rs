@@ -6,7 +6,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::outbox_emails;
+use super::schema::{invitations, outbox_emails};
 use super::{AnyConnection, DbError, now};
 
 /// A message to queue.
@@ -57,6 +57,13 @@ pub fn enqueue(conn: &mut AnyConnection, email: &NewEmail<'_>) -> Result<String,
             outbox_emails::next_attempt_at.eq(created),
         ))
         .execute(conn)?;
+    if let Some(invitation) = email.invitation_id {
+        // The invitation points at its latest email, so listing invitations
+        // with their delivery status is one join.
+        diesel::update(invitations::table.find(invitation))
+            .set(invitations::last_email_id.eq(&id))
+            .execute(conn)?;
+    }
     Ok(id)
 }
 
@@ -144,35 +151,13 @@ pub fn mark_failed(
     Ok(())
 }
 
-/// Delivery state of the newest message for each invitation.
+/// How the latest email of an invitation fared (the members page shows it).
 #[derive(Debug, Clone, Queryable)]
-pub struct DeliveryState {
-    /// The invitation.
-    pub invitation_id: Option<String>,
+pub struct Delivery {
     /// Attempts so far.
     pub attempts: i32,
     /// When it went out.
     pub sent_at: Option<NaiveDateTime>,
     /// The last error.
     pub last_error: Option<String>,
-    /// When it was queued.
-    pub created_at: NaiveDateTime,
-}
-
-/// The delivery states of the messages of these invitations.
-pub fn delivery_of(
-    conn: &mut AnyConnection,
-    invitation_ids: &[String],
-) -> Result<Vec<DeliveryState>, DbError> {
-    Ok(outbox_emails::table
-        .filter(outbox_emails::invitation_id.eq_any(invitation_ids))
-        .order(outbox_emails::created_at.asc())
-        .select((
-            outbox_emails::invitation_id,
-            outbox_emails::attempts,
-            outbox_emails::sent_at,
-            outbox_emails::last_error,
-            outbox_emails::created_at,
-        ))
-        .load(conn)?)
 }

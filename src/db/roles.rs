@@ -4,8 +4,6 @@
 //! stored in `permissions` and recomputed for the whole workspace whenever
 //! one of its roles changes, so the per-request scope query stays one join.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -37,6 +35,8 @@ pub struct RoleDetail {
     pub inherits_from_id: Option<RoleId>,
     /// Last change.
     pub updated_at: NaiveDateTime,
+    /// Memberships holding it (a counter the database keeps in step).
+    pub member_count: i32,
 }
 
 /// The scoped workspace's roles, highest rank first (what the role rules
@@ -49,20 +49,13 @@ pub fn all(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleDetail>, D
         .load(conn)?)
 }
 
-/// The scoped workspace's roles, highest rank first, with how many members hold each.
+/// The scoped workspace's roles, highest rank first, with how many members
+/// hold each (from the counter, so the cost is the number of roles).
 pub fn list(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(RoleDetail, i64)>, DbError> {
-    let roles = all(conn, scope)?;
-    let counts: HashMap<RoleId, i64> = scope
-        .memberships()
-        .group_by(memberships::role_id)
-        .select((memberships::role_id, diesel::dsl::count_star()))
-        .load::<(RoleId, i64)>(conn)?
-        .into_iter()
-        .collect();
-    Ok(roles
+    Ok(all(conn, scope)?
         .into_iter()
         .map(|r| {
-            let n = counts.get(&r.id).copied().unwrap_or(0);
+            let n = i64::from(r.member_count);
             (r, n)
         })
         .collect())

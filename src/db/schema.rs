@@ -62,6 +62,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_facets (workspace_id, kind, value) {
+        workspace_id -> Text,
+        kind -> Text,
+        value -> Text,
+        label -> Text,
+    }
+}
+
+diesel::table! {
     roles (id) {
         id -> Text,
         workspace_id -> Text,
@@ -74,6 +83,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         own_permissions -> Text,
+        member_count -> Integer,
     }
 }
 
@@ -100,6 +110,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
         expires_at -> Timestamp,
+        active_workspace_id -> Nullable<Text>,
     }
 }
 
@@ -129,6 +140,7 @@ diesel::table! {
         resolved_at -> Nullable<Timestamp>,
         resolved_by_name -> Nullable<Text>,
         role_name -> Text,
+        last_email_id -> Nullable<Text>,
     }
 }
 
@@ -169,6 +181,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(workspace_avatars -> workspaces (workspace_id));
 diesel::joinable!(audit_entries -> workspaces (workspace_id));
+diesel::joinable!(audit_facets -> workspaces (workspace_id));
 diesel::joinable!(invitations -> workspaces (workspace_id));
 diesel::joinable!(invitations -> roles (role_id));
 
@@ -181,6 +194,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     workspace_avatars,
     audit_entries,
+    audit_facets,
     invitations,
     outbox_emails,
     account_tokens,

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use crate::db::members::RoleRow;
 use crate::db::users::User;
 use crate::db::workspaces::WorkspaceAccess;
 use crate::domain::permission::Forbidden;
@@ -27,24 +28,39 @@ struct ScopeInner {
     active: WorkspaceAccess,
     permissions: PermissionSet,
     accessible: Vec<WorkspaceAccess>,
+    roles: Vec<RoleRow>,
 }
 
 impl Scope {
-    /// Enters the workspace the session asked for (`wanted`), or the
-    /// personal workspace when that one is no longer enterable. `None` when
-    /// the user has no workspace at all, which is a broken account.
+    /// Which workspace a session that asked for `wanted` enters: that one
+    /// if the user may still enter it, else their personal workspace.
+    /// `None` when the user has no workspace at all, a broken account.
     /// `accessible` must be what [`crate::db::workspaces::accessible_to`]
-    /// returned for `user` in this request.
+    /// returned for the user in this request.
+    pub fn entered<'a>(
+        accessible: &'a [WorkspaceAccess],
+        wanted: Option<&WorkspaceId>,
+    ) -> Option<&'a WorkspaceId> {
+        wanted
+            .and_then(|id| accessible.iter().find(|w| &w.workspace_id == id))
+            .or_else(|| accessible.iter().find(|w| w.kind == "personal"))
+            .map(|w| &w.workspace_id)
+    }
+
+    /// The user acting in `active` (chosen by [`Scope::entered`]), whose
+    /// roles are `roles` (for role menus; changes re-read what they rely
+    /// on inside their transaction). `None` when `active` isn't accessible.
     pub fn enter(
         user: User,
         session_public_id: String,
         client_ip: String,
         accessible: Vec<WorkspaceAccess>,
-        wanted: Option<&WorkspaceId>,
+        active: &WorkspaceId,
+        roles: Vec<RoleRow>,
     ) -> Option<Self> {
-        let active = wanted
-            .and_then(|id| accessible.iter().find(|w| &w.workspace_id == id))
-            .or_else(|| accessible.iter().find(|w| w.kind == "personal"))
+        let active = accessible
+            .iter()
+            .find(|w| &w.workspace_id == active)
             .cloned()?;
         let permissions = role_permissions(&active);
         Some(Self(Arc::new(ScopeInner {
@@ -54,6 +70,7 @@ impl Scope {
             active,
             permissions,
             accessible,
+            roles,
         })))
     }
 
@@ -116,6 +133,13 @@ impl Scope {
         }
     }
 
+    /// The active workspace's roles, highest rank first, as read at the
+    /// start of the request: what role menus offer. A change that depends
+    /// on a role reads it again inside its transaction.
+    pub fn workspace_roles(&self) -> &[RoleRow] {
+        &self.0.roles
+    }
+
     /// Every workspace the user may switch to (for the context switcher).
     pub fn accessible_workspaces(&self) -> &[WorkspaceAccess] {
         &self.0.accessible
@@ -164,4 +188,4 @@ macro_rules! tenant_tables {
     };
 }
 
-tenant_tables!(audit_entries, invitations, memberships, roles);
+tenant_tables!(audit_entries, audit_facets, invitations, memberships, roles);

@@ -6,11 +6,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::members::{ROLE_COLUMNS, RoleRow};
 use super::schema::{memberships, roles, sessions, users, workspaces};
 use super::users::{USER_COLUMNS, User};
 use super::workspaces::{ACCESS_COLUMNS, WorkspaceAccess, sort_accessible};
 use super::{AnyConnection, DbError};
-use crate::domain::UserId;
+use crate::domain::{UserId, WorkspaceId};
 
 /// The expiry rules applied when a session is loaded.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +48,9 @@ pub struct SessionWrite {
     pub user_id: Option<UserId>,
     /// The serialised state.
     pub state: String,
+    /// The active workspace (from its state), so the next load can bring
+    /// that workspace's roles.
+    pub active_workspace_id: Option<WorkspaceId>,
     /// When the cookie expires.
     pub expires_at: NaiveDateTime,
 }
@@ -94,6 +98,11 @@ pub struct LoadedSession {
     pub user: Option<User>,
     /// The workspaces that user may enter right now (personal first).
     pub accessible: Vec<WorkspaceAccess>,
+    /// The roles of the session's active workspace, highest rank first,
+    /// when the user may enter it (empty otherwise).
+    pub active_roles: Vec<RoleRow>,
+    /// The workspace `active_roles` belong to.
+    pub active_workspace_id: Option<WorkspaceId>,
     /// Last request (to within a minute).
     pub last_seen_at: NaiveDateTime,
     /// Client IP last seen.
@@ -102,36 +111,31 @@ pub struct LoadedSession {
     pub user_agent: String,
 }
 
-type SessionColumns = (
-    sessions::state,
-    sessions::user_id,
-    sessions::last_seen_at,
-    sessions::ip,
-    sessions::user_agent,
-);
-
-/// The live session with this key hash, its active user and every
-/// workspace they may enter with their role there, in one query: a row per
-/// accessible workspace (or one row without any). The `Scope` extractor
-/// takes it from there instead of asking again. `None` when the session
-/// doesn't exist or has expired.
+/// The live session with this key hash, its active user, every workspace
+/// they may enter with their role there, and the roles of the session's
+/// active workspace (for role menus), in one query: a row per accessible
+/// workspace, the active one repeated once per role (or one row without
+/// any). The `Scope` extractor takes it from there instead of asking
+/// again. `None` when the session doesn't exist or has expired.
 pub fn load_with_access(
     conn: &mut AnyConnection,
     id_hash: &str,
     expiry: Expiry,
 ) -> Result<Option<LoadedSession>, DbError> {
     type Row = (
-        (String, Option<UserId>, NaiveDateTime, String, String),
+        (
+            String,
+            Option<UserId>,
+            NaiveDateTime,
+            String,
+            String,
+            Option<WorkspaceId>,
+        ),
         Option<User>,
         Option<WorkspaceAccess>,
+        Option<RoleRow>,
     );
-    const SESSION_COLUMNS: SessionColumns = (
-        sessions::state,
-        sessions::user_id,
-        sessions::last_seen_at,
-        sessions::ip,
-        sessions::user_agent,
-    );
+    let active_roles = diesel::alias!(roles as active_roles);
     let rows: Vec<Row> = sessions::table
         .left_join(
             users::table.on(sessions::user_id
@@ -149,32 +153,63 @@ pub fn load_with_access(
                 .and(workspaces::status.ne("archived"))),
         )
         .left_join(roles::table.on(roles::id.eq(memberships::role_id)))
+        .left_join(
+            active_roles.on(active_roles
+                .field(roles::workspace_id)
+                .eq(workspaces::id)
+                .and(sessions::active_workspace_id.eq(workspaces::id.nullable()))),
+        )
         .filter(sessions::id_hash.eq(id_hash))
         .filter(sessions::expires_at.gt(expiry.now))
         .filter(sessions::last_seen_at.gt(expiry.idle_cutoff))
         .filter(sessions::created_at.gt(expiry.lifetime_cutoff))
+        .order((
+            active_roles.field(roles::level).desc(),
+            active_roles.field(roles::name).asc(),
+        ))
         .select((
-            SESSION_COLUMNS,
+            (
+                sessions::state,
+                sessions::user_id,
+                sessions::last_seen_at,
+                sessions::ip,
+                sessions::user_agent,
+                sessions::active_workspace_id,
+            ),
             USER_COLUMNS.nullable(),
             ACCESS_COLUMNS.nullable(),
+            active_roles.fields(ROLE_COLUMNS).nullable(),
         ))
         .load(conn)?;
-    let mut rows = rows.into_iter();
-    let Some(((state, user_id, last_seen_at, ip, user_agent), user, first)) = rows.next() else {
+    let mut rows = rows.into_iter().peekable();
+    let Some(((state, user_id, last_seen_at, ip, user_agent, active_workspace_id), user, _, _)) =
+        rows.peek().cloned()
+    else {
         return Ok(None);
     };
+    let mut accessible: Vec<WorkspaceAccess> = Vec::new();
+    let mut active_roles = Vec::new();
     // A membership of an archived workspace joins no workspace: its columns
-    // come back NULL and the row is skipped.
-    let mut accessible: Vec<WorkspaceAccess> = first
-        .into_iter()
-        .chain(rows.filter_map(|(_, _, access)| access))
-        .collect();
+    // come back NULL and the row is skipped. The active workspace comes
+    // once per role: keep it once.
+    for (_, _, access, role) in rows {
+        active_roles.extend(role);
+        if let Some(access) = access
+            && !accessible
+                .iter()
+                .any(|a| a.workspace_id == access.workspace_id)
+        {
+            accessible.push(access);
+        }
+    }
     sort_accessible(&mut accessible);
     Ok(Some(LoadedSession {
         state,
         user_id,
         user,
         accessible,
+        active_roles,
+        active_workspace_id,
         last_seen_at,
         ip,
         user_agent,
@@ -213,6 +248,7 @@ pub fn insert(
             sessions::public_id.eq(&row.public_id),
             sessions::user_id.eq(&row.user_id),
             sessions::state.eq(&row.state),
+            sessions::active_workspace_id.eq(&row.active_workspace_id),
             sessions::created_at.eq(now),
             sessions::last_seen_at.eq(now),
             sessions::expires_at.eq(row.expires_at),
@@ -228,6 +264,7 @@ pub fn update(conn: &mut AnyConnection, row: &SessionWrite) -> Result<bool, DbEr
             sessions::public_id.eq(&row.public_id),
             sessions::user_id.eq(&row.user_id),
             sessions::state.eq(&row.state),
+            sessions::active_workspace_id.eq(&row.active_workspace_id),
             sessions::expires_at.eq(row.expires_at),
         ))
         .execute(conn)?;

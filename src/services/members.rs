@@ -121,24 +121,16 @@ fn grantable_role(
         .filter(|r| standing.can_grant(r)))
 }
 
-/// The roles the acting member may grant, for the invite and role forms.
-pub async fn grantable_roles(
-    service: &MemberService,
-    scope: &Scope,
-) -> Result<Vec<RoleRow>, ServiceError> {
-    let scope = scope.clone();
-    Ok(service
-        .db
-        .run(move |conn| {
-            let standing = Standing::of_scope(&scope);
-            Ok::<_, DbError>(
-                db::members::roles(conn, &scope)?
-                    .into_iter()
-                    .filter(|r| standing.can_grant(r))
-                    .collect(),
-            )
-        })
-        .await?)
+/// The roles the acting member may grant, for the invite and role forms
+/// (from the roles the scope was read with; granting one checks again).
+pub fn grantable_roles(scope: &Scope) -> Vec<RoleRow> {
+    let standing = Standing::of_scope(scope);
+    scope
+        .workspace_roles()
+        .iter()
+        .filter(|r| standing.can_grant(r))
+        .cloned()
+        .collect()
 }
 
 /// Revokes, in the caller's transaction, every pending invitation of the

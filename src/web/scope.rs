@@ -19,7 +19,7 @@ use crate::domain::UserId;
 use crate::domain::permission::RequiredPermission;
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::session::SessionData;
+use crate::web::session::{Preload, SessionData};
 
 /// Minimum time between two writes of a session's "last seen".
 const TOUCH_INTERVAL_SECONDS: i64 = 60;
@@ -61,45 +61,74 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
         .chars()
         .take(300)
         .collect::<String>();
-    // Usually the session store read the user and their workspaces in the
-    // session's own query; otherwise (no preload for this user) ask here.
+    // Usually the session store read the user, their workspaces and the
+    // active workspace's roles in the session's own query; otherwise (no
+    // preload for this user) ask here.
     let loaded = match data.preload_for(&user_id) {
         Some(preload) => {
-            let now = db::now();
-            let due = preload.last_seen_at
-                < now - chrono::Duration::seconds(TOUCH_INTERVAL_SECONDS)
-                || preload.ip != ip
-                || preload.user_agent != user_agent;
-            if due && preload.user.is_some() {
-                let (touch_id, touch_ip) = (public_id.clone(), ip.clone());
-                state
-                    .db
-                    .run(move |conn| {
-                        db::sessions::record_activity(conn, &touch_id, &touch_ip, &user_agent, now)
-                    })
-                    .await?;
-            }
-            preload.user.map(|user| (user, preload.accessible))
+            record_activity_if_due(&state, &preload, &public_id, &ip, user_agent).await?;
+            preload.user.map(|user| {
+                let roles = (preload.active_workspace_id, preload.active_roles);
+                (user, preload.accessible, roles)
+            })
         }
-        None => load_scope(&state, user_id, public_id.clone(), ip.clone(), user_agent).await?,
+        None => load_scope(&state, user_id, public_id.clone(), ip.clone(), user_agent)
+            .await?
+            .map(|(user, accessible)| (user, accessible, (None, Vec::new()))),
     };
-    let Some((user, accessible)) = loaded else {
+    let Some((user, accessible, (roles_of, roles))) = loaded else {
         // The account is gone or disabled: end the session here and now.
         data.sign_out();
         return Err(AppError::SignInRequired);
     };
-    let user_id = user.id.clone();
-    let Some(scope) = Scope::enter(user, public_id, ip, accessible, wanted.as_ref()) else {
+    let Some(active) = Scope::entered(&accessible, wanted.as_ref()).cloned() else {
         return Err(AppError::Internal(format!(
-            "user {user_id} has no personal workspace"
+            "user {} has no personal workspace",
+            user.id
         )));
     };
-    if wanted.as_ref() != Some(scope.workspace_id()) {
-        // The workspace the session pointed at is no longer enterable.
-        data.set_active_workspace(scope.workspace_id())
+    let roles = if roles_of.as_ref() == Some(&active) {
+        roles
+    } else {
+        // The session row did not name this workspace yet (first view after
+        // a fallback, or a session from before the column): read its roles
+        // now, and store the workspace below so the next load brings them.
+        let workspace = active.clone();
+        state
+            .db
+            .run(move |conn| db::members::roles_of(conn, &workspace))
+            .await?
+    };
+    if wanted.as_ref() != Some(&active) || roles_of.as_ref() != Some(&active) {
+        data.set_active_workspace(&active)
             .map_err(|e| AppError::Internal(e.to_string()))?;
     }
-    Ok(scope)
+    Scope::enter(user, public_id, ip, accessible, &active, roles)
+        .ok_or_else(|| AppError::Internal("the entered workspace vanished".into()))
+}
+
+/// Writes the session's last-seen time, IP and user agent when the
+/// preloaded values are older than a minute or differ, and not otherwise:
+/// a page view writes nothing unless something changed.
+async fn record_activity_if_due(
+    state: &AppState,
+    preload: &Preload,
+    public_id: &str,
+    ip: &str,
+    user_agent: String,
+) -> Result<(), AppError> {
+    let now = db::now();
+    let due = preload.last_seen_at < now - chrono::Duration::seconds(TOUCH_INTERVAL_SECONDS)
+        || preload.ip != ip
+        || preload.user_agent != user_agent;
+    if !due || preload.user.is_none() {
+        return Ok(());
+    }
+    let (public_id, ip) = (public_id.to_owned(), ip.to_owned());
+    Ok(state
+        .db
+        .run(move |conn| db::sessions::record_activity(conn, &public_id, &ip, &user_agent, now))
+        .await?)
 }
 
 /// The user and their workspaces when the session store did not preload

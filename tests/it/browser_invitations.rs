@@ -68,7 +68,7 @@ async fn invite_accept_change_role(app: &TestApp, chromedriver: &Path) {
     click_and_wait_for_next_page(ann, "#invite-submit").await;
     expect_path(ann, "/settings/members").await;
     expect_text(ann, "#flash", "An invitation was sent to bob@example.com.").await;
-    let pending = text_of(ann, "#pending-table tr[data-email='bob@example.com']").await;
+    let pending = text_of(ann, "#pending-table tr[data-invitation='bob@example.com']").await;
     for shown in ["bob@example.com", "Bob Builder", "Member", "Ann Example"] {
         assert!(
             pending.contains(shown),
@@ -143,18 +143,18 @@ async fn invite_accept_change_role(app: &TestApp, chromedriver: &Path) {
     // Members may see the members, but neither invite nor manage them.
     open_page(bob, app, "/settings/members").await;
     expect_text(bob, "h1", "Acme Corp settings").await;
-    find(bob, "#members-table tr[data-email='ann@example.com']").await;
+    find(bob, "#members-table tr[data-member='ann@example.com']").await;
     assert_absent(bob, "#invite").await;
     assert_absent(bob, "#members-table form").await;
 
     // Ann: Bob is a member now; make him an Admin from his row.
     open_page(ann, app, "/settings/members").await;
-    let bob_row = "#members-table tr[data-email='bob@example.com']";
+    let bob_row = "#members-table tr[data-member='bob@example.com']";
     expect_text(ann, &format!("{bob_row} td.role"), "Member").await;
     choose(ann, &format!("{bob_row} select[name='role_id']"), "Admin").await;
     let change_role = ann
         .find(Locator::XPath(
-            "//tr[@data-email='bob@example.com']//button[normalize-space()='Change role']",
+            "//tr[@data-member='bob@example.com']//button[normalize-space()='Change role']",
         ))
         .await
         .expect("a Change role button in Bob's row");

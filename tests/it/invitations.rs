@@ -48,7 +48,7 @@ async fn invite_sign_up_and_accept(app: TestApp) {
     );
     let page = ann.get("/settings/members").await;
     let ann_row = page
-        .text_of(r#"tr[data-email="ann@example.com"]"#)
+        .text_of(r#"tr[data-member="ann@example.com"]"#)
         .expect("Ann's row");
     assert!(
         !ann_row.contains("never"),
@@ -194,7 +194,7 @@ async fn invalid_links_all_look_the_same(app: TestApp) {
     let page = ann.get("/settings/members").await;
     let revoke_action = page
         .attr_of(
-            r#"tr[data-email="revoked@example.com"] form[action$="/revoke"]"#,
+            r#"tr[data-invitation="revoked@example.com"] form[action$="/revoke"]"#,
             "action",
         )
         .expect("revoke button");

@@ -74,7 +74,8 @@ async fn smtp_outage_delays_but_never_loses(_app: TestApp) {
     for _ in 0..100 {
         if app
             .count(
-                "outbox_emails WHERE attempts > 0 AND sent_at IS NULL AND last_error IS NOT NULL",
+                "outbox_emails WHERE invitation_id IS NOT NULL AND attempts > 0 \
+                 AND sent_at IS NULL AND last_error IS NOT NULL",
             )
             .await
             > 0

@@ -148,7 +148,7 @@ async fn member_changes_apply_on_the_next_request(app: TestApp) {
         "admins read the audit log"
     );
     let page = ann.get("/settings/members").await;
-    let row = r#"tr[data-email="bob@example.com"]"#;
+    let row = r#"tr[data-member="bob@example.com"]"#;
     let role_action = page
         .attr_of(&format!("{row} form[action$=\"/role\"]"), "action")
         .expect("role form");
@@ -267,13 +267,13 @@ async fn members_table_searches_and_pages(app: TestApp) {
         .await;
     }
     let first = ann.get("/settings/members").await;
-    assert_eq!(first.body.matches("<tr data-email=").count(), 50);
+    assert_eq!(first.body.matches("<tr data-member=").count(), 50);
     let next = first.attr_of("#next-members", "href").expect("next page");
     let second = ann.get(&next).await;
-    assert_eq!(second.body.matches("<tr data-email=").count(), 11);
+    assert_eq!(second.body.matches("<tr data-member=").count(), 11);
     assert!(second.attr_of("#next-members", "href").is_none());
     let found = ann.get("/settings/members?q=PERSON%2042").await;
-    assert_eq!(found.body.matches("<tr data-email=").count(), 1);
+    assert_eq!(found.body.matches("<tr data-member=").count(), 1);
     assert!(
         found
             .text_of("#members-table")
@@ -282,13 +282,13 @@ async fn members_table_searches_and_pages(app: TestApp) {
     );
     let by_email = ann.get("/settings/members?q=person5").await;
     assert_eq!(
-        by_email.body.matches("<tr data-email=").count(),
+        by_email.body.matches("<tr data-member=").count(),
         11,
         "person5 and person50–59"
     );
     let wildcard = ann.get("/settings/members?q=%25").await;
     assert_eq!(
-        wildcard.body.matches("<tr data-email=").count(),
+        wildcard.body.matches("<tr data-member=").count(),
         0,
         "% is a character, not a wildcard"
     );

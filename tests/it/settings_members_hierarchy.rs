@@ -333,7 +333,7 @@ async fn role_menu_shows_a_current_role_the_viewer_cannot_give(app: TestApp) {
     let page = lead.get("/settings/members").await;
     assert_eq!(page.status, StatusCode::OK);
     let selected = page
-        .text_of(r#"tr[data-email="fay@example.com"] select option[selected]"#)
+        .text_of(r#"tr[data-member="fay@example.com"] select option[selected]"#)
         .expect("a selected option");
     assert_eq!(selected, "Finance (current)");
     assert!(

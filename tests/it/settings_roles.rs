@@ -60,7 +60,7 @@ async fn presets_create_roles_that_apply(app: TestApp) {
     let members = ann.get("/settings/members").await;
     let action = members
         .attr_of(
-            r#"tr[data-email="bob@example.com"] form[action$="/role"]"#,
+            r#"tr[data-member="bob@example.com"] form[action$="/role"]"#,
             "action",
         )
         .expect("role form");

@@ -331,6 +331,22 @@ impl TestApp {
              WHERE m.workspace_id = w.id AND m.status = 'active')",
         ));
         assert_eq!(miscounted, 0, "workspaces whose member_count is off");
+        let miscounted = futures::executor::block_on(self.count(
+            "roles r WHERE r.member_count <> (SELECT COUNT(*) FROM memberships m \
+             WHERE m.role_id = r.id)",
+        ));
+        assert_eq!(miscounted, 0, "roles whose member_count is off");
+        let stale = futures::executor::block_on(self.count(
+            "invitations i WHERE i.last_email_id IS DISTINCT FROM (SELECT o.id FROM outbox_emails o \
+             WHERE o.invitation_id = i.id ORDER BY o.created_at DESC, o.id DESC LIMIT 1)",
+        ));
+        assert_eq!(stale, 0, "invitations not pointing at their latest email");
+        let unlisted = futures::executor::block_on(self.count(
+            "(SELECT DISTINCT workspace_id, action FROM audit_entries) AS e WHERE NOT EXISTS \
+             (SELECT 1 FROM audit_facets f WHERE f.workspace_id = e.workspace_id \
+              AND f.kind = 'action' AND f.value = e.action)",
+        ));
+        assert_eq!(unlisted, 0, "audited actions missing from the log's filter");
     }
 
     /// Where the app writes emails when no SMTP server is configured.

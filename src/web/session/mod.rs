@@ -12,13 +12,14 @@ use actix_session::Session;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::db::members::RoleRow;
 use crate::db::users::User;
 use crate::db::workspaces::WorkspaceAccess;
 use crate::domain::{UserId, WorkspaceId};
 
 pub(crate) const USER_ID_KEY: &str = "uid";
 pub(crate) const PUBLIC_ID_KEY: &str = "sid";
-const WORKSPACE_KEY: &str = "wid";
+pub(crate) const WORKSPACE_KEY: &str = "wid";
 const FLASH_KEY: &str = "flash";
 /// Reserved: what the store read with the session. Put in by `load`,
 /// removed before every write, so it never reaches the database.
@@ -71,6 +72,10 @@ pub struct Preload {
     pub user: Option<User>,
     /// The workspaces they may enter (personal first).
     pub accessible: Vec<WorkspaceAccess>,
+    /// The roles of `active_workspace_id` (empty when they may not enter it).
+    pub active_roles: Vec<RoleRow>,
+    /// The workspace the session row named as active when it was read.
+    pub active_workspace_id: Option<WorkspaceId>,
     /// Last recorded activity.
     pub last_seen_at: NaiveDateTime,
     /// Client IP last recorded.

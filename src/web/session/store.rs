@@ -15,10 +15,10 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration as CookieDuration;
 use sha2::{Digest, Sha256};
 
-use super::{PRELOAD_KEY, PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY};
+use super::{PRELOAD_KEY, PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY, WORKSPACE_KEY};
 use crate::db::sessions::{Expiry, SessionWrite};
 use crate::db::{self, Db, DbError};
-use crate::domain::UserId;
+use crate::domain::{UserId, WorkspaceId};
 
 /// The database-backed session store.
 #[derive(Clone)]
@@ -74,6 +74,7 @@ fn row_for(
         id_hash,
         public_id: decode(PUBLIC_ID_KEY)?,
         user_id: decode(USER_ID_KEY)?.and_then(|id| UserId::parse(&id)),
+        active_workspace_id: decode(WORKSPACE_KEY)?.and_then(|id| WorkspaceId::parse(&id)),
         state: serde_json::to_string(&Persisted(state))?,
         expires_at: cookie_expiry(ttl),
     })
@@ -127,6 +128,8 @@ impl SessionStore for DbSessionStore {
                 user_id: loaded.user_id,
                 user: loaded.user,
                 accessible: loaded.accessible,
+                active_roles: loaded.active_roles,
+                active_workspace_id: loaded.active_workspace_id,
                 last_seen_at: loaded.last_seen_at,
                 ip: loaded.ip,
                 user_agent: loaded.user_agent,

@@ -8,9 +8,9 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::invitations::InvitationRow;
+use crate::db::invitations::{InvitationRow, Listed};
 use crate::db::members::{MemberRow, RoleRow};
-use crate::db::outbox::DeliveryState;
+use crate::db::outbox::Delivery;
 use crate::db::scope::Scope;
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
@@ -24,7 +24,6 @@ use crate::web::page::{PAGE_SIZE, Page, cursor_page, format_time, render_with_st
 use crate::web::scope::Permitted;
 use crate::web::session::{FlashLevel, SessionData};
 
-/// Members per page.
 /// Resolved invitations shown in the history.
 const HISTORY_SIZE: i64 = 50;
 
@@ -103,6 +102,10 @@ pub async fn index(
     .await
 }
 
+/// The page, with the invite form showing `invite` and `invite_errors`
+/// (422 when there are any). Its data is one checkout and at most two
+/// statements: a page of members, and the invitations with their delivery
+/// status; the roles for the menus came with the scope.
 async fn render(
     state: &AppState,
     page: Page,
@@ -114,62 +117,49 @@ async fn render(
     let can_invite = scope.can(Permission::MembersInvite);
     let search = query.q.unwrap_or_default();
     let after = query.after.as_deref().and_then(MembershipId::parse);
-    let (search_c, scope_c) = (search.clone(), scope.clone());
-    let (rows, pending, history, deliveries) = state
+    let wanted = search.clone();
+    let (rows, invitations) = state
         .db
         .run(move |conn| {
-            let rows =
-                db::members::page(conn, &scope_c, Some(&search_c), after.as_ref(), PAGE_SIZE)?;
-            if !can_invite {
-                return Ok::<_, DbError>((rows, Vec::new(), Vec::new(), Vec::new()));
-            }
-            let pending = db::invitations::pending(conn, &scope_c)?;
-            let history = db::invitations::history(conn, &scope_c, HISTORY_SIZE)?;
-            let ids: Vec<String> = pending.iter().map(|i| i.id.clone()).collect();
-            let deliveries = db::outbox::delivery_of(conn, &ids)?;
-            Ok((rows, pending, history, deliveries))
+            let rows = db::members::page(conn, &scope, Some(&wanted), after.as_ref(), PAGE_SIZE)?;
+            let invitations = if can_invite {
+                db::invitations::listed(conn, &scope, HISTORY_SIZE)?
+            } else {
+                Listed::default()
+            };
+            Ok::<_, DbError>((rows, invitations))
         })
         .await?;
-    let (rows, next_href) = cursor_page(
-        rows,
-        "/settings/members",
-        &[("q", search.as_str())],
-        "after",
-        |row| row.membership_id.to_string(),
-    );
-    let standing = Standing::of_scope(&scope);
-    let grantable = if can_invite || scope.can(Permission::MembersManage) {
-        members::grantable_roles(&state.members, &scope).await?
+    let filters = [("q", search.as_str())];
+    let (rows, next_href) = cursor_page(rows, "/settings/members", &filters, "after", |row| {
+        row.membership_id.to_string()
+    });
+    let scope = &page.scope;
+    let can_manage = scope.can(Permission::MembersManage);
+    let grantable = if can_invite || can_manage {
+        members::grantable_roles(scope)
     } else {
         Vec::new()
     };
+    let standing = Standing::of_scope(scope);
     let members = rows
         .into_iter()
-        .map(|row| MemberView::of(row, &scope, &standing, &grantable))
+        .map(|row| MemberView::of(row, scope, &standing, &grantable))
         .collect();
-    let pending = pending
-        .into_iter()
-        .map(|invitation| {
-            let delivery = delivery_status(&deliveries, &invitation.id);
-            InvitationView::of(invitation, &grantable, delivery)
-        })
-        .collect();
-    let history = history
-        .into_iter()
-        .map(|invitation| InvitationView::of(invitation, &grantable, String::new()))
-        .collect();
+    let listed = |rows: Vec<_>| InvitationView::all(rows, &grantable);
+    let (pending, history) = (listed(invitations.pending), listed(invitations.history));
     let status = if invite_errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let body = MembersPage {
-        can_manage: scope.can(Permission::MembersManage),
         page,
         members,
         search,
         next_href,
         can_invite,
+        can_manage,
         grantable,
         invite,
         invite_errors,
@@ -206,9 +196,19 @@ impl MemberView {
 }
 
 impl InvitationView {
-    fn of(i: InvitationRow, grantable: &[RoleRow], delivery: String) -> Self {
+    fn all(rows: Vec<(InvitationRow, Option<Delivery>)>, grantable: &[RoleRow]) -> Vec<Self> {
+        rows.into_iter()
+            .map(|(row, delivery)| Self::of(row, grantable, delivery.as_ref()))
+            .collect()
+    }
+
+    fn of(i: InvitationRow, grantable: &[RoleRow], delivery: Option<&Delivery>) -> Self {
         InvitationView {
             actionable: grantable.iter().any(|r| Some(&r.id) == i.role_id.as_ref()),
+            delivery: match i.status {
+                InvitationStatus::Pending => delivery_status(delivery),
+                _ => String::new(),
+            },
             id: i.id,
             email: i.email,
             name: i.name,
@@ -222,18 +222,13 @@ impl InvitationView {
                 (Some(at), None) => format_time(at),
                 _ => String::new(),
             },
-            delivery,
         }
     }
 }
 
-/// How the latest email of invitation `id` fared, in words for the table.
-fn delivery_status(deliveries: &[DeliveryState], id: &str) -> String {
-    let latest = deliveries
-        .iter()
-        .rev()
-        .find(|d| d.invitation_id.as_deref() == Some(id));
-    match latest {
+/// How the latest email of an invitation fared, in words for the table.
+fn delivery_status(delivery: Option<&Delivery>) -> String {
+    match delivery {
         Some(d) if d.sent_at.is_some() => "delivered".into(),
         Some(d) if d.attempts == 0 => "not delivered yet".into(),
         Some(d) => format!(

@@ -1,0 +1,12 @@
+DROP TRIGGER memberships_role_count_update ON memberships;
+DROP TRIGGER memberships_role_count_delete ON memberships;
+DROP TRIGGER memberships_role_count_insert ON memberships;
+DROP FUNCTION memberships_role_count_updated();
+DROP FUNCTION memberships_role_count_deleted();
+DROP FUNCTION memberships_role_count_inserted();
+ALTER TABLE roles DROP COLUMN member_count;
+DROP TRIGGER audit_entries_facets ON audit_entries;
+DROP FUNCTION audit_entries_facets();
+DROP TABLE audit_facets;
+ALTER TABLE invitations DROP COLUMN last_email_id;
+ALTER TABLE sessions DROP COLUMN active_workspace_id;
