@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{audit_entries, audit_facets};
-use super::{AnyConnection, DbError, now};
+use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::{UserId, WorkspaceId};
 
@@ -179,31 +179,33 @@ pub fn page(
     filter: &Filter,
     limit: i64,
 ) -> Result<Vec<Entry>, DbError> {
-    let mut query = scope.audit_entries().into_boxed();
-    if let Some(actor) = &filter.actor {
-        query = query.filter(audit_entries::actor_user_id.eq(actor.as_str().to_owned()));
-    }
-    if let Some(action) = &filter.action {
-        query = query.filter(audit_entries::action.eq(action.clone()));
-    }
-    if let Some(before) = &filter.before {
-        query = query.filter(audit_entries::id.lt(before.clone()));
-    }
-    Ok(query
-        .order(audit_entries::id.desc())
-        .limit(limit + 1)
-        .select((
-            audit_entries::id,
-            audit_entries::actor_user_id,
-            audit_entries::actor_name,
-            audit_entries::action,
-            audit_entries::target_type,
-            audit_entries::target_label,
-            audit_entries::details,
-            audit_entries::ip,
-            audit_entries::created_at,
-        ))
-        .load(conn)?)
+    Ok(natively!(conn, |native| {
+        let mut query = scope.audit_entries().into_boxed();
+        if let Some(actor) = &filter.actor {
+            query = query.filter(audit_entries::actor_user_id.eq(actor.as_str()));
+        }
+        if let Some(action) = &filter.action {
+            query = query.filter(audit_entries::action.eq(action));
+        }
+        if let Some(before) = &filter.before {
+            query = query.filter(audit_entries::id.lt(before));
+        }
+        query
+            .order(audit_entries::id.desc())
+            .limit(limit + 1)
+            .select((
+                audit_entries::id,
+                audit_entries::actor_user_id,
+                audit_entries::actor_name,
+                audit_entries::action,
+                audit_entries::target_type,
+                audit_entries::target_label,
+                audit_entries::details,
+                audit_entries::ip,
+                audit_entries::created_at,
+            ))
+            .load(native)
+    })?)
 }
 
 /// What the log's filter menus offer: everyone who has acted in the scoped
@@ -220,11 +222,11 @@ pub struct Facets {
 /// (kept in step by a trigger on `audit_entries`), so their cost is the
 /// number of actors and actions, not of entries.
 pub fn facets(conn: &mut AnyConnection, scope: &Scope) -> Result<Facets, DbError> {
-    let rows: Vec<(String, String, String)> = scope
+    let query = scope
         .audit_facets()
         .order((audit_facets::kind.asc(), audit_facets::label.asc()))
-        .select((audit_facets::kind, audit_facets::value, audit_facets::label))
-        .load(conn)?;
+        .select((audit_facets::kind, audit_facets::value, audit_facets::label));
+    let rows: Vec<(String, String, String)> = natively!(conn, |native| query.load(native))?;
     let mut facets = Facets::default();
     for (kind, value, label) in rows {
         match kind.as_str() {

@@ -17,7 +17,7 @@ use super::expect_one;
 use super::members::{ROLE_COLUMNS, RoleRow};
 use super::outbox::Delivery;
 use super::schema::{invitations, outbox_emails, roles, workspaces};
-use super::{AnyConnection, DbError, now};
+use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::{Email, InvitationStatus, RoleId, UserId, WorkspaceId};
 
@@ -154,22 +154,26 @@ pub fn listed(
         )
         .limit(history_limit)
         .select(ended.field(invitations::id));
-    let rows: Vec<(InvitationRow, Option<Delivery>)> = scope
-        .invitations()
-        .left_join(
-            outbox_emails::table.on(outbox_emails::id.nullable().eq(invitations::last_email_id)),
-        )
-        .filter(is_pending.or(invitations::id.eq_any(recently_ended)))
-        .select((
-            InvitationRow::as_select(),
-            (
-                outbox_emails::attempts,
-                outbox_emails::sent_at,
-                outbox_emails::last_error,
+    // `as_select` names the backend, so the query is built in each arm.
+    let rows: Vec<(InvitationRow, Option<Delivery>)> = natively!(conn, |native| {
+        scope
+            .invitations()
+            .left_join(
+                outbox_emails::table
+                    .on(outbox_emails::id.nullable().eq(invitations::last_email_id)),
             )
-                .nullable(),
-        ))
-        .load(conn)?;
+            .filter(is_pending.or(invitations::id.eq_any(recently_ended)))
+            .select((
+                InvitationRow::as_select(),
+                (
+                    outbox_emails::attempts,
+                    outbox_emails::sent_at,
+                    outbox_emails::last_error,
+                )
+                    .nullable(),
+            ))
+            .load(native)
+    })?;
     let (mut pending, mut history): (Vec<_>, Vec<_>) = rows
         .into_iter()
         .partition(|(row, _)| row.status == InvitationStatus::Pending && row.expires_at > at);

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::expect_one;
 use super::schema::{memberships, roles, users};
-use super::{AnyConnection, DbError, now};
+use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::{MembershipId, MembershipStatus, RoleId, UserId, WorkspaceId};
 
@@ -85,36 +85,44 @@ pub fn page(
     after: Option<&MembershipId>,
     limit: i64,
 ) -> Result<Vec<MemberRow>, DbError> {
-    let mut query = scope
-        .memberships()
-        .inner_join(users::table)
-        .inner_join(roles::table)
-        .into_boxed();
-    if let Some(fragment) = search.map(str::trim).filter(|s| !s.is_empty()) {
-        let fragment = fragment.to_lowercase();
-        if let AnyConnection::Sqlite(sqlite) = conn {
-            match search_candidates(sqlite, &fragment)? {
-                Some(ids) if ids.is_empty() => return Ok(Vec::new()),
-                Some(ids) => query = query.filter(users::id.eq_any(ids)),
-                None => {}
-            }
+    let fragment = search
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_lowercase);
+    let candidates = match (&fragment, &mut *conn) {
+        (Some(fragment), AnyConnection::Sqlite(sqlite)) => search_candidates(sqlite, fragment)?,
+        _ => None,
+    };
+    if candidates.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Vec::new());
+    }
+    let pattern = fragment.map(|f| format!("%{}%", escape_like(&f)));
+    Ok(natively!(conn, |native| {
+        let mut query = scope
+            .memberships()
+            .inner_join(users::table)
+            .inner_join(roles::table)
+            .into_boxed();
+        if let Some(ids) = &candidates {
+            query = query.filter(users::id.eq_any(ids));
         }
-        let pattern = format!("%{}%", escape_like(&fragment));
-        query = query.filter(
-            lower(users::name)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(users::email.like(pattern).escape('\\')),
-        );
-    }
-    if let Some(after) = after {
-        query = query.filter(memberships::id.gt(after.clone()));
-    }
-    Ok(query
-        .order(memberships::id.asc())
-        .limit(limit + 1)
-        .select(MEMBER_COLUMNS)
-        .load(conn)?)
+        if let Some(pattern) = &pattern {
+            query = query.filter(
+                lower(users::name)
+                    .like(pattern)
+                    .escape('\\')
+                    .or(users::email.like(pattern).escape('\\')),
+            );
+        }
+        if let Some(after) = after {
+            query = query.filter(memberships::id.gt(after));
+        }
+        query
+            .order(memberships::id.asc())
+            .limit(limit + 1)
+            .select(MEMBER_COLUMNS)
+            .load(native)
+    })?)
 }
 
 /// At most this many candidates are taken from SQLite's search index; a

@@ -18,7 +18,7 @@
 //! be repeated ([`Db::run_idempotent`], e.g. the session load that starts
 //! every signed-in request) are retried on another connection.
 //!
-//! Every statement is counted (see [`StatementCount`]), so tests and the
+//! Every statement is counted (see [`Tally`]), so tests and the
 //! benchmark can see how many a request ran.
 
 mod schema;
@@ -54,6 +54,23 @@ use diesel::r2d2::{
 };
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// Runs `$body` with `$native` bound to the backend's own connection
+/// instead of the `MultiConnection` wrapper. The wrapper renders a query's
+/// SQL text anew on every execution (its statement cache is keyed by that
+/// text) and converts every value through its own raw type; the backend's
+/// own connection caches a query of static shape by its type and skips
+/// both. For the queries every page view runs: the `body` is compiled once
+/// per backend, so it must be valid on both.
+macro_rules! natively {
+    ($conn:expr, |$native:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Postgresql($native) => $body,
+            $crate::db::AnyConnection::Sqlite($native) => $body,
+        }
+    };
+}
+pub(crate) use natively;
 
 /// A connection to whichever backend the URL named. `Postgresql` comes first
 /// because `establish` tries variants in order.
@@ -96,19 +113,20 @@ thread_local! {
     /// (and cleared) when that connection goes back to the pool.
     static CONNECTION_CLOSED: Cell<bool> = const { Cell::new(false) };
     /// Where statements run on this thread are counted, besides the pool's total.
-    static STATEMENT_SINK: std::cell::RefCell<Option<StatementCount>> = const { std::cell::RefCell::new(None) };
+    static STATEMENT_SINK: std::cell::RefCell<Option<Tally>> = const { std::cell::RefCell::new(None) };
 }
 
 tokio::task_local! {
-    /// The statement counter of the request being served, if any.
-    static REQUEST_STATEMENTS: StatementCount;
+    /// What the request being served shares across its `Db::run` calls.
+    static REQUEST: RequestDb;
 }
 
-/// A count of SQL statements (each `BEGIN`/`COMMIT` counts too).
+/// A shared count: of SQL statements (each `BEGIN`/`COMMIT` counts too),
+/// or of pool checkouts.
 #[derive(Debug, Clone, Default)]
-pub struct StatementCount(Arc<AtomicU64>);
+pub struct Tally(Arc<AtomicU64>);
 
-impl StatementCount {
+impl Tally {
     /// How many so far.
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
@@ -117,18 +135,81 @@ impl StatementCount {
     fn add(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
+}
 
-    /// Runs `future` (a request) with its statements counted here: every
-    /// `Db::run` inside it counts into `self`.
-    pub async fn count_in<F: std::future::Future>(&self, future: F) -> F::Output {
-        REQUEST_STATEMENTS.scope(self.clone(), future).await
+/// The database side of one request: which counter its statements go to,
+/// and the connection it holds. A request that holds one checks a
+/// connection out at its first `Db::run` and keeps it for its later ones
+/// (a page view: the session load, then the page's queries), so it costs
+/// one pool checkout; the connection goes back when the request ends.
+#[derive(Clone, Default)]
+pub struct RequestDb {
+    statements: Option<Tally>,
+    checkouts: Option<Tally>,
+    held: Option<Arc<std::sync::Mutex<Option<PooledConnection<Manager>>>>>,
+}
+
+impl RequestDb {
+    /// Counts the request's statements and pool checkouts into these.
+    pub fn counting_into(mut self, statements: Tally, checkouts: Tally) -> Self {
+        self.statements = Some(statements);
+        self.checkouts = Some(checkouts);
+        self
+    }
+
+    /// Keeps the first connection the request checks out for the rest of
+    /// it. Meant for requests that only wait on the database (page views):
+    /// one that also waits on something else (a password hash) would keep
+    /// a connection from others meanwhile.
+    pub fn holding_a_connection(mut self) -> Self {
+        self.held = Some(Arc::default());
+        self
+    }
+
+    /// Serves `request` with this.
+    pub async fn serve<F: std::future::Future>(self, request: F) -> F::Output {
+        REQUEST.scope(self, request).await
+    }
+
+    fn current() -> Self {
+        REQUEST.try_with(Self::clone).unwrap_or_default()
+    }
+
+    /// The held connection, or one from the pool.
+    fn checkout(&self, pool: &DbPool) -> Result<PooledConnection<Manager>, DbError> {
+        let held = self
+            .held
+            .as_ref()
+            .and_then(|slot| slot.lock().ok().and_then(|mut held| held.take()));
+        if let Some(conn) = held {
+            return Ok(conn);
+        }
+        if let Some(checkouts) = &self.checkouts {
+            checkouts.add();
+        }
+        pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Takes a connection back after use: kept for the request's next
+    /// `Db::run` if it holds one, else returned to the pool. One found
+    /// closed is dropped here, where [`Manager::has_broken`] sees the flag
+    /// and discards it.
+    fn give_back(&self, conn: PooledConnection<Manager>) {
+        let Some(slot) = self.held.as_ref().filter(|_| !CONNECTION_CLOSED.get()) else {
+            return drop(conn);
+        };
+        if let Ok(mut held) = slot.lock()
+            && held.is_none()
+        {
+            *held = Some(conn);
+        }
     }
 }
 
 /// Watches every statement on one connection: counts it, and notes a
 /// connection the database closed.
 struct Observer {
-    total: StatementCount,
+    total: Tally,
 }
 
 impl Instrumentation for Observer {
@@ -302,13 +383,13 @@ pub(crate) fn expect_one(changed: usize) -> Result<(), DbError> {
 pub struct Db {
     pool: DbPool,
     backend: Backend,
-    statements: StatementCount,
+    statements: Tally,
 }
 
 /// Sets up each new connection: SQLite pragmas, and the [`Observer`].
 #[derive(Debug, Clone)]
 struct Customizer {
-    statements: StatementCount,
+    statements: Tally,
 }
 
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Customizer {
@@ -355,7 +436,7 @@ impl Db {
                 })?,
             ),
         }
-        let statements = StatementCount::default();
+        let statements = Tally::default();
         let pool = Pool::builder()
             .max_size(pool_size)
             // No `SELECT 1` before each use: a PostgreSQL connection that
@@ -438,7 +519,8 @@ impl Db {
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
-    /// Runs blocking repository work on the blocking pool with a pooled connection.
+    /// Runs blocking repository work on the blocking pool, on the request's
+    /// held connection or a pooled one.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -446,14 +528,14 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
-        let sink = REQUEST_STATEMENTS.try_with(StatementCount::clone).ok();
+        let request = RequestDb::current();
         tokio::task::spawn_blocking(move || {
-            let _counting = SinkGuard::set(sink);
-            let mut conn = pool
-                .get()
-                .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            let _counting = SinkGuard::set(request.statements.clone());
+            let mut conn = request.checkout(&pool)?;
             CONNECTION_CLOSED.set(false);
-            work(&mut conn)
+            let outcome = work(&mut conn);
+            request.give_back(conn);
+            outcome
         })
         .await
         .map_err(|e| E::from(DbError::Unavailable(format!("blocking pool: {e}"))))?
@@ -470,26 +552,23 @@ impl Db {
         F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
-        let sink = REQUEST_STATEMENTS.try_with(StatementCount::clone).ok();
+        let request = RequestDb::current();
         tokio::task::spawn_blocking(move || {
-            let _counting = SinkGuard::set(sink);
+            let _counting = SinkGuard::set(request.statements.clone());
             let attempts = pool.max_size() + 1;
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let mut conn = pool
-                    .get()
-                    .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+                let mut conn = request.checkout(&pool)?;
                 CONNECTION_CLOSED.set(false);
                 let outcome = work(&mut conn);
-                if outcome.is_err() && CONNECTION_CLOSED.get() && attempt < attempts {
+                let closed = outcome.is_err() && CONNECTION_CLOSED.get();
+                request.give_back(conn);
+                if closed && attempt < attempts {
                     tracing::warn!(
                         attempt,
                         "database connection was closed; retrying on another"
                     );
-                    // Dropping it here hands it to `Manager::has_broken`,
-                    // which sees the flag and discards it.
-                    drop(conn);
                     continue;
                 }
                 return outcome;
@@ -514,7 +593,7 @@ impl Db {
 struct SinkGuard;
 
 impl SinkGuard {
-    fn set(sink: Option<StatementCount>) -> Self {
+    fn set(sink: Option<Tally>) -> Self {
         STATEMENT_SINK.set(sink);
         SinkGuard
     }

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::expect_one;
 use super::schema::{memberships, roles, users, workspace_avatars, workspaces};
-use super::{AnyConnection, DbError, now};
+use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::permission::SystemRole;
 use crate::domain::{MembershipId, MembershipStatus, RoleId, Slug, UserId, WorkspaceId};
@@ -95,17 +95,15 @@ pub struct Settings {
 
 /// Reads the scoped workspace's settings.
 pub fn settings(conn: &mut AnyConnection, scope: &Scope) -> Result<Settings, DbError> {
-    Ok(workspaces::table
-        .find(scope.workspace_id())
-        .select((
-            workspaces::name,
-            workspaces::slug,
-            workspaces::description,
-            workspaces::billing_email,
-            workspaces::billing_address,
-            workspaces::avatar_version,
-        ))
-        .first(conn)?)
+    let query = workspaces::table.find(scope.workspace_id()).select((
+        workspaces::name,
+        workspaces::slug,
+        workspaces::description,
+        workspaces::billing_email,
+        workspaces::billing_address,
+        workspaces::avatar_version,
+    ));
+    Ok(natively!(conn, |native| query.first(native))?)
 }
 
 /// New values of the General tab (already validated).

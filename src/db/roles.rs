@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{memberships, roles};
-use super::{AnyConnection, DbError, now};
+use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::permission::{InheritingRole, effective_permissions};
 use crate::domain::{PermissionSet, RoleId};
@@ -42,11 +42,11 @@ pub struct RoleDetail {
 /// The scoped workspace's roles, highest rank first (what the role rules
 /// check an edit against; the page that also counts holders uses [`list`]).
 pub fn all(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleDetail>, DbError> {
-    Ok(scope
+    Ok(natively!(conn, |native| scope
         .roles()
         .order((roles::level.desc(), roles::name.asc()))
         .select(RoleDetail::as_select())
-        .load(conn)?)
+        .load(native))?)
 }
 
 /// The scoped workspace's roles, highest rank first, with how many members

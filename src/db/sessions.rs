@@ -10,7 +10,7 @@ use super::members::{ROLE_COLUMNS, RoleRow};
 use super::schema::{memberships, roles, sessions, users, workspaces};
 use super::users::{USER_COLUMNS, User};
 use super::workspaces::{ACCESS_COLUMNS, WorkspaceAccess, sort_accessible};
-use super::{AnyConnection, DbError};
+use super::{AnyConnection, DbError, natively};
 use crate::domain::{UserId, WorkspaceId};
 
 /// The expiry rules applied when a session is loaded.
@@ -136,7 +136,7 @@ pub fn load_with_access(
         Option<RoleRow>,
     );
     let active_roles = diesel::alias!(roles as active_roles);
-    let rows: Vec<Row> = sessions::table
+    let query = sessions::table
         .left_join(
             users::table.on(sessions::user_id
                 .eq(users::id.nullable())
@@ -179,8 +179,8 @@ pub fn load_with_access(
             USER_COLUMNS.nullable(),
             ACCESS_COLUMNS.nullable(),
             active_roles.fields(ROLE_COLUMNS).nullable(),
-        ))
-        .load(conn)?;
+        ));
+    let rows: Vec<Row> = natively!(conn, |native| query.load(native))?;
     let mut rows = rows.into_iter().peekable();
     let Some(((state, user_id, last_seen_at, ip, user_agent, active_workspace_id), user, _, _)) =
         rows.peek().cloned()

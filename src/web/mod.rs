@@ -30,6 +30,7 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
@@ -39,7 +40,7 @@ use sha2::Sha256;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, RequestDb, Tally};
 use crate::services::accounts::AccountService;
 use crate::services::accounts::passwords::PasswordHasher;
 use crate::services::mail::Notifier;
@@ -235,7 +236,7 @@ pub fn build_app(
         .wrap(ErrorHandlers::new().default_handler(error::render_error))
         .wrap(security_headers(https))
         .wrap(from_fn(echo_request_id))
-        .wrap(from_fn(count_db_statements))
+        .wrap(from_fn(request_db))
         .wrap(metrics)
         .wrap(TracingLogger::<request_span::RequestSpan>::new())
 }
@@ -262,25 +263,43 @@ fn security_headers(https: bool) -> DefaultHeaders {
     }
 }
 
-/// Counts the SQL statements each request runs (session load and write-back
-/// included) and, when `expose_db_statements` is on, reports them in
-/// `X-Db-Statements`.
-async fn count_db_statements(
+/// The database side of each request ([`RequestDb`]): a page view (GET or
+/// HEAD) holds the first connection it checks out until it ends, so the
+/// session load and the page's queries share one checkout; other requests
+/// may wait on other things (a password hash) and take one per `Db::run`.
+/// When `expose_db_statements` is on, the statements the request ran
+/// (session load and write-back included) are reported in `X-Db-Statements`
+/// and its pool checkouts in `X-Db-Checkouts`.
+async fn request_db(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let expose = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.config.expose_db_statements);
-    if !expose {
-        return next.call(req).await;
+    let mut request = RequestDb::default();
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        request = request.holding_a_connection();
     }
-    let count = crate::db::StatementCount::default();
-    let mut res = count.count_in(next.call(req)).await?;
-    res.headers_mut().insert(
-        header::HeaderName::from_static("x-db-statements"),
-        HeaderValue::from(count.get()),
-    );
+    let (statements, checkouts) = (Tally::default(), Tally::default());
+    if expose {
+        request = request.counting_into(statements.clone(), checkouts.clone());
+    }
+    let mut res = request
+        .serve(session::with_preload_slot(next.call(req)))
+        .await?;
+    if expose {
+        let headers = res.headers_mut();
+        for (name, tally) in [
+            ("x-db-statements", statements),
+            ("x-db-checkouts", checkouts),
+        ] {
+            headers.insert(
+                header::HeaderName::from_static(name),
+                HeaderValue::from(tally.get()),
+            );
+        }
+    }
     Ok(res)
 }
 

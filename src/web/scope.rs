@@ -19,7 +19,7 @@ use crate::domain::UserId;
 use crate::domain::permission::RequiredPermission;
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::session::{Preload, SessionData};
+use crate::web::session::{self, Preload, SessionData};
 
 /// Minimum time between two writes of a session's "last seen".
 const TOUCH_INTERVAL_SECONDS: i64 = 60;
@@ -64,7 +64,7 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
     // Usually the session store read the user, their workspaces and the
     // active workspace's roles in the session's own query; otherwise (no
     // preload for this user) ask here.
-    let loaded = match data.preload_for(&user_id) {
+    let loaded = match session::take_preload_for(&user_id) {
         Some(preload) => {
             record_activity_if_due(&state, &preload, &public_id, &ip, user_agent).await?;
             preload.user.map(|user| {

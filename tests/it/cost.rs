@@ -206,15 +206,25 @@ async fn search_follows_name_and_email_changes(app: TestApp) {
     assert_eq!(search(&ann, "example.org").await, ["robert@example.org"]);
 }
 
-/// `X-Db-Statements` of a GET, after checking it succeeded.
+/// `X-Db-Statements` of a GET, after checking it succeeded and that it
+/// checked out at most one pool connection (`X-Db-Checkouts`).
 async fn statements(browser: &Client, path: &str) -> u64 {
     let res = browser.get(path).await;
     assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
-    res.headers
-        .get("x-db-statements")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{path}: no X-Db-Statements header"))
+    let header = |name: &str| -> u64 {
+        res.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{path}: no {name} header"))
+    };
+    let (statements, checkouts) = (header("x-db-statements"), header("x-db-checkouts"));
+    assert_eq!(
+        checkouts,
+        u64::from(statements > 0),
+        "{path}: one pool checkout for {statements} statement(s)"
+    );
+    statements
 }
 
 async fn statements_per_page_view(app: TestApp) {

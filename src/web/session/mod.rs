@@ -3,10 +3,13 @@
 //! workspace and a one-shot flash message. Handlers never touch raw keys.
 //!
 //! The store also hands the request what it read along with the session
-//! (the user and the workspaces they may enter, see [`Preload`]) under a
-//! reserved key that is never written back.
+//! (the user, the workspaces they may enter and the active one's roles, see
+//! [`Preload`]) through a per-request slot ([`with_preload_slot`]), typed,
+//! never through the session state.
 
 pub mod store;
+
+use std::cell::RefCell;
 
 use actix_session::Session;
 use chrono::NaiveDateTime;
@@ -21,9 +24,6 @@ pub(crate) const USER_ID_KEY: &str = "uid";
 pub(crate) const PUBLIC_ID_KEY: &str = "sid";
 pub(crate) const WORKSPACE_KEY: &str = "wid";
 const FLASH_KEY: &str = "flash";
-/// Reserved: what the store read with the session. Put in by `load`,
-/// removed before every write, so it never reaches the database.
-pub(crate) const PRELOAD_KEY: &str = "__preload";
 
 /// Keys that only a signed-in session may carry.
 pub(crate) const SIGNED_IN_KEYS: &[&str] = &[USER_ID_KEY, PUBLIC_ID_KEY, WORKSPACE_KEY];
@@ -64,7 +64,7 @@ impl FlashLevel {
 /// the signed-in user and the workspaces they may enter right now, and the
 /// activity last recorded. The `Scope` extractor builds from it without
 /// another query. Lives only for the request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Preload {
     /// The user the session row names.
     pub user_id: Option<UserId>,
@@ -160,18 +160,39 @@ impl<'a> SessionData<'a> {
         self.0.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok)
     }
 
-    /// What the store read with this session, for the user `user` (`None`
-    /// when it read nothing for them, e.g. the session changed hands during
-    /// this request).
-    pub fn preload_for(&self, user: &UserId) -> Option<Preload> {
-        self.0
-            .get::<Preload>(PRELOAD_KEY)
-            .ok()
-            .flatten()
-            .filter(|p| p.user_id.as_ref() == Some(user))
-    }
-
     fn get_string(&self, key: &str) -> Option<String> {
         self.0.get::<String>(key).ok().flatten()
     }
+}
+
+tokio::task_local! {
+    /// What the session store read for the request being served.
+    static PRELOADED: RefCell<Option<Preload>>;
+}
+
+/// Serves `request` with a slot for what the session store reads along
+/// with the session (see [`Preload`]); wraps the session middleware.
+pub async fn with_preload_slot<F: std::future::Future>(request: F) -> F::Output {
+    PRELOADED.scope(RefCell::new(None), request).await
+}
+
+/// Called by the store's `load`: hands the request what it read.
+fn put_preload(preload: Preload) {
+    if PRELOADED
+        .try_with(|slot| *slot.borrow_mut() = Some(preload))
+        .is_err()
+    {
+        tracing::debug!("session loaded outside a request: nothing preloaded");
+    }
+}
+
+/// What the store read with this request's session, for the user `user`
+/// (`None` when it read nothing for them, e.g. the session changed hands
+/// during this request). Taken once: the `Scope` extractor keeps the result.
+pub fn take_preload_for(user: &UserId) -> Option<Preload> {
+    PRELOADED
+        .try_with(|slot| slot.borrow_mut().take())
+        .ok()
+        .flatten()
+        .filter(|p| p.user_id.as_ref() == Some(user))
 }

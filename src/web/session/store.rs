@@ -3,9 +3,9 @@
 //! of the database yields no usable cookie. Idle timeout and absolute
 //! lifetime are enforced here, on load.
 //!
-//! `load` reads the session, its user and the workspaces they may enter in
-//! one statement and passes the latter to the `Scope` extractor under the
-//! reserved [`PRELOAD_KEY`] (see [`Preload`]); `save` and `update` strip it.
+//! `load` reads the session, its user, the workspaces they may enter and
+//! the active one's roles in one statement and hands the latter to the
+//! `Scope` extractor through the request's preload slot (see [`Preload`]).
 //! A connection that turns out broken during `load` is replaced and the
 //! read retried (it is a read, so that is always safe).
 
@@ -15,7 +15,7 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration as CookieDuration;
 use sha2::{Digest, Sha256};
 
-use super::{PRELOAD_KEY, PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY, WORKSPACE_KEY};
+use super::{PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY, WORKSPACE_KEY, put_preload};
 use crate::db::sessions::{Expiry, SessionWrite};
 use crate::db::{self, Db, DbError};
 use crate::domain::{UserId, WorkspaceId};
@@ -75,18 +75,9 @@ fn row_for(
         public_id: decode(PUBLIC_ID_KEY)?,
         user_id: decode(USER_ID_KEY)?.and_then(|id| UserId::parse(&id)),
         active_workspace_id: decode(WORKSPACE_KEY)?.and_then(|id| WorkspaceId::parse(&id)),
-        state: serde_json::to_string(&Persisted(state))?,
+        state: serde_json::to_string(state)?,
         expires_at: cookie_expiry(ttl),
     })
-}
-
-/// The state as written: everything but the reserved [`PRELOAD_KEY`].
-struct Persisted<'a>(&'a HashMap<String, String>);
-
-impl serde::Serialize for Persisted<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().filter(|(key, _)| key.as_str() != PRELOAD_KEY))
-    }
 }
 
 impl SessionStore for DbSessionStore {
@@ -113,18 +104,16 @@ impl SessionStore for DbSessionStore {
         let loaded = match loaded {
             None => return Ok(None),
             Some(Err(state)) => {
-                let mut state: HashMap<String, String> = serde_json::from_str(&state)
-                    .map_err(|e| LoadError::Deserialization(e.into()))?;
-                state.remove(PRELOAD_KEY);
-                return Ok(Some(state));
+                return serde_json::from_str(&state)
+                    .map(Some)
+                    .map_err(|e| LoadError::Deserialization(e.into()));
             }
             Some(Ok(loaded)) => loaded,
         };
-        let mut state: HashMap<String, String> = serde_json::from_str(&loaded.state)
+        let state: HashMap<String, String> = serde_json::from_str(&loaded.state)
             .map_err(|e| LoadError::Deserialization(e.into()))?;
-        state.remove(PRELOAD_KEY);
         if loaded.user_id.is_some() {
-            let preload = Preload {
+            put_preload(Preload {
                 user_id: loaded.user_id,
                 user: loaded.user,
                 accessible: loaded.accessible,
@@ -133,9 +122,7 @@ impl SessionStore for DbSessionStore {
                 last_seen_at: loaded.last_seen_at,
                 ip: loaded.ip,
                 user_agent: loaded.user_agent,
-            };
-            let json = serde_json::to_string(&preload).map_err(|e| LoadError::Other(e.into()))?;
-            state.insert(PRELOAD_KEY.to_owned(), json);
+            });
         }
         Ok(Some(state))
     }
@@ -174,7 +161,6 @@ impl SessionStore for DbSessionStore {
         // The row was deleted (signed out elsewhere) while this request ran:
         // keep what the request stored, but never the sign-in it no longer has.
         let mut state = state;
-        state.remove(PRELOAD_KEY);
         for key in SIGNED_IN_KEYS {
             state.remove(*key);
         }
