@@ -18,7 +18,7 @@ use super::members::{ROLE_COLUMNS, RoleRow};
 use super::schema::{invitations, roles, workspaces};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
-use crate::domain::{Email, InvitationStatus, RoleId, UserId, WorkspaceId};
+use crate::domain::{Email, InvitationStatus, RoleId, UserId, WorkspaceId, WorkspaceStatus};
 
 diesel::define_sql_function!(
     /// SQL `COALESCE` over two timestamps, to order the history by when an
@@ -356,7 +356,7 @@ pub fn usable_by_token(
         .filter(invitations::token_hash.eq(token_hash))
         .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
-        .filter(workspaces::status.ne("archived"))
+        .filter(workspaces::status.ne(WorkspaceStatus::Archived))
         .select((
             invitations::id,
             invitations::workspace_id,

@@ -9,7 +9,7 @@ use super::expect_one;
 use super::schema::{memberships, roles, users};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
-use crate::domain::{MembershipId, MembershipStatus, RoleId, UserId, WorkspaceId};
+use crate::domain::{MembershipId, MembershipStatus, RoleId, SystemRole, UserId, WorkspaceId};
 
 diesel::define_sql_function!(
     /// SQL `lower()`, for case-insensitive search on both backends.
@@ -31,8 +31,8 @@ pub struct MemberRow {
     pub role_id: RoleId,
     /// Role name.
     pub role_name: String,
-    /// `owner` / `admin` / `member` for system roles.
-    pub role_system_key: Option<String>,
+    /// Which system role it is; `None` for a custom role.
+    pub role_system_key: Option<SystemRole>,
     /// Role rank.
     pub role_level: i32,
     /// A custom role's permissions.
@@ -282,8 +282,8 @@ pub struct RoleRow {
     pub id: RoleId,
     /// Name.
     pub name: String,
-    /// `owner` / `admin` / `member` for system roles.
-    pub system_key: Option<String>,
+    /// Which system role it is; `None` for a custom role.
+    pub system_key: Option<SystemRole>,
     /// Rank.
     pub level: i32,
     /// A custom role's permissions.

@@ -10,7 +10,7 @@ use super::schema::{memberships, roles, sessions, users, workspaces};
 use super::users::{USER_COLUMNS, User};
 use super::workspaces::{ACCESS_COLUMNS, WorkspaceAccess, sort_accessible};
 use super::{AnyConnection, DbError};
-use crate::domain::UserId;
+use crate::domain::{MembershipStatus, UserId, UserStatus, WorkspaceStatus};
 
 /// The expiry rules applied when a session is loaded.
 #[derive(Debug, Clone, Copy)]
@@ -136,17 +136,17 @@ pub fn load_with_access(
         .left_join(
             users::table.on(sessions::user_id
                 .eq(users::id.nullable())
-                .and(users::status.eq("active"))),
+                .and(users::status.eq(UserStatus::Active))),
         )
         .left_join(
             memberships::table.on(memberships::user_id
                 .eq(users::id)
-                .and(memberships::status.eq("active"))),
+                .and(memberships::status.eq(MembershipStatus::Active))),
         )
         .left_join(
             workspaces::table.on(workspaces::id
                 .eq(memberships::workspace_id)
-                .and(workspaces::status.ne("archived"))),
+                .and(workspaces::status.ne(WorkspaceStatus::Archived))),
         )
         .left_join(roles::table.on(roles::id.eq(memberships::role_id)))
         .filter(sessions::id_hash.eq(id_hash))

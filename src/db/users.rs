@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use super::expect_one;
 use super::schema::{memberships, roles, users, workspaces};
 use super::{AnyConnection, DbError, now, write_transaction};
-use crate::domain::permission::SystemRole;
 use crate::domain::{
-    Email, MembershipId, MembershipStatus, PersonName, RoleId, UserId, UserStatus, WorkspaceId,
+    Email, MembershipId, MembershipStatus, PersonName, RoleId, SystemRole, UserId, UserStatus,
+    WorkspaceId, WorkspaceKind, WorkspaceStatus,
 };
 
 /// An account as the application sees it (never its password hash).
@@ -94,10 +94,10 @@ pub fn create(
         diesel::insert_into(workspaces::table)
             .values((
                 workspaces::id.eq(&workspace_id),
-                workspaces::kind.eq("personal"),
+                workspaces::kind.eq(WorkspaceKind::Personal),
                 workspaces::name.eq("Personal"),
                 workspaces::personal_owner_id.eq(&user_id),
-                workspaces::status.eq("active"),
+                workspaces::status.eq(WorkspaceStatus::Active),
                 workspaces::created_at.eq(created),
                 workspaces::updated_at.eq(created),
             ))
@@ -108,7 +108,7 @@ pub fn create(
             .values((
                 roles::id.eq(&role_id),
                 roles::workspace_id.eq(&workspace_id),
-                roles::system_key.eq(owner.key()),
+                roles::system_key.eq(owner),
                 roles::name.eq(owner.display_name()),
                 roles::level.eq(owner.level()),
                 roles::created_at.eq(created),

@@ -8,21 +8,24 @@ use diesel::prelude::*;
 use super::schema::{memberships, roles, workspaces};
 use super::{AnyConnection, DbError};
 use crate::db::scope::Scope;
-use crate::domain::{MembershipId, MembershipStatus, RoleId, UserId, WorkspaceId};
+use crate::domain::{
+    MembershipId, MembershipStatus, RoleId, SystemRole, UserId, WorkspaceId, WorkspaceKind,
+    WorkspaceStatus,
+};
 
 /// One workspace a user can enter, with their membership and role in it.
 #[derive(Debug, Clone, Queryable, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceAccess {
     /// The workspace.
     pub workspace_id: WorkspaceId,
-    /// `personal`, `organization` or `team`.
-    pub kind: String,
+    /// Personal, organization or team.
+    pub kind: WorkspaceKind,
     /// Its name.
     pub name: String,
     /// Its slug (organizations and teams).
     pub slug: Option<String>,
-    /// `active` or `suspended` (archived ones are never returned).
-    pub status: String,
+    /// Active or suspended (archived ones are never returned).
+    pub status: WorkspaceStatus,
     /// When it was created.
     pub created_at: NaiveDateTime,
     /// The user's membership.
@@ -31,8 +34,8 @@ pub struct WorkspaceAccess {
     pub role_id: RoleId,
     /// The role's name.
     pub role_name: String,
-    /// `owner` / `admin` / `member` for system roles.
-    pub role_system_key: Option<String>,
+    /// Which system role it is; `None` for a custom role.
+    pub role_system_key: Option<SystemRole>,
     /// The role's rank.
     pub role_level: i32,
     /// A custom role's stored permission keys.
@@ -54,7 +57,7 @@ pub fn accessible_to(
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
-        .filter(workspaces::status.ne("archived"))
+        .filter(workspaces::status.ne(WorkspaceStatus::Archived))
         .select(ACCESS_COLUMNS)
         .load(conn)?;
     sort_accessible(&mut rows);
@@ -64,8 +67,8 @@ pub fn accessible_to(
 /// Personal first, then by name (the switcher's order).
 pub(super) fn sort_accessible(rows: &mut [WorkspaceAccess]) {
     rows.sort_by(|a, b| {
-        (a.kind != "personal", a.name.to_lowercase())
-            .cmp(&(b.kind != "personal", b.name.to_lowercase()))
+        (!a.kind.is_personal(), a.name.to_lowercase())
+            .cmp(&(!b.kind.is_personal(), b.name.to_lowercase()))
     });
 }
 

@@ -12,7 +12,7 @@ use crate::db::audit::{Action, Actor, Event};
 use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
-use crate::domain::{Email, FieldErrors, PersonName, Slug, WorkspaceId};
+use crate::domain::{Email, FieldErrors, PersonName, Slug, SystemRole, WorkspaceId, WorkspaceKind};
 use crate::services::ServiceError;
 
 /// Longest description.
@@ -513,7 +513,7 @@ pub async fn transfer_ownership(
 /// handing the organization over first.
 pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), ServiceError> {
     require_organization(scope)?;
-    if scope.workspace().role_system_key.as_deref() == Some("owner") {
+    if scope.workspace().role_system_key == Some(SystemRole::Owner) {
         return Err(ServiceError::Refused(
             "The owner can't leave. Transfer ownership to another member first (you can leave in the same step).",
         ));
@@ -541,7 +541,7 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
 }
 
 fn require_organization(scope: &Scope) -> Result<(), ServiceError> {
-    if scope.workspace().kind == "organization" {
+    if scope.workspace().kind == WorkspaceKind::Organization {
         Ok(())
     } else {
         Err(ServiceError::Refused(

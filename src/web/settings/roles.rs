@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::db::scope::Scope;
 use crate::db::{self, roles::RoleDetail};
 use crate::domain::permission::require;
-use crate::domain::{FieldErrors, Permission, PermissionSet, RoleId};
+use crate::domain::{FieldErrors, Permission, PermissionSet, RoleId, SystemRole};
 use crate::services::ServiceError;
 use crate::services::roles::{self, PRESETS, Preset, RoleInput};
 use crate::web::AppState;
@@ -89,7 +89,7 @@ pub async fn index(
         .map(|(r, members)| RoleRow {
             id: r.id.to_string(),
             editable: r.system_key.is_none() && r.level < page.scope.role_level(),
-            permissions: PermissionSet::of_role(r.system_key.as_deref(), &r.permissions)
+            permissions: PermissionSet::of_role(r.system_key, &r.permissions)
                 .iter()
                 .map(Permission::label)
                 .collect(),
@@ -153,7 +153,7 @@ async fn form_page(
         .unwrap_or_default();
     let parents = roles
         .into_iter()
-        .filter(|(r, _)| r.system_key.as_deref() != Some("owner") && Some(&r.id) != editing)
+        .filter(|(r, _)| r.system_key != Some(SystemRole::Owner) && Some(&r.id) != editing)
         .map(|(r, _)| (r.id.to_string(), r.name))
         .collect();
     let body = RoleFormPage {
