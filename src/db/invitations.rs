@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 use super::audit::Actor;
 use super::expect_one;
-use super::members::{ROLE_COLUMNS, RoleRow};
+use super::members::RoleRow;
 use super::schema::{invitations, roles, workspaces};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
@@ -180,7 +180,7 @@ pub fn find_pending(
         .filter(invitations::id.eq(id))
         .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
-        .select((InvitationRow::as_select(), ROLE_COLUMNS))
+        .select((InvitationRow::as_select(), RoleRow::as_select()))
         .first::<(InvitationRow, RoleRow)>(conn)?;
     Ok(PendingInvitation { row, role })
 }
@@ -200,17 +200,20 @@ pub fn has_lapsed(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<b
 
 /// A pending invitation and who sent it, for re-checking that its sender
 /// may still give the role it offers.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invitations)]
 pub struct SentInvitation {
     /// Id.
     pub id: String,
     /// Invited email.
     pub email: String,
     /// Who sent it (`None` once their account is gone).
+    #[diesel(column_name = invited_by_user_id)]
     pub invited_by: Option<UserId>,
     /// Their name, as recorded.
     pub invited_by_name: String,
     /// The role it offers.
+    #[diesel(embed)]
     pub role: RoleRow,
 }
 
@@ -227,13 +230,7 @@ pub fn pending_with_senders(
         .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
         .order(invitations::created_at.asc())
-        .select((
-            invitations::id,
-            invitations::email,
-            invitations::invited_by_user_id,
-            invitations::invited_by_name,
-            ROLE_COLUMNS,
-        ))
+        .select(SentInvitation::as_select())
         .load(conn)?)
 }
 

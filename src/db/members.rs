@@ -16,64 +16,45 @@ diesel::define_sql_function!(
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
 );
 
-/// One row of the members table.
-#[derive(Debug, Clone, Queryable)]
+/// One row of the members table: a membership joined with its user and role.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = memberships)]
 pub struct MemberRow {
     /// Membership.
+    #[diesel(column_name = id)]
     pub membership_id: MembershipId,
     /// User.
+    #[diesel(select_expression = users::id)]
     pub user_id: UserId,
     /// Name.
+    #[diesel(select_expression = users::name)]
     pub name: String,
     /// Email.
+    #[diesel(select_expression = users::email)]
     pub email: String,
     /// Role.
+    #[diesel(select_expression = roles::id)]
     pub role_id: RoleId,
     /// Role name.
+    #[diesel(select_expression = roles::name)]
     pub role_name: String,
     /// Which system role it is; `None` for a custom role.
+    #[diesel(select_expression = roles::system_key)]
     pub role_system_key: Option<SystemRole>,
     /// Role rank.
+    #[diesel(select_expression = roles::level)]
     pub role_level: i32,
     /// A custom role's permissions.
+    #[diesel(select_expression = roles::permissions)]
     pub role_permissions: String,
     /// Whether they may enter.
     pub status: MembershipStatus,
     /// Last sign-in.
+    #[diesel(select_expression = users::last_login_at)]
     pub last_login_at: Option<NaiveDateTime>,
     /// Joined.
     pub joined_at: NaiveDateTime,
 }
-
-type MemberColumns = (
-    memberships::id,
-    users::id,
-    users::name,
-    users::email,
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    memberships::status,
-    users::last_login_at,
-    memberships::joined_at,
-);
-
-const MEMBER_COLUMNS: MemberColumns = (
-    memberships::id,
-    users::id,
-    users::name,
-    users::email,
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    memberships::status,
-    users::last_login_at,
-    memberships::joined_at,
-);
 
 /// A page of the scoped workspace's members in joining order, after the
 /// cursor, optionally filtered by a name or email fragment. Reads
@@ -113,7 +94,7 @@ pub fn page(
     Ok(query
         .order(memberships::id.asc())
         .limit(limit + 1)
-        .select(MEMBER_COLUMNS)
+        .select(MemberRow::as_select())
         .load(conn)?)
 }
 
@@ -174,7 +155,7 @@ pub fn find(
         .inner_join(users::table)
         .inner_join(roles::table)
         .filter(memberships::id.eq(id))
-        .select(MEMBER_COLUMNS)
+        .select(MemberRow::as_select())
         .first(conn)?)
 }
 
@@ -276,7 +257,8 @@ pub fn remove(
 }
 
 /// A role of the scoped workspace.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = roles)]
 pub struct RoleRow {
     /// Id.
     pub id: RoleId,
@@ -295,7 +277,7 @@ pub fn roles(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleRow>, Db
     Ok(scope
         .roles()
         .order((roles::level.desc(), roles::name.asc()))
-        .select(ROLE_COLUMNS)
+        .select(RoleRow::as_select())
         .load(conn)?)
 }
 
@@ -309,7 +291,7 @@ pub fn acting_role(conn: &mut AnyConnection, scope: &Scope) -> Result<Option<Rol
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(scope.user_id()))
         .filter(memberships::status.eq(MembershipStatus::Active))
-        .select(ROLE_COLUMNS)
+        .select(RoleRow::as_select())
         .first(conn)
         .optional()?)
 }
@@ -329,24 +311,6 @@ pub fn active_roles_of(
         .inner_join(roles::table)
         .filter(memberships::user_id.eq_any(users))
         .filter(memberships::status.eq(MembershipStatus::Active))
-        .select((memberships::user_id, ROLE_COLUMNS))
+        .select((memberships::user_id, RoleRow::as_select()))
         .load(conn)?)
 }
-
-/// The columns of a [`RoleRow`], for every query that reads one.
-pub(super) type RoleColumns = (
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-);
-
-/// See [`RoleColumns`].
-pub(super) const ROLE_COLUMNS: RoleColumns = (
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-);

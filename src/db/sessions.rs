@@ -7,8 +7,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{memberships, roles, sessions, users, workspaces};
-use super::users::{USER_COLUMNS, User};
-use super::workspaces::{ACCESS_COLUMNS, WorkspaceAccess, sort_accessible};
+use super::users::User;
+use super::workspaces::{WorkspaceAccess, sort_accessible};
 use super::{AnyConnection, DbError};
 use crate::domain::{MembershipStatus, UserId, UserStatus, WorkspaceStatus};
 
@@ -102,13 +102,16 @@ pub struct LoadedSession {
     pub user_agent: String,
 }
 
-type SessionColumns = (
-    sessions::state,
-    sessions::user_id,
-    sessions::last_seen_at,
-    sessions::ip,
-    sessions::user_agent,
-);
+/// The session's own part of a [`load_with_access`] row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+struct LiveSession {
+    state: String,
+    user_id: Option<UserId>,
+    last_seen_at: NaiveDateTime,
+    ip: String,
+    user_agent: String,
+}
 
 /// The live session with this key hash, its active user and every
 /// workspace they may enter with their role there, in one query: a row per
@@ -120,19 +123,7 @@ pub fn load_with_access(
     id_hash: &str,
     expiry: Expiry,
 ) -> Result<Option<LoadedSession>, DbError> {
-    type Row = (
-        (String, Option<UserId>, NaiveDateTime, String, String),
-        Option<User>,
-        Option<WorkspaceAccess>,
-    );
-    const SESSION_COLUMNS: SessionColumns = (
-        sessions::state,
-        sessions::user_id,
-        sessions::last_seen_at,
-        sessions::ip,
-        sessions::user_agent,
-    );
-    let rows: Vec<Row> = sessions::table
+    let rows: Vec<(LiveSession, Option<User>, Option<WorkspaceAccess>)> = sessions::table
         .left_join(
             users::table.on(sessions::user_id
                 .eq(users::id.nullable())
@@ -154,13 +145,15 @@ pub fn load_with_access(
         .filter(sessions::last_seen_at.gt(expiry.idle_cutoff))
         .filter(sessions::created_at.gt(expiry.lifetime_cutoff))
         .select((
-            SESSION_COLUMNS,
-            USER_COLUMNS.nullable(),
-            ACCESS_COLUMNS.nullable(),
+            LiveSession::as_select(),
+            // `Option<T>` selects T's columns as nullable: NULL without a
+            // user (or an accessible workspace) on the right of the join.
+            Option::<User>::as_select(),
+            Option::<WorkspaceAccess>::as_select(),
         ))
         .load(conn)?;
     let mut rows = rows.into_iter();
-    let Some(((state, user_id, last_seen_at, ip, user_agent), user, first)) = rows.next() else {
+    let Some((session, user, first)) = rows.next() else {
         return Ok(None);
     };
     // A membership of an archived workspace joins no workspace: its columns
@@ -171,13 +164,13 @@ pub fn load_with_access(
         .collect();
     sort_accessible(&mut accessible);
     Ok(Some(LoadedSession {
-        state,
-        user_id,
+        state: session.state,
+        user_id: session.user_id,
         user,
         accessible,
-        last_seen_at,
-        ip,
-        user_agent,
+        last_seen_at: session.last_seen_at,
+        ip: session.ip,
+        user_agent: session.user_agent,
     }))
 }
 

@@ -13,10 +13,13 @@ use crate::domain::{
     WorkspaceStatus,
 };
 
-/// One workspace a user can enter, with their membership and role in it.
-#[derive(Debug, Clone, Queryable, serde::Serialize, serde::Deserialize)]
+/// One workspace a user can enter, with their membership and role in it:
+/// a row of `workspaces` joined with `memberships` and `roles`.
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = workspaces)]
 pub struct WorkspaceAccess {
     /// The workspace.
+    #[diesel(column_name = id)]
     pub workspace_id: WorkspaceId,
     /// Personal, organization or team.
     pub kind: WorkspaceKind,
@@ -29,16 +32,22 @@ pub struct WorkspaceAccess {
     /// When it was created.
     pub created_at: NaiveDateTime,
     /// The user's membership.
+    #[diesel(select_expression = memberships::id)]
     pub membership_id: MembershipId,
     /// The role held.
+    #[diesel(select_expression = roles::id)]
     pub role_id: RoleId,
     /// The role's name.
+    #[diesel(select_expression = roles::name)]
     pub role_name: String,
     /// Which system role it is; `None` for a custom role.
+    #[diesel(select_expression = roles::system_key)]
     pub role_system_key: Option<SystemRole>,
     /// The role's rank.
+    #[diesel(select_expression = roles::level)]
     pub role_level: i32,
     /// A custom role's stored permission keys.
+    #[diesel(select_expression = roles::permissions)]
     pub role_permissions: String,
     /// Avatar version (0: none), for the switcher's image URL.
     pub avatar_version: i32,
@@ -58,7 +67,7 @@ pub fn accessible_to(
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::status.ne(WorkspaceStatus::Archived))
-        .select(ACCESS_COLUMNS)
+        .select(WorkspaceAccess::as_select())
         .load(conn)?;
     sort_accessible(&mut rows);
     Ok(rows)
@@ -71,42 +80,6 @@ pub(super) fn sort_accessible(rows: &mut [WorkspaceAccess]) {
             .cmp(&(!b.kind.is_personal(), b.name.to_lowercase()))
     });
 }
-
-/// The columns of a [`WorkspaceAccess`].
-pub(super) type AccessColumns = (
-    workspaces::id,
-    workspaces::kind,
-    workspaces::name,
-    workspaces::slug,
-    workspaces::status,
-    workspaces::created_at,
-    memberships::id,
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    workspaces::avatar_version,
-    workspaces::member_count,
-);
-
-/// See [`AccessColumns`].
-pub(super) const ACCESS_COLUMNS: AccessColumns = (
-    workspaces::id,
-    workspaces::kind,
-    workspaces::name,
-    workspaces::slug,
-    workspaces::status,
-    workspaces::created_at,
-    memberships::id,
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    workspaces::avatar_version,
-    workspaces::member_count,
-);
 
 /// How many active members the scoped workspace has: the counter that
 /// triggers on `memberships` keep in step (migration 000007), so the cost
