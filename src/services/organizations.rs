@@ -9,8 +9,8 @@ use chrono::NaiveDateTime;
 
 use crate::config::RateLimit;
 use crate::db::audit::{Action, Actor, Event};
-use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
+use crate::db::throttle::{KeyLimit, Reservation};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{Email, FieldErrors, PersonName, Slug, SystemRole, WorkspaceId, WorkspaceKind};
 use crate::services::ServiceError;
@@ -83,9 +83,7 @@ pub async fn create(
                     window: limit.window,
                 }];
                 let now = db::now();
-                if let Reservation::Refused { until } =
-                    db::login_attempts::reserve(conn, &limits, now)?
-                {
+                if let Reservation::Refused { until } = db::throttle::reserve(conn, &limits, now)? {
                     let minutes = ((until - now).num_seconds() + 59) / 60;
                     return Err(ServiceError::Throttled {
                         retry_after_minutes: minutes.max(1),
