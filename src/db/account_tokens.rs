@@ -33,7 +33,8 @@ impl TokenPurpose {
 }
 
 /// What a token stands for.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = account_tokens)]
 pub struct AccountToken {
     /// The account.
     pub user_id: UserId,
@@ -86,11 +87,7 @@ pub fn usable(
         .filter(account_tokens::purpose.eq(purpose.as_str()))
         .filter(account_tokens::used_at.is_null())
         .filter(account_tokens::expires_at.gt(now()))
-        .select((
-            account_tokens::user_id,
-            account_tokens::email,
-            account_tokens::expires_at,
-        ))
+        .select(AccountToken::as_select())
         .first(conn)
         .optional()?)
 }
@@ -119,11 +116,7 @@ pub fn consume(
     Ok(Some(
         account_tokens::table
             .filter(account_tokens::token_hash.eq(token_hash))
-            .select((
-                account_tokens::user_id,
-                account_tokens::email,
-                account_tokens::expires_at,
-            ))
+            .select(AccountToken::as_select())
             .first(conn)?,
     ))
 }

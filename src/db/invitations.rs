@@ -14,12 +14,12 @@ use diesel::prelude::*;
 
 use super::audit::Actor;
 use super::expect_one;
-use super::members::{ROLE_COLUMNS, RoleRow};
+use super::members::RoleRow;
 use super::outbox::Delivery;
 use super::schema::{invitations, outbox_emails, roles, workspaces};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
-use crate::domain::{Email, InvitationStatus, RoleId, UserId, WorkspaceId};
+use crate::domain::{Email, InvitationStatus, RoleId, UserId, WorkspaceId, WorkspaceStatus};
 
 diesel::define_sql_function!(
     /// SQL `COALESCE` over two timestamps, to order the history by when an
@@ -219,7 +219,7 @@ pub fn find_pending(
         .filter(invitations::id.eq(id))
         .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
-        .select((InvitationRow::as_select(), ROLE_COLUMNS))
+        .select((InvitationRow::as_select(), RoleRow::as_select()))
         .first::<(InvitationRow, RoleRow)>(conn)?;
     Ok(PendingInvitation { row, role })
 }
@@ -239,17 +239,20 @@ pub fn has_lapsed(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<b
 
 /// A pending invitation and who sent it, for re-checking that its sender
 /// may still give the role it offers.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invitations)]
 pub struct SentInvitation {
     /// Id.
     pub id: String,
     /// Invited email.
     pub email: String,
     /// Who sent it (`None` once their account is gone).
+    #[diesel(column_name = invited_by_user_id)]
     pub invited_by: Option<UserId>,
     /// Their name, as recorded.
     pub invited_by_name: String,
     /// The role it offers.
+    #[diesel(embed)]
     pub role: RoleRow,
 }
 
@@ -266,13 +269,7 @@ pub fn pending_with_senders(
         .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
         .order(invitations::created_at.asc())
-        .select((
-            invitations::id,
-            invitations::email,
-            invitations::invited_by_user_id,
-            invitations::invited_by_name,
-            ROLE_COLUMNS,
-        ))
+        .select(SentInvitation::as_select())
         .load(conn)?)
 }
 
@@ -395,7 +392,7 @@ pub fn usable_by_token(
         .filter(invitations::token_hash.eq(token_hash))
         .filter(invitations::status.eq(InvitationStatus::Pending))
         .filter(invitations::expires_at.gt(now()))
-        .filter(workspaces::status.ne("archived"))
+        .filter(workspaces::status.ne(WorkspaceStatus::Archived))
         .select((
             invitations::id,
             invitations::workspace_id,

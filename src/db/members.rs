@@ -9,71 +9,52 @@ use super::expect_one;
 use super::schema::{memberships, roles, users};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
-use crate::domain::{MembershipId, MembershipStatus, RoleId, UserId, WorkspaceId};
+use crate::domain::{MembershipId, MembershipStatus, RoleId, SystemRole, UserId, WorkspaceId};
 
 diesel::define_sql_function!(
     /// SQL `lower()`, for case-insensitive search on both backends.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
 );
 
-/// One row of the members table.
-#[derive(Debug, Clone, Queryable)]
+/// One row of the members table: a membership joined with its user and role.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = memberships)]
 pub struct MemberRow {
     /// Membership.
+    #[diesel(column_name = id)]
     pub membership_id: MembershipId,
     /// User.
+    #[diesel(select_expression = users::id)]
     pub user_id: UserId,
     /// Name.
+    #[diesel(select_expression = users::name)]
     pub name: String,
     /// Email.
+    #[diesel(select_expression = users::email)]
     pub email: String,
     /// Role.
+    #[diesel(select_expression = roles::id)]
     pub role_id: RoleId,
     /// Role name.
+    #[diesel(select_expression = roles::name)]
     pub role_name: String,
-    /// `owner` / `admin` / `member` for system roles.
-    pub role_system_key: Option<String>,
+    /// Which system role it is; `None` for a custom role.
+    #[diesel(select_expression = roles::system_key)]
+    pub role_system_key: Option<SystemRole>,
     /// Role rank.
+    #[diesel(select_expression = roles::level)]
     pub role_level: i32,
     /// A custom role's permissions.
+    #[diesel(select_expression = roles::permissions)]
     pub role_permissions: String,
     /// Whether they may enter.
     pub status: MembershipStatus,
     /// Last sign-in.
+    #[diesel(select_expression = users::last_login_at)]
     pub last_login_at: Option<NaiveDateTime>,
     /// Joined.
     pub joined_at: NaiveDateTime,
 }
-
-type MemberColumns = (
-    memberships::id,
-    users::id,
-    users::name,
-    users::email,
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    memberships::status,
-    users::last_login_at,
-    memberships::joined_at,
-);
-
-const MEMBER_COLUMNS: MemberColumns = (
-    memberships::id,
-    users::id,
-    users::name,
-    users::email,
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    memberships::status,
-    users::last_login_at,
-    memberships::joined_at,
-);
 
 /// A page of the scoped workspace's members in joining order, after the
 /// cursor, optionally filtered by a name or email fragment. Reads
@@ -120,7 +101,7 @@ pub fn page(
         query
             .order(memberships::id.asc())
             .limit(limit + 1)
-            .select(MEMBER_COLUMNS)
+            .select(MemberRow::as_select())
             .load(native)
     })?)
 }
@@ -182,7 +163,7 @@ pub fn find(
         .inner_join(users::table)
         .inner_join(roles::table)
         .filter(memberships::id.eq(id))
-        .select(MEMBER_COLUMNS)
+        .select(MemberRow::as_select())
         .first(conn)?)
 }
 
@@ -284,14 +265,15 @@ pub fn remove(
 }
 
 /// A role of the scoped workspace.
-#[derive(Debug, Clone, Queryable, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = roles)]
 pub struct RoleRow {
     /// Id.
     pub id: RoleId,
     /// Name.
     pub name: String,
-    /// `owner` / `admin` / `member` for system roles.
-    pub system_key: Option<String>,
+    /// Which system role it is; `None` for a custom role.
+    pub system_key: Option<SystemRole>,
     /// Rank.
     pub level: i32,
     /// A custom role's permissions.
@@ -303,7 +285,7 @@ pub fn roles(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleRow>, Db
     Ok(scope
         .roles()
         .order((roles::level.desc(), roles::name.asc()))
-        .select(ROLE_COLUMNS)
+        .select(RoleRow::as_select())
         .load(conn)?)
 }
 
@@ -317,7 +299,7 @@ pub fn roles_of(
     Ok(roles::table
         .filter(roles::workspace_id.eq(workspace))
         .order((roles::level.desc(), roles::name.asc()))
-        .select(ROLE_COLUMNS)
+        .select(RoleRow::as_select())
         .load(conn)?)
 }
 
@@ -331,7 +313,7 @@ pub fn acting_role(conn: &mut AnyConnection, scope: &Scope) -> Result<Option<Rol
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(scope.user_id()))
         .filter(memberships::status.eq(MembershipStatus::Active))
-        .select(ROLE_COLUMNS)
+        .select(RoleRow::as_select())
         .first(conn)
         .optional()?)
 }
@@ -351,24 +333,6 @@ pub fn active_roles_of(
         .inner_join(roles::table)
         .filter(memberships::user_id.eq_any(users))
         .filter(memberships::status.eq(MembershipStatus::Active))
-        .select((memberships::user_id, ROLE_COLUMNS))
+        .select((memberships::user_id, RoleRow::as_select()))
         .load(conn)?)
 }
-
-/// The columns of a [`RoleRow`], for every query that reads one.
-pub(super) type RoleColumns = (
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-);
-
-/// See [`RoleColumns`].
-pub(super) const ROLE_COLUMNS: RoleColumns = (
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-);

@@ -28,12 +28,12 @@ pub mod scope;
 pub mod account_tokens;
 pub mod audit;
 pub mod invitations;
-pub mod login_attempts;
 pub mod members;
 pub mod organizations;
 pub mod outbox;
 pub mod roles;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 pub mod workspaces;
 

@@ -12,8 +12,10 @@ use super::expect_one;
 use super::schema::{memberships, roles, users, workspace_avatars, workspaces};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
-use crate::domain::permission::SystemRole;
-use crate::domain::{MembershipId, MembershipStatus, RoleId, Slug, UserId, WorkspaceId};
+use crate::domain::{
+    MembershipId, MembershipStatus, RoleId, Slug, SystemRole, UserId, WorkspaceId, WorkspaceKind,
+    WorkspaceStatus,
+};
 
 /// Creates an organization with its owner, admin and member roles and makes
 /// `creator` its owner. A taken slug is `DbError::Conflict` on the slug.
@@ -28,22 +30,22 @@ pub fn create(
     diesel::insert_into(workspaces::table)
         .values((
             workspaces::id.eq(&workspace_id),
-            workspaces::kind.eq("organization"),
+            workspaces::kind.eq(WorkspaceKind::Organization),
             workspaces::name.eq(name),
             workspaces::slug.eq(slug.as_str()),
-            workspaces::status.eq("active"),
+            workspaces::status.eq(WorkspaceStatus::Active),
             workspaces::created_at.eq(created),
             workspaces::updated_at.eq(created),
         ))
         .execute(conn)?;
     let mut owner_role = None;
-    for system in [SystemRole::Owner, SystemRole::Admin, SystemRole::Member] {
+    for system in SystemRole::ALL {
         let role_id = RoleId::generate();
         diesel::insert_into(roles::table)
             .values((
                 roles::id.eq(&role_id),
                 roles::workspace_id.eq(&workspace_id),
-                roles::system_key.eq(system.key()),
+                roles::system_key.eq(system),
                 roles::name.eq(system.display_name()),
                 roles::level.eq(system.level()),
                 roles::created_at.eq(created),
@@ -129,7 +131,7 @@ pub fn update_general(
 ) -> Result<(), DbError> {
     expect_one(
         diesel::update(workspaces::table.find(scope.workspace_id()))
-            .filter(workspaces::kind.eq("organization"))
+            .filter(workspaces::kind.eq(WorkspaceKind::Organization))
             .set((
                 workspaces::name.eq(&update.name),
                 workspaces::slug.eq(update.slug.as_str()),
@@ -193,10 +195,10 @@ pub fn avatar(
 pub fn archive(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
     expect_one(
         diesel::update(workspaces::table.find(scope.workspace_id()))
-            .filter(workspaces::kind.eq("organization"))
-            .filter(workspaces::status.ne("archived"))
+            .filter(workspaces::kind.eq(WorkspaceKind::Organization))
+            .filter(workspaces::status.ne(WorkspaceStatus::Archived))
             .set((
-                workspaces::status.eq("archived"),
+                workspaces::status.eq(WorkspaceStatus::Archived),
                 workspaces::archived_at.eq(now()),
                 workspaces::updated_at.eq(now()),
             ))
@@ -227,8 +229,8 @@ pub fn archived_owned_by(
         .inner_join(workspaces::table)
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(user))
-        .filter(roles::system_key.eq(SystemRole::Owner.key()))
-        .filter(workspaces::status.eq("archived"))
+        .filter(roles::system_key.eq(SystemRole::Owner))
+        .filter(workspaces::status.eq(WorkspaceStatus::Archived))
         .filter(workspaces::archived_at.gt(cutoff))
         .order(workspaces::archived_at.desc())
         .select((
@@ -254,7 +256,7 @@ pub fn restore(
         .ok_or(DbError::NotFound)?;
     diesel::update(workspaces::table.find(workspace))
         .set((
-            workspaces::status.eq("active"),
+            workspaces::status.eq(WorkspaceStatus::Active),
             workspaces::archived_at.eq(None::<NaiveDateTime>),
             workspaces::updated_at.eq(now()),
         ))
@@ -268,7 +270,7 @@ pub fn delete_forever(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbE
         diesel::delete(
             workspaces::table
                 .filter(workspaces::id.eq(scope.workspace_id()))
-                .filter(workspaces::kind.eq("organization")),
+                .filter(workspaces::kind.eq(WorkspaceKind::Organization)),
         )
         .execute(conn)?,
     )
@@ -281,8 +283,8 @@ pub fn purge_archived_before(
 ) -> Result<usize, DbError> {
     Ok(diesel::delete(
         workspaces::table
-            .filter(workspaces::kind.eq("organization"))
-            .filter(workspaces::status.eq("archived"))
+            .filter(workspaces::kind.eq(WorkspaceKind::Organization))
+            .filter(workspaces::status.eq(WorkspaceStatus::Archived))
             .filter(workspaces::archived_at.le(cutoff)),
     )
     .execute(conn)?)
@@ -299,8 +301,8 @@ pub struct MemberRef {
     pub name: String,
     /// Email.
     pub email: String,
-    /// `owner` / `admin` / `member`, or `None` for a custom role.
-    pub system_key: Option<String>,
+    /// Which system role they hold; `None` for a custom role.
+    pub system_key: Option<SystemRole>,
 }
 
 /// The active member of the scoped workspace with this email.
@@ -334,7 +336,7 @@ fn system_role_id(
 ) -> Result<RoleId, DbError> {
     Ok(roles::table
         .filter(roles::workspace_id.eq(workspace))
-        .filter(roles::system_key.eq(role.key()))
+        .filter(roles::system_key.eq(role))
         .select(roles::id)
         .first(conn)?)
 }
@@ -397,8 +399,8 @@ pub struct Card {
     pub name: String,
     /// Slug.
     pub slug: String,
-    /// Status.
-    pub status: String,
+    /// Status (never archived: archived ones have no card).
+    pub status: WorkspaceStatus,
     /// The viewer's role there.
     pub role_name: String,
     /// Whether the viewer owns it.
@@ -419,9 +421,9 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
         WorkspaceId,
         String,
         Option<String>,
+        WorkspaceStatus,
         String,
-        String,
-        Option<String>,
+        Option<SystemRole>,
         i32,
         i32,
     );
@@ -430,8 +432,8 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
-        .filter(workspaces::kind.eq("organization"))
-        .filter(workspaces::status.ne("archived"))
+        .filter(workspaces::kind.eq(WorkspaceKind::Organization))
+        .filter(workspaces::status.ne(WorkspaceStatus::Archived))
         .order(workspaces::name.asc())
         .select((
             workspaces::id,
@@ -449,7 +451,7 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
         .inner_join(roles::table)
         .inner_join(users::table)
         .filter(memberships::workspace_id.eq_any(&ids))
-        .filter(roles::system_key.eq(SystemRole::Owner.key()))
+        .filter(roles::system_key.eq(SystemRole::Owner))
         .select((memberships::workspace_id, users::name, users::email))
         .load::<(WorkspaceId, String, String)>(conn)?
         .into_iter()
@@ -461,7 +463,7 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
             |(id, name, slug, status, role_name, system_key, avatar_version, member_count)| Card {
                 member_count: member_count.into(),
                 owner: owners.get(&id).cloned(),
-                viewer_is_owner: system_key.as_deref() == Some(SystemRole::Owner.key()),
+                viewer_is_owner: system_key == Some(SystemRole::Owner),
                 id,
                 name,
                 slug: slug.unwrap_or_default(),
@@ -478,7 +480,7 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
 pub fn owner_counts(conn: &mut AnyConnection) -> Result<Vec<(WorkspaceId, i64)>, DbError> {
     let owners: HashMap<WorkspaceId, i64> = memberships::table
         .inner_join(roles::table)
-        .filter(roles::system_key.eq(SystemRole::Owner.key()))
+        .filter(roles::system_key.eq(SystemRole::Owner))
         .group_by(memberships::workspace_id)
         .select((memberships::workspace_id, diesel::dsl::count_star()))
         .load::<(WorkspaceId, i64)>(conn)?

@@ -11,7 +11,7 @@ use super::schema::{memberships, roles};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::permission::{InheritingRole, effective_permissions};
-use crate::domain::{PermissionSet, RoleId};
+use crate::domain::{PermissionSet, RoleId, SystemRole};
 
 /// A role as the roles page lists it.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -23,8 +23,8 @@ pub struct RoleDetail {
     pub name: String,
     /// Description.
     pub description: String,
-    /// `owner` / `admin` / `member` for system roles.
-    pub system_key: Option<String>,
+    /// Which system role it is; `None` for a custom role.
+    pub system_key: Option<SystemRole>,
     /// Rank.
     pub level: i32,
     /// Effective permissions (custom roles).
@@ -200,7 +200,7 @@ pub fn inheriting(roles: &[RoleDetail]) -> Vec<InheritingRole<'_>> {
         .iter()
         .map(|r| InheritingRole {
             id: r.id.as_str(),
-            system_key: r.system_key.as_deref(),
+            system_key: r.system_key,
             own: PermissionSet::from_stored(&r.own_permissions),
             parent: r.inherits_from_id.as_ref().map(RoleId::as_str),
         })

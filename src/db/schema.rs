@@ -115,7 +115,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_attempts (id) {
+    throttle_events (id) {
         id -> Text,
         throttle_key -> Text,
         attempted_at -> Timestamp,
@@ -191,7 +191,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     roles,
     memberships,
     sessions,
-    login_attempts,
+    throttle_events,
     workspace_avatars,
     audit_entries,
     audit_facets,

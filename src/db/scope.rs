@@ -43,7 +43,7 @@ impl Scope {
     ) -> Option<&'a WorkspaceId> {
         wanted
             .and_then(|id| accessible.iter().find(|w| &w.workspace_id == id))
-            .or_else(|| accessible.iter().find(|w| w.kind == "personal"))
+            .or_else(|| accessible.iter().find(|w| w.kind.is_personal()))
             .map(|w| &w.workspace_id)
     }
 
@@ -106,7 +106,7 @@ impl Scope {
 
     /// Whether the active workspace is the user's personal one.
     pub fn is_personal(&self) -> bool {
-        self.0.active.kind == "personal"
+        self.0.active.kind.is_personal()
     }
 
     /// Whether the user's role in the active workspace allows `permission`.
@@ -150,7 +150,7 @@ impl Scope {
         self.0
             .accessible
             .iter()
-            .find(|w| w.kind == "personal")
+            .find(|w| w.kind.is_personal())
             .map(|w| &w.workspace_id)
     }
 
@@ -163,7 +163,7 @@ impl Scope {
 /// The permissions a membership's role grants. System roles take theirs
 /// from the catalogue; custom roles from their stored set.
 pub fn role_permissions(access: &WorkspaceAccess) -> PermissionSet {
-    PermissionSet::of_role(access.role_system_key.as_deref(), &access.role_permissions)
+    PermissionSet::of_role(access.role_system_key, &access.role_permissions)
 }
 
 /// The scoped entry of each tenant table: `scope.memberships()` is

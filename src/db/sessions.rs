@@ -6,12 +6,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::members::{ROLE_COLUMNS, RoleRow};
+use super::members::RoleRow;
 use super::schema::{memberships, roles, sessions, users, workspaces};
-use super::users::{USER_COLUMNS, User};
-use super::workspaces::{ACCESS_COLUMNS, WorkspaceAccess, sort_accessible};
+use super::users::User;
+use super::workspaces::{WorkspaceAccess, sort_accessible};
 use super::{AnyConnection, DbError, natively};
-use crate::domain::{UserId, WorkspaceId};
+use crate::domain::{MembershipStatus, UserId, UserStatus, WorkspaceId, WorkspaceStatus};
 
 /// The expiry rules applied when a session is loaded.
 #[derive(Debug, Clone, Copy)]
@@ -111,6 +111,18 @@ pub struct LoadedSession {
     pub user_agent: String,
 }
 
+/// The session's own part of a [`load_with_access`] row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+struct LiveSession {
+    state: String,
+    user_id: Option<UserId>,
+    last_seen_at: NaiveDateTime,
+    ip: String,
+    user_agent: String,
+    active_workspace_id: Option<WorkspaceId>,
+}
+
 /// The live session with this key hash, its active user, every workspace
 /// they may enter with their role there, and the roles of the session's
 /// active workspace (for role menus), in one query: a row per accessible
@@ -123,34 +135,28 @@ pub fn load_with_access(
     expiry: Expiry,
 ) -> Result<Option<LoadedSession>, DbError> {
     type Row = (
-        (
-            String,
-            Option<UserId>,
-            NaiveDateTime,
-            String,
-            String,
-            Option<WorkspaceId>,
-        ),
+        LiveSession,
         Option<User>,
         Option<WorkspaceAccess>,
         Option<RoleRow>,
     );
     let active_roles = diesel::alias!(roles as active_roles);
-    let query = sessions::table
+    // `as_select` names the backend, so the query is built in each arm.
+    let rows: Vec<Row> = natively!(conn, |native| sessions::table
         .left_join(
             users::table.on(sessions::user_id
                 .eq(users::id.nullable())
-                .and(users::status.eq("active"))),
+                .and(users::status.eq(UserStatus::Active))),
         )
         .left_join(
             memberships::table.on(memberships::user_id
                 .eq(users::id)
-                .and(memberships::status.eq("active"))),
+                .and(memberships::status.eq(MembershipStatus::Active))),
         )
         .left_join(
             workspaces::table.on(workspaces::id
                 .eq(memberships::workspace_id)
-                .and(workspaces::status.ne("archived"))),
+                .and(workspaces::status.ne(WorkspaceStatus::Archived))),
         )
         .left_join(roles::table.on(roles::id.eq(memberships::role_id)))
         .left_join(
@@ -168,23 +174,25 @@ pub fn load_with_access(
             active_roles.field(roles::name).asc(),
         ))
         .select((
-            (
-                sessions::state,
-                sessions::user_id,
-                sessions::last_seen_at,
-                sessions::ip,
-                sessions::user_agent,
-                sessions::active_workspace_id,
-            ),
-            USER_COLUMNS.nullable(),
-            ACCESS_COLUMNS.nullable(),
-            active_roles.fields(ROLE_COLUMNS).nullable(),
-        ));
-    let rows: Vec<Row> = natively!(conn, |native| query.load(native))?;
-    let mut rows = rows.into_iter().peekable();
-    let Some(((state, user_id, last_seen_at, ip, user_agent, active_workspace_id), user, _, _)) =
-        rows.peek().cloned()
-    else {
+            LiveSession::as_select(),
+            // `Option<T>` selects T's columns as nullable: NULL without a
+            // user (or an accessible workspace) on the right of the join.
+            Option::<User>::as_select(),
+            Option::<WorkspaceAccess>::as_select(),
+            // An alias has no `as_select`: RoleRow's columns, in its order.
+            active_roles
+                .fields((
+                    roles::id,
+                    roles::name,
+                    roles::system_key,
+                    roles::level,
+                    roles::permissions,
+                ))
+                .nullable(),
+        ))
+        .load(native))?;
+    let mut rows = rows.into_iter();
+    let Some((session, user, first_access, first_role)) = rows.next() else {
         return Ok(None);
     };
     let mut accessible: Vec<WorkspaceAccess> = Vec::new();
@@ -192,7 +200,8 @@ pub fn load_with_access(
     // A membership of an archived workspace joins no workspace: its columns
     // come back NULL and the row is skipped. The active workspace comes
     // once per role: keep it once.
-    for (_, _, access, role) in rows {
+    let rest = rows.map(|(_, _, access, role)| (access, role));
+    for (access, role) in std::iter::once((first_access, first_role)).chain(rest) {
         active_roles.extend(role);
         if let Some(access) = access
             && !accessible
@@ -204,15 +213,15 @@ pub fn load_with_access(
     }
     sort_accessible(&mut accessible);
     Ok(Some(LoadedSession {
-        state,
-        user_id,
+        state: session.state,
+        user_id: session.user_id,
         user,
         accessible,
         active_roles,
-        active_workspace_id,
-        last_seen_at,
-        ip,
-        user_agent,
+        active_workspace_id: session.active_workspace_id,
+        last_seen_at: session.last_seen_at,
+        ip: session.ip,
+        user_agent: session.user_agent,
     }))
 }
 

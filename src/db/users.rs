@@ -8,13 +8,14 @@ use diesel::prelude::*;
 use super::expect_one;
 use super::schema::{memberships, roles, users, workspaces};
 use super::{AnyConnection, DbError, now, write_transaction};
-use crate::domain::permission::SystemRole;
 use crate::domain::{
-    Email, MembershipId, MembershipStatus, PersonName, RoleId, UserId, UserStatus, WorkspaceId,
+    Email, MembershipId, MembershipStatus, PersonName, RoleId, SystemRole, UserId, UserStatus,
+    WorkspaceId, WorkspaceKind, WorkspaceStatus,
 };
 
 /// An account as the application sees it (never its password hash).
-#[derive(Debug, Clone, Queryable, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = users)]
 pub struct User {
     /// Its id.
     pub id: UserId,
@@ -33,30 +34,9 @@ pub struct User {
     pub email_verified_at: Option<NaiveDateTime>,
 }
 
-/// The columns of a [`User`].
-pub(super) type UserColumns = (
-    users::id,
-    users::email,
-    users::name,
-    users::status,
-    users::last_login_at,
-    users::created_at,
-    users::email_verified_at,
-);
-
-/// See [`UserColumns`].
-pub(super) const USER_COLUMNS: UserColumns = (
-    users::id,
-    users::email,
-    users::name,
-    users::status,
-    users::last_login_at,
-    users::created_at,
-    users::email_verified_at,
-);
-
 /// What sign-in needs to check a password.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
 pub struct Credentials {
     /// The account.
     pub id: UserId,
@@ -94,10 +74,10 @@ pub fn create(
         diesel::insert_into(workspaces::table)
             .values((
                 workspaces::id.eq(&workspace_id),
-                workspaces::kind.eq("personal"),
+                workspaces::kind.eq(WorkspaceKind::Personal),
                 workspaces::name.eq("Personal"),
                 workspaces::personal_owner_id.eq(&user_id),
-                workspaces::status.eq("active"),
+                workspaces::status.eq(WorkspaceStatus::Active),
                 workspaces::created_at.eq(created),
                 workspaces::updated_at.eq(created),
             ))
@@ -108,7 +88,7 @@ pub fn create(
             .values((
                 roles::id.eq(&role_id),
                 roles::workspace_id.eq(&workspace_id),
-                roles::system_key.eq(owner.key()),
+                roles::system_key.eq(owner),
                 roles::name.eq(owner.display_name()),
                 roles::level.eq(owner.level()),
                 roles::created_at.eq(created),
@@ -146,7 +126,7 @@ pub fn credentials_by_email(
 ) -> Result<Option<Credentials>, DbError> {
     Ok(users::table
         .filter(users::email.eq(email.as_str()))
-        .select((users::id, users::name, users::password_hash, users::status))
+        .select(Credentials::as_select())
         .first(conn)
         .optional()?)
 }
@@ -155,7 +135,7 @@ pub fn credentials_by_email(
 pub fn credentials(conn: &mut AnyConnection, id: &UserId) -> Result<Credentials, DbError> {
     Ok(users::table
         .find(id)
-        .select((users::id, users::name, users::password_hash, users::status))
+        .select(Credentials::as_select())
         .first(conn)?)
 }
 
@@ -164,7 +144,7 @@ pub fn find_active(conn: &mut AnyConnection, id: &UserId) -> Result<Option<User>
     Ok(users::table
         .find(id)
         .filter(users::status.eq(UserStatus::Active))
-        .select(USER_COLUMNS)
+        .select(User::as_select())
         .first(conn)
         .optional()?)
 }
@@ -248,5 +228,8 @@ pub fn change_email(conn: &mut AnyConnection, id: &UserId, email: &Email) -> Res
 /// The account with this id, whatever its status (for links that identify
 /// the account by themselves).
 pub fn find(conn: &mut AnyConnection, id: &UserId) -> Result<User, DbError> {
-    Ok(users::table.find(id).select(USER_COLUMNS).first(conn)?)
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)?)
 }

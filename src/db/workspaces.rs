@@ -8,34 +8,46 @@ use diesel::prelude::*;
 use super::schema::{memberships, roles, workspaces};
 use super::{AnyConnection, DbError};
 use crate::db::scope::Scope;
-use crate::domain::{MembershipId, MembershipStatus, RoleId, UserId, WorkspaceId};
+use crate::domain::{
+    MembershipId, MembershipStatus, RoleId, SystemRole, UserId, WorkspaceId, WorkspaceKind,
+    WorkspaceStatus,
+};
 
-/// One workspace a user can enter, with their membership and role in it.
-#[derive(Debug, Clone, Queryable, serde::Serialize, serde::Deserialize)]
+/// One workspace a user can enter, with their membership and role in it:
+/// a row of `workspaces` joined with `memberships` and `roles`.
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = workspaces)]
 pub struct WorkspaceAccess {
     /// The workspace.
+    #[diesel(column_name = id)]
     pub workspace_id: WorkspaceId,
-    /// `personal`, `organization` or `team`.
-    pub kind: String,
+    /// Personal, organization or team.
+    pub kind: WorkspaceKind,
     /// Its name.
     pub name: String,
     /// Its slug (organizations and teams).
     pub slug: Option<String>,
-    /// `active` or `suspended` (archived ones are never returned).
-    pub status: String,
+    /// Active or suspended (archived ones are never returned).
+    pub status: WorkspaceStatus,
     /// When it was created.
     pub created_at: NaiveDateTime,
     /// The user's membership.
+    #[diesel(select_expression = memberships::id)]
     pub membership_id: MembershipId,
     /// The role held.
+    #[diesel(select_expression = roles::id)]
     pub role_id: RoleId,
     /// The role's name.
+    #[diesel(select_expression = roles::name)]
     pub role_name: String,
-    /// `owner` / `admin` / `member` for system roles.
-    pub role_system_key: Option<String>,
+    /// Which system role it is; `None` for a custom role.
+    #[diesel(select_expression = roles::system_key)]
+    pub role_system_key: Option<SystemRole>,
     /// The role's rank.
+    #[diesel(select_expression = roles::level)]
     pub role_level: i32,
     /// A custom role's stored permission keys.
+    #[diesel(select_expression = roles::permissions)]
     pub role_permissions: String,
     /// Avatar version (0: none), for the switcher's image URL.
     pub avatar_version: i32,
@@ -54,8 +66,8 @@ pub fn accessible_to(
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
-        .filter(workspaces::status.ne("archived"))
-        .select(ACCESS_COLUMNS)
+        .filter(workspaces::status.ne(WorkspaceStatus::Archived))
+        .select(WorkspaceAccess::as_select())
         .load(conn)?;
     sort_accessible(&mut rows);
     Ok(rows)
@@ -64,46 +76,10 @@ pub fn accessible_to(
 /// Personal first, then by name (the switcher's order).
 pub(super) fn sort_accessible(rows: &mut [WorkspaceAccess]) {
     rows.sort_by(|a, b| {
-        (a.kind != "personal", a.name.to_lowercase())
-            .cmp(&(b.kind != "personal", b.name.to_lowercase()))
+        (!a.kind.is_personal(), a.name.to_lowercase())
+            .cmp(&(!b.kind.is_personal(), b.name.to_lowercase()))
     });
 }
-
-/// The columns of a [`WorkspaceAccess`].
-pub(super) type AccessColumns = (
-    workspaces::id,
-    workspaces::kind,
-    workspaces::name,
-    workspaces::slug,
-    workspaces::status,
-    workspaces::created_at,
-    memberships::id,
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    workspaces::avatar_version,
-    workspaces::member_count,
-);
-
-/// See [`AccessColumns`].
-pub(super) const ACCESS_COLUMNS: AccessColumns = (
-    workspaces::id,
-    workspaces::kind,
-    workspaces::name,
-    workspaces::slug,
-    workspaces::status,
-    workspaces::created_at,
-    memberships::id,
-    roles::id,
-    roles::name,
-    roles::system_key,
-    roles::level,
-    roles::permissions,
-    workspaces::avatar_version,
-    workspaces::member_count,
-);
 
 /// How many active members the scoped workspace has: the counter that
 /// triggers on `memberships` keep in step (migration 000007), so the cost

@@ -15,9 +15,9 @@ pub use email::Email;
 pub use ids::{MembershipId, RoleId, UserId, WorkspaceId};
 pub use name::PersonName;
 pub use password::Password;
-pub use permission::{Permission, PermissionSet};
+pub use permission::{Permission, PermissionSet, SystemRole};
 pub use slug::Slug;
-pub use status::{InvitationStatus, MembershipStatus, UserStatus};
+pub use status::{InvitationStatus, MembershipStatus, UserStatus, WorkspaceKind, WorkspaceStatus};
 
 /// Validation messages per form field, in the order they were found.
 /// Domain functions return it; templates show each message beside its field.

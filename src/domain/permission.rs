@@ -170,8 +170,8 @@ impl PermissionSet {
 
     /// What a role allows: system roles from the catalogue, custom roles
     /// from their stored set.
-    pub fn of_role(system_key: Option<&str>, stored: &str) -> Self {
-        match system_key.and_then(SystemRole::from_key) {
+    pub fn of_role(system_role: Option<SystemRole>, stored: &str) -> Self {
+        match system_role {
             Some(system) => system.permissions(),
             None => Self::from_stored(stored),
         }
@@ -200,37 +200,28 @@ impl FromIterator<Permission> for PermissionSet {
     }
 }
 
-/// The roles every workspace has and nobody can edit. Their permissions come
-/// from here, not from the database, so a new catalogue entry reaches every
-/// organization's admins without a data migration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SystemRole {
-    /// Exactly one per organization; everything, including deleting it.
-    Owner,
-    /// Everything but deleting the organization and making owners.
-    Admin,
-    /// Works with resources; sees members; no billing or administration.
-    Member,
-}
+super::status::text_enum!(
+    /// The roles every workspace has and nobody can edit, stored in
+    /// `roles.system_key` (`NULL` for custom roles). Their permissions come
+    /// from here, not from the database, so a new catalogue entry reaches
+    /// every organization's admins without a data migration.
+    SystemRole {
+        /// Exactly one per organization; everything, including deleting it.
+        Owner = "owner",
+        /// Everything but deleting the organization and making owners.
+        Admin = "admin",
+        /// Works with resources; sees members; no billing or administration.
+        Member = "member",
+    }
+);
 
 impl SystemRole {
-    /// The key stored in `roles.system_key`.
-    pub fn key(self) -> &'static str {
-        match self {
-            SystemRole::Owner => "owner",
-            SystemRole::Admin => "admin",
-            SystemRole::Member => "member",
-        }
-    }
+    /// Every system role, highest rank first (the order they are created in).
+    pub const ALL: [SystemRole; 3] = [SystemRole::Owner, SystemRole::Admin, SystemRole::Member];
 
-    /// Looks a stored key up.
-    pub fn from_key(key: &str) -> Option<Self> {
-        match key {
-            "owner" => Some(SystemRole::Owner),
-            "admin" => Some(SystemRole::Admin),
-            "member" => Some(SystemRole::Member),
-            _ => None,
-        }
+    /// Whether this is the member role (what the invite form offers first).
+    pub fn is_member(self) -> bool {
+        self == SystemRole::Member
     }
 
     /// The name shown in the UI.
@@ -272,8 +263,8 @@ impl SystemRole {
 pub struct InheritingRole<'a> {
     /// Its id.
     pub id: &'a str,
-    /// `owner` / `admin` / `member` for system roles.
-    pub system_key: Option<&'a str>,
+    /// Which system role it is; `None` for a custom role.
+    pub system_key: Option<SystemRole>,
     /// The permissions chosen for it (system roles: ignored, the catalogue decides).
     pub own: PermissionSet,
     /// The role it inherits from.
@@ -290,7 +281,7 @@ pub fn effective_permissions<'a>(
 ) -> std::collections::HashMap<&'a str, PermissionSet> {
     let by_id: std::collections::HashMap<&str, &InheritingRole<'a>> =
         roles.iter().map(|r| (r.id, r)).collect();
-    let own = |role: &InheritingRole<'_>| match role.system_key.and_then(SystemRole::from_key) {
+    let own = |role: &InheritingRole<'_>| match role.system_key {
         Some(system) => system.permissions(),
         None => role.own,
     };
@@ -338,6 +329,14 @@ mod tests {
             PermissionSet::from_stored("audit.read billing.read future.thing"),
             set
         );
+    }
+
+    #[test]
+    fn system_role_keys_round_trip() {
+        for role in SystemRole::ALL {
+            assert_eq!(SystemRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(SystemRole::parse("Owner"), None);
     }
 
     #[test]

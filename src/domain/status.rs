@@ -1,13 +1,11 @@
 //! Statuses and kinds, as enums instead of strings: a typo is a compile
 //! error, a `match` must cover every case, and the text stored in the
-//! database (the same on both backends) is converted in one place, here.
+//! database (the same on both backends) is converted in one place, the
+//! `text_enum!` macro here (`domain::permission` declares the system roles
+//! with it too).
 
-use diesel::backend::Backend;
-use diesel::deserialize::{self, FromSql};
-use diesel::serialize::{self, Output, ToSql};
-use diesel::sql_types::Text;
-
-/// Declares an enum stored as one of a fixed set of texts.
+/// Declares an enum stored as one of a fixed set of texts. Also used by
+/// `domain::permission` for the system roles.
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
         $(#[$meta])*
@@ -16,7 +14,7 @@ macro_rules! text_enum {
             diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
             serde::Serialize, serde::Deserialize,
         )]
-        #[diesel(sql_type = Text)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant,)*
         }
@@ -44,23 +42,32 @@ macro_rules! text_enum {
             }
         }
 
-        impl<DB> ToSql<Text, DB> for $name
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
         where
-            DB: Backend,
-            str: ToSql<Text, DB>,
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
         {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
-                self.as_str().to_sql(out)
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
             }
         }
 
-        impl<DB> FromSql<Text, DB> for $name
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
         where
-            DB: Backend,
-            String: FromSql<Text, DB>,
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
         {
-            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-                let text = String::from_sql(bytes)?;
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<
+                    diesel::sql_types::Text,
+                    DB,
+                >>::from_sql(bytes)?;
                 Self::parse(&text).ok_or_else(|| {
                     format!("unknown {} {text:?}", stringify!($name)).into()
                 })
@@ -68,6 +75,8 @@ macro_rules! text_enum {
         }
     };
 }
+
+pub(crate) use text_enum;
 
 text_enum!(
     /// Whether a member may enter the workspace right now.
@@ -105,6 +114,45 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// What a workspace is: it decides which settings and pages it has.
+    WorkspaceKind {
+        /// The one workspace every user has for themselves.
+        Personal = "personal",
+        /// A shared workspace with members, roles and billing.
+        Organization = "organization",
+        /// A group of members inside an organization.
+        Team = "team",
+    }
+);
+
+impl WorkspaceKind {
+    /// Whether this is a user's personal workspace (templates name it
+    /// "Personal" instead of its stored name).
+    pub fn is_personal(self) -> bool {
+        self == WorkspaceKind::Personal
+    }
+}
+
+text_enum!(
+    /// Whether a workspace can be entered and used.
+    WorkspaceStatus {
+        /// In use.
+        Active = "active",
+        /// Enterable, but charges are refused until its balance is topped up.
+        Suspended = "suspended",
+        /// Left every switcher; its owner may restore it until retention ends.
+        Archived = "archived",
+    }
+);
+
+impl WorkspaceStatus {
+    /// Whether it is suspended (the layout shows a banner saying why).
+    pub fn is_suspended(self) -> bool {
+        self == WorkspaceStatus::Suspended
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +170,20 @@ mod tests {
             InvitationStatus::Expired,
         ] {
             assert_eq!(InvitationStatus::parse(status.as_str()), Some(status));
+        }
+        for kind in [
+            WorkspaceKind::Personal,
+            WorkspaceKind::Organization,
+            WorkspaceKind::Team,
+        ] {
+            assert_eq!(WorkspaceKind::parse(kind.as_str()), Some(kind));
+        }
+        for status in [
+            WorkspaceStatus::Active,
+            WorkspaceStatus::Suspended,
+            WorkspaceStatus::Archived,
+        ] {
+            assert_eq!(WorkspaceStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(UserStatus::parse("disabled"), Some(UserStatus::Disabled));
         assert_eq!(UserStatus::parse("Active"), None);

@@ -49,8 +49,8 @@ impl Retention {
 pub struct Purged {
     /// Expired sessions.
     pub sessions: usize,
-    /// Sign-in failures older than the window.
-    pub attempts: usize,
+    /// Throttle events older than the longest throttling window.
+    pub throttle_events: usize,
     /// Organizations archived longer than the retention period.
     pub organizations: usize,
     /// Account links (verification, reset, email change) past their expiry.
@@ -71,7 +71,7 @@ pub async fn run_once(db: &Db, retention: Retention) -> Result<Purged, DbError> 
             let expiry = crate::db::sessions::Expiry::now(retention.idle, retention.lifetime);
             Ok::<_, DbError>(Purged {
                 sessions: db::sessions::purge_expired(conn, expiry)?,
-                attempts: db::login_attempts::purge_older_than(
+                throttle_events: db::throttle::purge_older_than(
                     conn,
                     retention.throttle_window,
                     expiry.now,
@@ -129,7 +129,7 @@ pub async fn run_forever(db: Db, retention: Retention) {
             Ok(purged) if purged != Purged::default() => {
                 tracing::info!(
                     ?purged,
-                    "purged expired sessions, sign-in failures, account links, old outbox files and archived organizations"
+                    "purged expired sessions, throttle events, account links, old outbox files and archived organizations"
                 );
             }
             Ok(_) => {}

@@ -62,7 +62,7 @@ impl Standing {
     pub fn of_role(role: &RoleRow) -> Self {
         Self {
             level: role.level,
-            permissions: PermissionSet::of_role(role.system_key.as_deref(), &role.permissions),
+            permissions: PermissionSet::of_role(role.system_key, &role.permissions),
         }
     }
 
@@ -92,7 +92,7 @@ impl Standing {
     /// standing lacks — system roles included, so a custom role ranked
     /// above Admin can't hand out Admin's permissions it doesn't hold.
     pub fn can_grant(&self, role: &RoleRow) -> bool {
-        role.system_key.as_deref() != Some(SystemRole::Owner.key())
+        role.system_key != Some(SystemRole::Owner)
             && role.level < self.level
             && self
                 .permissions

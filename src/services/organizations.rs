@@ -9,10 +9,10 @@ use chrono::NaiveDateTime;
 
 use crate::config::RateLimit;
 use crate::db::audit::{Action, Actor, Event};
-use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
+use crate::db::throttle::{KeyLimit, Reservation};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
-use crate::domain::{Email, FieldErrors, PersonName, Slug, WorkspaceId};
+use crate::domain::{Email, FieldErrors, PersonName, Slug, SystemRole, WorkspaceId, WorkspaceKind};
 use crate::services::ServiceError;
 
 /// Longest description.
@@ -83,9 +83,7 @@ pub async fn create(
                     window: limit.window,
                 }];
                 let now = db::now();
-                if let Reservation::Refused { until } =
-                    db::login_attempts::reserve(conn, &limits, now)?
-                {
+                if let Reservation::Refused { until } = db::throttle::reserve(conn, &limits, now)? {
                     let minutes = ((until - now).num_seconds() + 59) / 60;
                     return Err(ServiceError::Throttled {
                         retry_after_minutes: minutes.max(1),
@@ -513,7 +511,7 @@ pub async fn transfer_ownership(
 /// handing the organization over first.
 pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), ServiceError> {
     require_organization(scope)?;
-    if scope.workspace().role_system_key.as_deref() == Some("owner") {
+    if scope.workspace().role_system_key == Some(SystemRole::Owner) {
         return Err(ServiceError::Refused(
             "The owner can't leave. Transfer ownership to another member first (you can leave in the same step).",
         ));
@@ -541,7 +539,7 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
 }
 
 fn require_organization(scope: &Scope) -> Result<(), ServiceError> {
-    if scope.workspace().kind == "organization" {
+    if scope.workspace().kind == WorkspaceKind::Organization {
         Ok(())
     } else {
         Err(ServiceError::Refused(

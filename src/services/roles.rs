@@ -97,7 +97,7 @@ impl RoleInput {
 /// Why `name` can't be used for a role: it reads as a system role's name
 /// or as another role's (after Unicode folding and confusable mapping).
 fn name_problem(roles: &[RoleDetail], name: &PersonName, editing: Option<&str>) -> Option<String> {
-    let system = [SystemRole::Owner, SystemRole::Admin, SystemRole::Member]
+    let system = SystemRole::ALL
         .into_iter()
         .find(|s| read_alike(s.display_name(), name.as_str()));
     if let Some(system) = system {
@@ -130,7 +130,7 @@ fn parent_of<'a>(
     }
     let parent = RoleId::parse(chosen)
         .and_then(|id| roles.iter().find(|r| r.id == id))
-        .filter(|p| p.system_key.as_deref() != Some(SystemRole::Owner.key()))
+        .filter(|p| p.system_key != Some(SystemRole::Owner))
         .ok_or_else(|| "Choose another role of this organization (not the owner).".to_owned())?;
     match inheritance_problem(roles, parent, editing, level) {
         Some(problem) => Err(problem),
@@ -201,7 +201,7 @@ fn validate(
         }
     };
     let inherited = parent
-        .map(|p| PermissionSet::of_role(p.system_key.as_deref(), &p.permissions))
+        .map(|p| PermissionSet::of_role(p.system_key, &p.permissions))
         .unwrap_or_default();
     let effective = own.union(inherited);
     let had_effective = editing

@@ -199,33 +199,46 @@ pub async fn change_password(
         new: new_password,
         sign_out_others,
     };
-    let outcome = accounts::change_password(&state.accounts, &page.scope, change).await;
-    match outcome {
+    match accounts::change_password(&state.accounts, &page.scope, change).await {
         Ok(ended) => {
-            let data = SessionData::new(&session);
             // A new key for this session too: the old cookie value is dead.
             session.renew();
-            let message = match ended {
-                0 => "Your password was changed.".to_owned(),
-                1 => "Your password was changed and your other session was signed out.".to_owned(),
-                n => format!("Your password was changed and {n} other sessions were signed out."),
-            };
-            data.flash(FlashLevel::Success, message);
+            SessionData::new(&session).flash(FlashLevel::Success, password_changed(ended));
             Ok(see_other("/account"))
         }
         Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
-            let name = page.scope.user().name.clone();
-            render(
-                &state,
-                page,
-                name,
-                FieldErrors::new(),
-                errors,
-                sign_out_others,
-            )
-            .await
+            password_form_again(&state, page, errors, sign_out_others).await
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+/// The account page with a refused password change again: why it was
+/// refused, and the "sign out others" choice as it was made.
+async fn password_form_again(
+    state: &AppState,
+    page: Page,
+    errors: FieldErrors,
+    sign_out_others: bool,
+) -> Result<HttpResponse, AppError> {
+    let name = page.scope.user().name.clone();
+    render(
+        state,
+        page,
+        name,
+        FieldErrors::new(),
+        errors,
+        sign_out_others,
+    )
+    .await
+}
+
+/// The message after a password change that ended `ended` other sessions.
+fn password_changed(ended: usize) -> String {
+    match ended {
+        0 => "Your password was changed.".to_owned(),
+        1 => "Your password was changed and your other session was signed out.".to_owned(),
+        n => format!("Your password was changed and {n} other sessions were signed out."),
     }
 }
 
@@ -267,19 +280,22 @@ pub async fn change_email(
             Ok(see_other("/account"))
         }
         Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
-            let name = page.scope.user().name.clone();
-            render_with_email_form(
-                &state,
-                page,
-                name,
-                (FieldErrors::new(), FieldErrors::new()),
-                true,
-                EmailFormState { new_email, errors },
-            )
-            .await
+            email_form_again(&state, page, EmailFormState { new_email, errors }).await
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// The account page with a refused email change again: what was typed and
+/// why it was refused.
+async fn email_form_again(
+    state: &AppState,
+    page: Page,
+    email_form: EmailFormState,
+) -> Result<HttpResponse, AppError> {
+    let name = page.scope.user().name.clone();
+    let no_errors = (FieldErrors::new(), FieldErrors::new());
+    render_with_email_form(state, page, name, no_errors, true, email_form).await
 }
 
 /// Sends a new verification link (at most once a minute).

@@ -14,7 +14,7 @@ use super::page::{render_with_status, safe_local_path, see_other, try_again_in};
 use crate::db::invitations::InvitationView;
 use crate::domain::FieldErrors;
 use crate::services::ServiceError;
-use crate::services::accounts::{self, SignUpInput};
+use crate::services::accounts::{self, SignUpInput, SignedIn};
 use crate::services::members;
 use crate::web::session::{FlashLevel, SessionData};
 
@@ -81,11 +81,7 @@ pub async fn signup_form(
         return Ok(see_other("/"));
     }
     let token = query.into_inner().invitation.unwrap_or_default();
-    let invitation = if token.is_empty() {
-        None
-    } else {
-        members::usable_invitation(&state.members, &token).await?
-    };
+    let invitation = invitation_of(&state, &token).await?;
     let page = SignUpPage {
         csrf: csrf.0,
         name: invitation
@@ -100,6 +96,15 @@ pub async fn signup_form(
         invitation: invitation.map(|i| (token, i.workspace_name)),
     };
     render_with_status(&page, StatusCode::OK)
+}
+
+/// The invitation an invitation link's token stands for, if it can still
+/// be answered (no token: none).
+async fn invitation_of(state: &AppState, token: &str) -> Result<Option<InvitationView>, AppError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    Ok(members::usable_invitation(&state.members, token).await?)
 }
 
 /// Creates the account and signs it in, or re-renders the form with what
@@ -119,11 +124,7 @@ pub async fn signup(
     } = form.fields;
     // From an invitation link, the account is for the invited address, which
     // the link proves the person receives mail at.
-    let invitation = if token.is_empty() {
-        None
-    } else {
-        members::usable_invitation(&state.members, &token).await?
-    };
+    let invitation = invitation_of(&state, &token).await?;
     let email = invitation
         .as_ref()
         .map(|i| i.email.clone())
@@ -136,34 +137,46 @@ pub async fn signup(
     };
     match accounts::sign_up(&state.accounts, input, &state.client_ip(&req)).await {
         Ok(signed_in) => {
-            let data = SessionData::new(&session);
-            data.sign_in(&signed_in.user_id, &signed_in.personal_workspace)?;
-            data.flash(
-                FlashLevel::Success,
-                "Welcome to Tenantry! This is your personal workspace.",
-            );
-            match invitation {
-                Some(_) => Ok(see_other(&format!("/invitations/{token}"))),
-                None => Ok(see_other("/")),
-            }
+            let continue_to = invitation.map(|_| format!("/invitations/{token}"));
+            welcome(&session, &signed_in, continue_to.as_deref().unwrap_or("/"))
         }
-        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
+        Err(refused) => {
+            let (errors, status) = sign_up_refusal(refused)?;
             let page = SignUpPage::again(csrf, name, email, errors, token, invitation);
-            render_with_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
+            render_with_status(&page, status)
         }
-        Err(ServiceError::Throttled {
+    }
+}
+
+/// Signs the new account in, greets it and continues to `next`.
+fn welcome(session: &Session, signed_in: &SignedIn, next: &str) -> Result<HttpResponse, AppError> {
+    let data = SessionData::new(session);
+    data.sign_in(&signed_in.user_id, &signed_in.personal_workspace)?;
+    data.flash(
+        FlashLevel::Success,
+        "Welcome to Tenantry! This is your personal workspace.",
+    );
+    Ok(see_other(next))
+}
+
+/// What the sign-up form shows for a refused sign-up, with which status;
+/// an error that is no refusal passes through.
+fn sign_up_refusal(error: ServiceError) -> Result<(FieldErrors, StatusCode), AppError> {
+    match error {
+        ServiceError::Invalid(errors) | ServiceError::Conflict(errors) => {
+            Ok((errors, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        ServiceError::Throttled {
             retry_after_minutes,
-        }) => {
-            let mut errors = FieldErrors::new();
+        } => {
             let wait = try_again_in(retry_after_minutes);
-            errors.add(
-                "form",
-                format!("Too many sign-ups from your network. {wait}"),
-            );
-            let page = SignUpPage::again(csrf, name, email, errors, token, invitation);
-            render_with_status(&page, StatusCode::TOO_MANY_REQUESTS)
+            let message = format!("Too many sign-ups from your network. {wait}");
+            Ok((
+                FieldErrors::of("form", message),
+                StatusCode::TOO_MANY_REQUESTS,
+            ))
         }
-        Err(other) => Err(other.into()),
+        other => Err(other.into()),
     }
 }
 
@@ -239,43 +252,53 @@ pub async fn login(
         next,
     } = form.fields;
     let client_ip = state.client_ip(&req);
-    let outcome = accounts::sign_in(&state.accounts, &email, password, &client_ip).await;
-    let rerender = |errors: FieldErrors, error: Option<String>, status: StatusCode| {
-        let page = LoginPage {
-            csrf: csrf.0.clone(),
-            email: email.clone(),
-            next: safe_local_path(&next).unwrap_or("").to_owned(),
-            errors,
-            error,
-            notice: None,
-        };
-        render_with_status(&page, status)
-    };
-    match outcome {
+    match accounts::sign_in(&state.accounts, &email, password, &client_ip).await {
         Ok(signed_in) => {
             SessionData::new(&session)
                 .sign_in(&signed_in.user_id, &signed_in.personal_workspace)?;
             Ok(see_other(safe_local_path(&next).unwrap_or("/")))
         }
-        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
-            rerender(errors, None, StatusCode::UNPROCESSABLE_ENTITY)
+        Err(refused) => {
+            let (errors, error, status) = sign_in_refusal(refused)?;
+            let page = LoginPage {
+                csrf: csrf.0,
+                email,
+                next: safe_local_path(&next).unwrap_or("").to_owned(),
+                errors,
+                error,
+                notice: None,
+            };
+            render_with_status(&page, status)
         }
-        Err(ServiceError::BadCredentials) => rerender(
+    }
+}
+
+/// What the sign-in form shows for a refused sign-in (field errors or one
+/// message for the form), with which status; an error that is no refusal
+/// passes through.
+fn sign_in_refusal(
+    error: ServiceError,
+) -> Result<(FieldErrors, Option<String>, StatusCode), AppError> {
+    match error {
+        ServiceError::Invalid(errors) | ServiceError::Conflict(errors) => {
+            Ok((errors, None, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        ServiceError::BadCredentials => Ok((
             FieldErrors::new(),
             Some("Wrong email or password.".into()),
             StatusCode::UNAUTHORIZED,
-        ),
-        Err(ServiceError::Throttled {
+        )),
+        ServiceError::Throttled {
             retry_after_minutes,
-        }) => rerender(
+        } => Ok((
             FieldErrors::new(),
             Some(format!(
                 "Too many failed sign-ins. {}",
                 try_again_in(retry_after_minutes)
             )),
             StatusCode::TOO_MANY_REQUESTS,
-        ),
-        Err(other) => Err(other.into()),
+        )),
+        other => Err(other.into()),
     }
 }
 

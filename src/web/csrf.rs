@@ -236,7 +236,7 @@ pub fn check_rendered_for(
     let form_workspace = scope
         .accessible(&rendered_for)
         .map(|w| {
-            if w.kind == "personal" {
+            if w.kind.is_personal() {
                 "Personal".to_owned()
             } else {
                 w.name.clone()

@@ -12,7 +12,7 @@
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpMessage, HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 use tracing_actix_web::RequestId;
 
@@ -205,11 +205,7 @@ pub fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
     let app_error = match error.as_error::<AppError>() {
         Some(app_error) => app_error,
         None => {
-            fallback = match status {
-                StatusCode::NOT_FOUND => AppError::NotFound,
-                s if s.is_server_error() => AppError::Internal(error.to_string()),
-                _ => AppError::BadRequest(error.to_string()),
-            };
+            fallback = foreign_error(error, status);
             &fallback
         }
     };
@@ -223,43 +219,69 @@ pub fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
     }
     let is_api = request.path().starts_with("/api/");
     let response = if matches!(app_error, AppError::SignInRequired) && !is_api {
-        let target = request
-            .uri()
-            .path_and_query()
-            .map(|pq| pq.as_str())
-            .unwrap_or("/");
-        let next = if request.method() == actix_web::http::Method::GET && target != "/" {
-            serde_urlencoded::to_string([("next", target)])
-                .map(|query| format!("/login?{query}"))
-                .unwrap_or_else(|_| "/login".to_owned())
-        } else {
-            "/login".to_owned()
-        };
-        HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, next))
-            .finish()
+        sign_in_redirect(request)
     } else if is_api {
-        let (_, message) = app_error.public_text();
-        HttpResponse::build(status).json(serde_json::json!({
-            "error": { "code": app_error.code(), "message": message, "request_id": request_id }
-        }))
+        json_error(app_error, status, request_id)
     } else {
-        let (title, message) = app_error.public_text();
-        let page = ErrorPage {
-            status: status.as_u16(),
-            title,
-            message: &message,
-            request_id: status.is_server_error().then_some(request_id).flatten(),
-        };
-        let body = page.render().unwrap_or_else(|_| message.clone());
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        error_page(app_error, status, request_id)
     };
     Ok(ErrorHandlerResponse::Response(
         res.into_response(response.map_into_boxed_body())
             .map_into_right_body(),
     ))
+}
+
+/// An error of actix's own (a malformed form, an unknown route) as ours.
+fn foreign_error(error: &actix_web::Error, status: StatusCode) -> AppError {
+    match status {
+        StatusCode::NOT_FOUND => AppError::NotFound,
+        s if s.is_server_error() => AppError::Internal(error.to_string()),
+        _ => AppError::BadRequest(error.to_string()),
+    }
+}
+
+/// To the sign-in page; a GET of another page comes back to it after
+/// signing in (`?next=`).
+fn sign_in_redirect(request: &HttpRequest) -> HttpResponse {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let next = if request.method() == actix_web::http::Method::GET && target != "/" {
+        serde_urlencoded::to_string([("next", target)])
+            .map(|query| format!("/login?{query}"))
+            .unwrap_or_else(|_| "/login".to_owned())
+    } else {
+        "/login".to_owned()
+    };
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, next))
+        .finish()
+}
+
+/// The error as the API answers it: code, public message and request id.
+fn json_error(error: &AppError, status: StatusCode, request_id: Option<String>) -> HttpResponse {
+    let (_, message) = error.public_text();
+    HttpResponse::build(status).json(serde_json::json!({
+        "error": { "code": error.code(), "message": message, "request_id": request_id }
+    }))
+}
+
+/// The error page; the request id is shown only for server errors (so a
+/// report can be matched with the log).
+fn error_page(error: &AppError, status: StatusCode, request_id: Option<String>) -> HttpResponse {
+    let (title, message) = error.public_text();
+    let page = ErrorPage {
+        status: status.as_u16(),
+        title,
+        message: &message,
+        request_id: status.is_server_error().then_some(request_id).flatten(),
+    };
+    let body = page.render().unwrap_or_else(|_| message.clone());
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
 }
 
 impl From<ServiceError> for AppError {

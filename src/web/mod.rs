@@ -75,20 +75,7 @@ impl AppState {
             &config.secret_key,
             b"tenantry session cookie v1",
         ));
-        let mail = crate::services::mail::Outbox {
-            transport: crate::services::mail::Transport::from_config(
-                config.smtp_url.as_deref(),
-                &config.data_dir,
-            )?,
-            from: config
-                .mail_from
-                .parse()
-                .map_err(|e| anyhow::anyhow!("TENANTRY_MAIL_FROM {:?}: {e}", config.mail_from))?,
-            kick: Arc::new(tokio::sync::Notify::new()),
-            retry_base: config.mail_retry_base,
-            poll: config.mail_poll,
-            db: db.clone(),
-        };
+        let mail = mail_outbox(&config, &db)?;
         let notifier = Notifier::new(&config.base_url, &mail);
         let accounts = AccountService {
             db: db.clone(),
@@ -136,6 +123,25 @@ impl AppState {
             None => "unknown".into(),
         }
     }
+}
+
+/// The email outbox as configured: SMTP or `.eml` files, the sender, and
+/// the worker's retry and poll intervals.
+fn mail_outbox(config: &Config, db: &Db) -> anyhow::Result<crate::services::mail::Outbox> {
+    Ok(crate::services::mail::Outbox {
+        transport: crate::services::mail::Transport::from_config(
+            config.smtp_url.as_deref(),
+            &config.data_dir,
+        )?,
+        from: config
+            .mail_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("TENANTRY_MAIL_FROM {:?}: {e}", config.mail_from))?,
+        kick: Arc::new(tokio::sync::Notify::new()),
+        retry_base: config.mail_retry_base,
+        poll: config.mail_poll,
+        db: db.clone(),
+    })
 }
 
 /// The `hops`-th `X-Forwarded-For` entry from the right (several header
@@ -192,34 +198,8 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    let config = &state.config;
-    let https = config.is_https();
-    let store = DbSessionStore::new(
-        state.db.clone(),
-        config.session_idle,
-        config.session_lifetime,
-    );
-    let sessions = SessionMiddleware::builder(store, state.session_key.clone())
-        .cookie_name(
-            if https {
-                SECURE_SESSION_COOKIE
-            } else {
-                SESSION_COOKIE
-            }
-            .to_owned(),
-        )
-        .cookie_secure(https)
-        .cookie_http_only(true)
-        .cookie_same_site(SameSite::Lax)
-        .cookie_path("/".into())
-        .session_lifecycle(
-            PersistentSession::default()
-                .session_ttl(CookieDuration::seconds(
-                    config.session_lifetime.num_seconds(),
-                ))
-                .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
-        )
-        .build();
+    let https = state.config.is_https();
+    let sessions = session_middleware(&state, https);
     App::new()
         .app_data(state.clone())
         .app_data(web::FormConfig::default().limit(64 * 1024))
@@ -239,6 +219,39 @@ pub fn build_app(
         .wrap(from_fn(request_db))
         .wrap(metrics)
         .wrap(TracingLogger::<request_span::RequestSpan>::new())
+}
+
+/// Sessions in the database behind an HTTP-only, SameSite=Lax cookie
+/// (`Secure` and `__Host-` named over HTTPS) that lives as long as a session
+/// may, its expiry moved only when the session state changes.
+fn session_middleware(state: &AppState, https: bool) -> SessionMiddleware<DbSessionStore> {
+    let config = &state.config;
+    let store = DbSessionStore::new(
+        state.db.clone(),
+        config.session_idle,
+        config.session_lifetime,
+    );
+    SessionMiddleware::builder(store, state.session_key.clone())
+        .cookie_name(
+            if https {
+                SECURE_SESSION_COOKIE
+            } else {
+                SESSION_COOKIE
+            }
+            .to_owned(),
+        )
+        .cookie_secure(https)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".into())
+        .session_lifecycle(
+            PersistentSession::default()
+                .session_ttl(CookieDuration::seconds(
+                    config.session_lifetime.num_seconds(),
+                ))
+                .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build()
 }
 
 /// The headers of SECURITY.md on every response.

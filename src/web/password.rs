@@ -120,17 +120,27 @@ pub async fn reset_form(
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     match recovery::reset_target(&state.accounts, &token).await? {
-        Some(email) => render_with_status(
-            &ResetPage {
-                csrf: csrf.0,
-                token,
-                email,
-                errors: FieldErrors::new(),
-            },
-            StatusCode::OK,
-        ),
+        Some(email) => render_reset(csrf, token, email, FieldErrors::new(), StatusCode::OK),
         None => link_invalid(),
     }
+}
+
+/// The new-password form of the link `token` for the account at `email`,
+/// with the reasons a password was refused beside the field.
+fn render_reset(
+    csrf: CsrfToken,
+    token: String,
+    email: String,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let page = ResetPage {
+        csrf: csrf.0,
+        token,
+        email,
+        errors,
+    };
+    render_with_status(&page, status)
 }
 
 /// Sets the new password, signs out every session of the account and signs
@@ -165,15 +175,7 @@ pub async fn reset(
             let email = recovery::reset_target(&state.accounts, &token)
                 .await?
                 .unwrap_or_default();
-            render_with_status(
-                &ResetPage {
-                    csrf: csrf.0,
-                    token,
-                    email,
-                    errors,
-                },
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
+            render_reset(csrf, token, email, errors, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(ServiceError::NotFound) => link_invalid(),
         Err(other) => Err(other.into()),

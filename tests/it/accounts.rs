@@ -347,7 +347,7 @@ async fn sign_in_is_throttled_per_account(app: TestApp) {
         "not signed in"
     );
     // When the failures age out of the window, sign-in works again.
-    app.execute("UPDATE login_attempts SET attempted_at = '2000-01-01 00:00:00'")
+    app.execute("UPDATE throttle_events SET attempted_at = '2000-01-01 00:00:00'")
         .await;
     let res = owner
         .submit(
@@ -358,7 +358,7 @@ async fn sign_in_is_throttled_per_account(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(
-        app.count("login_attempts WHERE throttle_key = 'account:ann@example.com'")
+        app.count("throttle_events WHERE throttle_key = 'account:ann@example.com'")
             .await,
         0,
         "cleared on success"
@@ -483,7 +483,7 @@ async fn sign_in_is_throttled_per_ip(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
-        app.count("login_attempts WHERE throttle_key = 'ip:127.0.0.1'")
+        app.count("throttle_events WHERE throttle_key = 'ip:127.0.0.1'")
             .await,
         4
     );

@@ -378,12 +378,12 @@ async fn parallel_wrong_passwords_get_no_more_checks_than_the_account_limit(app:
     // before hashing.
     assert_eq!((wrong, throttled), (5, 35), "{statuses:?}");
     assert_eq!(
-        app.count("login_attempts WHERE throttle_key = 'account:ann@example.com'")
+        app.count("throttle_events WHERE throttle_key = 'account:ann@example.com'")
             .await,
         5
     );
     assert_eq!(
-        app.count("login_attempts WHERE throttle_key = 'ip:127.0.0.1'")
+        app.count("throttle_events WHERE throttle_key = 'ip:127.0.0.1'")
             .await,
         5
     );
@@ -415,12 +415,12 @@ async fn parallel_guesses_from_one_ip_get_no_more_checks_than_the_ip_limit(app: 
     let (wrong, throttled, statuses) = sign_in_outcomes(&results);
     assert_eq!((wrong, throttled), (5, 35), "{statuses:?}");
     assert_eq!(
-        app.count("login_attempts WHERE throttle_key = 'ip:127.0.0.1'")
+        app.count("throttle_events WHERE throttle_key = 'ip:127.0.0.1'")
             .await,
         5
     );
     assert_eq!(
-        app.count("login_attempts WHERE throttle_key LIKE 'account:%'")
+        app.count("throttle_events WHERE throttle_key LIKE 'account:%'")
             .await,
         5,
         "only the checked attempts count against their accounts"
@@ -466,12 +466,12 @@ async fn the_client_ip_is_the_one_the_proxy_appended(app: TestApp) {
         .count();
     assert_eq!((wrong, throttled), (50, 10), "{statuses:?}");
     assert_eq!(
-        app.count("login_attempts WHERE throttle_key = 'ip:10.0.0.7'")
+        app.count("throttle_events WHERE throttle_key = 'ip:10.0.0.7'")
             .await,
         50
     );
     assert_eq!(
-        app.count("login_attempts WHERE throttle_key LIKE 'ip:6.6.6.%'")
+        app.count("throttle_events WHERE throttle_key LIKE 'ip:6.6.6.%'")
             .await,
         0
     );

@@ -9,8 +9,8 @@ pub mod tokens;
 
 use crate::config::{LoginThrottle, RateLimit};
 use crate::db::audit::{Action, Actor, Event};
-use crate::db::login_attempts::{KeyLimit, Reservation};
 use crate::db::scope::Scope;
+use crate::db::throttle::{KeyLimit, Reservation};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
 use crate::domain::{Email, FieldErrors, Password, PersonName, UserId, UserStatus, WorkspaceId};
@@ -158,7 +158,7 @@ async fn reserve_sign_up(service: &AccountService, client_ip: &str) -> Result<()
                 max: limit.max,
                 window: limit.window,
             }];
-            db::login_attempts::reserve(conn, &limits, db::now())
+            db::throttle::reserve(conn, &limits, db::now())
         })
         .await
         .map_err(ServiceError::from)
@@ -208,7 +208,7 @@ pub async fn sign_in(
                     window: throttle.window,
                 },
             ];
-            match db::login_attempts::reserve(conn, &limits, db::now())? {
+            match db::throttle::reserve(conn, &limits, db::now())? {
                 Reservation::Refused { until } => Ok(Err(throttled(until))),
                 Reservation::Granted(mut ids) => {
                     let credentials = db::users::credentials_by_email(conn, &lookup_email)?;
@@ -266,9 +266,9 @@ async fn record_success(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                db::login_attempts::clear(conn, &account_key)?;
+                db::throttle::clear(conn, &account_key)?;
                 if let Some(id) = &ip_reservation {
-                    db::login_attempts::release(conn, id)?;
+                    db::throttle::release(conn, id)?;
                 }
                 db::users::record_sign_in(conn, &actor.user_id)?;
                 let personal = db::workspaces::personal_of(conn, &actor.user_id)?;

@@ -13,7 +13,7 @@ use super::tokens::{self, AccountMail, PASSWORD_RESET_TTL};
 use super::{AccountService, SignedIn, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
 use crate::db::audit::{Action, Actor};
-use crate::db::login_attempts::{KeyLimit, Reservation};
+use crate::db::throttle::{KeyLimit, Reservation};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::time::format_time;
 use crate::domain::{Email, FieldErrors, Password, UserStatus};
@@ -62,7 +62,7 @@ pub async fn request_reset(
                     },
                 ];
                 if let Reservation::Refused { until } =
-                    db::login_attempts::reserve(conn, &limits, now)?
+                    db::throttle::reserve(conn, &limits, now)?
                 {
                     let minutes = ((until - now).num_seconds() + 59) / 60;
                     return Err(ServiceError::Throttled {
@@ -202,7 +202,7 @@ pub async fn reset_password(
                     ],
                 )?;
                 let ended = db::sessions::delete_all_of_user(conn, &token.user_id)?;
-                db::login_attempts::clear(conn, &format!("account:{}", token.email))?;
+                db::throttle::clear(conn, &format!("account:{}", token.email))?;
                 db::users::record_sign_in(conn, &token.user_id)?;
                 let personal = db::workspaces::personal_of(conn, &token.user_id)?;
                 let actor = Actor {

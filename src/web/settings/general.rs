@@ -92,6 +92,18 @@ pub struct GeneralForm {
     billing_address: String,
 }
 
+impl From<GeneralForm> for GeneralInput {
+    fn from(form: GeneralForm) -> Self {
+        GeneralInput {
+            name: form.name,
+            slug: form.slug,
+            description: form.description,
+            billing_email: form.billing_email,
+            billing_address: form.billing_address,
+        }
+    }
+}
+
 /// Saves the General tab.
 pub async fn update_general(
     state: web::Data<AppState>,
@@ -100,20 +112,7 @@ pub async fn update_general(
     session: Session,
     form: ScopedForm<GeneralForm>,
 ) -> Result<HttpResponse, AppError> {
-    let GeneralForm {
-        name,
-        slug,
-        description,
-        billing_email,
-        billing_address,
-    } = form.fields;
-    let input = GeneralInput {
-        name,
-        slug,
-        description,
-        billing_email,
-        billing_address,
-    };
+    let input = GeneralInput::from(form.fields);
     match organizations::update_general(&state.organizations, &form.scope, input.clone()).await {
         Ok(()) => {
             SessionData::new(&session)

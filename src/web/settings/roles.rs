@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::db::scope::Scope;
 use crate::db::{self, roles::RoleDetail};
 use crate::domain::permission::require;
-use crate::domain::{FieldErrors, Permission, PermissionSet, RoleId};
+use crate::domain::{FieldErrors, Permission, PermissionSet, RoleId, SystemRole};
 use crate::services::ServiceError;
 use crate::services::roles::{self, PRESETS, Preset, RoleInput};
 use crate::web::AppState;
@@ -89,7 +89,7 @@ pub async fn index(
         .map(|(r, members)| RoleRow {
             id: r.id.to_string(),
             editable: r.system_key.is_none() && r.level < page.scope.role_level(),
-            permissions: PermissionSet::of_role(r.system_key.as_deref(), &r.permissions)
+            permissions: PermissionSet::of_role(r.system_key, &r.permissions)
                 .iter()
                 .map(Permission::label)
                 .collect(),
@@ -139,34 +139,52 @@ async fn form_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let roles = load(state, &page.scope).await?;
-    let kept = roles
-        .iter()
-        .find(|(r, _)| Some(&r.id) == editing)
-        .map(|(r, _)| {
-            PermissionSet::from_stored(&r.own_permissions)
-                .difference(page.scope.permissions())
-                .iter()
-                .map(Permission::label)
-                .collect()
-        })
-        .unwrap_or_default();
-    let parents = roles
+    let roles: Vec<RoleDetail> = load(state, &page.scope)
+        .await?
         .into_iter()
-        .filter(|(r, _)| r.system_key.as_deref() != Some("owner") && Some(&r.id) != editing)
-        .map(|(r, _)| (r.id.to_string(), r.name))
+        .map(|(role, _)| role)
         .collect();
     let body = RoleFormPage {
-        kept,
+        kept: kept_permissions(&roles, editing, &page.scope),
+        parents: parent_choices(roles, editing),
         groups: groups(&page.scope),
         page,
         action,
         editing: editing.is_some(),
         form,
         errors,
-        parents,
     };
     render_with_status(&body, status)
+}
+
+/// What the edited role holds that the editor doesn't (so can't see as
+/// checkboxes, and saving keeps as it is).
+fn kept_permissions(
+    roles: &[RoleDetail],
+    editing: Option<&RoleId>,
+    scope: &Scope,
+) -> Vec<&'static str> {
+    roles
+        .iter()
+        .find(|r| Some(&r.id) == editing)
+        .map(|r| {
+            PermissionSet::from_stored(&r.own_permissions)
+                .difference(scope.permissions())
+                .iter()
+                .map(Permission::label)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The roles a role may inherit from, as (id, name) for the menu: any but
+/// the owner role and the edited role itself.
+fn parent_choices(roles: Vec<RoleDetail>, editing: Option<&RoleId>) -> Vec<(String, String)> {
+    roles
+        .into_iter()
+        .filter(|r| r.system_key != Some(SystemRole::Owner) && Some(&r.id) != editing)
+        .map(|r| (r.id.to_string(), r.name))
+        .collect()
 }
 
 /// Query of the new-role page.
@@ -256,7 +274,20 @@ pub async fn edit_form(
             "You can only edit custom roles ranked below yours.",
         ));
     }
-    let form = RoleInput {
+    form_page(
+        &state,
+        page,
+        format!("/settings/roles/{id}"),
+        Some(&id),
+        filled_from(role),
+        FieldErrors::new(),
+    )
+    .await
+}
+
+/// The edit form filled with a stored custom role.
+fn filled_from(role: RoleDetail) -> RoleInput {
+    RoleInput {
         name: role.name,
         description: role.description,
         level: role.level.to_string(),
@@ -268,16 +299,7 @@ pub async fn edit_form(
             .inherits_from_id
             .map(|id| id.to_string())
             .unwrap_or_default(),
-    };
-    form_page(
-        &state,
-        page,
-        format!("/settings/roles/{id}"),
-        Some(&id),
-        form,
-        FieldErrors::new(),
-    )
-    .await
+    }
 }
 
 /// Saves a custom role.

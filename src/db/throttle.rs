@@ -1,8 +1,10 @@
-//! Throttle events in the database, so a limit holds across every instance
-//! sharing it: sign-in attempts per account and per client IP, sign-ups and
-//! organization creations per client IP. Each row is one event under a key
-//! (`account:…`, `ip:…`, `signup-ip:…`, `org-create-ip:…`); a limit counts a
-//! key's rows within a sliding window.
+//! Throttle events (table `throttle_events`) in the database, so a limit
+//! holds across every instance sharing it: sign-in attempts per account and
+//! per client IP, password-reset requests per address and per client IP,
+//! sign-ups and organization creations per client IP. Each row is one event
+//! under a key (`account:…`, `ip:…`, `reset-email:…`, `reset-ip:…`,
+//! `signup-ip:…`, `org-create-ip:…`); a limit counts a key's rows within a
+//! sliding window.
 //!
 //! An attempt is *reserved* (its row written) before the costly or
 //! squattable work it guards, in one write transaction that counts and
@@ -14,7 +16,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use super::schema::login_attempts;
+use super::schema::throttle_events;
 use super::{AnyConnection, DbError, write_transaction};
 
 /// One key's limit, for [`reserve`].
@@ -77,11 +79,11 @@ pub fn reserve(
         let mut ids = Vec::with_capacity(limits.len());
         for limit in limits {
             let id = uuid::Uuid::now_v7().to_string();
-            diesel::insert_into(login_attempts::table)
+            diesel::insert_into(throttle_events::table)
                 .values((
-                    login_attempts::id.eq(&id),
-                    login_attempts::throttle_key.eq(limit.key),
-                    login_attempts::attempted_at.eq(now),
+                    throttle_events::id.eq(&id),
+                    throttle_events::throttle_key.eq(limit.key),
+                    throttle_events::attempted_at.eq(now),
                 ))
                 .execute(conn)?;
             ids.push(id);
@@ -93,7 +95,7 @@ pub fn reserve(
 /// Takes back one reserved event (an attempt that turned out not to count,
 /// such as a successful sign-in's per-IP reservation).
 pub fn release(conn: &mut AnyConnection, id: &str) -> Result<(), DbError> {
-    diesel::delete(login_attempts::table.filter(login_attempts::id.eq(id))).execute(conn)?;
+    diesel::delete(throttle_events::table.filter(throttle_events::id.eq(id))).execute(conn)?;
     Ok(())
 }
 
@@ -103,9 +105,9 @@ pub fn events_since(
     key: &str,
     since: NaiveDateTime,
 ) -> Result<i64, DbError> {
-    Ok(login_attempts::table
-        .filter(login_attempts::throttle_key.eq(key))
-        .filter(login_attempts::attempted_at.gt(since))
+    Ok(throttle_events::table
+        .filter(throttle_events::throttle_key.eq(key))
+        .filter(throttle_events::attempted_at.gt(since))
         .count()
         .get_result(conn)?)
 }
@@ -116,16 +118,16 @@ pub fn oldest_event_since(
     key: &str,
     since: NaiveDateTime,
 ) -> Result<Option<NaiveDateTime>, DbError> {
-    Ok(login_attempts::table
-        .filter(login_attempts::throttle_key.eq(key))
-        .filter(login_attempts::attempted_at.gt(since))
-        .select(diesel::dsl::min(login_attempts::attempted_at))
+    Ok(throttle_events::table
+        .filter(throttle_events::throttle_key.eq(key))
+        .filter(throttle_events::attempted_at.gt(since))
+        .select(diesel::dsl::min(throttle_events::attempted_at))
         .first(conn)?)
 }
 
 /// Forgets the events of a key (an account that just signed in).
 pub fn clear(conn: &mut AnyConnection, key: &str) -> Result<(), DbError> {
-    diesel::delete(login_attempts::table.filter(login_attempts::throttle_key.eq(key)))
+    diesel::delete(throttle_events::table.filter(throttle_events::throttle_key.eq(key)))
         .execute(conn)?;
     Ok(())
 }
@@ -137,7 +139,7 @@ pub fn purge_older_than(
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
     Ok(
-        diesel::delete(login_attempts::table.filter(login_attempts::attempted_at.lt(now - age)))
+        diesel::delete(throttle_events::table.filter(throttle_events::attempted_at.lt(now - age)))
             .execute(conn)?,
     )
 }
