@@ -11,12 +11,13 @@ use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
+use crate::db::members::RoleRow;
 use crate::db::scope::Scope;
 use crate::db::users::User;
 use crate::db::workspaces::WorkspaceAccess;
 use crate::db::{self, DbError};
-use crate::domain::UserId;
 use crate::domain::permission::RequiredPermission;
+use crate::domain::{UserId, WorkspaceId};
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::session::{self, Preload, SessionData};
@@ -53,58 +54,102 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
     };
     let wanted = data.active_workspace();
     let ip = state.client_ip(req);
-    let user_agent = req
-        .headers()
+    let Some(mut known) = who_and_where(&state, user_id, &public_id, &ip, user_agent(req)).await?
+    else {
+        // The account is gone or disabled: end the session here and now.
+        data.sign_out();
+        return Err(AppError::SignInRequired);
+    };
+    let Some(active) = Scope::entered(&known.accessible, wanted.as_ref()).cloned() else {
+        let user = &known.user.id;
+        return Err(AppError::Internal(format!(
+            "user {user} has no personal workspace"
+        )));
+    };
+    let roles_read_for = known.roles_of.clone();
+    let roles = known.roles_in(&state, &active).await?;
+    if wanted.as_ref() != Some(&active) || roles_read_for.as_ref() != Some(&active) {
+        // Entering another workspace than asked, or one the session row
+        // doesn't name yet: store it, so the next load brings its roles.
+        data.set_active_workspace(&active)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+    }
+    Scope::enter(known.user, public_id, ip, known.accessible, &active, roles)
+        .ok_or_else(|| AppError::Internal("the entered workspace vanished".into()))
+}
+
+/// The request's user agent, as much of it as the session row keeps.
+fn user_agent(req: &HttpRequest) -> String {
+    req.headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .chars()
         .take(300)
-        .collect::<String>();
-    // Usually the session store read the user, their workspaces and the
-    // active workspace's roles in the session's own query; otherwise (no
-    // preload for this user) ask here.
-    let loaded = match session::take_preload_for(&user_id) {
-        Some(preload) => {
-            record_activity_if_due(&state, &preload, &public_id, &ip, user_agent).await?;
-            preload.user.map(|user| {
-                let roles = (preload.active_workspace_id, preload.active_roles);
-                (user, preload.accessible, roles)
-            })
+        .collect()
+}
+
+/// Who the session's user is and where they may go: what the scope is
+/// built from.
+struct Known {
+    user: User,
+    accessible: Vec<WorkspaceAccess>,
+    /// The workspace whose roles `roles` are, if any were read.
+    roles_of: Option<WorkspaceId>,
+    roles: Vec<RoleRow>,
+}
+
+impl Known {
+    /// The roles of `active`: those read with the session when they are
+    /// that workspace's (the usual case), else read now.
+    async fn roles_in(
+        &mut self,
+        state: &AppState,
+        active: &WorkspaceId,
+    ) -> Result<Vec<RoleRow>, AppError> {
+        if self.roles_of.as_ref() == Some(active) {
+            return Ok(std::mem::take(&mut self.roles));
         }
-        None => load_scope(&state, user_id, public_id.clone(), ip.clone(), user_agent)
-            .await?
-            .map(|(user, accessible)| (user, accessible, (None, Vec::new()))),
-    };
-    let Some((user, accessible, (roles_of, roles))) = loaded else {
-        // The account is gone or disabled: end the session here and now.
-        data.sign_out();
-        return Err(AppError::SignInRequired);
-    };
-    let Some(active) = Scope::entered(&accessible, wanted.as_ref()).cloned() else {
-        return Err(AppError::Internal(format!(
-            "user {} has no personal workspace",
-            user.id
-        )));
-    };
-    let roles = if roles_of.as_ref() == Some(&active) {
-        roles
-    } else {
-        // The session row did not name this workspace yet (first view after
-        // a fallback, or a session from before the column): read its roles
-        // now, and store the workspace below so the next load brings them.
         let workspace = active.clone();
-        state
+        Ok(state
             .db
             .run(move |conn| db::members::roles_of(conn, &workspace))
-            .await?
-    };
-    if wanted.as_ref() != Some(&active) || roles_of.as_ref() != Some(&active) {
-        data.set_active_workspace(&active)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            .await?)
     }
-    Scope::enter(user, public_id, ip, accessible, &active, roles)
-        .ok_or_else(|| AppError::Internal("the entered workspace vanished".into()))
+}
+
+/// Usually what the session store read in the session's own query (and
+/// the activity recorded when due); otherwise (nothing preloaded for this
+/// user) asked here. `None` when the account is gone or disabled.
+async fn who_and_where(
+    state: &AppState,
+    user_id: UserId,
+    public_id: &str,
+    ip: &str,
+    user_agent: String,
+) -> Result<Option<Known>, AppError> {
+    let Some(preload) = session::take_preload_for(&user_id) else {
+        let loaded = load_scope(
+            state,
+            user_id,
+            public_id.to_owned(),
+            ip.to_owned(),
+            user_agent,
+        );
+        return Ok(loaded.await?.map(|(user, accessible)| Known {
+            user,
+            accessible,
+            roles_of: None,
+            roles: Vec::new(),
+        }));
+    };
+    record_activity_if_due(state, &preload, public_id, ip, user_agent).await?;
+    Ok(preload.user.map(|user| Known {
+        user,
+        accessible: preload.accessible,
+        roles_of: preload.active_workspace_id,
+        roles: preload.active_roles,
+    }))
 }
 
 /// Writes the session's last-seen time, IP and user agent when the

@@ -324,3 +324,21 @@ async fn killed_postgres_connections_are_replaced() {
         assert_eq!(app.client().get("/readyz").await.status, StatusCode::OK);
     }
 }
+
+/// SQLite is built without STAT4 (`.cargo/config.toml`): with it, once
+/// ANALYZE has sampled an index, every execution of a cached statement
+/// that binds a value constraining that index was planned anew.
+#[actix_web::test]
+async fn sqlite_plans_cached_statements_once() {
+    let Some(app) = TestApp::start(TestBackend::Sqlite, |_| {}).await else {
+        panic!("SQLite always runs");
+    };
+    assert_eq!(
+        app.text_value(
+            "SELECT CAST(sqlite_compileoption_used('ENABLE_STAT4') AS TEXT) AS value"
+        )
+        .await,
+        "0",
+        "LIBSQLITE3_FLAGS from .cargo/config.toml did not reach the SQLite build"
+    );
+}

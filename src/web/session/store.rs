@@ -16,7 +16,7 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use sha2::{Digest, Sha256};
 
 use super::{PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY, WORKSPACE_KEY, put_preload};
-use crate::db::sessions::{Expiry, SessionWrite};
+use crate::db::sessions::{Expiry, LoadedSession, SessionWrite};
 use crate::db::{self, Db, DbError};
 use crate::domain::{UserId, WorkspaceId};
 
@@ -101,28 +101,21 @@ impl SessionStore for DbSessionStore {
             })
             .await
             .map_err(|e: DbError| LoadError::Other(e.into()))?;
-        let loaded = match loaded {
+        let (state, preload) = match loaded {
             None => return Ok(None),
-            Some(Err(state)) => {
-                return serde_json::from_str(&state)
-                    .map(Some)
-                    .map_err(|e| LoadError::Deserialization(e.into()));
+            Some(Err(state)) => (state, None),
+            Some(Ok(mut loaded)) => {
+                let state = std::mem::take(&mut loaded.state);
+                (
+                    state,
+                    loaded.user_id.is_some().then(|| Preload::from(loaded)),
+                )
             }
-            Some(Ok(loaded)) => loaded,
         };
-        let state: HashMap<String, String> = serde_json::from_str(&loaded.state)
-            .map_err(|e| LoadError::Deserialization(e.into()))?;
-        if loaded.user_id.is_some() {
-            put_preload(Preload {
-                user_id: loaded.user_id,
-                user: loaded.user,
-                accessible: loaded.accessible,
-                active_roles: loaded.active_roles,
-                active_workspace_id: loaded.active_workspace_id,
-                last_seen_at: loaded.last_seen_at,
-                ip: loaded.ip,
-                user_agent: loaded.user_agent,
-            });
+        let state =
+            serde_json::from_str(&state).map_err(|e| LoadError::Deserialization(e.into()))?;
+        if let Some(preload) = preload {
+            put_preload(preload);
         }
         Ok(Some(state))
     }
@@ -188,5 +181,20 @@ impl SessionStore for DbSessionStore {
             .run(move |conn| db::sessions::delete(conn, &id_hash))
             .await
             .map_err(anyhow::Error::from)
+    }
+}
+
+impl From<LoadedSession> for Preload {
+    fn from(loaded: LoadedSession) -> Self {
+        Preload {
+            user_id: loaded.user_id,
+            user: loaded.user,
+            accessible: loaded.accessible,
+            active_roles: loaded.active_roles,
+            active_workspace_id: loaded.active_workspace_id,
+            last_seen_at: loaded.last_seen_at,
+            ip: loaded.ip,
+            user_agent: loaded.user_agent,
+        }
     }
 }
