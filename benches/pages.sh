@@ -258,7 +258,9 @@ measure() {
         curl -sS -o /dev/null -w '%{time_total}\n' ${cookie:+-H "Cookie: $cookie"} "$SERVER_URL$path"
     done | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", 1000 * a[int((NR + 1) / 2)] }')
     statements=$(curl -sS -o /dev/null -D - ${cookie:+-H "Cookie: $cookie"} "$SERVER_URL$path" |
-        awk 'tolower($1) == "x-db-statements:" { gsub(/\r/, ""); print $2 }')
+        awk 'tolower($1) == "x-db-statements:" { gsub(/\r/, ""); s = $2 }
+             tolower($1) == "x-db-checkouts:" { gsub(/\r/, ""); c = $2 }
+             END { if (s != "") printf "%s/%s", s, (c == "" ? "?" : c) }')
     printf '%s|%s|%s|%s|%s|%s\n' "$key" "$rps" "$p99" "$median" "${statements:--}" "$bad/$errors" >>"$RESULTS"
 }
 
@@ -360,16 +362,16 @@ echo
 awk -F'|' -v pglog="$PGLOG_RESULTS" '
     BEGIN {
         while ((getline line < pglog) > 0) { split(line, p, "|"); stmts[p[1] "|" p[2]] = p[3] }
-        printf "%-8s %7s %-10s %9s %9s %8s %11s %7s %7s %8s\n", "backend", "members", "page", "req/s", "p99 ms", "%healthz", "1-client ms", "stmts", "PG log", "bad/err"
+        printf "%-8s %7s %-10s %9s %9s %8s %11s %8s %7s %8s\n", "backend", "members", "page", "req/s", "p99 ms", "%healthz", "1-client ms", "stmts/co", "PG log", "bad/err"
     }
     {
         if ($3 == "healthz") ceiling[$1] = $4
         ratio = ($1 in ceiling && ceiling[$1] > 0) ? sprintf("%.1f", 100 * $4 / ceiling[$1]) : "-"
         pg = ($1 == "postgres" && (($2 "|" $3) in stmts)) ? stmts[$2 "|" $3] : "-"
-        printf "%-8s %7s %-10s %9.0f %9s %8s %11s %7s %7s %8s\n", $1, $2, $3, $4, $5, ratio, $6, $7, pg, $8
+        printf "%-8s %7s %-10s %9.0f %9s %8s %11s %8s %7s %8s\n", $1, $2, $3, $4, $5, ratio, $6, $7, pg, $8
     }' "$RESULTS"
 echo
-echo "stmts: X-Db-Statements (the app's count for one view, BEGIN/COMMIT included; '-' when the binary has no such header)."
+echo "stmts/co: X-Db-Statements / X-Db-Checkouts (the app's count of statements, BEGIN/COMMIT included, and of pool checkouts for one view; '-' or '?' when the binary has no such header)."
 echo "PG log: statements PostgreSQL logged for one view with log_statement = 'all' (BEGIN/COMMIT excluded)."
 echo "Goals (issue 8, 100 000 members): dashboard >= 8 % of /healthz on PostgreSQL, >= 20 % on SQLite;"
 echo "members page >= 60 % of the dashboard; p99 of both < 50 ms; search < 20 ms median (1-client column)."

@@ -325,20 +325,19 @@ async fn killed_postgres_connections_are_replaced() {
     }
 }
 
-/// SQLite is built without STAT4 (`.cargo/config.toml`): with it, once
-/// ANALYZE has sampled an index, every execution of a cached statement
-/// that binds a value constraining that index was planned anew.
+/// SQLite is built with the query planner stability guarantee
+/// (`.cargo/config.toml`): without it, every execution of a cached
+/// statement that binds its `LIMIT` (or a value an ANALYZE sample was
+/// consulted for) was planned anew.
 #[actix_web::test]
 async fn sqlite_plans_cached_statements_once() {
     let Some(app) = TestApp::start(TestBackend::Sqlite, |_| {}).await else {
         panic!("SQLite always runs");
     };
     assert_eq!(
-        app.text_value(
-            "SELECT CAST(sqlite_compileoption_used('ENABLE_STAT4') AS TEXT) AS value"
-        )
-        .await,
-        "0",
+        app.text_value("SELECT CAST(sqlite_compileoption_used('ENABLE_QPSG') AS TEXT) AS value")
+            .await,
+        "1",
         "LIBSQLITE3_FLAGS from .cargo/config.toml did not reach the SQLite build"
     );
 }
