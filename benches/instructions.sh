@@ -107,7 +107,7 @@ echo "Binary: $BIN"
 printf '%-10s %14s %10s\n' page instructions "x healthz"
 healthz=""
 for file in "$WORK"/callgrind.*.*; do
-    name=$(sed -n 's/^desc: Trigger: Client Request: //p; s/^desc: Trigger: //p' "$file" | head -n 1)
+    name=$(sed -n 's/^desc: Trigger: \(Client Request: \)\{0,1\}\(dump \)\{0,1\}//p' "$file" | head -n 1)
     total=$(awk '/^totals:/ { print $2; exit }' "$file")
     per=$((total / REQUESTS))
     [[ $name == healthz ]] && healthz=$per
