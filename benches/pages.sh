@@ -124,7 +124,7 @@ stop_server() {
     count=$(grep -cE 'WARN|ERROR' "$SERVER_LOG" || true)
     if ((count > 0)); then
         log "server logged $count warning/error line(s); first ones:"
-        grep -E 'WARN|ERROR' "$SERVER_LOG" | head -n 5 >&2
+        grep -E "WARN|ERROR" "$SERVER_LOG" | sed -n 1,5p >&2
     fi
 }
 

@@ -137,33 +137,25 @@ impl Tally {
     }
 }
 
-/// The database side of one request: which counter its statements go to,
-/// and the connection it holds. A request that holds one checks a
-/// connection out at its first `Db::run` and keeps it for its later ones
-/// (a page view: the session load, then the page's queries), so it costs
-/// one pool checkout; the connection goes back when the request ends.
+/// The database side of one request: where its statements and pool
+/// checkouts are counted (tests and benchmarks read them). Each `Db::run`
+/// checks a connection out and returns it when its work is done; holding
+/// one connection for a whole page view (one checkout instead of two) was
+/// tried and let a pool of 10 collapse under 64 concurrent page views on
+/// PostgreSQL (benches/README.md), so it is not done.
 #[derive(Clone, Default)]
 pub struct RequestDb {
     statements: Option<Tally>,
     checkouts: Option<Tally>,
-    held: Option<Arc<std::sync::Mutex<Option<PooledConnection<Manager>>>>>,
 }
 
 impl RequestDb {
     /// Counts the request's statements and pool checkouts into these.
-    pub fn counting_into(mut self, statements: Tally, checkouts: Tally) -> Self {
-        self.statements = Some(statements);
-        self.checkouts = Some(checkouts);
-        self
-    }
-
-    /// Keeps the first connection the request checks out for the rest of
-    /// it. Meant for requests that only wait on the database (page views):
-    /// one that also waits on something else (a password hash) would keep
-    /// a connection from others meanwhile.
-    pub fn holding_a_connection(mut self) -> Self {
-        self.held = Some(Arc::default());
-        self
+    pub fn counting_into(statements: Tally, checkouts: Tally) -> Self {
+        Self {
+            statements: Some(statements),
+            checkouts: Some(checkouts),
+        }
     }
 
     /// Serves `request` with this.
@@ -175,34 +167,12 @@ impl RequestDb {
         REQUEST.try_with(Self::clone).unwrap_or_default()
     }
 
-    /// The held connection, or one from the pool.
+    /// A connection from the pool, counted.
     fn checkout(&self, pool: &DbPool) -> Result<PooledConnection<Manager>, DbError> {
-        let held = self
-            .held
-            .as_ref()
-            .and_then(|slot| slot.lock().ok().and_then(|mut held| held.take()));
-        if let Some(conn) = held {
-            return Ok(conn);
-        }
         if let Some(checkouts) = &self.checkouts {
             checkouts.add();
         }
         pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
-    }
-
-    /// Takes a connection back after use: kept for the request's next
-    /// `Db::run` if it holds one, else returned to the pool. One found
-    /// closed is dropped here, where [`Manager::has_broken`] sees the flag
-    /// and discards it.
-    fn give_back(&self, conn: PooledConnection<Manager>) {
-        let Some(slot) = self.held.as_ref().filter(|_| !CONNECTION_CLOSED.get()) else {
-            return drop(conn);
-        };
-        if let Ok(mut held) = slot.lock()
-            && held.is_none()
-        {
-            *held = Some(conn);
-        }
     }
 }
 
@@ -519,8 +489,7 @@ impl Db {
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
-    /// Runs blocking repository work on the blocking pool, on the request's
-    /// held connection or a pooled one.
+    /// Runs blocking repository work on the blocking pool with a pooled connection.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -533,9 +502,7 @@ impl Db {
             let _counting = SinkGuard::set(request.statements.clone());
             let mut conn = request.checkout(&pool)?;
             CONNECTION_CLOSED.set(false);
-            let outcome = work(&mut conn);
-            request.give_back(conn);
-            outcome
+            work(&mut conn)
         })
         .await
         .map_err(|e| E::from(DbError::Unavailable(format!("blocking pool: {e}"))))?
@@ -562,13 +529,14 @@ impl Db {
                 let mut conn = request.checkout(&pool)?;
                 CONNECTION_CLOSED.set(false);
                 let outcome = work(&mut conn);
-                let closed = outcome.is_err() && CONNECTION_CLOSED.get();
-                request.give_back(conn);
-                if closed && attempt < attempts {
+                if outcome.is_err() && CONNECTION_CLOSED.get() && attempt < attempts {
                     tracing::warn!(
                         attempt,
                         "database connection was closed; retrying on another"
                     );
+                    // Dropping it here hands it to `Manager::has_broken`,
+                    // which sees the flag and discards it.
+                    drop(conn);
                     continue;
                 }
                 return outcome;

@@ -30,7 +30,6 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
@@ -276,13 +275,11 @@ fn security_headers(https: bool) -> DefaultHeaders {
     }
 }
 
-/// The database side of each request ([`RequestDb`]): a page view (GET or
-/// HEAD) holds the first connection it checks out until it ends, so the
-/// session load and the page's queries share one checkout; other requests
-/// may wait on other things (a password hash) and take one per `Db::run`.
-/// When `expose_db_statements` is on, the statements the request ran
-/// (session load and write-back included) are reported in `X-Db-Statements`
-/// and its pool checkouts in `X-Db-Checkouts`.
+/// Gives each request a slot for what the session store reads with the
+/// session (see `session::with_preload_slot`) and, when
+/// `expose_db_statements` is on, counts the SQL statements it ran (session
+/// load and write-back included) into `X-Db-Statements` and its pool
+/// checkouts into `X-Db-Checkouts`.
 async fn request_db(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -290,28 +287,23 @@ async fn request_db(
     let expose = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.config.expose_db_statements);
-    let mut request = RequestDb::default();
-    if matches!(*req.method(), Method::GET | Method::HEAD) {
-        request = request.holding_a_connection();
+    let request = session::with_preload_slot(next.call(req));
+    if !expose {
+        return request.await;
     }
     let (statements, checkouts) = (Tally::default(), Tally::default());
-    if expose {
-        request = request.counting_into(statements.clone(), checkouts.clone());
-    }
-    let mut res = request
-        .serve(session::with_preload_slot(next.call(req)))
+    let mut res = RequestDb::counting_into(statements.clone(), checkouts.clone())
+        .serve(request)
         .await?;
-    if expose {
-        let headers = res.headers_mut();
-        for (name, tally) in [
-            ("x-db-statements", statements),
-            ("x-db-checkouts", checkouts),
-        ] {
-            headers.insert(
-                header::HeaderName::from_static(name),
-                HeaderValue::from(tally.get()),
-            );
-        }
+    let headers = res.headers_mut();
+    for (name, tally) in [
+        ("x-db-statements", statements),
+        ("x-db-checkouts", checkouts),
+    ] {
+        headers.insert(
+            header::HeaderName::from_static(name),
+            HeaderValue::from(tally.get()),
+        );
     }
     Ok(res)
 }
