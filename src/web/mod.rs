@@ -63,6 +63,9 @@ pub struct AppState {
     pub csrf_key: Vec<u8>,
     /// The email outbox's delivery settings; `mail.kick` wakes its worker.
     pub mail: crate::services::mail::Outbox,
+    /// Which sessions' due activity writes a request of this process is
+    /// already making (see `scope::ActivityClaims`).
+    pub activity_claims: scope::ActivityClaims,
     session_key: Key,
 }
 
@@ -102,6 +105,7 @@ impl AppState {
             members,
             csrf_key,
             mail,
+            activity_claims: scope::ActivityClaims::default(),
             session_key,
         })
     }

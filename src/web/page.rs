@@ -21,6 +21,8 @@ pub struct Page {
     pub scope: Scope,
     /// Token for this page's forms.
     pub csrf: String,
+    /// The hidden fields of its workspace-scoped forms, rendered once.
+    pub scoped_fields: ScopedFields,
     /// A message from the previous action, shown once.
     pub flash: Option<Flash>,
     /// This page's path and query: where the switcher returns after switching.
@@ -38,6 +40,7 @@ impl FromRequest for Page {
             let scope = scope.await?;
             let csrf = CsrfToken::from_request(&req, &mut Payload::None).await?.0;
             let flash = SessionData::new(&req.get_session()).take_flash();
+            let scoped_fields = ScopedFields::new(&csrf, scope.workspace_id().as_str())?;
             let path = req
                 .uri()
                 .path_and_query()
@@ -47,12 +50,50 @@ impl FromRequest for Page {
             Ok(Self {
                 scope,
                 csrf,
+                scoped_fields,
                 flash,
                 path,
             })
         })
     }
 }
+
+/// The hidden fields every workspace-scoped form carries: the CSRF token
+/// and the id of the workspace the form was rendered for (so a form posted
+/// after switching workspace in another tab is refused). Rendered, and so
+/// escaped, once per page rather than once per form: the members page has
+/// three forms a row.
+pub struct ScopedFields(String);
+
+#[derive(askama::Template)]
+#[template(
+    ext = "html",
+    source = r#"<input type="hidden" name="csrf_token" value="{{ csrf }}">
+<input type="hidden" name="active_workspace_id" value="{{ workspace_id }}">"#
+)]
+struct ScopedFieldsHtml<'a> {
+    csrf: &'a str,
+    workspace_id: &'a str,
+}
+
+impl ScopedFields {
+    fn new(csrf: &str, workspace_id: &str) -> Result<Self, AppError> {
+        use askama::Template;
+        ScopedFieldsHtml { csrf, workspace_id }
+            .render()
+            .map(Self)
+            .map_err(|e| AppError::Internal(format!("template: {e}")))
+    }
+}
+
+impl std::fmt::Display for ScopedFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Already escaped by its own template.
+impl askama::filters::HtmlSafe for ScopedFields {}
 
 pub use crate::domain::time::format_time;
 

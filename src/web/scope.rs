@@ -166,14 +166,19 @@ async fn record_activity_if_due(
     let due = preload.last_seen_at < now - chrono::Duration::seconds(TOUCH_INTERVAL_SECONDS)
         || preload.ip != ip
         || preload.user_agent != user_agent;
-    if !due || preload.user.is_none() {
+    if !due || preload.user.is_none() || !state.activity_claims.claim(public_id, preload) {
         return Ok(());
     }
-    let (public_id, ip) = (public_id.to_owned(), ip.to_owned());
-    Ok(state
+    let (id, ip) = (public_id.to_owned(), ip.to_owned());
+    let written = state
         .db
-        .run(move |conn| db::sessions::record_activity(conn, &public_id, &ip, &user_agent, now))
-        .await?)
+        .run(move |conn| db::sessions::record_activity(conn, &id, &ip, &user_agent, now))
+        .await;
+    if written.is_err() {
+        // Let the next request try again, or the session would idle out.
+        state.activity_claims.release(public_id);
+    }
+    Ok(written?)
 }
 
 /// The user and their workspaces when the session store did not preload
@@ -203,6 +208,68 @@ async fn load_scope(
             Ok(Some((user, accessible)))
         })
         .await?)
+}
+
+/// The activity writes this process has started, by session: when a
+/// session's last-seen falls due, every request of it in flight at that
+/// moment sees it due (a browser's parallel loads, or a benchmark's 64
+/// connections on one cookie), and on PostgreSQL their UPDATEs of the one
+/// row wait for each other's commit. The first request claims the write
+/// for the activity it saw; the others skip it. Not state that matters:
+/// another instance claims for itself, and a lost claim costs one write.
+#[derive(Default)]
+pub struct ActivityClaims(
+    std::sync::Mutex<std::collections::HashMap<String, (Preloaded, std::time::Instant)>>,
+);
+
+/// What a claim was made on: the activity the session row showed.
+#[derive(PartialEq)]
+struct Preloaded {
+    last_seen_at: chrono::NaiveDateTime,
+    ip: String,
+    user_agent: String,
+}
+
+/// Claims are forgotten wholesale past this many sessions (a claim only
+/// matters for the moment its write takes).
+const MAX_CLAIMS: usize = 10_000;
+
+/// A claim stands this long: far longer than its write takes, and short
+/// enough that a write that never landed is tried again soon.
+const CLAIM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl ActivityClaims {
+    /// Whether this request should make the due write for the activity
+    /// `preload` showed: only the first to ask for that same view of it.
+    fn claim(&self, public_id: &str, preload: &Preload) -> bool {
+        let seen = Preloaded {
+            last_seen_at: preload.last_seen_at,
+            ip: preload.ip.clone(),
+            user_agent: preload.user_agent.clone(),
+        };
+        let Ok(mut claims) = self.0.lock() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        if let Some((claimed, at)) = claims.get(public_id)
+            && *claimed == seen
+            && now.duration_since(*at) < CLAIM_LIFETIME
+        {
+            return false;
+        }
+        if claims.len() >= MAX_CLAIMS {
+            claims.clear();
+        }
+        claims.insert(public_id.to_owned(), (seen, now));
+        true
+    }
+
+    /// Gives up a claim whose write failed.
+    fn release(&self, public_id: &str) {
+        if let Ok(mut claims) = self.0.lock() {
+            claims.remove(public_id);
+        }
+    }
 }
 
 /// A [`Scope`] whose role holds permission `P`; otherwise the request is

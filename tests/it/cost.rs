@@ -269,6 +269,24 @@ async fn statements_per_page_view(app: TestApp) {
     .await;
     assert_eq!(statements(&ann, "/").await, 2, "dashboard with activity");
     assert_eq!(statements(&ann, "/").await, 1, "and then none");
+    // When it falls due under concurrent views of one session, one of them
+    // writes it; the others don't queue on the row behind it. (Three
+    // minutes: SQLite's datetime() drops the fraction, so two minutes would
+    // give the very value seen a moment ago.)
+    app.execute(&format!(
+        "UPDATE sessions SET last_seen_at = {}",
+        match app.backend {
+            TestBackend::Sqlite => "datetime(last_seen_at, '-3 minutes')",
+            TestBackend::Postgres => "last_seen_at - INTERVAL '3 minutes'",
+        }
+    ))
+    .await;
+    let views = futures::future::join_all((0..16).map(|_| statements(&ann, "/"))).await;
+    assert_eq!(
+        views.iter().sum::<u64>(),
+        16 + 1,
+        "one activity write among 16 concurrent views: {views:?}"
+    );
 }
 
 /// PostgreSQL only: the app's database connections are killed under it
