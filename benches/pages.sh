@@ -92,6 +92,15 @@ free_port() {
 # valid across a restart) is kept per NAME. The mail worker polls hourly so
 # its queries don't land in the statement counts.
 start_server() {
+    local attempt
+    for attempt in 1 2 3; do
+        try_start_server "$@" && return 0
+        log "server did not start (attempt $attempt); trying another port"
+    done
+    die "server exited during start-up"
+}
+
+try_start_server() {
     local name=$1 database_url=$2 port data_dir
     port=$(free_port)
     data_dir="$WORK/$name"
@@ -110,7 +119,7 @@ start_server() {
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
     for _ in $(seq 600); do
-        kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$SERVER_LOG" >&2; die "server exited during start-up"; }
+        kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 3 "$SERVER_LOG" >&2; return 1; }
         [[ $(curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/readyz" || true) == 200 ]] && return 0
         sleep 0.1
     done
