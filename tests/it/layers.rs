@@ -52,3 +52,44 @@ fn nothing_below_web_imports_web() {
         violations.join("\n")
     );
 }
+
+/// Longest a function under `src/web` may be, signature to closing brace:
+/// a handler parses, calls one service, and renders or redirects.
+const HANDLER_LINES: usize = 40;
+
+#[test]
+fn web_functions_stay_short() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src/web"), &mut files);
+    assert!(files.len() > 10, "the scan found the sources: {files:?}");
+    let mut long = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable source");
+        let mut start: Option<(usize, &str)> = None;
+        for (number, line) in text.lines().enumerate() {
+            let opens = ["pub async fn ", "async fn ", "pub fn ", "fn "]
+                .iter()
+                .any(|prefix| line.starts_with(prefix));
+            if opens && !line.trim_end().ends_with(';') {
+                start = Some((number, line));
+            } else if line == "}"
+                && let Some((first, signature)) = start.take()
+                && number - first + 1 > HANDLER_LINES
+            {
+                long.push(format!(
+                    "{}:{}: {} lines: {}",
+                    file.strip_prefix(root).unwrap_or(file).display(),
+                    first + 1,
+                    number - first + 1,
+                    signature.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {HANDLER_LINES} lines:\n{}",
+        long.join("\n")
+    );
+}

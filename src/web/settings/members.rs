@@ -103,9 +103,7 @@ pub async fn index(
 }
 
 /// The page, with the invite form showing `invite` and `invite_errors`
-/// (422 when there are any). Its data is one checkout and at most two
-/// statements: a page of members, and the invitations with their delivery
-/// status; the roles for the menus came with the scope.
+/// (422 when there are any).
 async fn render(
     state: &AppState,
     page: Page,
@@ -113,15 +111,38 @@ async fn render(
     invite: InviteInput,
     invite_errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let scope = page.scope.clone();
-    let can_invite = scope.can(Permission::MembersInvite);
     let search = query.q.unwrap_or_default();
     let after = query.after.as_deref().and_then(MembershipId::parse);
-    let wanted = search.clone();
-    let (rows, invitations) = state
+    let (rows, invitations) = read(state, &page.scope, &search, after).await?;
+    let filters = [("q", search.as_str())];
+    let (rows, next_href) = cursor_page(rows, "/settings/members", &filters, "after", |row| {
+        row.membership_id.to_string()
+    });
+    let status = if invite_errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let form = (invite, invite_errors);
+    let body = MembersPage::new(page, rows, invitations, search, next_href, form);
+    render_with_status(&body, status)
+}
+
+/// The page's data in one checkout and at most two statements: a page of
+/// members, and (for those who may invite) the invitations with their
+/// delivery status. The roles for the menus came with the scope.
+async fn read(
+    state: &AppState,
+    scope: &Scope,
+    search: &str,
+    after: Option<MembershipId>,
+) -> Result<(Vec<MemberRow>, Listed), AppError> {
+    let (scope, search) = (scope.clone(), search.to_owned());
+    let can_invite = scope.can(Permission::MembersInvite);
+    Ok(state
         .db
         .run(move |conn| {
-            let rows = db::members::page(conn, &scope, Some(&wanted), after.as_ref(), PAGE_SIZE)?;
+            let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
             let invitations = if can_invite {
                 db::invitations::listed(conn, &scope, HISTORY_SIZE)?
             } else {
@@ -129,44 +150,47 @@ async fn render(
             };
             Ok::<_, DbError>((rows, invitations))
         })
-        .await?;
-    let filters = [("q", search.as_str())];
-    let (rows, next_href) = cursor_page(rows, "/settings/members", &filters, "after", |row| {
-        row.membership_id.to_string()
-    });
-    let scope = &page.scope;
-    let can_manage = scope.can(Permission::MembersManage);
-    let grantable = if can_invite || can_manage {
-        members::grantable_roles(scope)
-    } else {
-        Vec::new()
-    };
-    let standing = Standing::of_scope(scope);
-    let members = rows
-        .into_iter()
-        .map(|row| MemberView::of(row, scope, &standing, &grantable))
-        .collect();
-    let listed = |rows: Vec<_>| InvitationView::all(rows, &grantable);
-    let (pending, history) = (listed(invitations.pending), listed(invitations.history));
-    let status = if invite_errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let body = MembersPage {
-        page,
-        members,
-        search,
-        next_href,
-        can_invite,
-        can_manage,
-        grantable,
-        invite,
-        invite_errors,
-        pending,
-        history,
-    };
-    render_with_status(&body, status)
+        .await?)
+}
+
+impl MembersPage {
+    fn new(
+        page: Page,
+        rows: Vec<MemberRow>,
+        invitations: Listed,
+        search: String,
+        next_href: Option<String>,
+        (invite, invite_errors): (InviteInput, FieldErrors),
+    ) -> Self {
+        let scope = &page.scope;
+        let can_invite = scope.can(Permission::MembersInvite);
+        let can_manage = scope.can(Permission::MembersManage);
+        let grantable = if can_invite || can_manage {
+            members::grantable_roles(scope)
+        } else {
+            Vec::new()
+        };
+        let standing = Standing::of_scope(scope);
+        let members = rows
+            .into_iter()
+            .map(|row| MemberView::of(row, scope, &standing, &grantable))
+            .collect();
+        let pending = InvitationView::all(invitations.pending, &grantable);
+        let history = InvitationView::all(invitations.history, &grantable);
+        MembersPage {
+            page,
+            members,
+            search,
+            next_href,
+            can_invite,
+            can_manage,
+            grantable,
+            invite,
+            invite_errors,
+            pending,
+            history,
+        }
+    }
 }
 
 impl MemberView {
