@@ -56,6 +56,35 @@ pub struct MemberRow {
     pub joined_at: NaiveDateTime,
 }
 
+/// One row of the members table as the page lists it: a membership and
+/// its user. The role's name and rank come from the roles the `Scope` was
+/// read with, so the page doesn't join `roles` once per row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = memberships)]
+pub struct MemberListing {
+    /// Membership.
+    #[diesel(column_name = id)]
+    pub membership_id: MembershipId,
+    /// User.
+    #[diesel(select_expression = users::id)]
+    pub user_id: UserId,
+    /// Name.
+    #[diesel(select_expression = users::name)]
+    pub name: String,
+    /// Email.
+    #[diesel(select_expression = users::email)]
+    pub email: String,
+    /// Role.
+    pub role_id: RoleId,
+    /// Whether they may enter.
+    pub status: MembershipStatus,
+    /// Last sign-in.
+    #[diesel(select_expression = users::last_login_at)]
+    pub last_login_at: Option<NaiveDateTime>,
+    /// Joined.
+    pub joined_at: NaiveDateTime,
+}
+
 /// A page of the scoped workspace's members in joining order, after the
 /// cursor, optionally filtered by a name or email fragment. Reads
 /// `limit + 1` rows so the caller knows whether there is a next page.
@@ -65,7 +94,7 @@ pub fn page(
     search: Option<&str>,
     after: Option<&MembershipId>,
     limit: i64,
-) -> Result<Vec<MemberRow>, DbError> {
+) -> Result<Vec<MemberListing>, DbError> {
     let fragment = search
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -79,11 +108,7 @@ pub fn page(
     }
     let pattern = fragment.map(|f| format!("%{}%", escape_like(&f)));
     Ok(natively!(conn, |native| {
-        let mut query = scope
-            .memberships()
-            .inner_join(users::table)
-            .inner_join(roles::table)
-            .into_boxed();
+        let mut query = scope.memberships().inner_join(users::table).into_boxed();
         if let Some(ids) = &candidates {
             query = query.filter(users::id.eq_any(ids));
         }
@@ -101,7 +126,7 @@ pub fn page(
         query
             .order(memberships::id.asc())
             .limit(limit + 1)
-            .select(MemberRow::as_select())
+            .select(MemberListing::as_select())
             .load(native)
     })?)
 }

@@ -103,7 +103,13 @@ impl Standing {
 /// Whether `actor` (with `standing`) may change or remove `member`: never
 /// themselves, only members ranked below.
 pub fn can_act_on(actor: &UserId, standing: &Standing, member: &MemberRow) -> bool {
-    &member.user_id != actor && member.role_level < standing.level
+    may_act_on(actor, standing, &member.user_id, member.role_level)
+}
+
+/// [`can_act_on`] for a member known by user and rank (the members page,
+/// whose rows carry their role's id only).
+pub fn may_act_on(actor: &UserId, standing: &Standing, member: &UserId, level: i32) -> bool {
+    member != actor && level < standing.level
 }
 
 fn grantable_role(

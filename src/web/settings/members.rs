@@ -9,14 +9,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::invitations::{InvitationRow, Listed};
-use crate::db::members::{MemberRow, RoleRow};
+use crate::db::members::{MemberListing, RoleRow};
 use crate::db::outbox::Delivery;
 use crate::db::scope::Scope;
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
 use crate::domain::{FieldErrors, InvitationStatus, MembershipId, MembershipStatus, Permission};
 use crate::services::ServiceError;
-use crate::services::members::{self, InviteInput, Standing, can_act_on};
+use crate::services::members::{self, InviteInput, Standing, may_act_on};
 use crate::web::AppState;
 use crate::web::csrf::{EmptyForm, ScopedForm};
 use crate::web::error::AppError;
@@ -136,7 +136,7 @@ async fn read(
     scope: &Scope,
     search: &str,
     after: Option<MembershipId>,
-) -> Result<(Vec<MemberRow>, Listed), AppError> {
+) -> Result<(Vec<MemberListing>, Listed), AppError> {
     let (scope, search) = (scope.clone(), search.to_owned());
     let can_invite = scope.can(Permission::MembersInvite);
     Ok(state
@@ -156,7 +156,7 @@ async fn read(
 impl MembersPage {
     fn new(
         page: Page,
-        rows: Vec<MemberRow>,
+        rows: Vec<MemberListing>,
         invitations: Listed,
         search: String,
         next_href: Option<String>,
@@ -199,15 +199,19 @@ impl MemberView {
         self.status == MembershipStatus::Active
     }
 
-    fn of(m: MemberRow, scope: &Scope, standing: &Standing, grantable: &[RoleRow]) -> Self {
+    fn of(m: MemberListing, scope: &Scope, standing: &Standing, grantable: &[RoleRow]) -> Self {
+        // A role created and given after this request's session load isn't
+        // among the scope's roles: it shows as "—" and is not acted on.
+        let role = scope.workspace_roles().iter().find(|r| r.id == m.role_id);
+        let level = role.map_or(i32::MAX, |r| r.level);
         MemberView {
-            actionable: can_act_on(scope.user_id(), standing, &m),
+            actionable: may_act_on(scope.user_id(), standing, &m.user_id, level),
             role_grantable: grantable.iter().any(|r| r.id == m.role_id),
             id: m.membership_id.to_string(),
             name: m.name,
             email: m.email,
             role_id: m.role_id.to_string(),
-            role_name: m.role_name,
+            role_name: role.map_or_else(|| "—".to_owned(), |r| r.name.clone()),
             status: m.status,
             last_login: m
                 .last_login_at
