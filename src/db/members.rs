@@ -16,44 +16,16 @@ diesel::define_sql_function!(
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
 );
 
-/// One row of the members table: a membership joined with its user and role.
+/// A member with their role, as the member changes check them: the
+/// membership and its user, and the role as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = memberships)]
 pub struct MemberRow {
-    /// Membership.
-    #[diesel(column_name = id)]
-    pub membership_id: MembershipId,
-    /// User.
-    #[diesel(select_expression = users::id)]
-    pub user_id: UserId,
-    /// Name.
-    #[diesel(select_expression = users::name)]
-    pub name: String,
-    /// Email.
-    #[diesel(select_expression = users::email)]
-    pub email: String,
-    /// Role.
-    #[diesel(select_expression = roles::id)]
-    pub role_id: RoleId,
-    /// Role name.
-    #[diesel(select_expression = roles::name)]
-    pub role_name: String,
-    /// Which system role it is; `None` for a custom role.
-    #[diesel(select_expression = roles::system_key)]
-    pub role_system_key: Option<SystemRole>,
-    /// Role rank.
-    #[diesel(select_expression = roles::level)]
-    pub role_level: i32,
-    /// A custom role's permissions.
-    #[diesel(select_expression = roles::permissions)]
-    pub role_permissions: String,
-    /// Whether they may enter.
-    pub status: MembershipStatus,
-    /// Last sign-in.
-    #[diesel(select_expression = users::last_login_at)]
-    pub last_login_at: Option<NaiveDateTime>,
-    /// Joined.
-    pub joined_at: NaiveDateTime,
+    /// The membership and its user.
+    #[diesel(embed)]
+    pub member: MemberListing,
+    /// Their role.
+    #[diesel(embed)]
+    pub role: RoleRow,
 }
 
 /// One row of the members table as the page lists it: a membership and

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 
 /// An account as the application sees it (never its password hash).
-#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     /// Its id.

@@ -7,7 +7,6 @@ use diesel::prelude::*;
 
 use super::schema::{memberships, roles, workspaces};
 use super::{AnyConnection, DbError};
-use crate::db::scope::Scope;
 use crate::domain::{
     MembershipId, MembershipStatus, RoleId, SystemRole, UserId, WorkspaceId, WorkspaceKind,
     WorkspaceStatus,
@@ -15,7 +14,7 @@ use crate::domain::{
 
 /// One workspace a user can enter, with their membership and role in it:
 /// a row of `workspaces` joined with `memberships` and `roles`.
-#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = workspaces)]
 pub struct WorkspaceAccess {
     /// The workspace.
@@ -79,17 +78,6 @@ pub(super) fn sort_accessible(rows: &mut [WorkspaceAccess]) {
         (!a.kind.is_personal(), a.name.to_lowercase())
             .cmp(&(!b.kind.is_personal(), b.name.to_lowercase()))
     });
-}
-
-/// How many active members the scoped workspace has: the counter that
-/// triggers on `memberships` keep in step (migration 000007), so the cost
-/// does not grow with the workspace.
-pub fn active_member_count(conn: &mut AnyConnection, scope: &Scope) -> Result<i64, DbError> {
-    Ok(workspaces::table
-        .find(scope.workspace_id())
-        .select(workspaces::member_count)
-        .first::<i32>(conn)?
-        .into())
 }
 
 /// The user's personal workspace (every user has exactly one).

@@ -103,7 +103,7 @@ impl Standing {
 /// Whether `actor` (with `standing`) may change or remove `member`: never
 /// themselves, only members ranked below.
 pub fn can_act_on(actor: &UserId, standing: &Standing, member: &MemberRow) -> bool {
-    may_act_on(actor, standing, &member.user_id, member.role_level)
+    may_act_on(actor, standing, &member.member.user_id, member.role.level)
 }
 
 /// [`can_act_on`] for a member known by user and rank (the members page,
@@ -604,12 +604,12 @@ where
                 let event = Event {
                     action,
                     target_id: member.as_str(),
-                    target_label: &target.email,
+                    target_label: &target.member.email,
                     details,
                 };
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 revoke_invitations_beyond_senders(conn, &scope, &actor)?;
-                Ok(target.name)
+                Ok(target.member.name)
             })
         })
         .await
@@ -636,11 +636,11 @@ pub async fn change_role(
             db::members::set_role(
                 conn,
                 scope,
-                &target.membership_id,
-                &target.role_id,
+                &target.member.membership_id,
+                &target.role.id,
                 &role.id,
             )?;
-            Ok(format!("{} → {}", target.role_name, role.name))
+            Ok(format!("{} → {}", target.role.name, role.name))
         },
     )
     .await
@@ -670,7 +670,13 @@ pub async fn set_active(
             } else {
                 MembershipStatus::Inactive
             };
-            db::members::set_status(conn, scope, &target.membership_id, &target.role_id, status)?;
+            db::members::set_status(
+                conn,
+                scope,
+                &target.member.membership_id,
+                &target.role.id,
+                status,
+            )?;
             Ok(String::new())
         },
     )
@@ -689,8 +695,8 @@ pub async fn remove(
         member,
         Action::MembershipRemove,
         |conn, scope, _standing, target| {
-            db::members::remove(conn, scope, &target.membership_id, &target.role_id)?;
-            Ok(format!("role was {}", target.role_name))
+            db::members::remove(conn, scope, &target.member.membership_id, &target.role.id)?;
+            Ok(format!("role was {}", target.role.name))
         },
     )
     .await
