@@ -71,19 +71,15 @@ pub fn page(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_lowercase);
-    let candidates = match (&fragment, &mut *conn) {
-        (Some(fragment), AnyConnection::Sqlite(sqlite)) => search_candidates(sqlite, fragment)?,
-        _ => None,
-    };
-    if candidates.as_ref().is_some_and(Vec::is_empty) {
-        return Ok(Vec::new());
+    let pattern = fragment.as_ref().map(|f| format!("%{}%", escape_like(f)));
+    if let (Some(fragment), Some(pattern), AnyConnection::Sqlite(sqlite)) =
+        (&fragment, &pattern, &mut *conn)
+        && fragment.chars().count() >= 3
+    {
+        return indexed_search(sqlite, scope, fragment, pattern, after, limit);
     }
-    let pattern = fragment.map(|f| format!("%{}%", escape_like(&f)));
     Ok(natively!(conn, |native| {
         let mut query = scope.memberships().inner_join(users::table).into_boxed();
-        if let Some(ids) = &candidates {
-            query = query.filter(users::id.eq_any(ids));
-        }
         if let Some(pattern) = &pattern {
             query = query.filter(
                 lower(users::name)
@@ -108,38 +104,102 @@ pub fn page(
 /// the members in order finds a page of matches quickly.
 const SEARCH_CANDIDATES: i64 = 2_000;
 
-/// On SQLite, the users whose name or email may contain `fragment`
-/// (lowercased), from the FTS5 trigram index `users_search` (migration
-/// 000007). The index folds case, so its matches are a superset of the
-/// `LIKE` filter's, which is still applied: results are exactly the scan's.
-/// `None` when the index can't narrow the search: a fragment shorter than a
-/// trigram, or more than [`SEARCH_CANDIDATES`] matches.
-fn search_candidates(
+/// A search of three letters or more on SQLite, in one statement. The FTS5
+/// trigram index `users_search` (migration 000007) names the users whose
+/// name or email may contain `fragment`; it folds case, so its matches are
+/// a superset of the `LIKE` filter's, which is still applied and the
+/// results are exactly the scan's. Of the two branches exactly one yields
+/// rows, chosen by how many users the index matched: up to
+/// [`SEARCH_CANDIDATES`], the members are looked up from those users (a
+/// rare fragment costs what it finds); more, and the index can't narrow
+/// the search, so the members are walked in order until a page of matches
+/// is found (a common fragment finds one quickly).
+fn indexed_search(
     conn: &mut diesel::SqliteConnection,
+    scope: &Scope,
     fragment: &str,
-) -> Result<Option<Vec<String>>, DbError> {
-    #[derive(QueryableByName)]
-    struct Candidate {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        user_id: String,
-    }
-    if fragment.chars().count() < 3 {
-        return Ok(None);
-    }
+    pattern: &str,
+    after: Option<&MembershipId>,
+    limit: i64,
+) -> Result<Vec<MemberListing>, DbError> {
+    use diesel::sql_types::{BigInt, Nullable, Text};
     // One FTS5 phrase: the trigram tokenizer turns it into a substring match.
     let phrase = format!("\"{}\"", fragment.replace('"', "\"\""));
-    let found: Vec<Candidate> = diesel::sql_query(
-        "SELECT k.user_id AS user_id FROM users_search \
-         JOIN user_search_keys k ON k.id = users_search.rowid \
-         WHERE users_search MATCH ? LIMIT ?",
-    )
-    .bind::<diesel::sql_types::Text, _>(phrase)
-    .bind::<diesel::sql_types::BigInt, _>(SEARCH_CANDIDATES + 1)
-    .load(conn)?;
-    if found.len() as i64 > SEARCH_CANDIDATES {
-        return Ok(None);
+    let rows: Vec<ListingByName> = diesel::sql_query(INDEXED_SEARCH)
+        .bind::<Text, _>(phrase)
+        .bind::<BigInt, _>(SEARCH_CANDIDATES)
+        .bind::<Text, _>(scope.workspace_id())
+        .bind::<Text, _>(pattern)
+        .bind::<Nullable<Text>, _>(after)
+        .bind::<BigInt, _>(limit + 1)
+        .load(conn)?;
+    Ok(rows.into_iter().map(MemberListing::from).collect())
+}
+
+/// The statement of [`indexed_search`]. Parameters: ?1 the FTS5 phrase,
+/// ?2 [`SEARCH_CANDIDATES`], ?3 the workspace, ?4 the `LIKE` pattern, ?5
+/// the cursor (or NULL), ?6 the rows to read. Each branch orders and
+/// limits itself, so the walk of a common fragment stops after a page.
+const INDEXED_SEARCH: &str = "
+WITH found AS MATERIALIZED (
+    SELECT k.user_id FROM users_search JOIN user_search_keys k ON k.id = users_search.rowid
+    WHERE users_search MATCH ?1 LIMIT ?2 + 1
+), narrow AS MATERIALIZED (SELECT count(*) <= ?2 AS yes FROM found)
+SELECT * FROM (
+    SELECT m.id AS membership_id, u.id AS user_id, u.name, u.email, m.role_id, m.status,
+           u.last_login_at, m.joined_at
+    FROM found f JOIN users u ON u.id = f.user_id
+    JOIN memberships m ON m.user_id = u.id AND m.workspace_id = ?3
+    WHERE (SELECT yes FROM narrow)
+      AND (lower(u.name) LIKE ?4 ESCAPE '\\' OR u.email LIKE ?4 ESCAPE '\\')
+      AND (?5 IS NULL OR m.id > ?5)
+    ORDER BY m.id LIMIT ?6
+)
+UNION ALL
+SELECT * FROM (
+    SELECT m.id AS membership_id, u.id AS user_id, u.name, u.email, m.role_id, m.status,
+           u.last_login_at, m.joined_at
+    FROM memberships m JOIN users u ON u.id = m.user_id
+    WHERE NOT (SELECT yes FROM narrow) AND m.workspace_id = ?3
+      AND (lower(u.name) LIKE ?4 ESCAPE '\\' OR u.email LIKE ?4 ESCAPE '\\')
+      AND (?5 IS NULL OR m.id > ?5)
+    ORDER BY m.id LIMIT ?6
+)";
+
+/// A row of [`INDEXED_SEARCH`], read by column name.
+#[derive(QueryableByName)]
+struct ListingByName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    membership_id: MembershipId,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    user_id: UserId,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    email: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    role_id: RoleId,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: MembershipStatus,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+    last_login_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    joined_at: NaiveDateTime,
+}
+
+impl From<ListingByName> for MemberListing {
+    fn from(row: ListingByName) -> Self {
+        MemberListing {
+            membership_id: row.membership_id,
+            user_id: row.user_id,
+            name: row.name,
+            email: row.email,
+            role_id: row.role_id,
+            status: row.status,
+            last_login_at: row.last_login_at,
+            joined_at: row.joined_at,
+        }
     }
-    Ok(Some(found.into_iter().map(|c| c.user_id).collect()))
 }
 
 fn escape_like(fragment: &str) -> String {

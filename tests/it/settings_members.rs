@@ -31,6 +31,7 @@ on_both_backends!(
     concurrent_invitations_make_one_pending,
     member_changes_apply_on_the_next_request,
     members_table_searches_and_pages,
+    searches_page_through_rare_and_common_fragments,
 );
 
 async fn resend_replaces_the_link_and_is_rate_limited(app: TestApp) {
@@ -292,4 +293,79 @@ async fn members_table_searches_and_pages(app: TestApp) {
         0,
         "% is a character, not a wildcard"
     );
+}
+
+/// The emails in the members table for a search, over every page (the
+/// "Next page" link followed to the end).
+async fn search_all_pages(browser: &Client, q: &str) -> Vec<String> {
+    let mut emails = Vec::new();
+    let mut next = Some(format!("/settings/members?q={q}"));
+    while let Some(path) = next {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        emails.extend(
+            page.body
+                .split("<tr data-member=\"")
+                .skip(1)
+                .filter_map(|row| row.split('"').next().map(str::to_owned)),
+        );
+        next = page.attr_of("#next-members", "href");
+    }
+    emails
+}
+
+/// On SQLite a fragment the search index matches for at most 2 000 users
+/// is looked up from them, and a more common one is found by walking the
+/// members in order (`db::members::indexed_search`). Either way every
+/// page holds exactly the members a scan finds, in joining order, and the
+/// cursor continues where the page ended; PostgreSQL answers the same.
+async fn searches_page_through_rare_and_common_fragments(app: TestApp) {
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let acme_id = app.workspace_id("acme").await;
+    let member_role = app.role_of("acme", "member").await;
+    // 2 100 members, more than the index narrows: seeded in bulk with SQL.
+    for chunk in (0..2100).collect::<Vec<u32>>().chunks(300) {
+        let (mut users, mut memberships) = (Vec::new(), Vec::new());
+        for n in chunk {
+            let user = uuid::Uuid::now_v7();
+            users.push(format!(
+                "('{user}', 'person{n}@example.com', 'Person {n}', 'x', 'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ));
+            memberships.push(format!(
+                "('{}', '{acme_id}', '{user}', '{member_role}', 'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+                uuid::Uuid::now_v7()
+            ));
+        }
+        app.execute(&format!(
+            "INSERT INTO users (id, email, name, password_hash, status, created_at, updated_at) VALUES {}",
+            users.join(", ")
+        ))
+        .await;
+        app.execute(&format!(
+            "INSERT INTO memberships (id, workspace_id, user_id, role_id, status, joined_at, updated_at) VALUES {}",
+            memberships.join(", ")
+        ))
+        .await;
+    }
+    let joined_order = |ns: &mut dyn Iterator<Item = u32>| -> Vec<String> {
+        ns.map(|n| format!("person{n}@example.com")).collect()
+    };
+    // Rare: 1, 10–19, 100–199, 1000–1999 (1 111 users, 23 pages).
+    let rare = search_all_pages(&ann, "erson%201").await;
+    let expected = joined_order(&mut (0..2100).filter(|n| n.to_string().starts_with('1')));
+    assert_eq!(rare, expected, "a fragment of 1 111 members");
+    // Common: every member but Ann matches "person", 43 pages of 50.
+    let common = search_all_pages(&ann, "PERSON").await;
+    assert_eq!(
+        common,
+        joined_order(&mut (0..2100)),
+        "a fragment of every member"
+    );
+    // Rare with a name that holds the fragment in another case.
+    assert_eq!(
+        search_all_pages(&ann, "son%202042").await,
+        ["person2042@example.com"]
+    );
+    assert!(search_all_pages(&ann, "nobody").await.is_empty());
 }
