@@ -139,7 +139,10 @@ fn indexed_search(
 /// The statement of [`indexed_search`]. Parameters: ?1 the FTS5 phrase,
 /// ?2 [`SEARCH_CANDIDATES`], ?3 the workspace, ?4 the `LIKE` pattern, ?5
 /// the cursor (or NULL), ?6 the rows to read. Each branch orders and
-/// limits itself, so the walk of a common fragment stops after a page.
+/// limits itself, so the walk of a common fragment stops after a page;
+/// the walk is switched off by its `LIMIT` (0), which SQLite reads before
+/// it starts, and not by a `WHERE` term, which it would test on every
+/// member (8 ms for a fragment nobody matches among 100 000).
 const INDEXED_SEARCH: &str = "
 WITH found AS MATERIALIZED (
     SELECT k.user_id FROM users_search JOIN user_search_keys k ON k.id = users_search.rowid
@@ -160,10 +163,10 @@ SELECT * FROM (
     SELECT m.id AS membership_id, u.id AS user_id, u.name, u.email, m.role_id, m.status,
            u.last_login_at, m.joined_at
     FROM memberships m JOIN users u ON u.id = m.user_id
-    WHERE NOT (SELECT yes FROM narrow) AND m.workspace_id = ?3
+    WHERE m.workspace_id = ?3
       AND (lower(u.name) LIKE ?4 ESCAPE '\\' OR u.email LIKE ?4 ESCAPE '\\')
       AND (?5 IS NULL OR m.id > ?5)
-    ORDER BY m.id LIMIT ?6
+    ORDER BY m.id LIMIT (SELECT CASE WHEN yes THEN 0 ELSE ?6 END FROM narrow)
 )";
 
 /// A row of [`INDEXED_SEARCH`], read by column name.

@@ -138,15 +138,22 @@ impl Tally {
 }
 
 /// The database side of one request: where its statements and pool
-/// checkouts are counted (tests and benchmarks read them). Each `Db::run`
-/// checks a connection out and returns it when its work is done; holding
-/// one connection for a whole page view (one checkout instead of two) was
-/// tried and let a pool of 10 collapse under 64 concurrent page views on
-/// PostgreSQL (benches/README.md), so it is not done.
+/// checkouts are counted (tests and benchmarks read them), and the
+/// connection the session load hands on to the request's next `Db::run`
+/// ([`Db::run_idempotent_handing_on`]), so a page view checks out one
+/// connection, not one for its session and another for its data.
+///
+/// Only that one hand-over is made: the connection waits from the session
+/// load to the page's first query (or to the end of a view that has none),
+/// and every `Db::run` returns its connection to the pool. Holding one
+/// connection for all of a view, through its rendering and later queries,
+/// was tried and let a pool of 10 collapse under 64 concurrent page views
+/// on PostgreSQL (benches/README.md).
 #[derive(Clone, Default)]
 pub struct RequestDb {
     statements: Option<Tally>,
     checkouts: Option<Tally>,
+    handed_on: Arc<std::sync::Mutex<Option<PooledConnection<Manager>>>>,
 }
 
 impl RequestDb {
@@ -155,24 +162,46 @@ impl RequestDb {
         Self {
             statements: Some(statements),
             checkouts: Some(checkouts),
+            handed_on: Arc::default(),
         }
     }
 
-    /// Serves `request` with this.
+    /// Serves `request` with this. A connection still handed on when the
+    /// request's response is ready goes back to the pool then.
     pub async fn serve<F: std::future::Future>(self, request: F) -> F::Output {
-        REQUEST.scope(self, request).await
+        let handed_on = self.handed_on.clone();
+        let output = REQUEST.scope(self, request).await;
+        drop(Self::take(&handed_on));
+        output
     }
 
     fn current() -> Self {
         REQUEST.try_with(Self::clone).unwrap_or_default()
     }
 
-    /// A connection from the pool, counted.
-    fn checkout(&self, pool: &DbPool) -> Result<PooledConnection<Manager>, DbError> {
+    fn take(
+        slot: &std::sync::Mutex<Option<PooledConnection<Manager>>>,
+    ) -> Option<PooledConnection<Manager>> {
+        slot.lock().ok().and_then(|mut held| held.take())
+    }
+
+    /// The connection handed on to this request if there is one, else one
+    /// from the pool (counted).
+    fn connection(&self, pool: &DbPool) -> Result<PooledConnection<Manager>, DbError> {
+        if let Some(conn) = Self::take(&self.handed_on) {
+            return Ok(conn);
+        }
         if let Some(checkouts) = &self.checkouts {
             checkouts.add();
         }
         pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Keeps `conn` for the request's next `Db::run`.
+    fn hand_on(&self, conn: PooledConnection<Manager>) {
+        if let Ok(mut held) = self.handed_on.lock() {
+            *held = Some(conn);
+        }
     }
 }
 
@@ -500,7 +529,7 @@ impl Db {
         let request = RequestDb::current();
         tokio::task::spawn_blocking(move || {
             let _counting = SinkGuard::set(request.statements.clone());
-            let mut conn = request.checkout(&pool)?;
+            let mut conn = request.connection(&pool)?;
             CONNECTION_CLOSED.set(false);
             work(&mut conn)
         })
@@ -518,6 +547,28 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
+        self.idempotent(work, false).await
+    }
+
+    /// Like [`Db::run_idempotent`], and then, when it succeeded, the
+    /// connection is handed on to the request's next `Db::run` instead of
+    /// going back to the pool: for the session load, which every signed-in
+    /// page view follows with its own data (see [`RequestDb`]).
+    pub async fn run_idempotent_handing_on<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    {
+        self.idempotent(work, true).await
+    }
+
+    async fn idempotent<T, E, F>(&self, work: F, hand_on: bool) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    {
         let pool = self.pool.clone();
         let request = RequestDb::current();
         tokio::task::spawn_blocking(move || {
@@ -526,7 +577,7 @@ impl Db {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let mut conn = request.checkout(&pool)?;
+                let mut conn = request.connection(&pool)?;
                 CONNECTION_CLOSED.set(false);
                 let outcome = work(&mut conn);
                 if outcome.is_err() && CONNECTION_CLOSED.get() && attempt < attempts {
@@ -538,6 +589,9 @@ impl Db {
                     // which sees the flag and discards it.
                     drop(conn);
                     continue;
+                }
+                if hand_on && outcome.is_ok() {
+                    request.hand_on(conn);
                 }
                 return outcome;
             }

@@ -280,7 +280,8 @@ fn security_headers(https: bool) -> DefaultHeaders {
 }
 
 /// Gives each request a slot for what the session store reads with the
-/// session (see `session::with_preload_slot`) and, when
+/// session (see `session::with_preload_slot`), its `RequestDb` (so the
+/// session load's connection serves the page's data too) and, when
 /// `expose_db_statements` is on, counts the SQL statements it ran (session
 /// load and write-back included) into `X-Db-Statements` and its pool
 /// checkouts into `X-Db-Checkouts`.
@@ -293,7 +294,7 @@ async fn request_db(
         .is_some_and(|state| state.config.expose_db_statements);
     let request = session::with_preload_slot(next.call(req));
     if !expose {
-        return request.await;
+        return RequestDb::default().serve(request).await;
     }
     let (statements, checkouts) = (Tally::default(), Tally::default());
     let mut res = RequestDb::counting_into(statements.clone(), checkouts.clone())
