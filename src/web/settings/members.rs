@@ -128,9 +128,10 @@ async fn render(
     render_with_status(&body, status)
 }
 
-/// The page's data in one `Db::run` (on the connection the session load handed on) and at most two statements: a page of
-/// members, and (for those who may invite) the invitations with their
-/// delivery status. The roles for the menus came with the scope.
+/// The page's data in one `Db::run` (on the connection the session load
+/// handed on) and at most two statements: a page of members, and (for
+/// those who may invite) the invitations with their delivery status. The
+/// roles for the menus came with the scope.
 async fn read(
     state: &AppState,
     scope: &Scope,
