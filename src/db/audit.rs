@@ -2,6 +2,7 @@
 //! Entries are written by the domain function that makes the change, inside
 //! its transaction, so a change without its entry cannot exist.
 
+use super::stamps::Stamp;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -132,6 +133,7 @@ pub struct Entry {
     /// Client IP.
     pub ip: String,
     /// When.
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 

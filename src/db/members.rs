@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use super::expect_one;
 use super::schema::{memberships, roles, users};
+use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::{MembershipId, MembershipStatus, RoleId, SystemRole, UserId, WorkspaceId};
@@ -51,9 +52,10 @@ pub struct MemberListing {
     /// Whether they may enter.
     pub status: MembershipStatus,
     /// Last sign-in.
-    #[diesel(select_expression = users::last_login_at)]
+    #[diesel(select_expression = users::last_login_at, deserialize_as = MaybeStamp)]
     pub last_login_at: Option<NaiveDateTime>,
     /// Joined.
+    #[diesel(deserialize_as = Stamp)]
     pub joined_at: NaiveDateTime,
 }
 

@@ -33,6 +33,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod roles;
 pub mod sessions;
+mod stamps;
 pub mod throttle;
 pub mod users;
 pub mod workspaces;

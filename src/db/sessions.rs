@@ -3,6 +3,7 @@
 //! that session on its next request: that is how sign-out, "sign out other
 //! sessions" and password changes take effect everywhere at once.
 
+use super::stamps::Stamp;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -117,6 +118,7 @@ pub struct LoadedSession {
 struct LiveSession {
     state: String,
     user_id: Option<UserId>,
+    #[diesel(deserialize_as = Stamp)]
     last_seen_at: NaiveDateTime,
     ip: String,
     user_agent: String,

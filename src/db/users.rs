@@ -2,6 +2,7 @@
 //! owner role and the membership in one transaction, so a user without a
 //! personal workspace cannot exist.
 
+use super::stamps::{MaybeStamp, Stamp};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -26,11 +27,14 @@ pub struct User {
     /// Whether they may sign in.
     pub status: UserStatus,
     /// The previous successful sign-in.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub last_login_at: Option<NaiveDateTime>,
     /// When the account was created.
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
     /// When the user proved they receive mail at `email` (`None`: a banner
     /// asks them to, and invitations need their own link).
+    #[diesel(deserialize_as = MaybeStamp)]
     pub email_verified_at: Option<NaiveDateTime>,
 }
 

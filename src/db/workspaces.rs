@@ -2,6 +2,7 @@
 //! This is the query behind the `Scope` extractor and the context switcher,
 //! so it is one join, run once per request.
 
+use super::stamps::Stamp;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -29,6 +30,7 @@ pub struct WorkspaceAccess {
     /// Active or suspended (archived ones are never returned).
     pub status: WorkspaceStatus,
     /// When it was created.
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
     /// The user's membership.
     #[diesel(select_expression = memberships::id)]

@@ -5,17 +5,38 @@
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
 /// How times are shown everywhere: UTC, to the minute, labelled
-/// (`2026-12-01 13:05 UTC`). Written field by field: a members page shows
-/// a hundred of them, and chrono's format strings are parsed on every call.
+/// (`2026-12-01 13:05 UTC`).
 pub fn format_time(time: &NaiveDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        time.year(),
-        time.month(),
-        time.day(),
-        time.hour(),
-        time.minute()
-    )
+    UtcMinute(*time).to_string()
+}
+
+/// A time as [`format_time`] shows it, written where it is displayed (a
+/// template writes it into the page without a `String` of its own). Digit
+/// by digit: a members page shows a hundred of them, and chrono's format
+/// strings are parsed on every call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcMinute(pub NaiveDateTime);
+
+impl std::fmt::Display for UtcMinute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        let digits = |value: u32, out: &mut [u8]| {
+            let mut rest = value;
+            for slot in out.iter_mut().rev() {
+                *slot = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+        };
+        // Years outside 0..=9999 are not stored; they would lose digits.
+        let year = u32::try_from(t.year()).unwrap_or(0).min(9999);
+        let mut text = *b"0000-00-00 00:00 UTC";
+        digits(year, &mut text[0..4]);
+        digits(t.month(), &mut text[5..7]);
+        digits(t.day(), &mut text[8..10]);
+        digits(t.hour(), &mut text[11..13]);
+        digits(t.minute(), &mut text[14..16]);
+        f.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?)
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,10 @@ use crate::db::outbox::Delivery;
 use crate::db::scope::Scope;
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
-use crate::domain::{FieldErrors, InvitationStatus, MembershipId, MembershipStatus, Permission};
+use crate::domain::time::UtcMinute;
+use crate::domain::{
+    FieldErrors, InvitationStatus, MembershipId, MembershipStatus, Permission, RoleId,
+};
 use crate::services::ServiceError;
 use crate::services::members::{self, InviteInput, Standing, may_act_on};
 use crate::web::AppState;
@@ -46,14 +49,14 @@ pub struct MembersPage {
 
 /// One row of the members table.
 pub struct MemberView {
-    id: String,
+    id: MembershipId,
     name: String,
     email: String,
-    role_id: String,
+    role_id: RoleId,
     role_name: String,
     status: MembershipStatus,
-    last_login: String,
-    joined: String,
+    last_login: Option<UtcMinute>,
+    joined: UtcMinute,
     actionable: bool,
     /// Whether the viewer could give the member's current role; when not,
     /// the role menu shows it disabled instead of pre-selecting another.
@@ -208,18 +211,14 @@ impl MemberView {
         MemberView {
             actionable: may_act_on(scope.user_id(), standing, &m.user_id, level),
             role_grantable: grantable.iter().any(|r| r.id == m.role_id),
-            id: m.membership_id.to_string(),
+            id: m.membership_id,
             name: m.name,
             email: m.email,
-            role_id: m.role_id.to_string(),
+            role_id: m.role_id,
             role_name: role.map_or_else(|| "—".to_owned(), |r| r.name.clone()),
             status: m.status,
-            last_login: m
-                .last_login_at
-                .as_ref()
-                .map(format_time)
-                .unwrap_or_else(|| "never".into()),
-            joined: format_time(&m.joined_at),
+            last_login: m.last_login_at.map(UtcMinute),
+            joined: UtcMinute(m.joined_at),
         }
     }
 }
