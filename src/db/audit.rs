@@ -82,6 +82,7 @@ actions! {
     InvitationDecline => "invitation.decline", "invitation";
     InvitationResend => "invitation.resend", "invitation";
     InvitationRevoke => "invitation.revoke", "invitation";
+    MembershipAdd => "membership.add", "membership";
     MembershipDeactivate => "membership.deactivate", "membership";
     MembershipLeave => "membership.leave", "membership";
     MembershipReactivate => "membership.reactivate", "membership";
@@ -98,6 +99,11 @@ actions! {
     RoleCreate => "role.create", "role";
     RoleDelete => "role.delete", "role";
     RoleUpdate => "role.update", "role";
+    TeamArchive => "team.archive", "team";
+    TeamCreate => "team.create", "team";
+    TeamDelete => "team.delete", "team";
+    TeamRestore => "team.restore", "team";
+    TeamUpdate => "team.update", "team";
 }
 
 /// What was done to what.

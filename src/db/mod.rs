@@ -34,6 +34,7 @@ pub mod outbox;
 pub mod roles;
 pub mod sessions;
 mod stamps;
+pub mod teams;
 pub mod throttle;
 pub mod users;
 pub mod workspaces;
@@ -325,6 +326,8 @@ pub enum UniqueKey {
     Membership,
     /// The address already has a pending invitation to the workspace.
     PendingInvitation,
+    /// The organization already has a team of this name (in any case).
+    TeamName,
     /// Another constraint (a bug or a race on a key no form shows); kept
     /// with the database's own words for the log.
     Other(String),
@@ -354,6 +357,11 @@ impl UniqueKey {
                 "invitations_pending_key",
                 "invitations.workspace_id, invitations.email",
                 UniqueKey::PendingInvitation,
+            ),
+            (
+                "workspaces_team_name_key",
+                "index 'workspaces_team_name_key'",
+                UniqueKey::TeamName,
             ),
         ];
         KNOWN

@@ -113,8 +113,8 @@ pub fn settings(conn: &mut AnyConnection, scope: &Scope) -> Result<Settings, DbE
 pub struct GeneralUpdate {
     /// Name.
     pub name: String,
-    /// Slug.
-    pub slug: Slug,
+    /// Slug (`None` for a team, which has none).
+    pub slug: Option<Slug>,
     /// Description.
     pub description: String,
     /// Billing email (empty when unset).
@@ -123,7 +123,7 @@ pub struct GeneralUpdate {
     pub billing_address: String,
 }
 
-/// Saves the General tab of the scoped organization.
+/// Saves the General tab of the scoped organization or team.
 pub fn update_general(
     conn: &mut AnyConnection,
     scope: &Scope,
@@ -131,10 +131,10 @@ pub fn update_general(
 ) -> Result<(), DbError> {
     expect_one(
         diesel::update(workspaces::table.find(scope.workspace_id()))
-            .filter(workspaces::kind.eq(WorkspaceKind::Organization))
+            .filter(workspaces::kind.ne(WorkspaceKind::Personal))
             .set((
                 workspaces::name.eq(&update.name),
-                workspaces::slug.eq(update.slug.as_str()),
+                workspaces::slug.eq(update.slug.as_ref().map(Slug::as_str)),
                 workspaces::description.eq(&update.description),
                 workspaces::billing_email.eq(&update.billing_email),
                 workspaces::billing_address.eq(&update.billing_address),
@@ -328,6 +328,16 @@ pub fn active_member_by_email(
         .optional()?)
 }
 
+/// The owner of the scoped organization.
+pub fn owner_of(conn: &mut AnyConnection, scope: &Scope) -> Result<UserId, DbError> {
+    Ok(scope
+        .memberships()
+        .inner_join(roles::table)
+        .filter(roles::system_key.eq(SystemRole::Owner))
+        .select(memberships::user_id)
+        .first(conn)?)
+}
+
 /// The id of one of the scoped workspace's system roles.
 fn system_role_id(
     conn: &mut AnyConnection,
@@ -475,7 +485,8 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
         .collect())
 }
 
-/// How many owners each organization has: the invariant tests check this is
+/// How many owners each workspace but a team has (teams have none: the
+/// organization's owner is their admin): the invariant tests check this is
 /// exactly one everywhere.
 pub fn owner_counts(conn: &mut AnyConnection) -> Result<Vec<(WorkspaceId, i64)>, DbError> {
     let owners: HashMap<WorkspaceId, i64> = memberships::table
@@ -486,7 +497,10 @@ pub fn owner_counts(conn: &mut AnyConnection) -> Result<Vec<(WorkspaceId, i64)>,
         .load::<(WorkspaceId, i64)>(conn)?
         .into_iter()
         .collect();
-    let all: Vec<WorkspaceId> = workspaces::table.select(workspaces::id).load(conn)?;
+    let all: Vec<WorkspaceId> = workspaces::table
+        .filter(workspaces::kind.ne(WorkspaceKind::Team))
+        .select(workspaces::id)
+        .load(conn)?;
     Ok(all
         .into_iter()
         .map(|id| {

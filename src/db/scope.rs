@@ -189,3 +189,25 @@ macro_rules! tenant_tables {
 }
 
 tenant_tables!(audit_entries, audit_facets, invitations, memberships, roles);
+
+/// `workspaces WHERE parent_id = <an organization> AND kind = 'team'`.
+type TeamsOf<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        super::schema::workspaces::table,
+        diesel::dsl::Eq<super::schema::workspaces::parent_id, &'a WorkspaceId>,
+    >,
+    diesel::dsl::Eq<super::schema::workspaces::kind, crate::domain::WorkspaceKind>,
+>;
+
+impl Scope {
+    /// The teams of the active workspace (an organization; none elsewhere),
+    /// archived ones included: the only way the repository starts a query
+    /// on teams, so another organization's team is not found.
+    pub(super) fn teams(&self) -> TeamsOf<'_> {
+        use super::schema::workspaces;
+        use diesel::prelude::*;
+        workspaces::table
+            .filter(workspaces::parent_id.eq(self.workspace_id()))
+            .filter(workspaces::kind.eq(crate::domain::WorkspaceKind::Team))
+    }
+}

@@ -2,9 +2,10 @@
 //! This is the query behind the `Scope` extractor and the context switcher,
 //! so it is one join, run once per request.
 
-use super::stamps::Stamp;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+
+use super::stamps::Stamp;
 
 use super::schema::{memberships, roles, workspaces};
 use super::{AnyConnection, DbError};
@@ -25,8 +26,10 @@ pub struct WorkspaceAccess {
     pub kind: WorkspaceKind,
     /// Its name.
     pub name: String,
-    /// Its slug (organizations and teams).
+    /// Its slug (organizations).
     pub slug: Option<String>,
+    /// The organization a team belongs to.
+    pub parent_id: Option<WorkspaceId>,
     /// Active or suspended (archived ones are never returned).
     pub status: WorkspaceStatus,
     /// When it was created.
@@ -68,18 +71,57 @@ pub fn accessible_to(
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::status.ne(WorkspaceStatus::Archived))
+        .filter(team_reachable())
         .select(WorkspaceAccess::as_select())
         .load(conn)?;
     sort_accessible(&mut rows);
     Ok(rows)
 }
 
-/// Personal first, then by name (the switcher's order).
+/// The condition under which a membership of a workspace lets its user in,
+/// beyond the membership's own status: a team is entered only while its
+/// organization is not archived and the user is an active member of it.
+/// Deactivating someone in an organization, or archiving it, so closes its
+/// teams to them on their next request, with nothing to undo on the way
+/// back. (SQL, as one correlated `EXISTS`: it refers to the outer query's
+/// `workspaces` and `memberships` rows.)
+pub(super) fn team_reachable() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "(workspaces.parent_id IS NULL OR EXISTS (\
+            SELECT 1 FROM memberships parent_membership \
+            JOIN workspaces parent ON parent.id = parent_membership.workspace_id \
+            WHERE parent_membership.workspace_id = workspaces.parent_id \
+            AND parent_membership.user_id = memberships.user_id \
+            AND parent_membership.status = 'active' AND parent.status <> 'archived'))",
+    )
+}
+
+/// Personal first, then organizations by name, each followed by its teams
+/// by name (the switcher's order, which shows teams under their
+/// organization).
 pub(super) fn sort_accessible(rows: &mut [WorkspaceAccess]) {
-    rows.sort_by(|a, b| {
-        (!a.kind.is_personal(), a.name.to_lowercase())
-            .cmp(&(!b.kind.is_personal(), b.name.to_lowercase()))
-    });
+    let names: std::collections::HashMap<WorkspaceId, String> = rows
+        .iter()
+        .map(|w| (w.workspace_id.clone(), w.name.to_lowercase()))
+        .collect();
+    let key = |w: &WorkspaceAccess| {
+        let own = w.name.to_lowercase();
+        match &w.parent_id {
+            Some(parent) => (
+                1,
+                names.get(parent).cloned().unwrap_or_default(),
+                parent.to_string(),
+                own,
+            ),
+            None => (
+                u8::from(!w.kind.is_personal()),
+                own,
+                w.workspace_id.to_string(),
+                String::new(),
+            ),
+        }
+    };
+    rows.sort_by_cached_key(key);
 }
 
 /// The user's personal workspace (every user has exactly one).

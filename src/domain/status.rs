@@ -132,6 +132,12 @@ impl WorkspaceKind {
     pub fn is_personal(self) -> bool {
         self == WorkspaceKind::Personal
     }
+
+    /// Whether this is a team inside an organization (it has no slug,
+    /// invitations or owner of its own).
+    pub fn is_team(self) -> bool {
+        self == WorkspaceKind::Team
+    }
 }
 
 text_enum!(

@@ -112,7 +112,9 @@ pub fn may_act_on(actor: &UserId, standing: &Standing, member: &UserId, level: i
     member != actor && level < standing.level
 }
 
-fn grantable_role(
+/// The role of the scoped workspace with this id if `standing` may give
+/// it, read inside the caller's transaction.
+pub(crate) fn grantable_role(
     conn: &mut db::AnyConnection,
     scope: &Scope,
     standing: &Standing,
@@ -600,6 +602,13 @@ where
                         "You can only change or remove members ranked below you, and never yourself.",
                     ));
                 }
+                if scope.workspace().kind.is_team()
+                    && db::teams::organization_owner(conn, &scope)? == target.member.user_id
+                {
+                    return Err(ServiceError::Refused(
+                        "The organization's owner is an admin of every team; they can't be changed or removed here.",
+                    ));
+                }
                 let details = change(conn, &scope, &standing, &target)?;
                 let event = Event {
                     action,
@@ -696,7 +705,16 @@ pub async fn remove(
         Action::MembershipRemove,
         |conn, scope, _standing, target| {
             db::members::remove(conn, scope, &target.member.membership_id, &target.role.id)?;
-            Ok(format!("role was {}", target.role.name))
+            // Removed from an organization, removed from its teams too.
+            let teams = db::teams::remove_from_teams_of(
+                conn,
+                scope.workspace_id(),
+                &target.member.user_id,
+            )?;
+            Ok(match teams {
+                0 => format!("role was {}", target.role.name),
+                n => format!("role was {}; removed from {n} team(s)", target.role.name),
+            })
         },
     )
     .await

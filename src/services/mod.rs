@@ -10,5 +10,6 @@ pub mod maintenance;
 pub mod members;
 pub mod organizations;
 pub mod roles;
+pub mod teams;
 
 pub use error::ServiceError;

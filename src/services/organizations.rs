@@ -160,7 +160,13 @@ pub async fn update_general(
 ) -> Result<(), ServiceError> {
     let mut errors = FieldErrors::new();
     let name = errors.check("name", PersonName::parse(&input.name));
-    let slug = errors.check("slug", Slug::parse(&input.slug));
+    // A team has no slug (its links go through its organization's).
+    let team = scope.workspace().kind.is_team();
+    let slug = if team {
+        None
+    } else {
+        errors.check("slug", Slug::parse(&input.slug))
+    };
     let description = input.description.trim().to_owned();
     if description.chars().count() > DESCRIPTION_MAX_CHARS {
         errors.add("description", "Use at most 1000 characters.");
@@ -177,7 +183,7 @@ pub async fn update_general(
     if billing_address.chars().count() > ADDRESS_MAX_CHARS {
         errors.add("billing_address", "Use at most 500 characters.");
     }
-    let (Some(name), Some(slug)) = (name, slug) else {
+    let Some(name) = name.filter(|_| team || slug.is_some()) else {
         return Err(ServiceError::Invalid(errors));
     };
     if !errors.is_empty() {
@@ -213,6 +219,10 @@ pub async fn update_general(
             "slug",
             "This slug is taken; choose another.",
         )),
+        Err(DbError::Conflict(UniqueKey::TeamName)) => Err(ServiceError::conflict(
+            "name",
+            "This organization already has a team of that name.",
+        )),
         other => Ok(other?),
     }
 }
@@ -225,11 +235,11 @@ fn describe_changes(
     if before.name != after.name {
         changes.push(format!("name: {} → {}", before.name, after.name));
     }
-    if before.slug.as_deref() != Some(after.slug.as_str()) {
+    if before.slug.as_deref() != after.slug.as_ref().map(Slug::as_str) {
         changes.push(format!(
             "slug: {} → {}",
             before.slug.as_deref().unwrap_or("—"),
-            after.slug
+            after.slug.as_ref().map_or("—", Slug::as_str)
         ));
     }
     if before.description != after.description {
@@ -479,6 +489,8 @@ pub async fn transfer_ownership(
                     ));
                 }
                 db::organizations::transfer_ownership(conn, &scope, &target.membership_id)?;
+                // The owner is an admin of every team.
+                db::teams::make_admin_of_teams_of(conn, scope.workspace_id(), &target.user_id)?;
                 let event = Event {
                     action: Action::OrganizationOwnershipTransfer,
                     target_id: target.membership_id.as_str(),
@@ -497,6 +509,7 @@ pub async fn transfer_ownership(
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 if then_leave {
                     db::organizations::leave(conn, &scope)?;
+                    db::teams::remove_from_teams_of(conn, scope.workspace_id(), scope.user_id())?;
                 }
                 // The previous owner is an admin now (or gone): invitations
                 // they sent to roles only an owner gives are revoked.
@@ -507,10 +520,14 @@ pub async fn transfer_ownership(
         .await
 }
 
-/// Ends the acting member's membership. The owner can't leave without
-/// handing the organization over first.
+/// Ends the acting member's membership of an organization (and of its
+/// teams) or of a team. The owner can't leave an organization without
+/// handing it over first, nor any of its teams.
 pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), ServiceError> {
-    require_organization(scope)?;
+    let team = scope.workspace().kind.is_team();
+    if !team {
+        require_organization(scope)?;
+    }
     if scope.workspace().role_system_key == Some(SystemRole::Owner) {
         return Err(ServiceError::Refused(
             "The owner can't leave. Transfer ownership to another member first (you can leave in the same step).",
@@ -522,7 +539,17 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 db::workspaces::lock_memberships(conn, scope.workspace_id())?;
-                db::organizations::leave(conn, &scope)?;
+                if team {
+                    if &db::teams::organization_owner(conn, &scope)? == scope.user_id() {
+                        return Err(ServiceError::Refused(
+                            "The organization's owner is an admin of every team and can't leave one.",
+                        ));
+                    }
+                    db::teams::leave(conn, &scope)?;
+                } else {
+                    db::organizations::leave(conn, &scope)?;
+                    db::teams::remove_from_teams_of(conn, scope.workspace_id(), scope.user_id())?;
+                }
                 let event = Event {
                     action: Action::MembershipLeave,
                     target_id: scope.workspace().membership_id.as_str(),
@@ -531,11 +558,10 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
                 };
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 crate::services::members::revoke_invitations_beyond_senders(conn, &scope, &actor)?;
-                Ok::<_, DbError>(())
+                Ok::<_, ServiceError>(())
             })
         })
-        .await?;
-    Ok(())
+        .await
 }
 
 fn require_organization(scope: &Scope) -> Result<(), ServiceError> {

@@ -6,7 +6,7 @@
 
 use actix_web::web;
 
-use crate::web::settings::{danger, general, members, roles};
+use crate::web::settings::{danger, general, members, roles, teams};
 use crate::web::{
     account, audit, auth, context, dashboard, email, invitations, organizations, password,
 };
@@ -111,4 +111,11 @@ routes! {
     get  "/settings/roles/{id}"                   => roles::edit_form,     Scoped;
     post "/settings/roles/{id}"                   => roles::update,        Scoped;
     post "/settings/roles/{id}/delete"            => roles::delete,        Scoped;
+    get  "/settings/teams"                        => teams::index,         Scoped;
+    post "/settings/teams"                        => teams::create,        Scoped;
+    post "/settings/teams/{id}"                   => teams::update,        Scoped;
+    post "/settings/teams/{id}/archive"           => teams::archive,       Scoped;
+    post "/settings/teams/{id}/restore"           => teams::restore,       Scoped;
+    post "/settings/teams/{id}/delete"            => teams::delete,        Scoped;
+    post "/settings/members/add"                  => members::add,         Scoped;
 }

@@ -75,6 +75,63 @@ impl TestApp {
         self
     }
 
+    /// Builder: a team of `slug` created by its owner on the Teams tab.
+    pub async fn with_team(self, slug: &str, team: &str) -> Self {
+        let owner = self.owner_of(slug).await;
+        let res = owner
+            .submit("/settings/teams", "/settings/teams", &[("name", team)])
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "creating the team {team} in {slug} failed: {}",
+            res.body
+        );
+        self.sign_out(&owner).await;
+        self
+    }
+
+    /// Builder: `email`, an active member of `slug`, added to its team
+    /// `team` with `role` (`admin`, `member`) by the organization's owner
+    /// on the team's members page.
+    pub async fn with_team_member(self, slug: &str, team: &str, email: &str, role: &str) -> Self {
+        let team_id = self.team_id(slug, team).await;
+        let role_id = self
+            .text_value_with(
+                "SELECT id AS value FROM roles WHERE workspace_id = ? AND system_key = ?",
+                &[&team_id, role],
+            )
+            .await;
+        let owner = self.owner_of(slug).await;
+        let res = owner.switch_to(&team_id).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "switch to {team}");
+        let res = owner
+            .submit(
+                "/settings/members",
+                "/settings/members/add",
+                &[("email", email), ("role_id", &role_id)],
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "adding {email} to {team} failed: {}",
+            res.body
+        );
+        self.sign_out(&owner).await;
+        self
+    }
+
+    /// The id of the team `team` of the organization `slug`.
+    pub async fn team_id(&self, slug: &str, team: &str) -> String {
+        self.text_value_with(
+            "SELECT t.id AS value FROM workspaces t JOIN workspaces o ON o.id = t.parent_id \
+             WHERE o.slug = ? AND t.name = ?",
+            &[slug, team],
+        )
+        .await
+    }
+
     /// Builder: a pending invitation of `email` to `slug` with `role`.
     pub async fn with_invitation(self, slug: &str, name: &str, email: &str, role: &str) -> Self {
         self.add_invitation(slug, name, email, role).await;

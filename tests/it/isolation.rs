@@ -32,6 +32,7 @@ enum Target {
     Membership,
     Invitation,
     Role,
+    Team,
 }
 
 /// Every workspace-scoped route and its probe.
@@ -113,6 +114,37 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/settings/roles/{id}/delete",
         Probe::Row(Target::Role, &[]),
     ),
+    ("GET", "/settings/teams", Probe::Page),
+    (
+        "POST",
+        "/settings/teams",
+        Probe::Form(&[("name", "Hacked")]),
+    ),
+    (
+        "POST",
+        "/settings/teams/{id}",
+        Probe::Row(Target::Team, &[("name", "Hacked")]),
+    ),
+    (
+        "POST",
+        "/settings/teams/{id}/archive",
+        Probe::Row(Target::Team, &[]),
+    ),
+    (
+        "POST",
+        "/settings/teams/{id}/restore",
+        Probe::Row(Target::Team, &[]),
+    ),
+    (
+        "POST",
+        "/settings/teams/{id}/delete",
+        Probe::Row(Target::Team, &[("confirm_name", "Alpha Team")]),
+    ),
+    (
+        "POST",
+        "/settings/members/add",
+        Probe::Form(&[("email", "dave@example.com")]),
+    ),
 ];
 
 on_both_backends!(
@@ -154,6 +186,8 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
         .with_member("alpha", "Dave", "dave@example.com", "member")
         .await
         .with_role("alpha", "Alpha Custom", 20, &["audit.read"])
+        .await
+        .with_team("alpha", "Alpha Team")
         .await;
     let (ann, bob, carol) = (
         app.browser("ann@example.com"),
@@ -165,6 +199,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
     let alpha_membership = app.membership_of("alpha", "dave@example.com").await;
     let alpha_member_role = app.role_of("alpha", "member").await;
     let alpha_role = app.role_of("alpha", "Alpha Custom").await;
+    let alpha_team = app.team_id("alpha", "Alpha Team").await;
     let res = ann
         .submit(
             "/settings/members",
@@ -234,6 +269,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Membership => &alpha_membership,
                     Target::Invitation => &alpha_invitation,
                     Target::Role => &alpha_role,
+                    Target::Team => &alpha_team,
                 };
                 let url = path.replace("{id}", id);
                 let mut fields = fields.to_vec();
@@ -256,6 +292,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Membership => &alpha_membership,
                     Target::Invitation => &alpha_invitation,
                     Target::Role => &alpha_role,
+                    Target::Team => &alpha_team,
                 };
                 let url = path.replace("{id}", id);
                 assert_eq!(
@@ -308,7 +345,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
 }
 
 /// Everything the probes could have changed.
-async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64) {
+async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64) {
     (
         app.count("invitations WHERE status = 'pending'").await,
         app.count("roles WHERE name = 'Alpha Custom' AND level = 20")
@@ -324,5 +361,7 @@ async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64) {
         app.count("memberships m JOIN roles r ON r.id = m.role_id WHERE r.system_key = 'owner'")
             .await,
         app.count("workspace_avatars").await,
+        app.count("workspaces WHERE kind = 'team' AND name = 'Alpha Team' AND status = 'active'")
+            .await,
     )
 }

@@ -34,5 +34,6 @@ mod settings_members;
 mod settings_members_hierarchy;
 mod settings_members_matrix;
 mod settings_roles;
+mod settings_teams;
 mod smtp;
 mod unique_conflicts;

@@ -20,6 +20,7 @@ use crate::domain::{
 };
 use crate::services::ServiceError;
 use crate::services::members::{self, InviteInput, Standing, may_act_on};
+use crate::services::teams::{self, AddMemberInput};
 use crate::web::AppState;
 use crate::web::csrf::{EmptyForm, ScopedForm};
 use crate::web::error::AppError;
@@ -311,6 +312,47 @@ pub async fn invite(
         }
         Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
             render(&state, page, MembersQuery::default(), input, errors).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The add-member form of a team.
+#[derive(Deserialize)]
+pub struct AddForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role_id: String,
+}
+
+/// Adds a member of the organization to the active team (needs
+/// `members.invite` in the team).
+pub async fn add(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::MembersInvite>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<AddForm>,
+) -> Result<HttpResponse, AppError> {
+    let AddForm { email, role_id } = form.fields;
+    let input = AddMemberInput {
+        email: email.clone(),
+        role_id: role_id.clone(),
+    };
+    match teams::add_member(&state.db, &form.scope, input).await {
+        Ok(name) => {
+            let message = format!("{name} was added to {}.", form.scope.workspace().name);
+            SessionData::new(&session).flash(FlashLevel::Success, message);
+            Ok(see_other("/settings/members"))
+        }
+        Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
+            let typed = InviteInput {
+                name: String::new(),
+                email,
+                role_id,
+            };
+            render(&state, page, MembersQuery::default(), typed, errors).await
         }
         Err(other) => Err(other.into()),
     }

@@ -1,10 +1,12 @@
 //! `/settings/*`: the active workspace's settings tabs, one module per tab
 //! and URL: `/settings/general` → [`general`] and
 //! `templates/settings/general.html`, `/settings/members` → [`members`],
-//! `/settings/roles` → [`roles`], `/settings/danger` → [`danger`]; each
+//! `/settings/roles` → [`roles`], `/settings/teams` → [`teams`],
+//! `/settings/danger` → [`danger`]; each
 //! tab's tests are `tests/it/settings_<tab>.rs`.
 
 pub mod danger;
 pub mod general;
 pub mod members;
 pub mod roles;
+pub mod teams;

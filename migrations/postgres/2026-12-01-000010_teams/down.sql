@@ -1,0 +1,1 @@
+DROP INDEX workspaces_team_name_key;
