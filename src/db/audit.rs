@@ -96,6 +96,11 @@ actions! {
     OrganizationOwnershipTransfer => "organization.ownership.transfer", "membership";
     OrganizationRestore => "organization.restore", "organization";
     OrganizationUpdate => "organization.update", "organization";
+    ProjectCreate => "project.create", "project";
+    ProjectDelete => "project.delete", "project";
+    ProjectKeyCreate => "project.key.create", "project key";
+    ProjectKeyRevoke => "project.key.revoke", "project key";
+    ProjectUpdate => "project.update", "project";
     RoleCreate => "role.create", "role";
     RoleDelete => "role.delete", "role";
     RoleUpdate => "role.update", "role";

@@ -31,6 +31,7 @@ pub mod invitations;
 pub mod members;
 pub mod organizations;
 pub mod outbox;
+pub mod projects;
 pub mod roles;
 pub mod sessions;
 mod stamps;
@@ -328,6 +329,8 @@ pub enum UniqueKey {
     PendingInvitation,
     /// The organization already has a team of this name (in any case).
     TeamName,
+    /// The workspace already has a project of this name (in any case).
+    ProjectName,
     /// Another constraint (a bug or a race on a key no form shows); kept
     /// with the database's own words for the log.
     Other(String),
@@ -362,6 +365,11 @@ impl UniqueKey {
                 "workspaces_team_name_key",
                 "index 'workspaces_team_name_key'",
                 UniqueKey::TeamName,
+            ),
+            (
+                "projects_workspace_name_key",
+                "index 'projects_workspace_name_key'",
+                UniqueKey::ProjectName,
             ),
         ];
         KNOWN

@@ -174,6 +174,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        description -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+diesel::table! {
+    project_keys (id) {
+        id -> Text,
+        workspace_id -> Text,
+        project_id -> Text,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(projects -> workspaces (workspace_id));
+diesel::joinable!(project_keys -> projects (project_id));
 diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> roles (role_id));
@@ -198,4 +226,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     outbox_emails,
     account_tokens,
+    projects,
+    project_keys,
 );

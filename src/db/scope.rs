@@ -188,7 +188,15 @@ macro_rules! tenant_tables {
     };
 }
 
-tenant_tables!(audit_entries, audit_facets, invitations, memberships, roles);
+tenant_tables!(
+    audit_entries,
+    audit_facets,
+    invitations,
+    memberships,
+    project_keys,
+    projects,
+    roles,
+);
 
 /// `workspaces WHERE parent_id = <an organization> AND kind = 'team'`.
 type TeamsOf<'a> = diesel::dsl::Filter<

@@ -97,6 +97,15 @@ id_type!(
     /// Identifies one user's membership of one workspace.
     MembershipId
 );
+id_type!(
+    /// Identifies a project, which belongs to one workspace at a time.
+    ProjectId
+);
+id_type!(
+    /// Identifies a project's API key (not the key itself: that is shown
+    /// once and only its hash is kept).
+    ProjectKeyId
+);
 
 #[cfg(test)]
 mod tests {

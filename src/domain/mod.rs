@@ -12,7 +12,7 @@ pub mod status;
 pub mod time;
 
 pub use email::Email;
-pub use ids::{MembershipId, RoleId, UserId, WorkspaceId};
+pub use ids::{MembershipId, ProjectId, ProjectKeyId, RoleId, UserId, WorkspaceId};
 pub use name::PersonName;
 pub use password::Password;
 pub use permission::{Permission, PermissionSet, SystemRole};

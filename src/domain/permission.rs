@@ -76,8 +76,12 @@ catalogue! {
     BillingManage = "billing.manage", "Billing", "Manage billing";
     /// See projects and agents.
     ResourcesRead = "resources.read", "Resources", "See projects and agents";
-    /// Create, edit, start and stop projects and agents.
-    ResourcesWrite = "resources.write", "Resources", "Manage projects and agents";
+    /// Create, edit, start and stop agents and apps.
+    ResourcesWrite = "resources.write", "Resources", "Run agents and apps";
+    /// Create, edit and delete projects.
+    ProjectsManage = "projects.manage", "Resources", "Manage projects";
+    /// Set resource limits and quotas.
+    ResourcesManage = "resources.manage", "Resources", "Set limits and quotas";
     /// Move projects and agents between workspaces.
     ResourcesTransfer = "resources.transfer", "Resources", "Transfer projects and agents";
     /// Create and revoke API keys.
@@ -251,6 +255,9 @@ impl SystemRole {
                 .iter()
                 .filter(|p| !p.is_owner_only())
                 .collect(),
+            // Not `projects.manage`: a custom role that may invite members
+            // must hold everything the member role does, so widening it
+            // would take that right from roles made before.
             SystemRole::Member => [MembersRead, ResourcesRead, ResourcesWrite]
                 .into_iter()
                 .collect(),

@@ -9,6 +9,7 @@ pub mod mail;
 pub mod maintenance;
 pub mod members;
 pub mod organizations;
+pub mod projects;
 pub mod roles;
 pub mod teams;
 

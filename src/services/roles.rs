@@ -50,6 +50,8 @@ pub const PRESETS: &[Preset] = &[
         permissions: &[
             Permission::ResourcesRead,
             Permission::ResourcesWrite,
+            Permission::ProjectsManage,
+            Permission::ResourcesManage,
             Permission::ResourcesTransfer,
             Permission::KeysManage,
         ],

@@ -15,6 +15,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/app.css"),
     ),
     (
+        "copy.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/copy.js"),
+    ),
+    (
         "vendor/pico/pico.min.css",
         "text/css; charset=utf-8",
         include_bytes!("../../static/vendor/pico/pico.min.css"),

@@ -3,6 +3,7 @@
 //! (`web::account` ↔ `templates/account/`); the URL table is `routes.rs`.
 
 pub mod account;
+pub mod api;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod ops;
 pub mod organizations;
 pub mod page;
 pub mod password;
+pub mod projects;
 pub mod request_span;
 pub mod routes;
 pub mod scope;

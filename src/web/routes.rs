@@ -8,7 +8,8 @@ use actix_web::web;
 
 use crate::web::settings::{danger, general, members, roles, teams};
 use crate::web::{
-    account, audit, auth, context, dashboard, email, invitations, organizations, password,
+    account, api, audit, auth, context, dashboard, email, invitations, organizations, password,
+    projects,
 };
 
 /// Who may call a route and what data it touches.
@@ -20,6 +21,8 @@ pub enum Access {
     Account,
     /// A signed-in user, acting on their active workspace's data.
     Scoped,
+    /// The platform, with a project's API key (no session).
+    Key,
 }
 
 /// One entry of the URL table.
@@ -118,4 +121,12 @@ routes! {
     post "/settings/teams/{id}/restore"           => teams::restore,       Scoped;
     post "/settings/teams/{id}/delete"            => teams::delete,        Scoped;
     post "/settings/members/add"                  => members::add,         Scoped;
+    get  "/projects"                              => projects::index,      Scoped;
+    post "/projects"                              => projects::create,     Scoped;
+    get  "/projects/{id}"                         => projects::show,       Scoped;
+    post "/projects/{id}"                         => projects::update,     Scoped;
+    post "/projects/{id}/delete"                  => projects::delete,     Scoped;
+    post "/projects/{id}/keys"                    => projects::create_key, Scoped;
+    post "/projects/{id}/keys/{key}/revoke"       => projects::revoke_key, Scoped;
+    get  "/api/v1/key"                            => api::key,             Key;
 }

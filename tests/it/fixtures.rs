@@ -122,6 +122,51 @@ impl TestApp {
         self
     }
 
+    /// Builder: a project of `slug` created by its owner.
+    pub async fn with_project(self, slug: &str, name: &str) -> Self {
+        let owner = self.owner_of(slug).await;
+        let res = owner
+            .submit("/projects", "/projects", &[("name", name)])
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "creating the project {name} in {slug} failed: {}",
+            res.body
+        );
+        self.sign_out(&owner).await;
+        self
+    }
+
+    /// The id of the project `name` of the workspace `slug`.
+    pub async fn project_id(&self, slug: &str, name: &str) -> String {
+        self.text_value_with(
+            "SELECT p.id AS value FROM projects p JOIN workspaces w ON w.id = p.workspace_id \
+             WHERE w.slug = ? AND p.name = ?",
+            &[slug, name],
+        )
+        .await
+    }
+
+    /// The owner of `slug` creates a key `name` for its project `project`;
+    /// returns the key, as the page shows it once.
+    pub async fn add_project_key(&self, slug: &str, project: &str, name: &str) -> String {
+        let id = self.project_id(slug, project).await;
+        let owner = self.owner_of(slug).await;
+        let page = format!("/projects/{id}");
+        let res = owner
+            .submit(&page, &format!("{page}/keys"), &[("key_name", name)])
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::CREATED,
+            "creating a key: {}",
+            res.body
+        );
+        self.sign_out(&owner).await;
+        res.text_of("#new-key-value").expect("the new key")
+    }
+
     /// The id of the team `team` of the organization `slug`.
     pub async fn team_id(&self, slug: &str, team: &str) -> String {
         self.text_value_with(

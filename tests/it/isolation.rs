@@ -33,6 +33,7 @@ enum Target {
     Invitation,
     Role,
     Team,
+    Project,
 }
 
 /// Every workspace-scoped route and its probe.
@@ -145,6 +146,29 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/settings/members/add",
         Probe::Form(&[("email", "dave@example.com")]),
     ),
+    ("GET", "/projects", Probe::Page),
+    ("POST", "/projects", Probe::Form(&[("name", "Hacked")])),
+    ("GET", "/projects/{id}", Probe::RowPage(Target::Project)),
+    (
+        "POST",
+        "/projects/{id}",
+        Probe::Row(Target::Project, &[("name", "Hacked")]),
+    ),
+    (
+        "POST",
+        "/projects/{id}/delete",
+        Probe::Row(Target::Project, &[]),
+    ),
+    (
+        "POST",
+        "/projects/{id}/keys",
+        Probe::Row(Target::Project, &[("key_name", "stolen")]),
+    ),
+    (
+        "POST",
+        "/projects/{id}/keys/{key}/revoke",
+        Probe::Row(Target::Project, &[]),
+    ),
 ];
 
 on_both_backends!(
@@ -188,6 +212,8 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
         .with_role("alpha", "Alpha Custom", 20, &["audit.read"])
         .await
         .with_team("alpha", "Alpha Team")
+        .await
+        .with_project("alpha", "Alpha Project")
         .await;
     let (ann, bob, carol) = (
         app.browser("ann@example.com"),
@@ -200,6 +226,16 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
     let alpha_member_role = app.role_of("alpha", "member").await;
     let alpha_role = app.role_of("alpha", "Alpha Custom").await;
     let alpha_team = app.team_id("alpha", "Alpha Team").await;
+    let alpha_project = app.project_id("alpha", "Alpha Project").await;
+    let alpha_key = app
+        .add_project_key("alpha", "Alpha Project", "alpha ci")
+        .await;
+    let alpha_key_id = app
+        .text_value_with(
+            "SELECT id AS value FROM project_keys WHERE name = ?",
+            &["alpha ci"],
+        )
+        .await;
     let res = ann
         .submit(
             "/settings/members",
@@ -270,8 +306,9 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Invitation => &alpha_invitation,
                     Target::Role => &alpha_role,
                     Target::Team => &alpha_team,
+                    Target::Project => &alpha_project,
                 };
-                let url = path.replace("{id}", id);
+                let url = path.replace("{id}", id).replace("{key}", &alpha_key_id);
                 let mut fields = fields.to_vec();
                 fields.push(("role_id", alpha_member_role.as_str()));
                 let res = bob.post_form(&url, &beta_form, &fields).await;
@@ -293,6 +330,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Invitation => &alpha_invitation,
                     Target::Role => &alpha_role,
                     Target::Team => &alpha_team,
+                    Target::Project => &alpha_project,
                 };
                 let url = path.replace("{id}", id);
                 assert_eq!(
@@ -342,10 +380,18 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
         "Carol is still in her own workspace"
     );
     assert_eq!(snapshot(&app).await, before, "nothing changed anywhere");
+    // Alpha's key still opens Alpha's project, and nothing else was keyed.
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/key", app.base))
+        .bearer_auth(&alpha_key)
+        .send()
+        .await
+        .expect("API call");
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 /// Everything the probes could have changed.
-async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64) {
+async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) {
     (
         app.count("invitations WHERE status = 'pending'").await,
         app.count("roles WHERE name = 'Alpha Custom' AND level = 20")
@@ -363,5 +409,7 @@ async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64
         app.count("workspace_avatars").await,
         app.count("workspaces WHERE kind = 'team' AND name = 'Alpha Team' AND status = 'active'")
             .await,
+        app.count("projects WHERE name = 'Alpha Project'").await * 100
+            + app.count("project_keys WHERE revoked_at IS NULL").await,
     )
 }

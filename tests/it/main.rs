@@ -26,6 +26,7 @@ mod mail_delivery;
 mod operations;
 mod organizations;
 mod password_reset;
+mod projects;
 mod security;
 mod sessions;
 mod settings_danger;

@@ -1,0 +1,2 @@
+DROP TABLE project_keys;
+DROP TABLE projects;

@@ -1,0 +1,274 @@
+//! Projects and their API keys. Every query starts from the scoped
+//! workspace's `projects` or `project_keys`, so another workspace's project
+//! or key is not found; the one exception is [`key_by_prefix`], which is
+//! how a key presented by the platform finds its project and workspace.
+//! Functions that change data expect to run inside the caller's
+//! transaction.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::expect_one;
+use super::schema::{project_keys, projects, workspaces};
+use super::stamps::{MaybeStamp, Stamp};
+use super::{AnyConnection, DbError, now};
+use crate::db::scope::Scope;
+use crate::domain::{ProjectId, ProjectKeyId, WorkspaceId, WorkspaceKind};
+
+/// A project as its pages show it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = projects)]
+pub struct ProjectRow {
+    /// Id.
+    pub id: ProjectId,
+    /// Name, unique within the workspace whatever its case.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// When it was created.
+    #[diesel(deserialize_as = Stamp)]
+    pub created_at: NaiveDateTime,
+}
+
+/// The scoped workspace's projects by name, each with how many live
+/// (unrevoked) keys it has: two statements for the whole list.
+pub fn list(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(ProjectRow, i64)>, DbError> {
+    let rows: Vec<ProjectRow> = scope
+        .projects()
+        .order(projects::name.asc())
+        .select(ProjectRow::as_select())
+        .load(conn)?;
+    let counts: HashMap<ProjectId, i64> = scope
+        .project_keys()
+        .filter(project_keys::revoked_at.is_null())
+        .group_by(project_keys::project_id)
+        .select((project_keys::project_id, diesel::dsl::count_star()))
+        .load::<(ProjectId, i64)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let keys = counts.get(&row.id).copied().unwrap_or(0);
+            (row, keys)
+        })
+        .collect())
+}
+
+/// One project of the scoped workspace.
+pub fn find(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &ProjectId,
+) -> Result<ProjectRow, DbError> {
+    Ok(scope
+        .projects()
+        .filter(projects::id.eq(id))
+        .select(ProjectRow::as_select())
+        .first(conn)?)
+}
+
+/// Creates a project in the scoped workspace. A name it already has is
+/// `Conflict` on [`super::UniqueKey::ProjectName`].
+pub fn create(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    name: &str,
+    description: &str,
+) -> Result<ProjectId, DbError> {
+    let id = ProjectId::generate();
+    let at = now();
+    diesel::insert_into(projects::table)
+        .values((
+            projects::id.eq(&id),
+            projects::workspace_id.eq(scope.workspace_id()),
+            projects::name.eq(name),
+            projects::description.eq(description),
+            projects::created_by.eq(scope.user_id()),
+            projects::created_at.eq(at),
+            projects::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Renames a project of the scoped workspace and sets its description.
+pub fn update(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &ProjectId,
+    name: &str,
+    description: &str,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(scope.projects().filter(projects::id.eq(id)))
+            .set((
+                projects::name.eq(name),
+                projects::description.eq(description),
+                projects::updated_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )
+}
+
+/// Deletes a project of the scoped workspace with its keys.
+pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &ProjectId) -> Result<(), DbError> {
+    expect_one(diesel::delete(scope.projects().filter(projects::id.eq(id))).execute(conn)?)
+}
+
+/// A project key as the project page lists it (never the key itself).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = project_keys)]
+pub struct KeyRow {
+    /// Id.
+    pub id: ProjectKeyId,
+    /// What it is for.
+    pub name: String,
+    /// The public start of the key, to recognise it by.
+    pub prefix: String,
+    /// When it was created.
+    #[diesel(deserialize_as = Stamp)]
+    pub created_at: NaiveDateTime,
+    /// When it was last presented.
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub last_used_at: Option<NaiveDateTime>,
+    /// When it was revoked (it no longer works).
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// The keys of one project of the scoped workspace, newest first.
+pub fn keys(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    project: &ProjectId,
+) -> Result<Vec<KeyRow>, DbError> {
+    Ok(scope
+        .project_keys()
+        .filter(project_keys::project_id.eq(project))
+        .order((project_keys::created_at.desc(), project_keys::id.desc()))
+        .select(KeyRow::as_select())
+        .load(conn)?)
+}
+
+/// A new key's stored parts.
+pub struct NewKey<'a> {
+    /// The project it opens.
+    pub project: &'a ProjectId,
+    /// What it is for.
+    pub name: &'a str,
+    /// Its public prefix (unique).
+    pub prefix: &'a str,
+    /// SHA-256 of the whole key, hex.
+    pub secret_hash: &'a str,
+}
+
+/// Stores a key of a project of the scoped workspace (the project must be
+/// there: its foreign key is the workspace and the project together).
+pub fn add_key(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    key: &NewKey<'_>,
+) -> Result<ProjectKeyId, DbError> {
+    let id = ProjectKeyId::generate();
+    diesel::insert_into(project_keys::table)
+        .values((
+            project_keys::id.eq(&id),
+            project_keys::workspace_id.eq(scope.workspace_id()),
+            project_keys::project_id.eq(key.project),
+            project_keys::name.eq(key.name),
+            project_keys::prefix.eq(key.prefix),
+            project_keys::secret_hash.eq(key.secret_hash),
+            project_keys::created_by.eq(scope.user_id()),
+            project_keys::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Revokes a live key of a project of the scoped workspace; returns its name.
+pub fn revoke_key(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    project: &ProjectId,
+    id: &ProjectKeyId,
+) -> Result<String, DbError> {
+    let name: String = scope
+        .project_keys()
+        .filter(project_keys::project_id.eq(project))
+        .filter(project_keys::id.eq(id))
+        .filter(project_keys::revoked_at.is_null())
+        .select(project_keys::name)
+        .first(conn)?;
+    expect_one(
+        diesel::update(
+            scope
+                .project_keys()
+                .filter(project_keys::id.eq(id))
+                .filter(project_keys::revoked_at.is_null()),
+        )
+        .set(project_keys::revoked_at.eq(now()))
+        .execute(conn)?,
+    )?;
+    Ok(name)
+}
+
+/// A live key found by its prefix: what it opens, and the hash to check
+/// the presented key against.
+#[derive(Debug, Clone, Queryable)]
+pub struct KeyLookup {
+    /// The key.
+    pub id: ProjectKeyId,
+    /// SHA-256 of the whole key, hex.
+    pub secret_hash: String,
+    /// The project it opens.
+    pub project_id: ProjectId,
+    /// The project's name.
+    pub project_name: String,
+    /// The project's workspace now (it follows the project when moved).
+    pub workspace_id: WorkspaceId,
+    /// That workspace's name.
+    pub workspace_name: String,
+    /// Personal, organization or team.
+    pub workspace_kind: WorkspaceKind,
+}
+
+/// The live key with this prefix, from any workspace: the key itself is
+/// the credential, so this is the one lookup that isn't scoped.
+pub fn key_by_prefix(conn: &mut AnyConnection, prefix: &str) -> Result<Option<KeyLookup>, DbError> {
+    Ok(project_keys::table
+        .inner_join(projects::table.on(projects::id.eq(project_keys::project_id)))
+        .inner_join(workspaces::table.on(workspaces::id.eq(project_keys::workspace_id)))
+        .filter(project_keys::prefix.eq(prefix))
+        .filter(project_keys::revoked_at.is_null())
+        .select((
+            project_keys::id,
+            project_keys::secret_hash,
+            projects::id,
+            projects::name,
+            workspaces::id,
+            workspaces::name,
+            workspaces::kind,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+/// Notes that a key was presented, at most once a minute per key (a
+/// busy key doesn't turn every call into a write).
+pub fn touch_key(conn: &mut AnyConnection, id: &ProjectKeyId) -> Result<(), DbError> {
+    let at = now();
+    let a_minute_ago = at - chrono::Duration::minutes(1);
+    diesel::update(
+        project_keys::table.filter(project_keys::id.eq(id)).filter(
+            project_keys::last_used_at
+                .is_null()
+                .or(project_keys::last_used_at.lt(a_minute_ago)),
+        ),
+    )
+    .set(project_keys::last_used_at.eq(at))
+    .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! Projects and their API keys, as a workspace's members change them, and
+//! the one question the platform asks of a key: which project, and so which
+//! workspace, does it open? Each change validates, changes and audits in
+//! one transaction; handlers check `projects.manage` or `keys.manage`
+//! first.
+
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+use crate::db::audit::{Action, Actor, Event};
+use crate::db::projects::NewKey;
+use crate::db::scope::Scope;
+use crate::db::{self, Db, UniqueKey, write_transaction};
+use crate::domain::{FieldErrors, ProjectId, ProjectKeyId, WorkspaceId, WorkspaceKind};
+use crate::services::ServiceError;
+
+/// Longest project name.
+const NAME_MAX_CHARS: usize = 100;
+/// Longest description.
+const DESCRIPTION_MAX_CHARS: usize = 1_000;
+/// What every project key starts with, so a leaked one is recognisable
+/// (secret scanners match on it).
+pub const KEY_PREFIX: &str = "tk_";
+
+/// The project form, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectInput {
+    /// Name (required, unique within the workspace).
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+}
+
+fn validate(input: &ProjectInput) -> Result<(String, String), ServiceError> {
+    let mut errors = FieldErrors::new();
+    let name = input.name.trim().to_owned();
+    if name.is_empty() {
+        errors.add("name", "Enter a name.");
+    } else if name.chars().count() > NAME_MAX_CHARS {
+        errors.add("name", "Use at most 100 characters.");
+    } else if name.chars().any(char::is_control) {
+        errors.add("name", "Use letters, digits, spaces and punctuation.");
+    }
+    let description = input.description.trim().replace("\r\n", "\n");
+    if description.chars().count() > DESCRIPTION_MAX_CHARS {
+        errors.add("description", "Use at most 1000 characters.");
+    }
+    if errors.is_empty() {
+        Ok((name, description))
+    } else {
+        Err(ServiceError::Invalid(errors))
+    }
+}
+
+fn name_taken(error: ServiceError) -> ServiceError {
+    if error.is_conflict_on(&UniqueKey::ProjectName) {
+        ServiceError::conflict("name", "This workspace already has a project of that name.")
+    } else {
+        error
+    }
+}
+
+fn event<'a>(action: Action, id: &'a str, label: &'a str, details: String) -> Event<'a> {
+    Event {
+        action,
+        target_id: id,
+        target_label: label,
+        details,
+    }
+}
+
+/// Creates a project in the active workspace.
+pub async fn create(
+    db: &Db,
+    scope: &Scope,
+    input: ProjectInput,
+) -> Result<ProjectId, ServiceError> {
+    let (name, description) = validate(&input)?;
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let id = db::projects::create(conn, &scope, &name, &description)?;
+            let entry = event(Action::ProjectCreate, id.as_str(), &name, String::new());
+            db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
+            Ok::<_, ServiceError>(id)
+        })
+    })
+    .await
+    .map_err(name_taken)
+}
+
+/// Renames a project and sets its description.
+pub async fn update(
+    db: &Db,
+    scope: &Scope,
+    id: ProjectId,
+    input: ProjectInput,
+) -> Result<(), ServiceError> {
+    let (name, description) = validate(&input)?;
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let before = db::projects::find(conn, &scope, &id)?;
+            db::projects::update(conn, &scope, &id, &name, &description)?;
+            let details = if before.name == name {
+                "description changed".to_owned()
+            } else {
+                format!("name: {} → {name}", before.name)
+            };
+            let entry = event(Action::ProjectUpdate, id.as_str(), &name, details);
+            db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
+            Ok::<_, ServiceError>(())
+        })
+    })
+    .await
+    .map_err(name_taken)
+}
+
+/// Deletes a project with its keys (they stop working at once).
+pub async fn delete(db: &Db, scope: &Scope, id: ProjectId) -> Result<String, ServiceError> {
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let project = db::projects::find(conn, &scope, &id)?;
+            db::projects::delete(conn, &scope, &id)?;
+            let entry = event(
+                Action::ProjectDelete,
+                id.as_str(),
+                &project.name,
+                String::new(),
+            );
+            db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
+            Ok::<_, ServiceError>(project.name)
+        })
+    })
+    .await
+}
+
+/// A key just created: the only time the key itself is known.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    /// What it is for.
+    pub name: String,
+    /// The whole key, to be shown once.
+    pub key: String,
+}
+
+/// Creates an API key for a project of the active workspace. Only its
+/// SHA-256 is stored, with its public prefix.
+pub async fn create_key(
+    db: &Db,
+    scope: &Scope,
+    project: ProjectId,
+    name: &str,
+) -> Result<CreatedKey, ServiceError> {
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+        return Err(ServiceError::invalid(
+            "key_name",
+            "Name the key (at most 100 characters), e.g. where it is used.",
+        ));
+    }
+    let (prefix, key) = new_key();
+    let secret_hash = hash_key(&key);
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    let stored_name = name.clone();
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let found = db::projects::find(conn, &scope, &project)?;
+            let new = NewKey {
+                project: &project,
+                name: &stored_name,
+                prefix: &prefix,
+                secret_hash: &secret_hash,
+            };
+            let id = db::projects::add_key(conn, &scope, &new)?;
+            let details = format!("{stored_name} ({prefix}…) for {}", found.name);
+            let entry = event(Action::ProjectKeyCreate, id.as_str(), &stored_name, details);
+            db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
+            Ok::<_, ServiceError>(())
+        })
+    })
+    .await?;
+    Ok(CreatedKey { name, key })
+}
+
+/// Revokes a key: it stops working at once, for good. Returns its name.
+pub async fn revoke_key(
+    db: &Db,
+    scope: &Scope,
+    project: ProjectId,
+    key: ProjectKeyId,
+) -> Result<String, ServiceError> {
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let name = db::projects::revoke_key(conn, &scope, &project, &key)?;
+            let entry = event(Action::ProjectKeyRevoke, key.as_str(), &name, String::new());
+            db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
+            Ok::<_, ServiceError>(name)
+        })
+    })
+    .await
+}
+
+/// What a presented key opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedKey {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The project's name.
+    pub project_name: String,
+    /// Its workspace, now: the one usage is counted and charged to.
+    pub workspace_id: WorkspaceId,
+    /// That workspace's name.
+    pub workspace_name: String,
+    /// Personal, organization or team.
+    pub workspace_kind: WorkspaceKind,
+}
+
+/// The project and workspace a presented key opens; `None` for anything
+/// that isn't a live key (malformed, unknown, revoked, or a wrong secret
+/// behind a real prefix: all indistinguishable to the caller).
+pub async fn resolve_key(db: &Db, presented: &str) -> Result<Option<ResolvedKey>, ServiceError> {
+    let Some(prefix) = prefix_of(presented) else {
+        return Ok(None);
+    };
+    let (prefix, hash) = (prefix.to_owned(), hash_key(presented));
+    db.run(move |conn| {
+        let Some(found) = db::projects::key_by_prefix(conn, &prefix)? else {
+            return Ok::<_, ServiceError>(None);
+        };
+        if !same_digest(&found.secret_hash, &hash) {
+            return Ok(None);
+        }
+        db::projects::touch_key(conn, &found.id)?;
+        Ok(Some(ResolvedKey {
+            project_id: found.project_id,
+            project_name: found.project_name,
+            workspace_id: found.workspace_id,
+            workspace_name: found.workspace_name,
+            workspace_kind: found.workspace_kind,
+        }))
+    })
+    .await
+}
+
+/// A fresh key and its public prefix: `tk_<12 hex>_<64 hex>`, 48 + 256
+/// random bits.
+fn new_key() -> (String, String) {
+    let mut rng = rand::rng();
+    let prefix = format!("{KEY_PREFIX}{}", hex::encode(rng.random::<[u8; 6]>()));
+    let key = format!("{prefix}_{}", hex::encode(rng.random::<[u8; 32]>()));
+    (prefix, key)
+}
+
+/// The prefix of a presented key, if it has the shape of one.
+fn prefix_of(presented: &str) -> Option<&str> {
+    let (prefix, secret) = presented.rsplit_once('_')?;
+    let well_formed = prefix.len() == KEY_PREFIX.len() + 12
+        && prefix.starts_with(KEY_PREFIX)
+        && secret.len() == 64
+        && secret.bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed.then_some(prefix)
+}
+
+/// How a key is stored: SHA-256, hex. A key carries 256 random bits, so a
+/// fast hash is enough (a slow one would only slow every API call).
+fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Compares two digests in time independent of where they differ.
+fn same_digest(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_have_one_shape_and_their_prefix_is_found_again() {
+        let (prefix, key) = new_key();
+        assert!(key.starts_with(&format!("{prefix}_")));
+        assert_eq!(prefix_of(&key), Some(prefix.as_str()));
+        assert_eq!(prefix_of("tk_short_abc"), None);
+        assert_eq!(prefix_of(&key.replace("tk_", "xx_")), None);
+        assert_ne!(new_key().1, key, "random");
+        assert!(same_digest(&hash_key(&key), &hash_key(&key)));
+        assert!(!same_digest(&hash_key(&key), &hash_key("other")));
+    }
+}
