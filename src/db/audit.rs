@@ -77,6 +77,10 @@ actions! {
     AccountSessionRevoke => "account.session.revoke", "account";
     AccountSessionRevokeOthers => "account.session.revoke_others", "account";
     AccountSignIn => "account.sign_in", "account";
+    AgentCreate => "agent.create", "agent";
+    AgentDelete => "agent.delete", "agent";
+    AgentStart => "agent.start", "agent";
+    AgentStop => "agent.stop", "agent";
     InvitationAccept => "invitation.accept", "invitation";
     InvitationCreate => "invitation.create", "invitation";
     InvitationDecline => "invitation.decline", "invitation";

@@ -26,6 +26,7 @@ mod schema;
 pub mod scope;
 
 pub mod account_tokens;
+pub mod agents;
 pub mod audit;
 pub mod invitations;
 pub mod members;
@@ -331,6 +332,8 @@ pub enum UniqueKey {
     TeamName,
     /// The workspace already has a project of this name (in any case).
     ProjectName,
+    /// The workspace already has an agent of this name (in any case).
+    AgentName,
     /// Another constraint (a bug or a race on a key no form shows); kept
     /// with the database's own words for the log.
     Other(String),
@@ -370,6 +373,11 @@ impl UniqueKey {
                 "projects_workspace_name_key",
                 "index 'projects_workspace_name_key'",
                 UniqueKey::ProjectName,
+            ),
+            (
+                "agents_workspace_name_key",
+                "index 'agents_workspace_name_key'",
+                UniqueKey::AgentName,
             ),
         ];
         KNOWN

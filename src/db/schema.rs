@@ -33,6 +33,8 @@ diesel::table! {
         billing_address -> Text,
         avatar_version -> Integer,
         member_count -> Integer,
+        running_agents -> Integer,
+        max_running_agents -> Nullable<Integer>,
     }
 }
 
@@ -200,6 +202,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    agents (id) {
+        id -> Text,
+        workspace_id -> Text,
+        project_id -> Text,
+        name -> Text,
+        status -> Text,
+        started_at -> Nullable<Timestamp>,
+        last_active_at -> Nullable<Timestamp>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+diesel::table! {
+    agent_runs (id) {
+        id -> Text,
+        workspace_id -> Text,
+        agent_id -> Text,
+        started_at -> Timestamp,
+        stopped_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(agents -> projects (project_id));
+diesel::joinable!(agent_runs -> agents (agent_id));
 diesel::joinable!(projects -> workspaces (workspace_id));
 diesel::joinable!(project_keys -> projects (project_id));
 diesel::joinable!(memberships -> workspaces (workspace_id));
@@ -228,4 +256,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     projects,
     project_keys,
+    agents,
+    agent_runs,
 );

@@ -189,6 +189,8 @@ macro_rules! tenant_tables {
 }
 
 tenant_tables!(
+    agent_runs,
+    agents,
     audit_entries,
     audit_facets,
     invitations,

@@ -102,6 +102,14 @@ id_type!(
     ProjectId
 );
 id_type!(
+    /// Identifies an agent, which belongs to one workspace at a time.
+    AgentId
+);
+id_type!(
+    /// Identifies one run of an agent, from a start to its stop.
+    AgentRunId
+);
+id_type!(
     /// Identifies a project's API key (not the key itself: that is shown
     /// once and only its hash is kept).
     ProjectKeyId

@@ -12,12 +12,16 @@ pub mod status;
 pub mod time;
 
 pub use email::Email;
-pub use ids::{MembershipId, ProjectId, ProjectKeyId, RoleId, UserId, WorkspaceId};
+pub use ids::{
+    AgentId, AgentRunId, MembershipId, ProjectId, ProjectKeyId, RoleId, UserId, WorkspaceId,
+};
 pub use name::PersonName;
 pub use password::Password;
 pub use permission::{Permission, PermissionSet, SystemRole};
 pub use slug::Slug;
-pub use status::{InvitationStatus, MembershipStatus, UserStatus, WorkspaceKind, WorkspaceStatus};
+pub use status::{
+    AgentStatus, InvitationStatus, MembershipStatus, UserStatus, WorkspaceKind, WorkspaceStatus,
+};
 
 /// Validation messages per form field, in the order they were found.
 /// Domain functions return it; templates show each message beside its field.

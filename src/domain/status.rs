@@ -141,6 +141,16 @@ impl WorkspaceKind {
 }
 
 text_enum!(
+    /// Whether an agent runs (and counts against its workspace's limits).
+    AgentStatus {
+        /// Running since its `started_at`.
+        Running = "running",
+        /// Not running.
+        Stopped = "stopped",
+    }
+);
+
+text_enum!(
     /// Whether a workspace can be entered and used.
     WorkspaceStatus {
         /// In use.

@@ -22,6 +22,10 @@ pub enum ServiceError {
     /// A rule of the domain forbids it; the message says which and why (409).
     #[error("{0}")]
     Refused(&'static str),
+    /// A limit of the workspace stops it (running agents, runtime hours);
+    /// the message names the limit and who can raise it (409).
+    #[error("{0}")]
+    LimitReached(String),
     /// The acting role lacks a permission (403).
     #[error(transparent)]
     Forbidden(#[from] Forbidden),

@@ -4,6 +4,7 @@
 //! state, so it can be driven from a page, the JSON API, a job or a test.
 
 pub mod accounts;
+pub mod agents;
 pub mod error;
 pub mod mail;
 pub mod maintenance;

@@ -122,6 +122,11 @@ pub async fn delete(db: &Db, scope: &Scope, id: ProjectId) -> Result<String, Ser
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let project = db::projects::find(conn, &scope, &id)?;
+            if !db::agents::names_on_project(conn, &scope, &id)?.is_empty() {
+                return Err(ServiceError::Refused(
+                    "Agents use this project (see Agents): delete them, or move the project with them, first.",
+                ));
+            }
             db::projects::delete(conn, &scope, &id)?;
             let entry = event(
                 Action::ProjectDelete,

@@ -46,6 +46,10 @@ pub enum AppError {
     /// A rule of the domain forbids the action; the message says which and why.
     #[error("refused: {0}")]
     Refused(&'static str),
+    /// A limit of the workspace stops the action; the message names it and
+    /// who can raise it (409).
+    #[error("limit reached: {0}")]
+    LimitReached(String),
     /// Fields failed validation on a form the handler could not show again;
     /// the page lists the messages (422).
     #[error("invalid input: {0:?}")]
@@ -105,6 +109,7 @@ impl AppError {
             AppError::CsrfRejected => "csrf_rejected",
             AppError::WorkspaceChanged { .. } => "workspace_changed",
             AppError::Refused(_) => "refused",
+            AppError::LimitReached(_) => "limit_reached",
             AppError::Invalid(_) => "invalid",
             AppError::Throttled { .. } => "throttled",
             AppError::BadRequest(_) => "bad_request",
@@ -142,6 +147,7 @@ impl AppError {
                 ),
             ),
             AppError::Refused(message) => ("Not possible", (*message).to_owned()),
+            AppError::LimitReached(message) => ("Limit reached", message.clone()),
             AppError::Invalid(errors) => ("Please check your input", describe(errors)),
             AppError::Throttled {
                 retry_after_minutes,
@@ -168,7 +174,9 @@ impl ResponseError for AppError {
             AppError::SignInRequired => StatusCode::UNAUTHORIZED,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
-            AppError::WorkspaceChanged { .. } | AppError::Refused(_) => StatusCode::CONFLICT,
+            AppError::WorkspaceChanged { .. }
+            | AppError::Refused(_)
+            | AppError::LimitReached(_) => StatusCode::CONFLICT,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -291,6 +299,7 @@ impl From<ServiceError> for AppError {
                 AppError::Invalid(errors)
             }
             ServiceError::Refused(message) => AppError::Refused(message),
+            ServiceError::LimitReached(message) => AppError::LimitReached(message),
             ServiceError::Forbidden(forbidden) => forbidden.into(),
             ServiceError::NotFound => AppError::NotFound,
             ServiceError::BadCredentials => AppError::SignInRequired,

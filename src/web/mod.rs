@@ -3,6 +3,7 @@
 //! (`web::account` ↔ `templates/account/`); the URL table is `routes.rs`.
 
 pub mod account;
+pub mod agents;
 pub mod api;
 pub mod assets;
 pub mod audit;

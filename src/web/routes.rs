@@ -8,8 +8,8 @@ use actix_web::web;
 
 use crate::web::settings::{danger, general, members, roles, teams};
 use crate::web::{
-    account, api, audit, auth, context, dashboard, email, invitations, organizations, password,
-    projects,
+    account, agents, api, audit, auth, context, dashboard, email, invitations, organizations,
+    password, projects,
 };
 
 /// Who may call a route and what data it touches.
@@ -128,5 +128,10 @@ routes! {
     post "/projects/{id}/delete"                  => projects::delete,     Scoped;
     post "/projects/{id}/keys"                    => projects::create_key, Scoped;
     post "/projects/{id}/keys/{key}/revoke"       => projects::revoke_key, Scoped;
+    get  "/agents"                                => agents::index,        Scoped;
+    post "/agents"                                => agents::create,       Scoped;
+    post "/agents/{id}/start"                     => agents::start,        Scoped;
+    post "/agents/{id}/stop"                      => agents::stop,         Scoped;
+    post "/agents/{id}/delete"                    => agents::delete,       Scoped;
     get  "/api/v1/key"                            => api::key,             Key;
 }

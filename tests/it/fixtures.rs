@@ -138,6 +138,28 @@ impl TestApp {
         self
     }
 
+    /// Builder: an agent `name` of `slug` on its project `project`,
+    /// created (stopped) by the owner.
+    pub async fn with_agent(self, slug: &str, project: &str, name: &str) -> Self {
+        let project = self.project_id(slug, project).await;
+        let owner = self.owner_of(slug).await;
+        let res = owner
+            .submit(
+                "/agents",
+                "/agents",
+                &[("name", name), ("project_id", &project)],
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "creating the agent {name}: {}",
+            res.body
+        );
+        self.sign_out(&owner).await;
+        self
+    }
+
     /// The id of the project `name` of the workspace `slug`.
     pub async fn project_id(&self, slug: &str, name: &str) -> String {
         self.text_value_with(

@@ -34,6 +34,7 @@ enum Target {
     Role,
     Team,
     Project,
+    Agent,
 }
 
 /// Every workspace-scoped route and its probe.
@@ -169,6 +170,19 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/projects/{id}/keys/{key}/revoke",
         Probe::Row(Target::Project, &[]),
     ),
+    ("GET", "/agents", Probe::Page),
+    (
+        "POST",
+        "/agents",
+        Probe::Form(&[("name", "Hacked"), ("project_id", "")]),
+    ),
+    ("POST", "/agents/{id}/start", Probe::Row(Target::Agent, &[])),
+    ("POST", "/agents/{id}/stop", Probe::Row(Target::Agent, &[])),
+    (
+        "POST",
+        "/agents/{id}/delete",
+        Probe::Row(Target::Agent, &[]),
+    ),
 ];
 
 on_both_backends!(
@@ -214,6 +228,8 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
         .with_team("alpha", "Alpha Team")
         .await
         .with_project("alpha", "Alpha Project")
+        .await
+        .with_agent("alpha", "Alpha Project", "Alpha Agent")
         .await;
     let (ann, bob, carol) = (
         app.browser("ann@example.com"),
@@ -227,6 +243,12 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
     let alpha_role = app.role_of("alpha", "Alpha Custom").await;
     let alpha_team = app.team_id("alpha", "Alpha Team").await;
     let alpha_project = app.project_id("alpha", "Alpha Project").await;
+    let alpha_agent = app
+        .text_value_with(
+            "SELECT id AS value FROM agents WHERE name = ?",
+            &["Alpha Agent"],
+        )
+        .await;
     let alpha_key = app
         .add_project_key("alpha", "Alpha Project", "alpha ci")
         .await;
@@ -307,6 +329,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Role => &alpha_role,
                     Target::Team => &alpha_team,
                     Target::Project => &alpha_project,
+                    Target::Agent => &alpha_agent,
                 };
                 let url = path.replace("{id}", id).replace("{key}", &alpha_key_id);
                 let mut fields = fields.to_vec();
@@ -331,6 +354,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Role => &alpha_role,
                     Target::Team => &alpha_team,
                     Target::Project => &alpha_project,
+                    Target::Agent => &alpha_agent,
                 };
                 let url = path.replace("{id}", id);
                 assert_eq!(

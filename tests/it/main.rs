@@ -8,6 +8,7 @@ mod skips;
 mod support;
 
 mod accounts;
+mod agents;
 mod audit;
 mod browser_contrast;
 mod browser_invitations;

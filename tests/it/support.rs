@@ -368,6 +368,21 @@ impl TestApp {
             strays, 0,
             "team members who are not members of the organization"
         );
+        let miscounted = futures::executor::block_on(self.count(
+            "workspaces w WHERE w.running_agents <> (SELECT COUNT(*) FROM agents a \
+             JOIN workspaces aw ON aw.id = a.workspace_id WHERE a.status = 'running' \
+             AND (aw.id = w.id OR aw.parent_id = w.id)) \
+             OR (w.max_running_agents IS NOT NULL AND w.running_agents > w.max_running_agents)",
+        ));
+        assert_eq!(
+            miscounted, 0,
+            "workspaces whose running-agent counter is off or over its limit"
+        );
+        let open_runs = futures::executor::block_on(self.count(
+            "agents a WHERE (a.status = 'running') <> EXISTS (SELECT 1 FROM agent_runs r \
+             WHERE r.agent_id = a.id AND r.stopped_at IS NULL)",
+        ));
+        assert_eq!(open_runs, 0, "agents whose status and open run disagree");
     }
 
     /// Where the app writes emails when no SMTP server is configured.

@@ -1,0 +1,275 @@
+//! Agents, their runs and the running-agent counters their limits are
+//! enforced on. Queries start from the scoped workspace's `agents` and
+//! `agent_runs`; functions that change data expect to run inside the
+//! caller's transaction.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::expect_one;
+use super::schema::{agent_runs, agents, projects, workspaces};
+use super::stamps::MaybeStamp;
+use super::{AnyConnection, DbError, now};
+use crate::db::scope::Scope;
+use crate::domain::{AgentId, AgentRunId, AgentStatus, ProjectId, WorkspaceId};
+
+/// An agent as the agents page lists it, with its project's name.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = agents)]
+pub struct AgentRow {
+    /// Id.
+    pub id: AgentId,
+    /// Name, unique within the workspace whatever its case.
+    pub name: String,
+    /// The project it uses (of the same workspace).
+    pub project_id: ProjectId,
+    /// That project's name.
+    #[diesel(select_expression = projects::name)]
+    pub project_name: String,
+    /// Running or stopped.
+    pub status: AgentStatus,
+    /// When its current run began.
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub started_at: Option<NaiveDateTime>,
+    /// When it last started or stopped.
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub last_active_at: Option<NaiveDateTime>,
+}
+
+/// The scoped workspace's agents by name.
+pub fn list(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<AgentRow>, DbError> {
+    Ok(scope
+        .agents()
+        .inner_join(projects::table)
+        .order(agents::name.asc())
+        .select(AgentRow::as_select())
+        .load(conn)?)
+}
+
+/// One agent of the scoped workspace.
+pub fn find(conn: &mut AnyConnection, scope: &Scope, id: &AgentId) -> Result<AgentRow, DbError> {
+    Ok(scope
+        .agents()
+        .inner_join(projects::table)
+        .filter(agents::id.eq(id))
+        .select(AgentRow::as_select())
+        .first(conn)?)
+}
+
+/// Creates a stopped agent using `project` (which must be a project of
+/// the scoped workspace: the foreign key is the workspace and the project
+/// together). A name the workspace has is `Conflict` on `AgentName`.
+pub fn create(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    name: &str,
+    project: &ProjectId,
+) -> Result<AgentId, DbError> {
+    let id = AgentId::generate();
+    let at = now();
+    diesel::insert_into(agents::table)
+        .values((
+            agents::id.eq(&id),
+            agents::workspace_id.eq(scope.workspace_id()),
+            agents::project_id.eq(project),
+            agents::name.eq(name),
+            agents::status.eq(AgentStatus::Stopped),
+            agents::created_by.eq(scope.user_id()),
+            agents::created_at.eq(at),
+            agents::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// The names of the scoped workspace's agents that use `project`.
+pub fn names_on_project(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    project: &ProjectId,
+) -> Result<Vec<String>, DbError> {
+    Ok(scope
+        .agents()
+        .filter(agents::project_id.eq(project))
+        .order(agents::name.asc())
+        .select(agents::name)
+        .load(conn)?)
+}
+
+/// Deletes a stopped agent of the scoped workspace with its runs.
+pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &AgentId) -> Result<(), DbError> {
+    expect_one(
+        diesel::delete(
+            scope
+                .agents()
+                .filter(agents::id.eq(id))
+                .filter(agents::status.eq(AgentStatus::Stopped)),
+        )
+        .execute(conn)?,
+    )
+}
+
+/// Marks a stopped agent of the scoped workspace running and opens its
+/// run; `NotFound` when it isn't there or already runs.
+pub fn mark_running(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &AgentId,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(
+            scope
+                .agents()
+                .filter(agents::id.eq(id))
+                .filter(agents::status.eq(AgentStatus::Stopped)),
+        )
+        .set((
+            agents::status.eq(AgentStatus::Running),
+            agents::started_at.eq(Some(at)),
+            agents::last_active_at.eq(Some(at)),
+            agents::updated_at.eq(at),
+        ))
+        .execute(conn)?,
+    )?;
+    diesel::insert_into(agent_runs::table)
+        .values((
+            agent_runs::id.eq(AgentRunId::generate()),
+            agent_runs::workspace_id.eq(scope.workspace_id()),
+            agent_runs::agent_id.eq(id),
+            agent_runs::started_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks a running agent of the scoped workspace stopped and closes its
+/// run; `NotFound` when it isn't there or isn't running.
+pub fn mark_stopped(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &AgentId,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(
+            scope
+                .agents()
+                .filter(agents::id.eq(id))
+                .filter(agents::status.eq(AgentStatus::Running)),
+        )
+        .set((
+            agents::status.eq(AgentStatus::Stopped),
+            agents::started_at.eq(None::<NaiveDateTime>),
+            agents::last_active_at.eq(Some(at)),
+            agents::updated_at.eq(at),
+        ))
+        .execute(conn)?,
+    )?;
+    diesel::update(
+        scope
+            .agent_runs()
+            .filter(agent_runs::agent_id.eq(id))
+            .filter(agent_runs::stopped_at.is_null()),
+    )
+    .set(agent_runs::stopped_at.eq(Some(at)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Counts one more running agent in `workspace` if its limit allows it (a
+/// conditional update: concurrent starts queue on the row and each sees
+/// the count the one before it left). `false` when the limit is reached.
+pub fn claim_running_slot(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+) -> Result<bool, DbError> {
+    let claimed = diesel::update(
+        workspaces::table
+            .filter(workspaces::id.eq(workspace))
+            .filter(
+                workspaces::max_running_agents
+                    .is_null()
+                    .or(workspaces::running_agents
+                        .nullable()
+                        .lt(workspaces::max_running_agents)),
+            ),
+    )
+    .set(workspaces::running_agents.eq(workspaces::running_agents + 1))
+    .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// Counts one running agent less in `workspace`.
+pub fn release_running_slot(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+) -> Result<(), DbError> {
+    diesel::update(
+        workspaces::table
+            .filter(workspaces::id.eq(workspace))
+            .filter(workspaces::running_agents.gt(0)),
+    )
+    .set(workspaces::running_agents.eq(workspaces::running_agents - 1))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A workspace's running agents and their limit (`None`: no limit).
+pub fn running_and_limit(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+) -> Result<(i32, Option<i32>), DbError> {
+    Ok(workspaces::table
+        .filter(workspaces::id.eq(workspace))
+        .select((workspaces::running_agents, workspaces::max_running_agents))
+        .first(conn)?)
+}
+
+/// Sets the limit of running agents of `workspace` (`None`: no limit).
+pub fn set_limit(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    limit: Option<i32>,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(workspaces::table.filter(workspaces::id.eq(workspace)))
+            .set(workspaces::max_running_agents.eq(limit))
+            .execute(conn)?,
+    )
+}
+
+/// Seconds each agent of the scoped workspace ran between `from` and
+/// `until`: the runs that overlap the period, clipped to it, summed. One
+/// statement for the page, however many agents.
+pub fn runtime_between(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    from: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<std::collections::HashMap<AgentId, i64>, DbError> {
+    let runs: Vec<(AgentId, RunSpanTimes)> = scope
+        .agent_runs()
+        .filter(agent_runs::started_at.lt(until))
+        .filter(
+            agent_runs::stopped_at
+                .is_null()
+                .or(agent_runs::stopped_at.gt(from)),
+        )
+        .select((
+            agent_runs::agent_id,
+            (agent_runs::started_at, agent_runs::stopped_at),
+        ))
+        .load(conn)?;
+    let mut seconds = std::collections::HashMap::new();
+    for (agent, (started, stopped)) in runs {
+        let start = started.max(from);
+        let stop = stopped.unwrap_or(until).min(until);
+        if stop > start {
+            *seconds.entry(agent).or_insert(0) += (stop - start).num_seconds();
+        }
+    }
+    Ok(seconds)
+}
+
+type RunSpanTimes = (NaiveDateTime, Option<NaiveDateTime>);

@@ -1,0 +1,203 @@
+//! Agents, as a workspace's members run them: create (on a project of the
+//! same workspace), start, stop, delete, and how long each ran this month.
+//! Starting is where limits hold: in the transaction that starts the agent
+//! the workspace's running-agent counter is raised only while it is below
+//! its limit, and for a team its organization's as well, so concurrent
+//! starts never pass a limit together.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+
+use crate::db::audit::{Action, Actor, Event};
+use crate::db::scope::Scope;
+use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
+use crate::domain::{AgentId, FieldErrors, ProjectId, WorkspaceId};
+use crate::services::ServiceError;
+
+/// Longest agent name.
+const NAME_MAX_CHARS: usize = 100;
+
+/// The new-agent form, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct AgentInput {
+    /// Name (required, unique within the workspace).
+    pub name: String,
+    /// The project it uses (a project of the workspace).
+    pub project_id: String,
+}
+
+/// Creates a stopped agent on a project of the active workspace.
+pub async fn create(db: &Db, scope: &Scope, input: AgentInput) -> Result<AgentId, ServiceError> {
+    let mut errors = FieldErrors::new();
+    let name = input.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+        errors.add("name", "Name the agent (at most 100 characters).");
+    }
+    let project = ProjectId::parse(&input.project_id);
+    if project.is_none() {
+        errors.add("project_id", "Choose a project of this workspace.");
+    }
+    let (Some(project), true) = (project, errors.is_empty()) else {
+        return Err(ServiceError::Invalid(errors));
+    };
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    let outcome = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                // Only a project of this workspace (another's is not found).
+                let found = db::projects::find(conn, &scope, &project).map_err(|e| match e {
+                    DbError::NotFound => {
+                        ServiceError::invalid("project_id", "Choose a project of this workspace.")
+                    }
+                    other => other.into(),
+                })?;
+                let id = db::agents::create(conn, &scope, &name, &project)?;
+                let event = Event {
+                    action: Action::AgentCreate,
+                    target_id: id.as_str(),
+                    target_label: &name,
+                    details: format!("on {}", found.name),
+                };
+                db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
+                Ok::<_, ServiceError>(id)
+            })
+        })
+        .await;
+    match outcome {
+        Err(error) if error.is_conflict_on(&UniqueKey::AgentName) => Err(ServiceError::conflict(
+            "name",
+            "This workspace already has an agent of that name.",
+        )),
+        other => other,
+    }
+}
+
+/// Starts a stopped agent, within the running-agent limits of its
+/// workspace and, for a team, of its organization. Returns its name.
+pub async fn start(db: &Db, scope: &Scope, id: AgentId) -> Result<String, ServiceError> {
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let agent = db::agents::find(conn, &scope, &id)?;
+            let at = db::now();
+            db::agents::mark_running(conn, &scope, &id, at)
+                .map_err(|_| ServiceError::Refused("This agent is already running."))?;
+            claim(
+                conn,
+                scope.workspace_id(),
+                &scope.workspace().name,
+                "this workspace's",
+            )?;
+            if let Some(parent) = &scope.workspace().parent_id {
+                claim(conn, parent, "the organization", "the organization's")?;
+            }
+            let event = Event {
+                action: Action::AgentStart,
+                target_id: id.as_str(),
+                target_label: &agent.name,
+                details: format!("on {}", agent.project_name),
+            };
+            db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
+            Ok::<_, ServiceError>(agent.name)
+        })
+    })
+    .await
+}
+
+/// Raises `workspace`'s running-agent counter, or refuses naming the limit
+/// and who may raise it (the transaction then rolls back every claim).
+fn claim(
+    conn: &mut db::AnyConnection,
+    workspace: &WorkspaceId,
+    label: &str,
+    whose: &str,
+) -> Result<(), ServiceError> {
+    if db::agents::claim_running_slot(conn, workspace)? {
+        return Ok(());
+    }
+    let (running, limit) = db::agents::running_and_limit(conn, workspace)?;
+    Err(ServiceError::LimitReached(format!(
+        "{running} of {} agents allowed to run at once in {label} are running: \
+         stop one first, or ask someone with “Set limits and quotas” to raise {whose} limit \
+         on the Resources tab.",
+        limit.unwrap_or(running)
+    )))
+}
+
+/// Stops a running agent; its run is closed and its slots released.
+pub async fn stop(db: &Db, scope: &Scope, id: AgentId) -> Result<String, ServiceError> {
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let agent = db::agents::find(conn, &scope, &id)?;
+            db::agents::mark_stopped(conn, &scope, &id, db::now())
+                .map_err(|_| ServiceError::Refused("This agent is not running."))?;
+            db::agents::release_running_slot(conn, scope.workspace_id())?;
+            if let Some(parent) = &scope.workspace().parent_id {
+                db::agents::release_running_slot(conn, parent)?;
+            }
+            let event = Event {
+                action: Action::AgentStop,
+                target_id: id.as_str(),
+                target_label: &agent.name,
+                details: String::new(),
+            };
+            db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
+            Ok::<_, ServiceError>(agent.name)
+        })
+    })
+    .await
+}
+
+/// Deletes a stopped agent with its history.
+pub async fn delete(db: &Db, scope: &Scope, id: AgentId) -> Result<String, ServiceError> {
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let agent = db::agents::find(conn, &scope, &id)?;
+            db::agents::delete(conn, &scope, &id)
+                .map_err(|_| ServiceError::Refused("Stop the agent before deleting it."))?;
+            let event = Event {
+                action: Action::AgentDelete,
+                target_id: id.as_str(),
+                target_label: &agent.name,
+                details: String::new(),
+            };
+            db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
+            Ok::<_, ServiceError>(agent.name)
+        })
+    })
+    .await
+}
+
+/// The first moment of the calendar month (UTC) `at` falls in.
+pub fn month_start(at: NaiveDateTime) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(at.year(), at.month(), 1)
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .unwrap_or(at)
+}
+
+/// Seconds each agent of the active workspace ran this calendar month.
+pub async fn runtime_this_month(
+    db: &Db,
+    scope: &Scope,
+) -> Result<std::collections::HashMap<AgentId, i64>, ServiceError> {
+    let scope = scope.clone();
+    let until = db::now();
+    let from = month_start(until);
+    Ok(db
+        .run(move |conn| db::agents::runtime_between(conn, &scope, from, until))
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::month_start;
+
+    #[test]
+    fn a_month_starts_on_its_first_day_at_midnight() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 31)
+            .and_then(|d| d.and_hms_opt(23, 59, 59))
+            .expect("a time");
+        assert_eq!(month_start(at).to_string(), "2026-12-01 00:00:00");
+    }
+}
