@@ -226,17 +226,100 @@ pub fn running_and_limit(
         .first(conn)?)
 }
 
-/// Sets the limit of running agents of `workspace` (`None`: no limit).
-pub fn set_limit(
+/// A workspace's usage counter and limits.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = workspaces)]
+pub struct Limits {
+    /// The workspace.
+    pub id: WorkspaceId,
+    /// Its name.
+    pub name: String,
+    /// The organization a team belongs to.
+    pub parent_id: Option<WorkspaceId>,
+    /// Agents running now (an organization's count its teams').
+    pub running_agents: i32,
+    /// How many may run at once (`None`: no limit).
+    pub max_running_agents: Option<i32>,
+    /// Agent hours allowed per calendar month (`None`: no limit).
+    pub max_agent_hours: Option<i32>,
+}
+
+/// The limits of `workspace` and of its teams (an organization's Resources
+/// tab), the workspace first, then its teams by name; archived teams left
+/// out.
+pub fn limits_with_teams(
     conn: &mut AnyConnection,
     workspace: &WorkspaceId,
-    limit: Option<i32>,
+) -> Result<Vec<Limits>, DbError> {
+    use crate::domain::WorkspaceStatus;
+    Ok(workspaces::table
+        .filter(
+            workspaces::id
+                .eq(workspace)
+                .or(workspaces::parent_id.eq(workspace)),
+        )
+        .filter(workspaces::status.ne(WorkspaceStatus::Archived))
+        .order((workspaces::parent_id.is_not_null(), workspaces::name.asc()))
+        .select(Limits::as_select())
+        .load(conn)?)
+}
+
+/// Sets the limits of `workspace` (`None`: no limit).
+pub fn set_limits(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    max_running: Option<i32>,
+    max_hours: Option<i32>,
 ) -> Result<(), DbError> {
     expect_one(
         diesel::update(workspaces::table.filter(workspaces::id.eq(workspace)))
-            .set(workspaces::max_running_agents.eq(limit))
+            .set((
+                workspaces::max_running_agents.eq(max_running),
+                workspaces::max_agent_hours.eq(max_hours),
+            ))
             .execute(conn)?,
     )
+}
+
+/// Seconds the agents of each of `workspaces` ran between `from` and
+/// `until`, whatever agent ran them (one statement).
+pub fn runtime_by_workspace(
+    conn: &mut AnyConnection,
+    workspaces: &[WorkspaceId],
+    from: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<std::collections::HashMap<WorkspaceId, i64>, DbError> {
+    let runs: Vec<(WorkspaceId, RunSpanTimes)> = agent_runs::table
+        .filter(agent_runs::workspace_id.eq_any(workspaces))
+        .filter(agent_runs::started_at.lt(until))
+        .filter(
+            agent_runs::stopped_at
+                .is_null()
+                .or(agent_runs::stopped_at.gt(from)),
+        )
+        .select((
+            agent_runs::workspace_id,
+            (agent_runs::started_at, agent_runs::stopped_at),
+        ))
+        .load(conn)?;
+    Ok(sum_clipped(runs, from, until))
+}
+
+/// Sums each key's runs clipped to the period.
+fn sum_clipped<K: std::hash::Hash + Eq>(
+    runs: Vec<(K, RunSpanTimes)>,
+    from: NaiveDateTime,
+    until: NaiveDateTime,
+) -> std::collections::HashMap<K, i64> {
+    let mut seconds = std::collections::HashMap::new();
+    for (key, (started, stopped)) in runs {
+        let start = started.max(from);
+        let stop = stopped.unwrap_or(until).min(until);
+        if stop > start {
+            *seconds.entry(key).or_insert(0) += (stop - start).num_seconds();
+        }
+    }
+    seconds
 }
 
 /// Seconds each agent of the scoped workspace ran between `from` and
@@ -261,15 +344,7 @@ pub fn runtime_between(
             (agent_runs::started_at, agent_runs::stopped_at),
         ))
         .load(conn)?;
-    let mut seconds = std::collections::HashMap::new();
-    for (agent, (started, stopped)) in runs {
-        let start = started.max(from);
-        let stop = stopped.unwrap_or(until).min(until);
-        if stop > start {
-            *seconds.entry(agent).or_insert(0) += (stop - start).num_seconds();
-        }
-    }
-    Ok(seconds)
+    Ok(sum_clipped(runs, from, until))
 }
 
 type RunSpanTimes = (NaiveDateTime, Option<NaiveDateTime>);

@@ -105,6 +105,7 @@ actions! {
     ProjectKeyCreate => "project.key.create", "project key";
     ProjectKeyRevoke => "project.key.revoke", "project key";
     ProjectUpdate => "project.update", "project";
+    ResourceLimitsUpdate => "resources.limits.update", "workspace";
     RoleCreate => "role.create", "role";
     RoleDelete => "role.delete", "role";
     RoleUpdate => "role.update", "role";

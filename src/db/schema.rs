@@ -35,6 +35,7 @@ diesel::table! {
         member_count -> Integer,
         running_agents -> Integer,
         max_running_agents -> Nullable<Integer>,
+        max_agent_hours -> Nullable<Integer>,
     }
 }
 

@@ -81,14 +81,14 @@ pub async fn start(db: &Db, scope: &Scope, id: AgentId) -> Result<String, Servic
             let at = db::now();
             db::agents::mark_running(conn, &scope, &id, at)
                 .map_err(|_| ServiceError::Refused("This agent is already running."))?;
-            claim(
-                conn,
-                scope.workspace_id(),
-                &scope.workspace().name,
-                "this workspace's",
-            )?;
+            // Claiming locks the counter row first, so the hours checked
+            // next can't be used up meanwhile by a start racing this one.
+            let (name, whose) = (&scope.workspace().name, "this workspace's");
+            claim(conn, scope.workspace_id(), name, whose)?;
+            check_hours(conn, scope.workspace_id(), name, whose)?;
             if let Some(parent) = &scope.workspace().parent_id {
                 claim(conn, parent, "the organization", "the organization's")?;
+                check_hours(conn, parent, "the organization", "the organization's")?;
             }
             let event = Event {
                 action: Action::AgentStart,
@@ -120,6 +120,33 @@ fn claim(
          stop one first, or ask someone with “Set limits and quotas” to raise {whose} limit \
          on the Resources tab.",
         limit.unwrap_or(running)
+    )))
+}
+
+/// Refuses when `workspace`'s agents (an organization's with its teams')
+/// used up its agent hours this month.
+fn check_hours(
+    conn: &mut db::AnyConnection,
+    workspace: &WorkspaceId,
+    label: &str,
+    whose: &str,
+) -> Result<(), ServiceError> {
+    let rows = db::agents::limits_with_teams(conn, workspace)?;
+    let Some(limit) = rows.first().and_then(|row| row.max_agent_hours) else {
+        return Ok(());
+    };
+    let ids: Vec<WorkspaceId> = rows.into_iter().map(|row| row.id).collect();
+    let now = db::now();
+    let used: i64 = db::agents::runtime_by_workspace(conn, &ids, month_start(now), now)?
+        .values()
+        .sum();
+    if used < i64::from(limit) * 3600 {
+        return Ok(());
+    }
+    Err(ServiceError::LimitReached(format!(
+        "The agents of {label} ran {:.1} of the {limit} hours allowed this month: \
+         ask someone with “Set limits and quotas” to raise {whose} limit on the Resources tab.",
+        used as f64 / 3600.0
     )))
 }
 

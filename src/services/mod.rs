@@ -11,6 +11,7 @@ pub mod maintenance;
 pub mod members;
 pub mod organizations;
 pub mod projects;
+pub mod resources;
 pub mod roles;
 pub mod teams;
 

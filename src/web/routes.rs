@@ -6,7 +6,7 @@
 
 use actix_web::web;
 
-use crate::web::settings::{danger, general, members, roles, teams};
+use crate::web::settings::{danger, general, members, resources, roles, teams};
 use crate::web::{
     account, agents, api, audit, auth, context, dashboard, email, invitations, organizations,
     password, projects,
@@ -133,5 +133,7 @@ routes! {
     post "/agents/{id}/start"                     => agents::start,        Scoped;
     post "/agents/{id}/stop"                      => agents::stop,         Scoped;
     post "/agents/{id}/delete"                    => agents::delete,       Scoped;
+    get  "/settings/resources"                    => resources::index,     Scoped;
+    post "/settings/resources/limits"             => resources::set_limits, Scoped;
     get  "/api/v1/key"                            => api::key,             Key;
 }

@@ -8,6 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate, Utc};
 use reqwest::StatusCode;
 
 use crate::on_both_backends;
+use crate::settings_resources::set_limits;
 use crate::support::{Client, Response, TestApp};
 
 on_both_backends!(
@@ -270,14 +271,14 @@ async fn a_teams_agents_count_against_its_organization(app: TestApp) {
         app.workspace_id("acme").await,
         app.team_id("acme", "Platform").await,
     );
-    app.execute(&format!(
-        "UPDATE workspaces SET max_running_agents = 3 WHERE id = '{acme}'"
-    ))
-    .await;
-    app.execute(&format!(
-        "UPDATE workspaces SET max_running_agents = 2 WHERE id = '{team}'"
-    ))
-    .await;
+    assert_eq!(
+        set_limits(&ann, &acme, "3", "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        set_limits(&ann, &team, "2", "").await.status,
+        StatusCode::SEE_OTHER
+    );
     // Three agents in the team: its quota lets two run.
     assert_eq!(ann.switch_to(&team).await.status, StatusCode::SEE_OTHER);
     let res = ann

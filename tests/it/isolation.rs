@@ -170,6 +170,12 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/projects/{id}/keys/{key}/revoke",
         Probe::Row(Target::Project, &[]),
     ),
+    ("GET", "/settings/resources", Probe::Page),
+    (
+        "POST",
+        "/settings/resources/limits",
+        Probe::Form(&[("max_running_agents", "0")]),
+    ),
     ("GET", "/agents", Probe::Page),
     (
         "POST",

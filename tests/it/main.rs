@@ -35,6 +35,7 @@ mod settings_general;
 mod settings_members;
 mod settings_members_hierarchy;
 mod settings_members_matrix;
+mod settings_resources;
 mod settings_roles;
 mod settings_teams;
 mod smtp;

@@ -8,5 +8,6 @@
 pub mod danger;
 pub mod general;
 pub mod members;
+pub mod resources;
 pub mod roles;
 pub mod teams;

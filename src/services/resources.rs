@@ -1,0 +1,198 @@
+//! The Resources tab: what a workspace's agents use against its limits —
+//! running agents and agent hours this month — and, in an organization,
+//! the limits themselves: the organization's, and each team's quota within
+//! them. Setting them validates, changes and audits in one transaction.
+
+use crate::db::audit::{Action, Actor, Event};
+use crate::db::scope::Scope;
+use crate::db::{self, Db, write_transaction};
+use crate::domain::{FieldErrors, WorkspaceId, WorkspaceKind};
+use crate::services::ServiceError;
+use crate::services::agents::month_start;
+
+/// Largest limit accepted (of agents, or of hours).
+const LIMIT_MAX: i32 = 1_000_000;
+
+/// One workspace's usage against its limits.
+#[derive(Debug, Clone)]
+pub struct Usage {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// Its name.
+    pub name: String,
+    /// Whether it is a team of the organization shown.
+    pub is_team: bool,
+    /// Agents running now (an organization's count its teams').
+    pub running_agents: i32,
+    /// How many may run at once.
+    pub max_running_agents: Option<i32>,
+    /// Agent hours used this month (an organization's count its teams').
+    pub hours: f64,
+    /// Agent hours allowed per month.
+    pub max_agent_hours: Option<i32>,
+}
+
+/// The active workspace's usage first, then (in an organization) each
+/// team's: three statements however many teams.
+pub async fn overview(db: &Db, scope: &Scope) -> Result<Vec<Usage>, ServiceError> {
+    let workspace = scope.workspace_id().clone();
+    let organization = scope.workspace().kind == WorkspaceKind::Organization;
+    Ok(db
+        .run(move |conn| {
+            let mut rows = db::agents::limits_with_teams(conn, &workspace)?;
+            if !organization {
+                rows.truncate(1);
+            }
+            let ids: Vec<WorkspaceId> = rows.iter().map(|row| row.id.clone()).collect();
+            let now = db::now();
+            let seconds = db::agents::runtime_by_workspace(conn, &ids, month_start(now), now)?;
+            let total: i64 = seconds.values().sum();
+            Ok::<_, db::DbError>(
+                rows.into_iter()
+                    .map(|row| {
+                        let own = if row.id == workspace {
+                            total
+                        } else {
+                            seconds.get(&row.id).copied().unwrap_or(0)
+                        };
+                        Usage {
+                            is_team: row.id != workspace,
+                            workspace_id: row.id,
+                            name: row.name,
+                            running_agents: row.running_agents,
+                            max_running_agents: row.max_running_agents,
+                            hours: own as f64 / 3600.0,
+                            max_agent_hours: row.max_agent_hours,
+                        }
+                    })
+                    .collect(),
+            )
+        })
+        .await?)
+}
+
+/// The limits form of one workspace, as typed (empty: no limit).
+#[derive(Debug, Clone, Default)]
+pub struct LimitsInput {
+    /// The organization or one of its teams.
+    pub workspace_id: String,
+    /// Agents that may run at once.
+    pub max_running_agents: String,
+    /// Agent hours per calendar month.
+    pub max_agent_hours: String,
+}
+
+fn parse_limit(errors: &mut FieldErrors, field: &'static str, typed: &str) -> Option<i32> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return None;
+    }
+    match typed.parse::<i32>() {
+        Ok(n) if (0..=LIMIT_MAX).contains(&n) => Some(n),
+        _ => {
+            errors.add(
+                field,
+                "Enter a whole number from 0 up, or leave it empty for no limit.",
+            );
+            None
+        }
+    }
+}
+
+/// Sets the limits of the active organization or of one of its teams. A
+/// team's quota can't exceed the organization's limit, nor the
+/// organization's limit go below a team's quota.
+pub async fn set_limits(
+    db: &Db,
+    scope: &Scope,
+    input: LimitsInput,
+) -> Result<String, ServiceError> {
+    if scope.workspace().kind != WorkspaceKind::Organization {
+        return Err(ServiceError::Refused(
+            "Limits are set by the organization, on its Resources tab.",
+        ));
+    }
+    let mut errors = FieldErrors::new();
+    let agents = parse_limit(&mut errors, "max_running_agents", &input.max_running_agents);
+    let hours = parse_limit(&mut errors, "max_agent_hours", &input.max_agent_hours);
+    let target = WorkspaceId::parse(&input.workspace_id).ok_or(ServiceError::NotFound)?;
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+            let rows = db::agents::limits_with_teams(conn, scope.workspace_id())?;
+            let row = rows
+                .iter()
+                .find(|row| row.id == target)
+                .ok_or(ServiceError::NotFound)?;
+            within_organization(&rows, &target, agents, hours)?;
+            db::agents::set_limits(conn, &target, agents, hours)?;
+            let show = |limit: Option<i32>| limit.map_or("no limit".to_owned(), |n| n.to_string());
+            let event = Event {
+                action: Action::ResourceLimitsUpdate,
+                target_id: target.as_str(),
+                target_label: &row.name,
+                details: format!(
+                    "running agents: {} → {}; agent hours per month: {} → {}",
+                    show(row.max_running_agents),
+                    show(agents),
+                    show(row.max_agent_hours),
+                    show(hours)
+                ),
+            };
+            db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
+            Ok::<_, ServiceError>(row.name.clone())
+        })
+    })
+    .await
+}
+
+/// Whether limits of `target` fit its organization's (`rows[0]`) and its
+/// teams' (`rows[1..]`).
+fn within_organization(
+    rows: &[db::agents::Limits],
+    target: &WorkspaceId,
+    agents: Option<i32>,
+    hours: Option<i32>,
+) -> Result<(), ServiceError> {
+    let Some((organization, teams)) = rows.split_first() else {
+        return Err(ServiceError::NotFound);
+    };
+    let mut errors = FieldErrors::new();
+    let exceeds = |quota: Option<i32>, limit: Option<i32>| matches!((quota, limit), (Some(quota), Some(limit)) if quota > limit);
+    if &organization.id == target {
+        if teams.iter().any(|t| exceeds(t.max_running_agents, agents)) {
+            errors.add(
+                "max_running_agents",
+                "A team's quota is higher; lower it first.",
+            );
+        }
+        if teams.iter().any(|t| exceeds(t.max_agent_hours, hours)) {
+            errors.add(
+                "max_agent_hours",
+                "A team's quota is higher; lower it first.",
+            );
+        }
+    } else {
+        if exceeds(agents, organization.max_running_agents) {
+            errors.add(
+                "max_running_agents",
+                "A team's quota can't exceed the organization's limit.",
+            );
+        }
+        if exceeds(hours, organization.max_agent_hours) {
+            errors.add(
+                "max_agent_hours",
+                "A team's quota can't exceed the organization's limit.",
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(errors))
+    }
+}
