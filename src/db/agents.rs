@@ -82,18 +82,44 @@ pub fn create(
     Ok(id)
 }
 
-/// The names of the scoped workspace's agents that use `project`.
+/// The names of the scoped workspace's agents that use `project`, each
+/// with whether it runs.
 pub fn names_on_project(
     conn: &mut AnyConnection,
     scope: &Scope,
     project: &ProjectId,
-) -> Result<Vec<String>, DbError> {
+) -> Result<Vec<(String, AgentStatus)>, DbError> {
     Ok(scope
         .agents()
         .filter(agents::project_id.eq(project))
         .order(agents::name.asc())
-        .select(agents::name)
+        .select((agents::name, agents::status))
         .load(conn)?)
+}
+
+/// Moves a stopped agent of the scoped workspace onto `project` of the
+/// workspace `to`, with its runs (their foreign key cascades on update).
+pub fn transfer(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &AgentId,
+    to: &WorkspaceId,
+    project: &ProjectId,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(
+            scope
+                .agents()
+                .filter(agents::id.eq(id))
+                .filter(agents::status.eq(AgentStatus::Stopped)),
+        )
+        .set((
+            agents::workspace_id.eq(to),
+            agents::project_id.eq(project),
+            agents::updated_at.eq(now()),
+        ))
+        .execute(conn)?,
+    )
 }
 
 /// Deletes a stopped agent of the scoped workspace with its runs.

@@ -81,6 +81,7 @@ actions! {
     AgentDelete => "agent.delete", "agent";
     AgentStart => "agent.start", "agent";
     AgentStop => "agent.stop", "agent";
+    AgentTransfer => "agent.transfer", "agent";
     InvitationAccept => "invitation.accept", "invitation";
     InvitationCreate => "invitation.create", "invitation";
     InvitationDecline => "invitation.decline", "invitation";
@@ -104,6 +105,7 @@ actions! {
     ProjectDelete => "project.delete", "project";
     ProjectKeyCreate => "project.key.create", "project key";
     ProjectKeyRevoke => "project.key.revoke", "project key";
+    ProjectTransfer => "project.transfer", "project";
     ProjectUpdate => "project.update", "project";
     ResourceLimitsUpdate => "resources.limits.update", "workspace";
     RoleCreate => "role.create", "role";

@@ -118,6 +118,45 @@ pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &ProjectId) -> Result
     expect_one(diesel::delete(scope.projects().filter(projects::id.eq(id))).execute(conn)?)
 }
 
+/// Moves a project of the scoped workspace to `to`, with its keys and its
+/// agents and their runs (their foreign keys cascade on update).
+pub fn transfer(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &ProjectId,
+    to: &WorkspaceId,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(scope.projects().filter(projects::id.eq(id)))
+            .set((
+                projects::workspace_id.eq(to),
+                projects::updated_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )
+}
+
+/// The projects of `workspaces` (ones the user may move agents into), by
+/// workspace and name: the destinations an agent may be moved to.
+pub fn in_workspaces(
+    conn: &mut AnyConnection,
+    workspaces: &[WorkspaceId],
+) -> Result<Vec<(WorkspaceId, ProjectRow)>, DbError> {
+    Ok(projects::table
+        .filter(projects::workspace_id.eq_any(workspaces))
+        .order((projects::workspace_id.asc(), projects::name.asc()))
+        .select((projects::workspace_id, ProjectRow::as_select()))
+        .load(conn)?)
+}
+
+/// The workspace a project is in now.
+pub fn workspace_of(conn: &mut AnyConnection, id: &ProjectId) -> Result<WorkspaceId, DbError> {
+    Ok(projects::table
+        .filter(projects::id.eq(id))
+        .select(projects::workspace_id)
+        .first(conn)?)
+}
+
 /// A project key as the project page lists it (never the key itself).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = project_keys)]

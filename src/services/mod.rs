@@ -14,5 +14,6 @@ pub mod projects;
 pub mod resources;
 pub mod roles;
 pub mod teams;
+pub mod transfers;
 
 pub use error::ServiceError;

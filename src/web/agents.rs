@@ -16,13 +16,15 @@ use crate::db::projects::ProjectRow;
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
-use crate::domain::{AgentId, AgentStatus, FieldErrors};
+use crate::domain::{AgentId, AgentStatus, FieldErrors, ProjectId, WorkspaceId};
 use crate::services::ServiceError;
 use crate::services::agents::{self, AgentInput};
+use crate::services::transfers;
 use crate::web::AppState;
 use crate::web::csrf::{EmptyForm, ScopedForm};
 use crate::web::error::AppError;
 use crate::web::page::{Page, render_with_status, see_other};
+use crate::web::projects::destinations;
 use crate::web::scope::Permitted;
 use crate::web::session::{FlashLevel, SessionData};
 
@@ -37,6 +39,9 @@ pub struct AgentsPage {
     limit: Option<i32>,
     form: AgentInput,
     errors: FieldErrors,
+    /// Projects of other workspaces an agent may be moved onto: (project
+    /// id, "workspace — project").
+    move_targets: Vec<(String, String)>,
 }
 
 /// One row of the agents table.
@@ -55,24 +60,32 @@ impl AgentView {
     }
 }
 
-/// What the page reads: agents, projects for the menu, the counter.
-type Read = (Vec<AgentRow>, Vec<ProjectRow>, (i32, Option<i32>));
+/// What the page reads: agents, projects for the menu, the counter, and
+/// the projects agents may be moved onto, by workspace.
+type Read = (
+    Vec<AgentRow>,
+    Vec<ProjectRow>,
+    (i32, Option<i32>),
+    Vec<(WorkspaceId, ProjectRow)>,
+);
 
-/// The page's data: agents, projects (for the menu) and the counter in
-/// one checkout; the runtime in another.
+/// The page's data: agents, projects (for the menu), the counter and the
+/// projects agents may move onto in one checkout; the runtime in another.
 async fn read(state: &AppState, page: &Page) -> Result<(Read, HashMap<AgentId, i64>), AppError> {
     let scope = page.scope.clone();
+    let elsewhere: Vec<WorkspaceId> = transfers::destinations(&page.scope)
+        .into_iter()
+        .map(|w| w.workspace_id.clone())
+        .collect();
     let read: Read = state
         .db
         .run(move |conn| {
             let agents = db::agents::list(conn, &scope)?;
             let projects = db::projects::list(conn, &scope)?;
             let counter = db::agents::running_and_limit(conn, scope.workspace_id())?;
-            Ok::<_, DbError>((
-                agents,
-                projects.into_iter().map(|(p, _)| p).collect(),
-                counter,
-            ))
+            let targets = db::projects::in_workspaces(conn, &elsewhere)?;
+            let projects = projects.into_iter().map(|(p, _)| p).collect();
+            Ok::<_, DbError>((agents, projects, counter, targets))
         })
         .await?;
     let runtime = agents::runtime_this_month(&state.db, &page.scope).await?;
@@ -97,7 +110,18 @@ async fn list(
     form: AgentInput,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let ((rows, projects, (running, limit)), runtime) = read(state, &page).await?;
+    let ((rows, projects, (running, limit), targets), runtime) = read(state, &page).await?;
+    let names: HashMap<String, String> = destinations(&page.scope).into_iter().collect();
+    let move_targets = targets
+        .into_iter()
+        .map(|(workspace, project)| {
+            let place = names.get(workspace.as_str()).cloned().unwrap_or_default();
+            (
+                project.id.to_string(),
+                format!("{place} — {}", project.name),
+            )
+        })
+        .collect();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -114,6 +138,7 @@ async fn list(
         limit,
         form,
         errors,
+        move_targets,
     };
     render_with_status(&body, status)
 }
@@ -204,5 +229,28 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let name = agents::delete(&state.db, &form.scope, agent_id(&path)?).await?;
     SessionData::new(&session).flash(FlashLevel::Success, format!("Agent {name} was deleted."));
+    Ok(see_other("/agents"))
+}
+
+/// The move form of an agent.
+#[derive(Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    to_project_id: String,
+}
+
+/// Moves a stopped agent onto a project of another workspace.
+pub async fn transfer(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::ResourcesTransfer>,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<MoveForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = agent_id(&path)?;
+    let project = ProjectId::parse(&form.fields.to_project_id);
+    let (name, to) = transfers::move_agent(&state.db, &form.scope, id, project).await?;
+    let message = format!("Agent {name} was moved to {to}.");
+    SessionData::new(&session).flash(FlashLevel::Success, message);
     Ok(see_other("/agents"))
 }

@@ -13,9 +13,10 @@ use crate::db::projects::{KeyRow, ProjectRow};
 use crate::db::{self, DbError};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
-use crate::domain::{FieldErrors, ProjectId, ProjectKeyId};
+use crate::domain::{AgentStatus, FieldErrors, ProjectId, ProjectKeyId, WorkspaceId};
 use crate::services::ServiceError;
 use crate::services::projects::{self, CreatedKey, ProjectInput};
+use crate::services::transfers;
 use crate::web::AppState;
 use crate::web::csrf::{EmptyForm, ScopedForm};
 use crate::web::error::AppError;
@@ -121,6 +122,10 @@ pub struct ProjectPage {
     created_key: Option<CreatedKey>,
     /// Where the API is, for the curl example.
     base_url: String,
+    /// The agents that use the project (they move with it).
+    agents: Vec<(String, AgentStatus)>,
+    /// Where the viewer may move it: (workspace id, label).
+    destinations: Vec<(String, String)>,
 }
 
 /// One key in the list.
@@ -150,12 +155,13 @@ async fn show_project(
     shown: Shown,
 ) -> Result<HttpResponse, AppError> {
     let scope = page.scope.clone();
-    let (project, keys) = state
+    let (project, keys, agents) = state
         .db
         .run(move |conn| {
             let project = db::projects::find(conn, &scope, &id)?;
             let keys = db::projects::keys(conn, &scope, &id)?;
-            Ok::<_, DbError>((project, keys))
+            let agents = db::agents::names_on_project(conn, &scope, &id)?;
+            Ok::<_, DbError>((project, keys, agents))
         })
         .await?;
     let status = match (&shown.created_key, shown.errors.is_empty()) {
@@ -163,6 +169,7 @@ async fn show_project(
         (None, true) => StatusCode::OK,
         (None, false) => StatusCode::UNPROCESSABLE_ENTITY,
     };
+    let destinations = destinations(&page.scope);
     let form = shown.form.unwrap_or_else(|| ProjectInput {
         name: project.name.clone(),
         description: project.description.clone(),
@@ -176,6 +183,8 @@ async fn show_project(
         errors: shown.errors,
         created_key: shown.created_key,
         base_url: state.config.base_url.clone(),
+        destinations,
+        agents,
     };
     render_with_status(&body, status)
 }
@@ -290,4 +299,68 @@ pub async fn revoke_key(
     let message = format!("The key {name} was revoked; it no longer works.");
     SessionData::new(&session).flash(FlashLevel::Success, message);
     Ok(see_other(&format!("/projects/{project}")))
+}
+
+/// Where the viewer may move the active workspace's resources, for the
+/// transfer menus: (workspace id, label).
+pub(crate) fn destinations(scope: &crate::db::scope::Scope) -> Vec<(String, String)> {
+    transfers::destinations(scope)
+        .into_iter()
+        .map(|w| {
+            let label = if w.kind.is_personal() {
+                "Personal".to_owned()
+            } else {
+                w.name.clone()
+            };
+            (w.workspace_id.to_string(), label)
+        })
+        .collect()
+}
+
+/// The transfer form.
+#[derive(Deserialize)]
+pub struct TransferForm {
+    #[serde(default)]
+    to_workspace_id: String,
+    #[serde(default)]
+    move_agents: Option<String>,
+}
+
+/// Moves a project (with its keys, and its agents when agreed) to another
+/// workspace of the viewer's.
+pub async fn transfer(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::ResourcesTransfer>,
+    page: Page,
+    session: Session,
+    path: web::Path<String>,
+    form: ScopedForm<TransferForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = project_id(&path)?;
+    let to = WorkspaceId::parse(&form.fields.to_workspace_id);
+    let move_agents = form.fields.move_agents.is_some();
+    let outcome = match to {
+        Some(to) => {
+            transfers::move_project(&state.db, &form.scope, id.clone(), to, move_agents).await
+        }
+        None => Err(ServiceError::invalid(
+            "to_workspace_id",
+            "Choose a workspace.",
+        )),
+    };
+    match outcome {
+        Ok((name, to)) => {
+            let message = format!("Project {name} was moved to {to}, with its keys.");
+            SessionData::new(&session).flash(FlashLevel::Success, message);
+            Ok(see_other("/projects"))
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let shown = Shown {
+                errors,
+                ..Shown::default()
+            };
+            show_project(&state, page, id, shown).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }

@@ -128,11 +128,13 @@ routes! {
     post "/projects/{id}/delete"                  => projects::delete,     Scoped;
     post "/projects/{id}/keys"                    => projects::create_key, Scoped;
     post "/projects/{id}/keys/{key}/revoke"       => projects::revoke_key, Scoped;
+    post "/projects/{id}/transfer"                => projects::transfer,   Scoped;
     get  "/agents"                                => agents::index,        Scoped;
     post "/agents"                                => agents::create,       Scoped;
     post "/agents/{id}/start"                     => agents::start,        Scoped;
     post "/agents/{id}/stop"                      => agents::stop,         Scoped;
     post "/agents/{id}/delete"                    => agents::delete,       Scoped;
+    post "/agents/{id}/transfer"                  => agents::transfer,     Scoped;
     get  "/settings/resources"                    => resources::index,     Scoped;
     post "/settings/resources/limits"             => resources::set_limits, Scoped;
     get  "/api/v1/key"                            => api::key,             Key;

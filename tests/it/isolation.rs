@@ -170,6 +170,16 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/projects/{id}/keys/{key}/revoke",
         Probe::Row(Target::Project, &[]),
     ),
+    (
+        "POST",
+        "/projects/{id}/transfer",
+        Probe::Row(Target::Project, &[("move_agents", "yes")]),
+    ),
+    (
+        "POST",
+        "/agents/{id}/transfer",
+        Probe::Row(Target::Agent, &[]),
+    ),
     ("GET", "/settings/resources", Probe::Page),
     (
         "POST",

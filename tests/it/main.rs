@@ -39,4 +39,5 @@ mod settings_resources;
 mod settings_roles;
 mod settings_teams;
 mod smtp;
+mod transfers;
 mod unique_conflicts;
