@@ -550,13 +550,39 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
+        self.run_then(work, false).await
+    }
+
+    /// Like [`Db::run`], and then, when it succeeded, the connection is
+    /// handed on to the request's next `Db::run` (see [`RequestDb`]): for
+    /// work the request's extractors do before its handler reads its page
+    /// (recording a session's activity).
+    pub async fn run_handing_on<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    {
+        self.run_then(work, true).await
+    }
+
+    async fn run_then<T, E, F>(&self, work: F, hand_on: bool) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    {
         let pool = self.pool.clone();
         let request = RequestDb::current();
         tokio::task::spawn_blocking(move || {
             let _counting = SinkGuard::set(request.statements.clone());
             let mut conn = request.connection(&pool)?;
             CONNECTION_CLOSED.set(false);
-            work(&mut conn)
+            let outcome = work(&mut conn);
+            if hand_on && outcome.is_ok() {
+                request.hand_on(conn);
+            }
+            outcome
         })
         .await
         .map_err(|e| E::from(DbError::Unavailable(format!("blocking pool: {e}"))))?

@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::expect_one;
-use super::schema::{memberships, roles, users, workspace_avatars, workspaces};
+use super::schema::{memberships, projects, roles, users, workspace_avatars, workspaces};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::{
@@ -419,13 +419,17 @@ pub struct Card {
     pub owner: Option<(String, String)>,
     /// Active members.
     pub member_count: i64,
+    /// Teams (archived ones included).
+    pub team_count: i64,
+    /// Projects of the organization itself.
+    pub project_count: i64,
     /// Whether an avatar is set (its version, for the image URL).
     pub avatar_version: i32,
 }
 
-/// The organizations `user` belongs to, as cards: two queries for the
-/// whole list (memberships with the member counters, owners), never one
-/// per card.
+/// The organizations `user` belongs to, as cards: four queries for the
+/// whole list (memberships with the member counters, owners, team and
+/// project counts grouped by organization), never one per card.
 pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, DbError> {
     type Row = (
         WorkspaceId,
@@ -467,11 +471,31 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
         .into_iter()
         .map(|(id, name, email)| (id, (name, email)))
         .collect();
+    let teams = counts(
+        workspaces::table
+            .filter(workspaces::parent_id.eq_any(&ids))
+            .filter(workspaces::kind.eq(WorkspaceKind::Team))
+            .group_by(workspaces::parent_id)
+            .select((
+                workspaces::parent_id.assume_not_null(),
+                diesel::dsl::count_star(),
+            ))
+            .load::<(WorkspaceId, i64)>(conn)?,
+    );
+    let projects = counts(
+        projects::table
+            .filter(projects::workspace_id.eq_any(&ids))
+            .group_by(projects::workspace_id)
+            .select((projects::workspace_id, diesel::dsl::count_star()))
+            .load::<(WorkspaceId, i64)>(conn)?,
+    );
     Ok(rows
         .into_iter()
         .map(
             |(id, name, slug, status, role_name, system_key, avatar_version, member_count)| Card {
                 member_count: member_count.into(),
+                team_count: teams.get(&id).copied().unwrap_or(0),
+                project_count: projects.get(&id).copied().unwrap_or(0),
                 owner: owners.get(&id).cloned(),
                 viewer_is_owner: system_key == Some(SystemRole::Owner),
                 id,
@@ -483,6 +507,10 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
             },
         )
         .collect())
+}
+
+fn counts(rows: Vec<(WorkspaceId, i64)>) -> HashMap<WorkspaceId, i64> {
+    rows.into_iter().collect()
 }
 
 /// How many owners each workspace but a team has (teams have none: the

@@ -57,6 +57,10 @@ pub struct WorkspaceAccess {
     pub avatar_version: i32,
     /// Active members (a counter the database keeps in step with memberships).
     pub member_count: i32,
+    /// Agents running now (an organization's count its teams').
+    pub running_agents: i32,
+    /// How many may run at once (`None`: no limit).
+    pub max_running_agents: Option<i32>,
 }
 
 /// Every workspace the user may enter right now: active memberships of

@@ -172,7 +172,7 @@ async fn record_activity_if_due(
     let (id, ip) = (public_id.to_owned(), ip.to_owned());
     let written = state
         .db
-        .run(move |conn| db::sessions::record_activity(conn, &id, &ip, &user_agent, now))
+        .run_handing_on(move |conn| db::sessions::record_activity(conn, &id, &ip, &user_agent, now))
         .await;
     if written.is_err() {
         // Let the next request try again, or the session would idle out.

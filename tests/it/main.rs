@@ -19,6 +19,7 @@ mod browser_sign_in;
 mod browser_support;
 mod context;
 mod cost;
+mod dashboard;
 mod email_verification;
 mod invitations;
 mod isolation;
