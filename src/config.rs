@@ -75,6 +75,10 @@ pub struct Settings {
     pub password_reset_max_per_email: u32,
     /// Password-reset requests per client IP within the sign-in window.
     pub password_reset_max_per_ip: u32,
+    /// Hours a running agent may go without activity before it is stopped.
+    pub agent_idle_hours: u32,
+    /// Seconds between looks for idle agents.
+    pub idle_check_seconds: u32,
 }
 
 /// How log lines are written.
@@ -119,6 +123,8 @@ impl Default for Settings {
             mail_poll_seconds: 5,
             password_reset_max_per_email: 3,
             password_reset_max_per_ip: 20,
+            agent_idle_hours: 12,
+            idle_check_seconds: 300,
         }
     }
 }
@@ -186,6 +192,11 @@ pub struct Config {
     /// Limits of password-reset requests (counted like sign-in failures, in
     /// the database, within the sign-in window).
     pub reset_throttle: LoginThrottle,
+    /// How long a running agent may go without activity before the idle
+    /// job stops it.
+    pub agent_idle: chrono::Duration,
+    /// How often the idle job looks.
+    pub idle_check: std::time::Duration,
 }
 
 /// Limits of failed sign-ins before further attempts are refused.
@@ -298,6 +309,8 @@ impl Config {
                 per_ip: settings.password_reset_max_per_ip,
                 window: chrono::Duration::minutes(settings.login_window_minutes.into()),
             },
+            agent_idle: chrono::Duration::hours(settings.agent_idle_hours.max(1).into()),
+            idle_check: std::time::Duration::from_secs(settings.idle_check_seconds.max(1).into()),
         })
     }
 

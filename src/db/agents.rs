@@ -374,3 +374,74 @@ pub fn runtime_between(
 }
 
 type RunSpanTimes = (NaiveDateTime, Option<NaiveDateTime>);
+
+/// A running agent that has been idle too long, as the idle job finds it
+/// (in any workspace: the job acts for none).
+#[derive(Debug, Clone, Queryable)]
+pub struct IdleAgent {
+    /// The agent.
+    pub id: AgentId,
+    /// Its name.
+    pub name: String,
+    /// Its workspace.
+    pub workspace_id: WorkspaceId,
+    /// That workspace's organization, for a team.
+    pub parent_id: Option<WorkspaceId>,
+}
+
+/// Running agents last active before `cutoff`, oldest first, at most
+/// `limit` (the job takes them in batches).
+pub fn idle_since(
+    conn: &mut AnyConnection,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<IdleAgent>, DbError> {
+    Ok(agents::table
+        .inner_join(workspaces::table.on(workspaces::id.eq(agents::workspace_id)))
+        .filter(agents::status.eq(AgentStatus::Running))
+        .filter(agents::last_active_at.lt(cutoff))
+        .order(agents::last_active_at.asc())
+        .limit(limit)
+        .select((
+            agents::id,
+            agents::name,
+            agents::workspace_id,
+            workspaces::parent_id,
+        ))
+        .load(conn)?)
+}
+
+/// Stops `agent` if it still runs idle since before `cutoff` (a start or
+/// stop meanwhile wins) and closes its run; `false` when it no longer
+/// qualifies. The caller releases its running slots.
+pub fn stop_if_idle(
+    conn: &mut AnyConnection,
+    agent: &IdleAgent,
+    cutoff: NaiveDateTime,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let stopped = diesel::update(
+        agents::table
+            .filter(agents::id.eq(&agent.id))
+            .filter(agents::workspace_id.eq(&agent.workspace_id))
+            .filter(agents::status.eq(AgentStatus::Running))
+            .filter(agents::last_active_at.lt(cutoff)),
+    )
+    .set((
+        agents::status.eq(AgentStatus::Stopped),
+        agents::started_at.eq(None::<NaiveDateTime>),
+        agents::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    if stopped == 0 {
+        return Ok(false);
+    }
+    diesel::update(
+        agent_runs::table
+            .filter(agent_runs::agent_id.eq(&agent.id))
+            .filter(agent_runs::stopped_at.is_null()),
+    )
+    .set(agent_runs::stopped_at.eq(Some(at)))
+    .execute(conn)?;
+    Ok(true)
+}

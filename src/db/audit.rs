@@ -79,6 +79,7 @@ actions! {
     AccountSignIn => "account.sign_in", "account";
     AgentCreate => "agent.create", "agent";
     AgentDelete => "agent.delete", "agent";
+    AgentIdleStop => "agent.idle_stop", "agent";
     AgentStart => "agent.start", "agent";
     AgentStop => "agent.stop", "agent";
     AgentTransfer => "agent.transfer", "agent";
@@ -174,6 +175,31 @@ pub fn record(
             audit_entries::target_label.eq(event.target_label),
             audit_entries::details.eq(&event.details),
             audit_entries::ip.eq(&actor.ip),
+            audit_entries::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records an event Tenantry itself caused (a background job), with no
+/// user as actor.
+pub fn record_by_system(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    event: &Event<'_>,
+) -> Result<(), DbError> {
+    diesel::insert_into(audit_entries::table)
+        .values((
+            audit_entries::id.eq(uuid::Uuid::now_v7().to_string()),
+            audit_entries::workspace_id.eq(workspace),
+            audit_entries::actor_user_id.eq(None::<String>),
+            audit_entries::actor_name.eq("Tenantry"),
+            audit_entries::action.eq(event.action.key()),
+            audit_entries::target_type.eq(event.action.target_type()),
+            audit_entries::target_id.eq(event.target_id),
+            audit_entries::target_label.eq(event.target_label),
+            audit_entries::details.eq(&event.details),
+            audit_entries::ip.eq(""),
             audit_entries::created_at.eq(now()),
         ))
         .execute(conn)?;

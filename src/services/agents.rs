@@ -196,6 +196,69 @@ pub async fn delete(db: &Db, scope: &Scope, id: AgentId) -> Result<String, Servi
     .await
 }
 
+/// Idle agents stopped per batch of the idle job.
+const IDLE_BATCH: i64 = 100;
+
+/// Stops every running agent idle for longer than `idle`, each in a
+/// transaction of its own (its run closed, its slots released, the stop
+/// in its workspace's audit log as Tenantry's doing). Nothing is lost: a
+/// stopped agent starts again as it was. Safe on several instances at
+/// once (a stop applies only while the agent still qualifies). Returns
+/// how many were stopped.
+pub async fn stop_idle(db: &Db, idle: chrono::Duration) -> Result<usize, ServiceError> {
+    let mut stopped = 0;
+    loop {
+        let now = db::now();
+        let cutoff = now - idle;
+        let batch = db
+            .run(move |conn| db::agents::idle_since(conn, cutoff, IDLE_BATCH))
+            .await?;
+        let full = batch.len() as i64 == IDLE_BATCH;
+        for agent in batch {
+            let hours = idle.num_hours();
+            let done = db
+                .run(move |conn| {
+                    write_transaction(conn, |conn| {
+                        if !db::agents::stop_if_idle(conn, &agent, cutoff, now)? {
+                            return Ok::<_, ServiceError>(false);
+                        }
+                        db::agents::release_running_slot(conn, &agent.workspace_id)?;
+                        if let Some(parent) = &agent.parent_id {
+                            db::agents::release_running_slot(conn, parent)?;
+                        }
+                        let event = Event {
+                            action: Action::AgentIdleStop,
+                            target_id: agent.id.as_str(),
+                            target_label: &agent.name,
+                            details: format!(
+                                "no activity for {hours} hours; start it again to resume"
+                            ),
+                        };
+                        db::audit::record_by_system(conn, &agent.workspace_id, &event)?;
+                        Ok(true)
+                    })
+                })
+                .await?;
+            stopped += usize::from(done);
+        }
+        if !full {
+            return Ok(stopped);
+        }
+    }
+}
+
+/// Runs [`stop_idle`] every `every`, for the life of the process.
+pub async fn stop_idle_forever(db: Db, idle: chrono::Duration, every: std::time::Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        match stop_idle(&db, idle).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(stopped = n, "stopped idle agents"),
+            Err(error) => tracing::warn!(%error, "stopping idle agents failed"),
+        }
+    }
+}
+
 /// The first moment of the calendar month (UTC) `at` falls in.
 pub fn month_start(at: NaiveDateTime) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(at.year(), at.month(), 1)

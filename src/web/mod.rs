@@ -339,14 +339,19 @@ pub fn metrics() -> anyhow::Result<PrometheusMetrics> {
         .map_err(|e| anyhow::anyhow!("metrics: {e}"))
 }
 
-/// Starts serving on `listener` and the email delivery worker beside it;
-/// the returned server runs when awaited. Call from within an actix system.
+/// Starts serving on `listener`, with the email delivery worker and the
+/// idle-agent job beside it; the returned server runs when awaited. Call from within an actix system.
 pub fn run(
     listener: TcpListener,
     state: AppState,
     workers: Option<usize>,
 ) -> anyhow::Result<Server> {
     actix_web::rt::spawn(crate::services::mail::run_worker(state.mail.clone()));
+    actix_web::rt::spawn(crate::services::agents::stop_idle_forever(
+        state.db.clone(),
+        state.config.agent_idle,
+        state.config.idle_check,
+    ));
     let state = web::Data::new(state);
     let metrics = metrics()?;
     let mut server =

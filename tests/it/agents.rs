@@ -11,6 +11,15 @@ use crate::on_both_backends;
 use crate::settings_resources::set_limits;
 use crate::support::{Client, Response, TestApp};
 
+crate::on_both_backends_with!(
+    look_for_idle_agents_every_second;
+    idle_agents_are_stopped_and_start_again_as_they_were,
+);
+
+fn look_for_idle_agents_every_second(settings: &mut tenantry::config::Settings) {
+    settings.idle_check_seconds = 1;
+}
+
 on_both_backends!(
     agents_are_created_started_stopped_and_deleted,
     runtime_counts_this_month_across_restarts,
@@ -355,5 +364,91 @@ async fn a_teams_agents_count_against_its_organization(app: TestApp) {
     assert_eq!(
         act(&ann, &app, "org-1", "start").await.status,
         StatusCode::SEE_OTHER
+    );
+}
+
+/// The idle job (every second here, with the default 12 idle hours) stops
+/// an agent whose last activity is 13 hours old, releases its slot and
+/// logs it as Tenantry's doing; one active an hour ago runs on; the
+/// stopped one starts again with its history.
+async fn idle_agents_are_stopped_and_start_again_as_they_were(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_project("acme", "Search")
+        .await
+        .with_agent("acme", "Search", "sleepy")
+        .await
+        .with_agent("acme", "Search", "busy")
+        .await;
+    let ann = app.browser("ann@example.com");
+    let acme = app.workspace_id("acme").await;
+    for name in ["sleepy", "busy"] {
+        assert_eq!(
+            act(&ann, &app, name, "start").await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let ago = |hours: i64| {
+        (Utc::now().naive_utc() - Duration::hours(hours))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    app.execute(&format!(
+        "UPDATE agents SET last_active_at = '{}' WHERE name = 'sleepy'",
+        ago(13)
+    ))
+    .await;
+    app.execute(&format!(
+        "UPDATE agents SET last_active_at = '{}' WHERE name = 'busy'",
+        ago(1)
+    ))
+    .await;
+    let mut stopped = false;
+    for _ in 0..100 {
+        if app
+            .count("agents WHERE name = 'sleepy' AND status = 'stopped'")
+            .await
+            == 1
+        {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(stopped, "the idle job stopped the idle agent within 10 s");
+    assert_eq!(
+        app.count("agents WHERE name = 'busy' AND status = 'running'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count_with("workspaces WHERE id = ? AND running_agents = 1", &[&acme])
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "audit_entries WHERE action = 'agent.idle_stop' AND actor_name = 'Tenantry' \
+             AND actor_user_id IS NULL AND target_label = 'sleepy'"
+        )
+        .await,
+        1
+    );
+    let row = ann
+        .get("/agents")
+        .await
+        .text_of("tr[data-agent=\"sleepy\"] .status");
+    assert_eq!(row.as_deref(), Some("stopped"));
+    assert_eq!(
+        act(&ann, &app, "sleepy", "start").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let sleepy = agent_id(&app, "sleepy").await;
+    assert_eq!(
+        app.count_with("agent_runs WHERE agent_id = ?", &[&sleepy])
+            .await,
+        2,
+        "its history kept"
     );
 }
