@@ -75,10 +75,61 @@ pub struct Settings {
     pub password_reset_max_per_email: u32,
     /// Password-reset requests per client IP within the sign-in window.
     pub password_reset_max_per_ip: u32,
-    /// Hours a running agent may go without activity before it is stopped.
+    /// Hours a running agent or app may go without activity before it is stopped.
     pub agent_idle_hours: u32,
-    /// Seconds between looks for idle agents.
+    /// Seconds between looks for idle agents and apps.
     pub idle_check_seconds: u32,
+    /// The apps workspaces can install (`[[apps]]` in `tenantry.toml`).
+    pub apps: Vec<AppSpec>,
+}
+
+/// One app of the catalogue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppSpec {
+    /// Stable key, stored with each instance (letters, digits, hyphens).
+    pub key: String,
+    /// Name shown in the catalogue.
+    pub name: String,
+    /// Category it is listed under.
+    pub category: String,
+    /// What it does.
+    pub description: String,
+    /// Monthly price in cents, per instance.
+    pub monthly_price_cents: u32,
+}
+
+/// The catalogue when the configuration names none.
+fn default_apps() -> Vec<AppSpec> {
+    let app = |key: &str, name: &str, category: &str, description: &str, cents: u32| AppSpec {
+        key: key.into(),
+        name: name.into(),
+        category: category.into(),
+        description: description.into(),
+        monthly_price_cents: cents,
+    };
+    vec![
+        app(
+            "notebook",
+            "Notebook",
+            "Data",
+            "Jupyter-style notebooks next to your projects.",
+            900,
+        ),
+        app(
+            "vector-db",
+            "Vector database",
+            "Data",
+            "Embeddings storage and similarity search.",
+            2_500,
+        ),
+        app(
+            "chat-ui",
+            "Chat UI",
+            "Interface",
+            "A web chat in front of your agents.",
+            500,
+        ),
+    ]
 }
 
 /// How log lines are written.
@@ -125,6 +176,7 @@ impl Default for Settings {
             password_reset_max_per_ip: 20,
             agent_idle_hours: 12,
             idle_check_seconds: 300,
+            apps: default_apps(),
         }
     }
 }
@@ -197,6 +249,8 @@ pub struct Config {
     pub agent_idle: chrono::Duration,
     /// How often the idle job looks.
     pub idle_check: std::time::Duration,
+    /// The apps workspaces can install.
+    pub apps: Vec<AppSpec>,
 }
 
 /// Limits of failed sign-ins before further attempts are refused.
@@ -311,6 +365,7 @@ impl Config {
             },
             agent_idle: chrono::Duration::hours(settings.agent_idle_hours.max(1).into()),
             idle_check: std::time::Duration::from_secs(settings.idle_check_seconds.max(1).into()),
+            apps: settings.apps,
         })
     }
 

@@ -268,6 +268,10 @@ pub struct Limits {
     pub max_running_agents: Option<i32>,
     /// Agent hours allowed per calendar month (`None`: no limit).
     pub max_agent_hours: Option<i32>,
+    /// App instances installed (an organization's count its teams').
+    pub app_instances: i32,
+    /// How many may be installed (`None`: no limit).
+    pub max_app_instances: Option<i32>,
 }
 
 /// The limits of `workspace` and of its teams (an organization's Resources
@@ -290,18 +294,29 @@ pub fn limits_with_teams(
         .load(conn)?)
 }
 
-/// Sets the limits of `workspace` (`None`: no limit).
+/// The limits of one workspace (`None`: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitValues {
+    /// Agents running at once.
+    pub running_agents: Option<i32>,
+    /// Agent hours per calendar month.
+    pub agent_hours: Option<i32>,
+    /// App instances installed.
+    pub app_instances: Option<i32>,
+}
+
+/// Sets the limits of `workspace`.
 pub fn set_limits(
     conn: &mut AnyConnection,
     workspace: &WorkspaceId,
-    max_running: Option<i32>,
-    max_hours: Option<i32>,
+    limits: LimitValues,
 ) -> Result<(), DbError> {
     expect_one(
         diesel::update(workspaces::table.filter(workspaces::id.eq(workspace)))
             .set((
-                workspaces::max_running_agents.eq(max_running),
-                workspaces::max_agent_hours.eq(max_hours),
+                workspaces::max_running_agents.eq(limits.running_agents),
+                workspaces::max_agent_hours.eq(limits.agent_hours),
+                workspaces::max_app_instances.eq(limits.app_instances),
             ))
             .execute(conn)?,
     )

@@ -83,6 +83,11 @@ actions! {
     AgentStart => "agent.start", "agent";
     AgentStop => "agent.stop", "agent";
     AgentTransfer => "agent.transfer", "agent";
+    AppIdleStop => "app.idle_stop", "app";
+    AppInstall => "app.install", "app";
+    AppStart => "app.start", "app";
+    AppStop => "app.stop", "app";
+    AppUninstall => "app.uninstall", "app";
     InvitationAccept => "invitation.accept", "invitation";
     InvitationCreate => "invitation.create", "invitation";
     InvitationDecline => "invitation.decline", "invitation";

@@ -27,6 +27,7 @@ pub mod scope;
 
 pub mod account_tokens;
 pub mod agents;
+pub mod apps;
 pub mod audit;
 pub mod invitations;
 pub mod members;

@@ -36,6 +36,8 @@ diesel::table! {
         running_agents -> Integer,
         max_running_agents -> Nullable<Integer>,
         max_agent_hours -> Nullable<Integer>,
+        app_instances -> Integer,
+        max_app_instances -> Nullable<Integer>,
     }
 }
 
@@ -227,6 +229,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    app_instances (id) {
+        id -> Text,
+        workspace_id -> Text,
+        app_key -> Text,
+        status -> Text,
+        started_at -> Nullable<Timestamp>,
+        last_active_at -> Nullable<Timestamp>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(agents -> projects (project_id));
 diesel::joinable!(agent_runs -> agents (agent_id));
 diesel::joinable!(projects -> workspaces (workspace_id));
@@ -259,4 +275,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_keys,
     agents,
     agent_runs,
+    app_instances,
 );

@@ -191,6 +191,7 @@ macro_rules! tenant_tables {
 tenant_tables!(
     agent_runs,
     agents,
+    app_instances,
     audit_entries,
     audit_facets,
     invitations,

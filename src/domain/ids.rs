@@ -110,6 +110,10 @@ id_type!(
     AgentRunId
 );
 id_type!(
+    /// Identifies an installed instance of a catalogue app.
+    AppInstanceId
+);
+id_type!(
     /// Identifies a project's API key (not the key itself: that is shown
     /// once and only its hash is kept).
     ProjectKeyId

@@ -13,7 +13,8 @@ pub mod time;
 
 pub use email::Email;
 pub use ids::{
-    AgentId, AgentRunId, MembershipId, ProjectId, ProjectKeyId, RoleId, UserId, WorkspaceId,
+    AgentId, AgentRunId, AppInstanceId, MembershipId, ProjectId, ProjectKeyId, RoleId, UserId,
+    WorkspaceId,
 };
 pub use name::PersonName;
 pub use password::Password;

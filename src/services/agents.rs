@@ -247,14 +247,25 @@ pub async fn stop_idle(db: &Db, idle: chrono::Duration) -> Result<usize, Service
     }
 }
 
-/// Runs [`stop_idle`] every `every`, for the life of the process.
-pub async fn stop_idle_forever(db: Db, idle: chrono::Duration, every: std::time::Duration) {
+/// Runs [`stop_idle`] and the apps' [`crate::services::apps::stop_idle`]
+/// every `every`, for the life of the process.
+pub async fn stop_idle_forever(
+    db: Db,
+    catalogue: Vec<crate::config::AppSpec>,
+    idle: chrono::Duration,
+    every: std::time::Duration,
+) {
     loop {
         tokio::time::sleep(every).await;
         match stop_idle(&db, idle).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(stopped = n, "stopped idle agents"),
             Err(error) => tracing::warn!(%error, "stopping idle agents failed"),
+        }
+        match crate::services::apps::stop_idle(&db, &catalogue, idle).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(stopped = n, "stopped idle apps"),
+            Err(error) => tracing::warn!(%error, "stopping idle apps failed"),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod apps;
 pub mod error;
 pub mod mail;
 pub mod maintenance;

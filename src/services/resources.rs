@@ -3,6 +3,7 @@
 //! the limits themselves: the organization's, and each team's quota within
 //! them. Setting them validates, changes and audits in one transaction.
 
+use crate::db::agents::LimitValues;
 use crate::db::audit::{Action, Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, write_transaction};
@@ -30,6 +31,10 @@ pub struct Usage {
     pub hours: f64,
     /// Agent hours allowed per month.
     pub max_agent_hours: Option<i32>,
+    /// App instances installed (an organization's count its teams').
+    pub app_instances: i32,
+    /// How many may be installed.
+    pub max_app_instances: Option<i32>,
 }
 
 /// The active workspace's usage first, then (in an organization) each
@@ -63,6 +68,8 @@ pub async fn overview(db: &Db, scope: &Scope) -> Result<Vec<Usage>, ServiceError
                             max_running_agents: row.max_running_agents,
                             hours: own as f64 / 3600.0,
                             max_agent_hours: row.max_agent_hours,
+                            app_instances: row.app_instances,
+                            max_app_instances: row.max_app_instances,
                         }
                     })
                     .collect(),
@@ -80,6 +87,8 @@ pub struct LimitsInput {
     pub max_running_agents: String,
     /// Agent hours per calendar month.
     pub max_agent_hours: String,
+    /// App instances installed.
+    pub max_app_instances: String,
 }
 
 fn parse_limit(errors: &mut FieldErrors, field: &'static str, typed: &str) -> Option<i32> {
@@ -115,6 +124,12 @@ pub async fn set_limits(
     let mut errors = FieldErrors::new();
     let agents = parse_limit(&mut errors, "max_running_agents", &input.max_running_agents);
     let hours = parse_limit(&mut errors, "max_agent_hours", &input.max_agent_hours);
+    let instances = parse_limit(&mut errors, "max_app_instances", &input.max_app_instances);
+    let limits = LimitValues {
+        running_agents: agents,
+        agent_hours: hours,
+        app_instances: instances,
+    };
     let target = WorkspaceId::parse(&input.workspace_id).ok_or(ServiceError::NotFound)?;
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
@@ -128,19 +143,21 @@ pub async fn set_limits(
                 .iter()
                 .find(|row| row.id == target)
                 .ok_or(ServiceError::NotFound)?;
-            within_organization(&rows, &target, agents, hours)?;
-            db::agents::set_limits(conn, &target, agents, hours)?;
+            within_organization(&rows, &target, limits)?;
+            db::agents::set_limits(conn, &target, limits)?;
             let show = |limit: Option<i32>| limit.map_or("no limit".to_owned(), |n| n.to_string());
             let event = Event {
                 action: Action::ResourceLimitsUpdate,
                 target_id: target.as_str(),
                 target_label: &row.name,
                 details: format!(
-                    "running agents: {} → {}; agent hours per month: {} → {}",
+                    "running agents: {} → {}; agent hours per month: {} → {}; app instances: {} → {}",
                     show(row.max_running_agents),
                     show(agents),
                     show(row.max_agent_hours),
-                    show(hours)
+                    show(hours),
+                    show(row.max_app_instances),
+                    show(instances)
                 ),
             };
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
@@ -150,42 +167,46 @@ pub async fn set_limits(
     .await
 }
 
+/// A limit's form field, how to read it from stored limits, and its new value.
+type LimitField = (
+    &'static str,
+    fn(&db::agents::Limits) -> Option<i32>,
+    Option<i32>,
+);
+
 /// Whether limits of `target` fit its organization's (`rows[0]`) and its
 /// teams' (`rows[1..]`).
 fn within_organization(
     rows: &[db::agents::Limits],
     target: &WorkspaceId,
-    agents: Option<i32>,
-    hours: Option<i32>,
+    limits: LimitValues,
 ) -> Result<(), ServiceError> {
     let Some((organization, teams)) = rows.split_first() else {
         return Err(ServiceError::NotFound);
     };
-    let mut errors = FieldErrors::new();
     let exceeds = |quota: Option<i32>, limit: Option<i32>| matches!((quota, limit), (Some(quota), Some(limit)) if quota > limit);
-    if &organization.id == target {
-        if teams.iter().any(|t| exceeds(t.max_running_agents, agents)) {
+    let fields: [LimitField; 3] = [
+        (
+            "max_running_agents",
+            |r| r.max_running_agents,
+            limits.running_agents,
+        ),
+        ("max_agent_hours", |r| r.max_agent_hours, limits.agent_hours),
+        (
+            "max_app_instances",
+            |r| r.max_app_instances,
+            limits.app_instances,
+        ),
+    ];
+    let mut errors = FieldErrors::new();
+    for (field, stored, typed) in fields {
+        if &organization.id == target {
+            if teams.iter().any(|t| exceeds(stored(t), typed)) {
+                errors.add(field, "A team's quota is higher; lower it first.");
+            }
+        } else if exceeds(typed, stored(organization)) {
             errors.add(
-                "max_running_agents",
-                "A team's quota is higher; lower it first.",
-            );
-        }
-        if teams.iter().any(|t| exceeds(t.max_agent_hours, hours)) {
-            errors.add(
-                "max_agent_hours",
-                "A team's quota is higher; lower it first.",
-            );
-        }
-    } else {
-        if exceeds(agents, organization.max_running_agents) {
-            errors.add(
-                "max_running_agents",
-                "A team's quota can't exceed the organization's limit.",
-            );
-        }
-        if exceeds(hours, organization.max_agent_hours) {
-            errors.add(
-                "max_agent_hours",
+                field,
                 "A team's quota can't exceed the organization's limit.",
             );
         }

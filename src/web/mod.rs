@@ -5,6 +5,7 @@
 pub mod account;
 pub mod agents;
 pub mod api;
+pub mod apps;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -349,6 +350,7 @@ pub fn run(
     actix_web::rt::spawn(crate::services::mail::run_worker(state.mail.clone()));
     actix_web::rt::spawn(crate::services::agents::stop_idle_forever(
         state.db.clone(),
+        state.config.apps.clone(),
         state.config.agent_idle,
         state.config.idle_check,
     ));

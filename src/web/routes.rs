@@ -8,7 +8,7 @@ use actix_web::web;
 
 use crate::web::settings::{danger, general, members, resources, roles, teams};
 use crate::web::{
-    account, agents, api, audit, auth, context, dashboard, email, invitations, organizations,
+    account, agents, api, apps, audit, auth, context, dashboard, email, invitations, organizations,
     password, projects,
 };
 
@@ -135,6 +135,11 @@ routes! {
     post "/agents/{id}/stop"                      => agents::stop,         Scoped;
     post "/agents/{id}/delete"                    => agents::delete,       Scoped;
     post "/agents/{id}/transfer"                  => agents::transfer,     Scoped;
+    get  "/apps"                                  => apps::index,          Scoped;
+    post "/apps/{key}/install"                    => apps::install,        Scoped;
+    post "/apps/instances/{id}/start"             => apps::start,          Scoped;
+    post "/apps/instances/{id}/stop"              => apps::stop,           Scoped;
+    post "/apps/instances/{id}/remove"            => apps::uninstall,      Scoped;
     get  "/settings/resources"                    => resources::index,     Scoped;
     post "/settings/resources/limits"             => resources::set_limits, Scoped;
     get  "/api/v1/key"                            => api::key,             Key;

@@ -160,6 +160,23 @@ impl TestApp {
         self
     }
 
+    /// Builder: an instance of the catalogue app `key` installed in `slug`
+    /// by its owner.
+    pub async fn with_app(self, slug: &str, key: &str) -> Self {
+        let owner = self.owner_of(slug).await;
+        let res = owner
+            .submit("/apps", &format!("/apps/{key}/install"), &[])
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "installing {key}: {}",
+            res.body
+        );
+        self.sign_out(&owner).await;
+        self
+    }
+
     /// The id of the project `name` of the workspace `slug`.
     pub async fn project_id(&self, slug: &str, name: &str) -> String {
         self.text_value_with(

@@ -35,6 +35,7 @@ enum Target {
     Team,
     Project,
     Agent,
+    AppInstance,
 }
 
 /// Every workspace-scoped route and its probe.
@@ -180,6 +181,23 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/agents/{id}/transfer",
         Probe::Row(Target::Agent, &[]),
     ),
+    ("GET", "/apps", Probe::Page),
+    ("POST", "/apps/{key}/install", Probe::Form(&[])),
+    (
+        "POST",
+        "/apps/instances/{id}/start",
+        Probe::Row(Target::AppInstance, &[]),
+    ),
+    (
+        "POST",
+        "/apps/instances/{id}/stop",
+        Probe::Row(Target::AppInstance, &[]),
+    ),
+    (
+        "POST",
+        "/apps/instances/{id}/remove",
+        Probe::Row(Target::AppInstance, &[]),
+    ),
     ("GET", "/settings/resources", Probe::Page),
     (
         "POST",
@@ -246,6 +264,8 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
         .with_project("alpha", "Alpha Project")
         .await
         .with_agent("alpha", "Alpha Project", "Alpha Agent")
+        .await
+        .with_app("alpha", "notebook")
         .await;
     let (ann, bob, carol) = (
         app.browser("ann@example.com"),
@@ -259,6 +279,9 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
     let alpha_role = app.role_of("alpha", "Alpha Custom").await;
     let alpha_team = app.team_id("alpha", "Alpha Team").await;
     let alpha_project = app.project_id("alpha", "Alpha Project").await;
+    let alpha_instance = app
+        .text_value("SELECT id AS value FROM app_instances")
+        .await;
     let alpha_agent = app
         .text_value_with(
             "SELECT id AS value FROM agents WHERE name = ?",
@@ -346,6 +369,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Team => &alpha_team,
                     Target::Project => &alpha_project,
                     Target::Agent => &alpha_agent,
+                    Target::AppInstance => &alpha_instance,
                 };
                 let url = path.replace("{id}", id).replace("{key}", &alpha_key_id);
                 let mut fields = fields.to_vec();
@@ -371,6 +395,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Team => &alpha_team,
                     Target::Project => &alpha_project,
                     Target::Agent => &alpha_agent,
+                    Target::AppInstance => &alpha_instance,
                 };
                 let url = path.replace("{id}", id);
                 assert_eq!(

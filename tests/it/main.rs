@@ -9,6 +9,7 @@ mod support;
 
 mod accounts;
 mod agents;
+mod apps;
 mod audit;
 mod browser_contrast;
 mod browser_invitations;

@@ -383,6 +383,15 @@ impl TestApp {
              WHERE r.agent_id = a.id AND r.stopped_at IS NULL)",
         ));
         assert_eq!(open_runs, 0, "agents whose status and open run disagree");
+        let miscounted = futures::executor::block_on(self.count(
+            "workspaces w WHERE w.app_instances <> (SELECT COUNT(*) FROM app_instances i \
+             JOIN workspaces iw ON iw.id = i.workspace_id WHERE iw.id = w.id OR iw.parent_id = w.id) \
+             OR (w.max_app_instances IS NOT NULL AND w.app_instances > w.max_app_instances)",
+        ));
+        assert_eq!(
+            miscounted, 0,
+            "workspaces whose app-instance counter is off or over its limit"
+        );
     }
 
     /// Where the app writes emails when no SMTP server is configured.

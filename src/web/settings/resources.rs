@@ -34,19 +34,18 @@ pub struct ResourcesPage {
 
 impl ResourcesPage {
     /// The values a row's form shows: as typed if it was refused, else as stored.
-    fn typed(&self, row: &Usage) -> (String, String) {
+    fn typed(&self, row: &Usage) -> (String, String, String) {
+        let stored = |limit: Option<i32>| limit.map(|n| n.to_string()).unwrap_or_default();
         match &self.refused {
             Some((input, _)) if input.workspace_id == row.workspace_id.as_str() => (
                 input.max_running_agents.clone(),
                 input.max_agent_hours.clone(),
+                input.max_app_instances.clone(),
             ),
             _ => (
-                row.max_running_agents
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
-                row.max_agent_hours
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
+                stored(row.max_running_agents),
+                stored(row.max_agent_hours),
+                stored(row.max_app_instances),
             ),
         }
     }
@@ -124,6 +123,8 @@ pub struct LimitsForm {
     max_running_agents: String,
     #[serde(default)]
     max_agent_hours: String,
+    #[serde(default)]
+    max_app_instances: String,
 }
 
 /// Sets the limits of the organization or of one of its teams.
@@ -138,6 +139,7 @@ pub async fn set_limits(
         workspace_id: form.fields.workspace_id,
         max_running_agents: form.fields.max_running_agents,
         max_agent_hours: form.fields.max_agent_hours,
+        max_app_instances: form.fields.max_app_instances,
     };
     match resources::set_limits(&state.db, &form.scope, input.clone()).await {
         Ok(name) => {

@@ -1,0 +1,3 @@
+ALTER TABLE workspaces DROP COLUMN max_app_instances;
+ALTER TABLE workspaces DROP COLUMN app_instances;
+DROP TABLE app_instances;
