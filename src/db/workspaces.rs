@@ -61,6 +61,10 @@ pub struct WorkspaceAccess {
     pub running_agents: i32,
     /// How many may run at once (`None`: no limit).
     pub max_running_agents: Option<i32>,
+    /// App instances installed (an organization's count its teams').
+    pub app_instances: i32,
+    /// How many may be installed (`None`: no limit).
+    pub max_app_instances: Option<i32>,
 }
 
 /// Every workspace the user may enter right now: active memberships of

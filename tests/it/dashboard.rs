@@ -43,6 +43,7 @@ async fn the_dashboard_shows_agents_activity_and_allowed_actions(app: TestApp) {
     let page = ann.get("/").await;
     assert_eq!(page.text_of("#member-count").as_deref(), Some("2"));
     assert_eq!(page.text_of("#running-agents").as_deref(), Some("1 / 3"));
+    assert_eq!(page.text_of("#app-instances").as_deref(), Some("0"));
     let activity = page.text_of("#recent-activity").unwrap_or_default();
     assert!(
         activity.contains("agent.start") && activity.contains("crawler"),
