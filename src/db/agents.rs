@@ -7,11 +7,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::expect_one;
-use super::schema::{agent_runs, agents, projects, workspaces};
+use super::schema::{agent_runs, agents, member_agent_counts, projects, users, workspaces};
 use super::stamps::MaybeStamp;
-use super::{AnyConnection, DbError, now};
+use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
-use crate::domain::{AgentId, AgentRunId, AgentStatus, ProjectId, WorkspaceId};
+use crate::domain::{AgentId, AgentRunId, AgentStatus, ProjectId, UserId, WorkspaceId};
 
 /// An agent as the agents page lists it, with its project's name.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -153,6 +153,7 @@ pub fn mark_running(
         .set((
             agents::status.eq(AgentStatus::Running),
             agents::started_at.eq(Some(at)),
+            agents::started_by.eq(Some(scope.user_id())),
             agents::last_active_at.eq(Some(at)),
             agents::updated_at.eq(at),
         ))
@@ -226,6 +227,93 @@ pub fn claim_running_slot(
     Ok(claimed == 1)
 }
 
+/// Counts one more running agent of `user` in `organization` if its
+/// per-member quota allows it (the quota is read from the organization's
+/// row, which the caller's transaction already holds through its running
+/// counter). `false` when the quota is reached.
+pub fn claim_member_slot(
+    conn: &mut AnyConnection,
+    organization: &WorkspaceId,
+    user: &UserId,
+) -> Result<bool, DbError> {
+    let quota: Option<i32> = workspaces::table
+        .filter(workspaces::id.eq(organization))
+        .select(workspaces::max_agents_per_member)
+        .first(conn)?;
+    natively!(conn, |native| diesel::insert_into(
+        member_agent_counts::table
+    )
+    .values((
+        member_agent_counts::organization_id.eq(organization),
+        member_agent_counts::user_id.eq(user),
+        member_agent_counts::running_agents.eq(0),
+    ))
+    .on_conflict_do_nothing()
+    .execute(native))?;
+    let mut claim = diesel::update(member_agent_counts::table)
+        .filter(member_agent_counts::organization_id.eq(organization))
+        .filter(member_agent_counts::user_id.eq(user))
+        .into_boxed();
+    if let Some(quota) = quota {
+        claim = claim.filter(member_agent_counts::running_agents.lt(quota));
+    }
+    let claimed = claim
+        .set(member_agent_counts::running_agents.eq(member_agent_counts::running_agents + 1))
+        .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// Counts one running agent of `user` less in `organization`.
+pub fn release_member_slot(
+    conn: &mut AnyConnection,
+    organization: &WorkspaceId,
+    user: &UserId,
+) -> Result<(), DbError> {
+    diesel::update(
+        member_agent_counts::table
+            .filter(member_agent_counts::organization_id.eq(organization))
+            .filter(member_agent_counts::user_id.eq(user))
+            .filter(member_agent_counts::running_agents.gt(0)),
+    )
+    .set(member_agent_counts::running_agents.eq(member_agent_counts::running_agents - 1))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Who started a running agent of the scoped workspace.
+pub fn started_by(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &AgentId,
+) -> Result<Option<UserId>, DbError> {
+    Ok(scope
+        .agents()
+        .filter(agents::id.eq(id))
+        .select(agents::started_by)
+        .first::<Option<UserId>>(conn)?)
+}
+
+/// The members of `organization` with agents running, and how many, by
+/// name (the Resources tab's per-member usage; at most `limit`).
+pub fn member_usage(
+    conn: &mut AnyConnection,
+    organization: &WorkspaceId,
+    limit: i64,
+) -> Result<Vec<(String, String, i32)>, DbError> {
+    Ok(member_agent_counts::table
+        .inner_join(users::table.on(users::id.eq(member_agent_counts::user_id)))
+        .filter(member_agent_counts::organization_id.eq(organization))
+        .filter(member_agent_counts::running_agents.gt(0))
+        .order(users::name.asc())
+        .limit(limit)
+        .select((
+            users::name,
+            users::email,
+            member_agent_counts::running_agents,
+        ))
+        .load(conn)?)
+}
+
 /// Counts one running agent less in `workspace`.
 pub fn release_running_slot(
     conn: &mut AnyConnection,
@@ -272,6 +360,8 @@ pub struct Limits {
     pub app_instances: i32,
     /// How many may be installed (`None`: no limit).
     pub max_app_instances: Option<i32>,
+    /// Agents each member may have running at once (`None`: no quota).
+    pub max_agents_per_member: Option<i32>,
 }
 
 /// The limits of `workspace` and of its teams (an organization's Resources
@@ -303,6 +393,8 @@ pub struct LimitValues {
     pub agent_hours: Option<i32>,
     /// App instances installed.
     pub app_instances: Option<i32>,
+    /// Agents running at once per member.
+    pub agents_per_member: Option<i32>,
 }
 
 /// Sets the limits of `workspace`.
@@ -317,6 +409,7 @@ pub fn set_limits(
                 workspaces::max_running_agents.eq(limits.running_agents),
                 workspaces::max_agent_hours.eq(limits.agent_hours),
                 workspaces::max_app_instances.eq(limits.app_instances),
+                workspaces::max_agents_per_member.eq(limits.agents_per_member),
             ))
             .execute(conn)?,
     )
@@ -402,6 +495,21 @@ pub struct IdleAgent {
     pub workspace_id: WorkspaceId,
     /// That workspace's organization, for a team.
     pub parent_id: Option<WorkspaceId>,
+    /// Its workspace's kind.
+    pub kind: crate::domain::WorkspaceKind,
+    /// Who started it.
+    pub started_by: Option<UserId>,
+}
+
+impl IdleAgent {
+    /// The organization whose per-member quota it counts against.
+    pub fn organization(&self) -> Option<&WorkspaceId> {
+        match self.kind {
+            crate::domain::WorkspaceKind::Organization => Some(&self.workspace_id),
+            crate::domain::WorkspaceKind::Team => self.parent_id.as_ref(),
+            crate::domain::WorkspaceKind::Personal => None,
+        }
+    }
 }
 
 /// Running agents last active before `cutoff`, oldest first, at most
@@ -422,6 +530,8 @@ pub fn idle_since(
             agents::name,
             agents::workspace_id,
             workspaces::parent_id,
+            workspaces::kind,
+            agents::started_by,
         ))
         .load(conn)?)
 }

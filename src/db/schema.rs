@@ -38,6 +38,7 @@ diesel::table! {
         max_agent_hours -> Nullable<Integer>,
         app_instances -> Integer,
         max_app_instances -> Nullable<Integer>,
+        max_agents_per_member -> Nullable<Integer>,
     }
 }
 
@@ -217,6 +218,14 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        started_by -> Nullable<Text>,
+    }
+}
+diesel::table! {
+    member_agent_counts (organization_id, user_id) {
+        organization_id -> Text,
+        user_id -> Text,
+        running_agents -> Integer,
     }
 }
 diesel::table! {
@@ -276,4 +285,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     agents,
     agent_runs,
     app_instances,
+    member_agent_counts,
 );

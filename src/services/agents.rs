@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crate::db::audit::{Action, Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
-use crate::domain::{AgentId, FieldErrors, ProjectId, WorkspaceId};
+use crate::domain::{AgentId, FieldErrors, ProjectId, WorkspaceId, WorkspaceKind};
 use crate::services::ServiceError;
 
 /// Longest agent name.
@@ -90,6 +90,9 @@ pub async fn start(db: &Db, scope: &Scope, id: AgentId) -> Result<String, Servic
                 claim(conn, parent, "the organization", "the organization's")?;
                 check_hours(conn, parent, "the organization", "the organization's")?;
             }
+            if let Some(organization) = organization_of(&scope) {
+                claim_for_member(conn, organization, &scope)?;
+            }
             let event = Event {
                 action: Action::AgentStart,
                 target_id: id.as_str(),
@@ -120,6 +123,38 @@ fn claim(
          stop one first, or ask someone with “Set limits and quotas” to raise {whose} limit \
          on the Resources tab.",
         limit.unwrap_or(running)
+    )))
+}
+
+/// The organization whose per-member quota an agent of the scoped
+/// workspace counts against: the organization itself, or a team's.
+fn organization_of(scope: &Scope) -> Option<&WorkspaceId> {
+    match scope.workspace().kind {
+        WorkspaceKind::Organization => Some(scope.workspace_id()),
+        WorkspaceKind::Team => scope.workspace().parent_id.as_ref(),
+        WorkspaceKind::Personal => None,
+    }
+}
+
+/// Raises the acting member's running-agent count in `organization`, or
+/// refuses naming their quota.
+fn claim_for_member(
+    conn: &mut db::AnyConnection,
+    organization: &WorkspaceId,
+    scope: &Scope,
+) -> Result<(), ServiceError> {
+    if db::agents::claim_member_slot(conn, organization, scope.user_id())? {
+        return Ok(());
+    }
+    let quota = db::agents::limits_with_teams(conn, organization)?
+        .into_iter()
+        .next()
+        .and_then(|row| row.max_agents_per_member);
+    Err(ServiceError::LimitReached(format!(
+        "You have {} agents running, the most each member may have at once: stop one first, \
+         or ask someone with “Set limits and quotas” to raise the per-member quota on the \
+         organization's Resources tab.",
+        quota.unwrap_or(0)
     )))
 }
 
@@ -156,8 +191,12 @@ pub async fn stop(db: &Db, scope: &Scope, id: AgentId) -> Result<String, Service
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let agent = db::agents::find(conn, &scope, &id)?;
+            let starter = db::agents::started_by(conn, &scope, &id)?;
             db::agents::mark_stopped(conn, &scope, &id, db::now())
                 .map_err(|_| ServiceError::Refused("This agent is not running."))?;
+            if let (Some(organization), Some(starter)) = (organization_of(&scope), &starter) {
+                db::agents::release_member_slot(conn, organization, starter)?;
+            }
             db::agents::release_running_slot(conn, scope.workspace_id())?;
             if let Some(parent) = &scope.workspace().parent_id {
                 db::agents::release_running_slot(conn, parent)?;
@@ -225,6 +264,11 @@ pub async fn stop_idle(db: &Db, idle: chrono::Duration) -> Result<usize, Service
                         db::agents::release_running_slot(conn, &agent.workspace_id)?;
                         if let Some(parent) = &agent.parent_id {
                             db::agents::release_running_slot(conn, parent)?;
+                        }
+                        if let (Some(organization), Some(starter)) =
+                            (agent.organization(), &agent.started_by)
+                        {
+                            db::agents::release_member_slot(conn, organization, starter)?;
                         }
                         let event = Event {
                             action: Action::AgentIdleStop,

@@ -35,6 +35,8 @@ pub struct Usage {
     pub app_instances: i32,
     /// How many may be installed.
     pub max_app_instances: Option<i32>,
+    /// Agents each member may have running (organizations only).
+    pub max_agents_per_member: Option<i32>,
 }
 
 /// The active workspace's usage first, then (in an organization) each
@@ -70,11 +72,30 @@ pub async fn overview(db: &Db, scope: &Scope) -> Result<Vec<Usage>, ServiceError
                             max_agent_hours: row.max_agent_hours,
                             app_instances: row.app_instances,
                             max_app_instances: row.max_app_instances,
+                            max_agents_per_member: row.max_agents_per_member,
                         }
                     })
                     .collect(),
             )
         })
+        .await?)
+}
+
+/// Members shown at most in the per-member usage.
+const MEMBERS_SHOWN: i64 = 50;
+
+/// In an organization, its members with agents running (across it and
+/// its teams) and how many, by name; elsewhere nobody.
+pub async fn member_usage(
+    db: &Db,
+    scope: &Scope,
+) -> Result<Vec<(String, String, i32)>, ServiceError> {
+    if scope.workspace().kind != WorkspaceKind::Organization {
+        return Ok(Vec::new());
+    }
+    let organization = scope.workspace_id().clone();
+    Ok(db
+        .run(move |conn| db::agents::member_usage(conn, &organization, MEMBERS_SHOWN))
         .await?)
 }
 
@@ -89,6 +110,8 @@ pub struct LimitsInput {
     pub max_agent_hours: String,
     /// App instances installed.
     pub max_app_instances: String,
+    /// Agents each member may have running (the organization's row only).
+    pub max_agents_per_member: String,
 }
 
 fn parse_limit(errors: &mut FieldErrors, field: &'static str, typed: &str) -> Option<i32> {
@@ -125,10 +148,16 @@ pub async fn set_limits(
     let agents = parse_limit(&mut errors, "max_running_agents", &input.max_running_agents);
     let hours = parse_limit(&mut errors, "max_agent_hours", &input.max_agent_hours);
     let instances = parse_limit(&mut errors, "max_app_instances", &input.max_app_instances);
+    let per_member = parse_limit(
+        &mut errors,
+        "max_agents_per_member",
+        &input.max_agents_per_member,
+    );
     let limits = LimitValues {
         running_agents: agents,
         agent_hours: hours,
         app_instances: instances,
+        agents_per_member: per_member,
     };
     let target = WorkspaceId::parse(&input.workspace_id).ok_or(ServiceError::NotFound)?;
     if !errors.is_empty() {
@@ -144,6 +173,15 @@ pub async fn set_limits(
                 .find(|row| row.id == target)
                 .ok_or(ServiceError::NotFound)?;
             within_organization(&rows, &target, limits)?;
+            // The per-member quota is the organization's; a team keeps none.
+            let limits = if target == *scope.workspace_id() {
+                limits
+            } else {
+                LimitValues {
+                    agents_per_member: None,
+                    ..limits
+                }
+            };
             db::agents::set_limits(conn, &target, limits)?;
             let show = |limit: Option<i32>| limit.map_or("no limit".to_owned(), |n| n.to_string());
             let event = Event {
@@ -151,13 +189,16 @@ pub async fn set_limits(
                 target_id: target.as_str(),
                 target_label: &row.name,
                 details: format!(
-                    "running agents: {} → {}; agent hours per month: {} → {}; app instances: {} → {}",
+                    "running agents: {} → {}; agent hours per month: {} → {}; app instances: {} → {}; \
+                     running agents per member: {} → {}",
                     show(row.max_running_agents),
                     show(agents),
                     show(row.max_agent_hours),
                     show(hours),
                     show(row.max_app_instances),
-                    show(instances)
+                    show(instances),
+                    show(row.max_agents_per_member),
+                    show(limits.agents_per_member)
                 ),
             };
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;

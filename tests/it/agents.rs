@@ -25,6 +25,7 @@ on_both_backends!(
     runtime_counts_this_month_across_restarts,
     concurrent_starts_stop_at_the_limit,
     a_teams_agents_count_against_its_organization,
+    a_members_quota_holds_under_concurrent_starts_in_a_team,
 );
 
 /// Creates an agent `name` on `project` (a project id) with the form.
@@ -450,5 +451,96 @@ async fn idle_agents_are_stopped_and_start_again_as_they_were(app: TestApp) {
             .await,
         2,
         "its history kept"
+    );
+}
+
+/// The organization's per-member quota of 5, 10 concurrent starts by one
+/// member in a team: exactly 5 run; another member still may start one.
+async fn a_members_quota_holds_under_concurrent_starts_in_a_team(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "member")
+        .await
+        .with_team("acme", "Platform")
+        .await
+        .with_team_member("acme", "Platform", "bob@example.com", "member")
+        .await;
+    let ann = app.browser("ann@example.com");
+    let (acme, team) = (
+        app.workspace_id("acme").await,
+        app.team_id("acme", "Platform").await,
+    );
+    let page = ann.get("/settings/resources").await;
+    let hidden = crate::support::hidden_fields(&page.body, "/settings/resources/limits");
+    let res = ann
+        .post_form(
+            "/settings/resources/limits",
+            &hidden,
+            &[
+                ("workspace_id", acme.as_str()),
+                ("max_agents_per_member", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(ann.switch_to(&team).await.status, StatusCode::SEE_OTHER);
+    ann.submit("/projects", "/projects", &[("name", "Team Project")])
+        .await;
+    let project = app
+        .text_value_with(
+            "SELECT id AS value FROM projects WHERE name = ?",
+            &["Team Project"],
+        )
+        .await;
+    for n in 0..11 {
+        create_agent(&ann, &format!("agent-{n}"), &project).await;
+    }
+    let page = ann.get("/agents").await;
+    let mut posts = Vec::new();
+    for n in 0..10 {
+        let action = format!(
+            "/agents/{}/start",
+            agent_id(&app, &format!("agent-{n}")).await
+        );
+        let hidden = crate::support::hidden_fields(&page.body, &action);
+        let ann = ann.clone();
+        posts.push(async move { ann.post_form(&action, &hidden, &[]).await });
+    }
+    let results = futures::future::join_all(posts).await;
+    let started = results
+        .iter()
+        .filter(|r| r.status == StatusCode::SEE_OTHER)
+        .count();
+    let refused: Vec<_> = results
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT)
+        .collect();
+    assert_eq!((started, refused.len()), (5, 5));
+    assert!(
+        refused[0].body.contains("the most each member may have"),
+        "{}",
+        refused[0].body
+    );
+    assert_eq!(app.count("agents WHERE status = 'running'").await, 5);
+    // Bob has his own quota.
+    let bob = app.sign_in("bob@example.com").await;
+    assert_eq!(bob.switch_to(&team).await.status, StatusCode::SEE_OTHER);
+    let res = act(&bob, &app, "agent-10", "start").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    // The organization's tab lists both with their counts.
+    assert_eq!(ann.switch_to(&acme).await.status, StatusCode::SEE_OTHER);
+    let usage = ann.get("/settings/resources").await;
+    assert_eq!(
+        usage
+            .text_of("tr[data-member-usage=\"ann@example.com\"] .figure")
+            .as_deref(),
+        Some("5 / 5")
+    );
+    assert_eq!(
+        usage
+            .text_of("tr[data-member-usage=\"bob@example.com\"] .figure")
+            .as_deref(),
+        Some("1 / 5")
     );
 }

@@ -392,6 +392,17 @@ impl TestApp {
             miscounted, 0,
             "workspaces whose app-instance counter is off or over its limit"
         );
+        let miscounted = futures::executor::block_on(self.count(
+            "member_agent_counts c JOIN workspaces o ON o.id = c.organization_id \
+             WHERE c.running_agents <> (SELECT COUNT(*) FROM agents a JOIN workspaces aw \
+             ON aw.id = a.workspace_id WHERE a.status = 'running' AND a.started_by = c.user_id \
+             AND (aw.id = o.id OR aw.parent_id = o.id)) \
+             OR (o.max_agents_per_member IS NOT NULL AND c.running_agents > o.max_agents_per_member)",
+        ));
+        assert_eq!(
+            miscounted, 0,
+            "members whose running-agent count is off or over the quota"
+        );
     }
 
     /// Where the app writes emails when no SMTP server is configured.

@@ -30,10 +30,25 @@ pub struct ResourcesPage {
     editable: bool,
     /// A refused limits form: what was typed and why.
     refused: Option<(LimitsInput, FieldErrors)>,
+    /// In an organization: members with agents running, and how many.
+    members: Vec<(String, String, i32)>,
 }
 
 impl ResourcesPage {
     /// The values a row's form shows: as typed if it was refused, else as stored.
+    /// The per-member quota as the organization's form shows it.
+    fn typed_per_member(&self, row: &Usage) -> String {
+        match &self.refused {
+            Some((input, _)) if input.workspace_id == row.workspace_id.as_str() => {
+                input.max_agents_per_member.clone()
+            }
+            _ => row
+                .max_agents_per_member
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
     fn typed(&self, row: &Usage) -> (String, String, String) {
         let stored = |limit: Option<i32>| limit.map(|n| n.to_string()).unwrap_or_default();
         match &self.refused {
@@ -89,6 +104,7 @@ async fn render(
     refused: Option<(LimitsInput, FieldErrors)>,
 ) -> Result<HttpResponse, AppError> {
     let rows = resources::overview(&state.db, &page.scope).await?;
+    let members = resources::member_usage(&state.db, &page.scope).await?;
     let editable = page.scope.workspace().kind == WorkspaceKind::Organization
         && page.scope.can(Permission::ResourcesManage);
     let status = if refused.is_some() {
@@ -101,6 +117,7 @@ async fn render(
         rows,
         editable,
         refused,
+        members,
     };
     render_with_status(&body, status)
 }
@@ -125,6 +142,8 @@ pub struct LimitsForm {
     max_agent_hours: String,
     #[serde(default)]
     max_app_instances: String,
+    #[serde(default)]
+    max_agents_per_member: String,
 }
 
 /// Sets the limits of the organization or of one of its teams.
@@ -140,6 +159,7 @@ pub async fn set_limits(
         max_running_agents: form.fields.max_running_agents,
         max_agent_hours: form.fields.max_agent_hours,
         max_app_instances: form.fields.max_app_instances,
+        max_agents_per_member: form.fields.max_agents_per_member,
     };
     match resources::set_limits(&state.db, &form.scope, input.clone()).await {
         Ok(name) => {
