@@ -18,6 +18,7 @@ mod browser_password_reset;
 mod browser_phone;
 mod browser_sign_in;
 mod browser_support;
+mod browser_teams;
 mod context;
 mod cost;
 mod dashboard;
