@@ -425,3 +425,22 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     file.write_all(contents.as_bytes())?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_apps_table_replaces_the_built_in_catalogue() {
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(
+                "[[apps]]\nkey = \"grafana\"\nname = \"Grafana\"\ncategory = \"Monitoring\"\n\
+                 description = \"Dashboards.\"\nmonthly_price_cents = 1200\n",
+            ))
+            .extract()
+            .expect("valid settings");
+        assert_eq!(settings.apps.len(), 1);
+        assert_eq!(settings.apps[0].key, "grafana");
+        assert_eq!(Settings::default().apps.len(), 3, "three built in");
+    }
+}
