@@ -513,9 +513,8 @@ fn counts(rows: Vec<(WorkspaceId, i64)>) -> HashMap<WorkspaceId, i64> {
     rows.into_iter().collect()
 }
 
-/// How many owners each workspace but a team has (teams have none: the
-/// organization's owner is their admin): the invariant tests check this is
-/// exactly one everywhere.
+/// How many owners each workspace has (a team's is its organization's):
+/// the invariant tests check this is exactly one everywhere.
 pub fn owner_counts(conn: &mut AnyConnection) -> Result<Vec<(WorkspaceId, i64)>, DbError> {
     let owners: HashMap<WorkspaceId, i64> = memberships::table
         .inner_join(roles::table)
@@ -525,10 +524,7 @@ pub fn owner_counts(conn: &mut AnyConnection) -> Result<Vec<(WorkspaceId, i64)>,
         .load::<(WorkspaceId, i64)>(conn)?
         .into_iter()
         .collect();
-    let all: Vec<WorkspaceId> = workspaces::table
-        .filter(workspaces::kind.ne(WorkspaceKind::Team))
-        .select(workspaces::id)
-        .load(conn)?;
+    let all: Vec<WorkspaceId> = workspaces::table.select(workspaces::id).load(conn)?;
     Ok(all
         .into_iter()
         .map(|id| {

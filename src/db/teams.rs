@@ -18,10 +18,6 @@ use crate::domain::{
     WorkspaceStatus,
 };
 
-/// The system roles a team is created with: no owner (the organization's
-/// owner is an admin of every team).
-pub const TEAM_ROLES: [SystemRole; 2] = [SystemRole::Admin, SystemRole::Member];
-
 /// One team as the organization's Teams tab lists it.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = workspaces)]
@@ -62,16 +58,18 @@ pub fn find(conn: &mut AnyConnection, scope: &Scope, id: &WorkspaceId) -> Result
         .first(conn)?)
 }
 
-/// Creates a team in the scoped organization with its admin and member
-/// roles, and makes each of `admins` (the organization's owner, the
-/// creator) an admin of it. A name the organization already has is
-/// `Conflict` on [`super::UniqueKey::TeamName`].
+/// Creates a team in the scoped organization with its owner, admin and
+/// member roles: `owner` (the organization's owner, who owns every team)
+/// holds the owner role and `creator`, if someone else, the admin role. A
+/// name the organization already has is `Conflict` on
+/// [`super::UniqueKey::TeamName`].
 pub fn create(
     conn: &mut AnyConnection,
     scope: &Scope,
     name: &str,
     description: &str,
-    admins: &[UserId],
+    owner: &UserId,
+    creator: &UserId,
 ) -> Result<WorkspaceId, DbError> {
     let created = now();
     let team = WorkspaceId::generate();
@@ -87,8 +85,8 @@ pub fn create(
             workspaces::updated_at.eq(created),
         ))
         .execute(conn)?;
-    let mut admin_role = None;
-    for system in TEAM_ROLES {
+    let mut role_of = std::collections::HashMap::new();
+    for system in SystemRole::ALL {
         let role = RoleId::generate();
         diesel::insert_into(roles::table)
             .values((
@@ -101,17 +99,12 @@ pub fn create(
                 roles::updated_at.eq(created),
             ))
             .execute(conn)?;
-        if system == SystemRole::Admin {
-            admin_role = Some(role);
-        }
+        role_of.insert(system, role);
     }
-    let admin_role = admin_role.ok_or(DbError::NotFound)?;
-    let mut added: Vec<&UserId> = Vec::new();
-    for admin in admins {
-        if !added.contains(&admin) {
-            add_member(conn, &team, admin, &admin_role, created)?;
-            added.push(admin);
-        }
+    let role = |system| role_of.get(&system).ok_or(DbError::NotFound);
+    add_member(conn, &team, owner, role(SystemRole::Owner)?, created)?;
+    if creator != owner {
+        add_member(conn, &team, creator, role(SystemRole::Admin)?, created)?;
     }
     Ok(team)
 }
@@ -211,41 +204,66 @@ pub fn remove_from_teams_of(
     .execute(conn)?)
 }
 
-/// Makes `user` (the organization's new owner) an admin of every team of
-/// `organization`: promoted where they are a member, added where not.
-pub fn make_admin_of_teams_of(
+/// Hands every team of `organization` to its new owner: `new_owner` holds
+/// each team's owner role (promoted where a member, added where not), and
+/// `previous`, who held it, becomes an admin there.
+pub fn hand_teams_to(
     conn: &mut AnyConnection,
     organization: &WorkspaceId,
-    user: &UserId,
+    new_owner: &UserId,
+    previous: &UserId,
 ) -> Result<(), DbError> {
     let at = now();
-    let teams: Vec<(WorkspaceId, RoleId)> = workspaces::table
+    let teams: Vec<(WorkspaceId, RoleId, Option<SystemRole>)> = workspaces::table
         .inner_join(roles::table.on(roles::workspace_id.eq(workspaces::id)))
         .filter(workspaces::parent_id.eq(organization))
-        .filter(roles::system_key.eq(SystemRole::Admin))
-        .select((workspaces::id, roles::id))
+        .filter(roles::system_key.eq_any([SystemRole::Owner, SystemRole::Admin]))
+        .select((workspaces::id, roles::id, roles::system_key))
         .load(conn)?;
-    for (team, admin_role) in teams {
-        let promoted = diesel::update(
+    let role = |team: &WorkspaceId, system: SystemRole| {
+        teams
+            .iter()
+            .find(|(t, _, key)| t == team && *key == Some(system))
+            .map(|(_, role, _)| role.clone())
+            .ok_or(DbError::NotFound)
+    };
+    let mut ids: Vec<&WorkspaceId> = teams.iter().map(|(t, _, _)| t).collect();
+    ids.dedup();
+    for team in ids {
+        let (owner_role, admin_role) = (
+            role(team, SystemRole::Owner)?,
+            role(team, SystemRole::Admin)?,
+        );
+        diesel::update(
             memberships::table
-                .filter(memberships::workspace_id.eq(&team))
-                .filter(memberships::user_id.eq(user)),
+                .filter(memberships::workspace_id.eq(team))
+                .filter(memberships::user_id.eq(previous)),
         )
         .set((
             memberships::role_id.eq(&admin_role),
+            memberships::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+        let promoted = diesel::update(
+            memberships::table
+                .filter(memberships::workspace_id.eq(team))
+                .filter(memberships::user_id.eq(new_owner)),
+        )
+        .set((
+            memberships::role_id.eq(&owner_role),
             memberships::status.eq(MembershipStatus::Active),
             memberships::updated_at.eq(at),
         ))
         .execute(conn)?;
         if promoted == 0 {
-            add_member(conn, &team, user, &admin_role, at)?;
+            add_member(conn, team, new_owner, &owner_role, at)?;
         }
     }
     Ok(())
 }
 
-/// The owner of the organization the scoped team belongs to: an admin of
-/// the team whom nobody in it may remove, demote or deactivate, and who
+/// The owner of the organization the scoped team belongs to: the team's
+/// owner, whom nobody in it may remove, demote or deactivate, and who
 /// can't leave it.
 pub fn organization_owner(conn: &mut AnyConnection, scope: &Scope) -> Result<UserId, DbError> {
     let parent = workspaces::table

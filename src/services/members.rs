@@ -606,7 +606,7 @@ where
                     && db::teams::organization_owner(conn, &scope)? == target.member.user_id
                 {
                     return Err(ServiceError::Refused(
-                        "The organization's owner is an admin of every team; they can't be changed or removed here.",
+                        "The organization's owner owns every team; they can't be changed or removed here.",
                     ));
                 }
                 let details = change(conn, &scope, &standing, &target)?;

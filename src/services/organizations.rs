@@ -489,8 +489,13 @@ pub async fn transfer_ownership(
                     ));
                 }
                 db::organizations::transfer_ownership(conn, &scope, &target.membership_id)?;
-                // The owner is an admin of every team.
-                db::teams::make_admin_of_teams_of(conn, scope.workspace_id(), &target.user_id)?;
+                // The organization's owner owns every team.
+                db::teams::hand_teams_to(
+                    conn,
+                    scope.workspace_id(),
+                    &target.user_id,
+                    scope.user_id(),
+                )?;
                 let event = Event {
                     action: Action::OrganizationOwnershipTransfer,
                     target_id: target.membership_id.as_str(),
@@ -529,9 +534,11 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
         require_organization(scope)?;
     }
     if scope.workspace().role_system_key == Some(SystemRole::Owner) {
-        return Err(ServiceError::Refused(
-            "The owner can't leave. Transfer ownership to another member first (you can leave in the same step).",
-        ));
+        return Err(ServiceError::Refused(if team {
+            TEAM_OWNER_STAYS
+        } else {
+            "The owner can't leave. Transfer ownership to another member first (you can leave in the same step)."
+        }));
     }
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     service
@@ -541,9 +548,7 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
                 db::workspaces::lock_memberships(conn, scope.workspace_id())?;
                 if team {
                     if &db::teams::organization_owner(conn, &scope)? == scope.user_id() {
-                        return Err(ServiceError::Refused(
-                            "The organization's owner is an admin of every team and can't leave one.",
-                        ));
+                        return Err(ServiceError::Refused(TEAM_OWNER_STAYS));
                     }
                     db::teams::leave(conn, &scope)?;
                 } else {
@@ -563,6 +568,9 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
         })
         .await
 }
+
+/// Why the organization's owner can't leave one of its teams.
+const TEAM_OWNER_STAYS: &str = "The organization's owner owns every team and can't leave one.";
 
 fn require_organization(scope: &Scope) -> Result<(), ServiceError> {
     if scope.workspace().kind == WorkspaceKind::Organization {

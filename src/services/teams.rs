@@ -66,9 +66,9 @@ fn require_organization(scope: &Scope) -> Result<(), ServiceError> {
     }
 }
 
-/// Creates a team in the scoped organization. Its admins are the
-/// organization's owner and the creator; the event is recorded in both the
-/// organization's and the team's audit log.
+/// Creates a team in the scoped organization. The organization's owner
+/// owns it and the creator, if someone else, is its admin; the event is
+/// recorded in both the organization's and the team's audit log.
 pub async fn create(db: &Db, scope: &Scope, input: TeamInput) -> Result<WorkspaceId, ServiceError> {
     require_organization(scope)?;
     let team = validate(&input)?;
@@ -76,8 +76,14 @@ pub async fn create(db: &Db, scope: &Scope, input: TeamInput) -> Result<Workspac
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let owner = db::organizations::owner_of(conn, &scope)?;
-            let admins = [owner, scope.user_id().clone()];
-            let id = db::teams::create(conn, &scope, &team.name, &team.description, &admins)?;
+            let id = db::teams::create(
+                conn,
+                &scope,
+                &team.name,
+                &team.description,
+                &owner,
+                scope.user_id(),
+            )?;
             let event = Event {
                 action: Action::TeamCreate,
                 target_id: id.as_str(),

@@ -42,7 +42,7 @@ async fn team_project_agent_journey(app: &TestApp, chromedriver: &Path) {
     expect_text(
         c,
         "#flash",
-        "Team Platform was created; you and the organization's owner are its admins.",
+        "Team Platform was created; the organization's owner owns it and its creator is an admin.",
     )
     .await;
     expect_text(c, "tr[data-team='Platform'] .members", "1").await;

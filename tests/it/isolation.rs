@@ -221,7 +221,8 @@ const MATRIX: &[(&str, &str, Probe)] = &[
 
 on_both_backends!(
     every_scoped_route_is_in_the_matrix,
-    another_workspaces_ids_and_forms_are_refused
+    another_workspaces_ids_and_forms_are_refused,
+    a_teams_rows_are_closed_to_another_team,
 );
 
 async fn every_scoped_route_is_in_the_matrix(_app: TestApp) {
@@ -477,4 +478,127 @@ async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64
         app.count("projects WHERE name = 'Alpha Project'").await * 100
             + app.count("project_keys WHERE revoked_at IS NULL").await,
     )
+}
+
+/// Teams are covered like organizations: Bob, an admin of team Web inside
+/// Acme, posts every row route of the matrix with ids of team Platform
+/// (its member, role, project, key, agent, app) from Web: all 404, nothing
+/// changed. Ann, in both, posts a form of Platform after switching to Web
+/// in another tab: 409.
+async fn a_teams_rows_are_closed_to_another_team(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "admin")
+        .await
+        .with_team("acme", "Platform")
+        .await
+        .with_team("acme", "Web")
+        .await
+        .with_team_member("acme", "Web", "bob@example.com", "admin")
+        .await;
+    let ann = app.browser("ann@example.com");
+    let (platform, web) = (
+        app.team_id("acme", "Platform").await,
+        app.team_id("acme", "Web").await,
+    );
+    // Platform's rows, made by Ann inside it.
+    assert_eq!(ann.switch_to(&platform).await.status, StatusCode::SEE_OTHER);
+    let res = ann
+        .submit("/projects", "/projects", &[("name", "Platform Project")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let project = app
+        .text_value_with(
+            "SELECT id AS value FROM projects WHERE name = ?",
+            &["Platform Project"],
+        )
+        .await;
+    let page = format!("/projects/{project}");
+    let res = ann
+        .submit(&page, &format!("{page}/keys"), &[("key_name", "pk")])
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let res = ann
+        .submit(
+            "/agents",
+            "/agents",
+            &[("name", "platform-agent"), ("project_id", &project)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let res = ann.submit("/apps", "/apps/notebook/install", &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let platform_page = ann.get("/settings/general").await;
+    let platform_form = hidden_fields(&platform_page.body, "/settings/general");
+    let value = |sql: &'static str| {
+        let (app, platform) = (&app, platform.clone());
+        async move { app.text_value_with(sql, &[&platform]).await }
+    };
+    let ids = [
+        (
+            Target::Membership,
+            value("SELECT id AS value FROM memberships WHERE workspace_id = ?").await,
+        ),
+        (
+            Target::Role,
+            value("SELECT id AS value FROM roles WHERE workspace_id = ? AND system_key = 'member'")
+                .await,
+        ),
+        (Target::Project, project.clone()),
+        (
+            Target::Agent,
+            value("SELECT id AS value FROM agents WHERE workspace_id = ?").await,
+        ),
+        (
+            Target::AppInstance,
+            value("SELECT id AS value FROM app_instances WHERE workspace_id = ?").await,
+        ),
+    ];
+    let key = value("SELECT id AS value FROM project_keys WHERE workspace_id = ?").await;
+    let before = snapshot(&app).await;
+
+    let bob = app.sign_in("bob@example.com").await;
+    assert_eq!(
+        bob.switch_to(&platform).await.status,
+        StatusCode::NOT_FOUND,
+        "not his team"
+    );
+    assert_eq!(bob.switch_to(&web).await.status, StatusCode::SEE_OTHER);
+    let web_form = hidden_fields(
+        &bob.get("/settings/general").await.body,
+        "/settings/general",
+    );
+    for (method, path, probe) in MATRIX {
+        let (target, fields) = match probe {
+            Probe::Row(target, fields) => (target, *fields),
+            Probe::RowPage(target) => (target, &[][..]),
+            _ => continue,
+        };
+        let Some((_, id)) = ids
+            .iter()
+            .find(|(t, _)| std::mem::discriminant(t) == std::mem::discriminant(target))
+        else {
+            continue;
+        };
+        let url = path.replace("{id}", id).replace("{key}", &key);
+        let status = if *method == "GET" {
+            bob.get(&url).await.status
+        } else {
+            bob.post_form(&url, &web_form, fields).await.status
+        };
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{method} {path} with Platform's id from Web"
+        );
+    }
+    // A Platform form posted after switching to Web in another tab.
+    assert_eq!(ann.switch_to(&web).await.status, StatusCode::SEE_OTHER);
+    let res = ann
+        .post_form("/settings/general", &platform_form, &[("name", "Hacked")])
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert_eq!(snapshot(&app).await, before, "nothing changed");
+    assert_eq!(app.count("workspaces WHERE name = 'Hacked'").await, 0);
 }

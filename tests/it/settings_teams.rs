@@ -13,7 +13,7 @@ on_both_backends!(
     teams_are_created_renamed_archived_restored_and_deleted,
     team_members_come_from_the_organization,
     leaving_the_organization_closes_its_teams,
-    the_organizations_owner_is_an_admin_of_every_team,
+    the_organizations_owner_owns_every_team,
     only_teams_managers_see_the_teams_tab,
 );
 
@@ -80,12 +80,12 @@ async fn teams_are_created_renamed_archived_restored_and_deleted(app: TestApp) {
     let team = app.team_id("acme", "Platform").await;
     assert_eq!(
         app.count_with(
-            "roles WHERE workspace_id = ? AND system_key IN ('admin', 'member')",
+            "roles WHERE workspace_id = ? AND system_key IN ('owner', 'admin', 'member')",
             &[&team]
         )
         .await,
-        2,
-        "a team has admin and member roles, no owner"
+        3,
+        "a team has owner, admin and member roles"
     );
     assert_eq!(
         app.count_with(
@@ -396,7 +396,7 @@ async fn leaving_the_organization_closes_its_teams(app: TestApp) {
     );
 }
 
-async fn the_organizations_owner_is_an_admin_of_every_team(app: TestApp) {
+async fn the_organizations_owner_owns_every_team(app: TestApp) {
     let app = app
         .with_acme()
         .await
@@ -406,12 +406,24 @@ async fn the_organizations_owner_is_an_admin_of_every_team(app: TestApp) {
         .await;
     let ann = app.browser("ann@example.com");
     let team = app.team_id("acme", "Platform").await;
-    // The owner can't leave a team.
+    // The owner can't leave a team: no form offers it, and a forged one is
+    // refused.
     assert_eq!(ann.switch_to(&team).await.status, StatusCode::SEE_OTHER);
-    let res = ann.submit("/settings/danger", "/settings/leave", &[]).await;
+    let danger = ann.get("/settings/danger").await;
+    assert!(
+        danger
+            .text_of("#team-danger")
+            .unwrap_or_default()
+            .contains("can't leave one")
+    );
+    assert!(danger.text_of("#leave").is_none() && danger.text_of("#archive").is_none());
+    let res = ann
+        .post_form("/settings/leave", &scoped_form(&ann, &team).await, &[])
+        .await;
     assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
-    assert!(res.body.contains("admin of every team"));
-    // A team created by an admin has both as its admins.
+    assert!(res.body.contains("owns every team"));
+    // A team created by an admin: the organization's owner owns it, its
+    // creator is its admin.
     let bob = app.browser("bob@example.com");
     assert_eq!(
         bob.switch_to(&app.workspace_id("acme").await).await.status,
@@ -424,13 +436,16 @@ async fn the_organizations_owner_is_an_admin_of_every_team(app: TestApp) {
     let web = app.team_id("acme", "Web").await;
     assert_eq!(
         app.count_with(
-            "memberships m JOIN roles r ON r.id = m.role_id WHERE m.workspace_id = ? AND r.system_key = 'admin'",
+            "memberships m JOIN roles r ON r.id = m.role_id JOIN users u ON u.id = m.user_id \
+             WHERE m.workspace_id = ? AND r.system_key || ':' || u.email IN \
+             ('owner:ann@example.com', 'admin:bob@example.com')",
             &[&web]
         )
         .await,
         2
     );
-    // Handing Acme to Bob makes him an admin of every team (Platform too).
+    // Handing Acme to Bob makes him the owner of every team (Platform
+    // too), and Ann an admin there.
     assert_eq!(
         ann.switch_to(&app.workspace_id("acme").await).await.status,
         StatusCode::SEE_OTHER
@@ -446,11 +461,12 @@ async fn the_organizations_owner_is_an_admin_of_every_team(app: TestApp) {
     assert_eq!(
         app.count_with(
             "memberships m JOIN roles r ON r.id = m.role_id JOIN users u ON u.id = m.user_id \
-             WHERE m.workspace_id = ? AND r.system_key = 'admin' AND u.email = 'bob@example.com'",
+             WHERE m.workspace_id = ? AND r.system_key || ':' || u.email IN \
+             ('owner:bob@example.com', 'admin:ann@example.com')",
             &[&team]
         )
         .await,
-        1
+        2
     );
     assert_eq!(bob.switch_to(&team).await.status, StatusCode::SEE_OTHER);
 }

@@ -312,9 +312,9 @@ impl TestApp {
     }
 
     /// The invariants of SECURITY.md that must hold after every scenario:
-    /// every workspace but a team has exactly one owner, and the owner of
-    /// an organization is an admin of each of its teams, whose members are
-    /// all members of the organization; nobody is a member twice; every
+    /// every workspace has exactly one owner, and the owner of an
+    /// organization owns each of its teams, whose members are all members
+    /// of the organization; nobody is a member twice; every
     /// workspace's member counter matches its active members.
     pub fn assert_invariants(&self) {
         let mut conn = self.db.connection().expect("inspector connection");
@@ -353,11 +353,11 @@ impl TestApp {
             "workspaces t WHERE t.kind = 'team' AND NOT EXISTS (SELECT 1 FROM memberships om \
              JOIN roles o ON o.id = om.role_id JOIN memberships tm ON tm.user_id = om.user_id \
              JOIN roles a ON a.id = tm.role_id WHERE om.workspace_id = t.parent_id \
-             AND o.system_key = 'owner' AND tm.workspace_id = t.id AND a.system_key = 'admin')",
+             AND o.system_key = 'owner' AND tm.workspace_id = t.id AND a.system_key = 'owner')",
         ));
         assert_eq!(
             ownerless, 0,
-            "teams whose organization's owner is not their admin"
+            "teams not owned by their organization's owner"
         );
         let strays = futures::executor::block_on(self.count(
             "memberships tm JOIN workspaces t ON t.id = tm.workspace_id WHERE t.kind = 'team' \

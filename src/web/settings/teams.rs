@@ -161,7 +161,7 @@ pub async fn create(
     match teams::create(&state.db, &form.scope, input.clone()).await {
         Ok(_) => {
             let message = format!(
-                "Team {} was created; you and the organization's owner are its admins.",
+                "Team {} was created; the organization's owner owns it and its creator is an admin.",
                 input.name.trim()
             );
             SessionData::new(&session).flash(FlashLevel::Success, message);
