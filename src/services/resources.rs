@@ -240,6 +240,12 @@ fn within_organization(
         ),
     ];
     let mut errors = FieldErrors::new();
+    if &organization.id == target && exceeds(limits.agents_per_member, limits.running_agents) {
+        errors.add(
+            "max_agents_per_member",
+            "A member's quota can't exceed the organization's running-agent limit.",
+        );
+    }
     for (field, stored, typed) in fields {
         if &organization.id == target {
             if teams.iter().any(|t| exceeds(stored(t), typed)) {

@@ -87,6 +87,27 @@ async fn limits_and_quotas_are_set_on_the_resources_tab(app: TestApp) {
             .unwrap_or_default()
             .contains("quota is higher")
     );
+    // A member's quota within the organization's limit.
+    let page = ann.get("/settings/resources").await;
+    let hidden = hidden_fields(&page.body, "/settings/resources/limits");
+    let res = ann
+        .post_form(
+            "/settings/resources/limits",
+            &hidden,
+            &[
+                ("workspace_id", acme.as_str()),
+                ("max_running_agents", "3"),
+                ("max_agent_hours", "10"),
+                ("max_agents_per_member", "4"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text_of("tr[data-usage=\"Acme Corp\"] .field-error")
+            .unwrap_or_default()
+            .contains("A member's quota can't exceed")
+    );
     for bad in ["-1", "abc", "1.5"] {
         let res = set_limits(&ann, &acme, bad, "").await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");

@@ -14,6 +14,7 @@ on_both_backends!(
     a_failed_move_leaves_both_sides_as_they_were,
     an_agent_moves_onto_a_project_of_another_workspace,
     moving_needs_the_right_on_both_sides,
+    the_transfer_permission_table,
 );
 
 /// The workspace a key opens, by `GET /api/v1/key`.
@@ -417,4 +418,138 @@ async fn moving_needs_the_right_on_both_sides(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(workspace_of_project(&app, &project).await, bob_personal);
+}
+
+/// A browser's own token and `workspace` as the hidden fields of a scoped
+/// form, for posting where its pages offer no form.
+async fn forged(browser: &Client, workspace: &str) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = hidden_fields(&browser.get("/").await.body, "/context")
+        .into_iter()
+        .filter(|(name, _)| name == "csrf_token")
+        .collect();
+    fields.push(("active_workspace_id".to_owned(), workspace.to_owned()));
+    fields
+}
+
+/// Actor's role in the organization (source) × in the team (destination)
+/// × resource kind: only `resources.transfer` on both sides moves it.
+async fn the_transfer_permission_table(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_role(
+            "acme",
+            "Tech",
+            40,
+            &[
+                "resources.read",
+                "resources.write",
+                "projects.manage",
+                "resources.transfer",
+            ],
+        )
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "admin")
+        .await
+        .with_member("acme", "Tina", "tina@example.com", "Tech")
+        .await
+        .with_member("acme", "Dave", "dave@example.com", "member")
+        .await
+        .with_team("acme", "Platform")
+        .await
+        .with_team_member("acme", "Platform", "bob@example.com", "member")
+        .await
+        .with_team_member("acme", "Platform", "tina@example.com", "admin")
+        .await
+        .with_team_member("acme", "Platform", "dave@example.com", "admin")
+        .await;
+    let (acme, team) = (
+        app.workspace_id("acme").await,
+        app.team_id("acme", "Platform").await,
+    );
+    let ann = app.browser("ann@example.com");
+    // A team project for agents to move onto.
+    assert_eq!(ann.switch_to(&team).await.status, StatusCode::SEE_OTHER);
+    ann.submit("/projects", "/projects", &[("name", "Landing")])
+        .await;
+    let landing = app
+        .text_value_with(
+            "SELECT id AS value FROM projects WHERE name = ?",
+            &["Landing"],
+        )
+        .await;
+    assert_eq!(ann.switch_to(&acme).await.status, StatusCode::SEE_OTHER);
+    // (actor, role in Acme, role in Platform, expected status)
+    let table = [
+        (
+            "bob@example.com",
+            "admin",
+            "member",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("tina@example.com", "Tech", "admin", StatusCode::SEE_OTHER),
+        ("dave@example.com", "member", "admin", StatusCode::FORBIDDEN),
+    ];
+    for (email, source_role, target_role, expected) in table {
+        let who = email.split('@').next().unwrap_or_default();
+        let (project_name, agent_name) = (format!("p-{who}"), format!("a-{who}"));
+        ann.submit("/projects", "/projects", &[("name", &project_name)])
+            .await;
+        let project = app
+            .text_value_with(
+                "SELECT id AS value FROM projects WHERE name = ?",
+                &[&project_name],
+            )
+            .await;
+        ann.submit(
+            "/agents",
+            "/agents",
+            &[("name", &agent_name), ("project_id", &project)],
+        )
+        .await;
+        let agent = app
+            .text_value_with(
+                "SELECT id AS value FROM agents WHERE name = ?",
+                &[&agent_name],
+            )
+            .await;
+        // The agent is moved alone first, onto the team's project...
+        let actor = app.sign_in(email).await;
+        assert_eq!(actor.switch_to(&acme).await.status, StatusCode::SEE_OTHER);
+        let fields = forged(&actor, &acme).await;
+        let res = actor
+            .post_form(
+                &format!("/agents/{agent}/transfer"),
+                &fields,
+                &[("to_project_id", &landing)],
+            )
+            .await;
+        assert_eq!(
+            res.status, expected,
+            "agent by {email} ({source_role} → {target_role})"
+        );
+        // ...then the project (without agents now, if the move went through).
+        let res = actor
+            .post_form(
+                &format!("/projects/{project}/transfer"),
+                &fields,
+                &[("to_workspace_id", &team), ("move_agents", "yes")],
+            )
+            .await;
+        assert_eq!(
+            res.status, expected,
+            "project by {email} ({source_role} → {target_role})"
+        );
+        let moved = expected == StatusCode::SEE_OTHER;
+        let expected_home = if moved { &team } else { &acme };
+        assert_eq!(&workspace_of_project(&app, &project).await, expected_home);
+        assert_eq!(
+            app.count_with(
+                "agents WHERE id = ? AND workspace_id = ?",
+                &[&agent, expected_home]
+            )
+            .await,
+            1
+        );
+    }
 }
