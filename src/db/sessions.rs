@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::members::RoleRow;
 use super::schema::{memberships, roles, sessions, users, workspaces};
 use super::users::User;
-use super::workspaces::{WorkspaceAccess, sort_accessible, team_reachable};
+use super::workspaces::{WorkspaceAccess, sort_accessible};
 use super::{AnyConnection, DbError, natively};
 use crate::domain::{MembershipStatus, UserId, UserStatus, WorkspaceId, WorkspaceStatus};
 
@@ -158,8 +158,7 @@ pub fn load_with_access(
         .left_join(
             workspaces::table.on(workspaces::id
                 .eq(memberships::workspace_id)
-                .and(workspaces::status.ne(WorkspaceStatus::Archived))
-                .and(team_reachable())),
+                .and(workspaces::status.ne(WorkspaceStatus::Archived))),
         )
         .left_join(roles::table.on(roles::id.eq(memberships::role_id)))
         .left_join(

@@ -79,35 +79,38 @@ pub fn accessible_to(
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::status.ne(WorkspaceStatus::Archived))
-        .filter(team_reachable())
         .select(WorkspaceAccess::as_select())
         .load(conn)?;
     sort_accessible(&mut rows);
     Ok(rows)
 }
 
-/// The condition under which a membership of a workspace lets its user in,
-/// beyond the membership's own status: a team is entered only while its
-/// organization is not archived and the user is an active member of it.
-/// Deactivating someone in an organization, or archiving it, so closes its
-/// teams to them on their next request, with nothing to undo on the way
-/// back. (SQL, as one correlated `EXISTS`: it refers to the outer query's
-/// `workspaces` and `memberships` rows.)
-pub(super) fn team_reachable() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql::<diesel::sql_types::Bool>(
-        "(workspaces.parent_id IS NULL OR EXISTS (\
-            SELECT 1 FROM memberships parent_membership \
-            JOIN workspaces parent ON parent.id = parent_membership.workspace_id \
-            WHERE parent_membership.workspace_id = workspaces.parent_id \
-            AND parent_membership.user_id = memberships.user_id \
-            AND parent_membership.status = 'active' AND parent.status <> 'archived'))",
-    )
+/// Keeps the workspaces a user may enter, in the switcher's order. A team
+/// is entered only while its organization is: the user an active member of
+/// it and it not archived, which is exactly the organization being among
+/// the rows (deactivating someone in an organization, or archiving it, so
+/// closes its teams to them on their next request, with nothing to undo on
+/// the way back). Checked here rather than in the query: a correlated
+/// `EXISTS` in the session load made every page view several times
+/// slower on PostgreSQL (benches/README.md).
+pub(super) fn sort_accessible(rows: &mut Vec<WorkspaceAccess>) {
+    let organizations: std::collections::HashSet<WorkspaceId> = rows
+        .iter()
+        .filter(|w| w.parent_id.is_none())
+        .map(|w| w.workspace_id.clone())
+        .collect();
+    rows.retain(|w| {
+        w.parent_id
+            .as_ref()
+            .is_none_or(|p| organizations.contains(p))
+    });
+    order_for_switcher(rows);
 }
 
 /// Personal first, then organizations by name, each followed by its teams
 /// by name (the switcher's order, which shows teams under their
 /// organization).
-pub(super) fn sort_accessible(rows: &mut [WorkspaceAccess]) {
+fn order_for_switcher(rows: &mut [WorkspaceAccess]) {
     let names: std::collections::HashMap<WorkspaceId, String> = rows
         .iter()
         .map(|w| (w.workspace_id.clone(), w.name.to_lowercase()))
