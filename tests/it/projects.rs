@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
 use crate::on_both_backends;
-use crate::support::{Client, TestApp};
+use crate::support::TestApp;
 
 on_both_backends!(
     projects_are_created_edited_and_deleted,
@@ -67,7 +67,7 @@ async fn projects_are_created_edited_and_deleted(app: TestApp) {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Another workspace may have the same name.
-    let personal = personal_workspace(&app, "ann@example.com").await;
+    let personal = app.personal_workspace_of("ann@example.com").await;
     assert_eq!(ann.switch_to(&personal).await.status, StatusCode::SEE_OTHER);
     let res = ann
         .submit("/projects", "/projects", &[("name", "Search")])
@@ -118,15 +118,6 @@ async fn projects_are_created_edited_and_deleted(app: TestApp) {
             "{action}"
         );
     }
-}
-
-async fn personal_workspace(app: &TestApp, email: &str) -> String {
-    app.text_value_with(
-        "SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id \
-         WHERE u.email = ?",
-        &[email],
-    )
-    .await
 }
 
 async fn keys_are_shown_once_and_resolve_their_workspace_until_revoked(app: TestApp) {
@@ -263,7 +254,7 @@ async fn members_see_projects_and_admins_manage_them(app: TestApp) {
         list.text_of("#new-project").is_none(),
         "no project form for a member"
     );
-    let forged = scoped_fields(&dave, &acme).await;
+    let forged = dave.forged_scoped_fields(&acme).await;
     let res = dave
         .post_form("/projects", &forged, &[("name", "Dave's")])
         .await;
@@ -290,16 +281,4 @@ async fn members_see_projects_and_admins_manage_them(app: TestApp) {
             .is_none(),
         "no Projects link without resources.read"
     );
-}
-
-/// A browser's own token and `workspace` as the fields of a scoped form it
-/// has no page for.
-async fn scoped_fields(browser: &Client, workspace: &str) -> Vec<(String, String)> {
-    let mut fields: Vec<(String, String)> =
-        crate::support::hidden_fields(&browser.get("/").await.body, "/context")
-            .into_iter()
-            .filter(|(name, _)| name == "csrf_token")
-            .collect();
-    fields.push(("active_workspace_id".to_owned(), workspace.to_owned()));
-    fields
 }

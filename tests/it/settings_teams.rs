@@ -17,18 +17,6 @@ on_both_backends!(
     only_teams_managers_see_the_teams_tab,
 );
 
-/// The hidden fields of a form scoped to `workspace` (the active one), as
-/// a browser without such a form on its pages would forge them: its own
-/// token and the workspace's id.
-async fn scoped_form(browser: &Client, workspace: &str) -> Vec<(String, String)> {
-    let mut fields: Vec<(String, String)> = hidden_fields(&browser.get("/").await.body, "/context")
-        .into_iter()
-        .filter(|(name, _)| name == "csrf_token")
-        .collect();
-    fields.push(("active_workspace_id".to_owned(), workspace.to_owned()));
-    fields
-}
-
 /// The names in a browser's switcher, in order (teams marked with `↳`).
 async fn switcher(browser: &Client) -> Vec<String> {
     let page = browser.get("/").await;
@@ -418,7 +406,11 @@ async fn the_organizations_owner_owns_every_team(app: TestApp) {
     );
     assert!(danger.text_of("#leave").is_none() && danger.text_of("#archive").is_none());
     let res = ann
-        .post_form("/settings/leave", &scoped_form(&ann, &team).await, &[])
+        .post_form(
+            "/settings/leave",
+            &ann.forged_scoped_fields(&team).await,
+            &[],
+        )
         .await;
     assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
     assert!(res.body.contains("owns every team"));
@@ -506,24 +498,19 @@ async fn only_teams_managers_see_the_teams_tab(app: TestApp) {
     );
     let ann_form = hidden_fields(&ann.get("/settings/teams").await.body, "/settings/teams");
     // Dave has no scoped form that posts here: his token, Acme's id.
-    let dave_form = scoped_form(&dave, &acme).await;
+    let dave_form = dave.forged_scoped_fields(&acme).await;
     let res = dave
         .post_form("/settings/teams", &dave_form, &[("name", "Mine")])
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(!ann_form.is_empty());
     // In a personal workspace there are no teams to manage.
-    let ann_personal = app
-        .text_value_with(
-            "SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = ?",
-            &["ann@example.com"],
-        )
-        .await;
+    let ann_personal = app.personal_workspace_of("ann@example.com").await;
     assert_eq!(
         ann.switch_to(&ann_personal).await.status,
         StatusCode::SEE_OTHER
     );
-    let personal_form = scoped_form(&ann, &ann_personal).await;
+    let personal_form = ann.forged_scoped_fields(&ann_personal).await;
     assert_eq!(
         ann.get("/settings/teams").await.status,
         StatusCode::NOT_FOUND,

@@ -487,6 +487,16 @@ impl TestApp {
         self.link_in_latest_email(email, "/invitations/").await
     }
 
+    /// The id of `email`'s personal workspace.
+    pub async fn personal_workspace_of(&self, email: &str) -> String {
+        self.text_value_with(
+            "SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id \
+             WHERE u.email = ?",
+            &[email],
+        )
+        .await
+    }
+
     /// The id of the workspace with this slug.
     pub async fn workspace_id(&self, slug: &str) -> String {
         self.text_value_with("SELECT id AS value FROM workspaces WHERE slug = ?", &[slug])
@@ -748,6 +758,19 @@ impl Client {
             &[("workspace_id", workspace_id), ("return_to", "/")],
         )
         .await
+    }
+
+    /// The hidden fields of a form scoped to `workspace` as this browser
+    /// would forge them where its pages offer no such form: its own token
+    /// (from the switcher) and the workspace's id.
+    pub async fn forged_scoped_fields(&self, workspace: &str) -> Vec<(String, String)> {
+        let mut fields: Vec<(String, String)> =
+            hidden_fields(&self.get("/").await.body, "/context")
+                .into_iter()
+                .filter(|(name, _)| name == "csrf_token")
+                .collect();
+        fields.push(("active_workspace_id".to_owned(), workspace.to_owned()));
+        fields
     }
 
     /// POSTs a multipart form (file uploads) with the given text fields and one file.

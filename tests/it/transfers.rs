@@ -161,12 +161,7 @@ async fn a_project_moves_with_its_keys_and_agents(app: TestApp) {
     }
     // Team → personal, with its agent.
     assert_eq!(ann.switch_to(&team).await.status, StatusCode::SEE_OTHER);
-    let personal = app
-        .text_value_with(
-            "SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = ?",
-            &["ann@example.com"],
-        )
-        .await;
+    let personal = app.personal_workspace_of("ann@example.com").await;
     let res = move_project(&ann, &project, &personal, true).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(key_workspace(&app, &key).await.1, "Personal");
@@ -384,22 +379,13 @@ async fn moving_needs_the_right_on_both_sides(app: TestApp) {
             .contains("doesn't allow")
     );
     // Bob may move it to his personal workspace.
-    let bob_personal = app
-        .text_value_with(
-            "SELECT w.id AS value FROM workspaces w JOIN users u ON u.id = w.personal_owner_id WHERE u.email = ?",
-            &["bob@example.com"],
-        )
-        .await;
+    let bob_personal = app.personal_workspace_of("bob@example.com").await;
     // Dave: a member of Acme, without resources.transfer: refused at the door.
     let dave = app.sign_in("dave@example.com").await;
     assert_eq!(dave.switch_to(&acme).await.status, StatusCode::SEE_OTHER);
     let dave_page = dave.get(&format!("/projects/{project}")).await;
     assert!(dave_page.text_of("#transfer-project").is_none());
-    let mut forged: Vec<(String, String)> = hidden_fields(&dave.get("/").await.body, "/context")
-        .into_iter()
-        .filter(|(name, _)| name == "csrf_token")
-        .collect();
-    forged.push(("active_workspace_id".to_owned(), acme.clone()));
+    let forged = dave.forged_scoped_fields(&acme).await;
     let res = dave
         .post_form(
             &format!("/projects/{project}/transfer"),
@@ -418,17 +404,6 @@ async fn moving_needs_the_right_on_both_sides(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(workspace_of_project(&app, &project).await, bob_personal);
-}
-
-/// A browser's own token and `workspace` as the hidden fields of a scoped
-/// form, for posting where its pages offer no form.
-async fn forged(browser: &Client, workspace: &str) -> Vec<(String, String)> {
-    let mut fields: Vec<(String, String)> = hidden_fields(&browser.get("/").await.body, "/context")
-        .into_iter()
-        .filter(|(name, _)| name == "csrf_token")
-        .collect();
-    fields.push(("active_workspace_id".to_owned(), workspace.to_owned()));
-    fields
 }
 
 /// Actor's role in the organization (source) × in the team (destination)
@@ -516,7 +491,7 @@ async fn the_transfer_permission_table(app: TestApp) {
         // The agent is moved alone first, onto the team's project...
         let actor = app.sign_in(email).await;
         assert_eq!(actor.switch_to(&acme).await.status, StatusCode::SEE_OTHER);
-        let fields = forged(&actor, &acme).await;
+        let fields = actor.forged_scoped_fields(&acme).await;
         let res = actor
             .post_form(
                 &format!("/agents/{agent}/transfer"),
