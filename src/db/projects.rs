@@ -32,14 +32,19 @@ pub struct ProjectRow {
     pub created_at: NaiveDateTime,
 }
 
-/// The scoped workspace's projects by name, each with how many live
-/// (unrevoked) keys it has: two statements for the whole list.
-pub fn list(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(ProjectRow, i64)>, DbError> {
-    let rows: Vec<ProjectRow> = scope
+/// The scoped workspace's projects by name (the agents page's menu).
+pub fn all(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<ProjectRow>, DbError> {
+    Ok(scope
         .projects()
         .order(projects::name.asc())
         .select(ProjectRow::as_select())
-        .load(conn)?;
+        .load(conn)?)
+}
+
+/// The scoped workspace's projects by name, each with how many live
+/// (unrevoked) keys it has: two statements for the whole list.
+pub fn list(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<(ProjectRow, i64)>, DbError> {
+    let rows = all(conn, scope)?;
     let counts: HashMap<ProjectId, i64> = scope
         .project_keys()
         .filter(project_keys::revoked_at.is_null())

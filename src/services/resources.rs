@@ -43,13 +43,10 @@ pub struct Usage {
 /// team's: three statements however many teams.
 pub async fn overview(db: &Db, scope: &Scope) -> Result<Vec<Usage>, ServiceError> {
     let workspace = scope.workspace_id().clone();
-    let organization = scope.workspace().kind == WorkspaceKind::Organization;
     Ok(db
         .run(move |conn| {
-            let mut rows = db::agents::limits_with_teams(conn, &workspace)?;
-            if !organization {
-                rows.truncate(1);
-            }
+            // A team or a personal workspace has no teams: its own row only.
+            let rows = db::agents::limits_with_teams(conn, &workspace)?;
             let ids: Vec<WorkspaceId> = rows.iter().map(|row| row.id.clone()).collect();
             let now = db::now();
             let seconds = db::agents::runtime_by_workspace(conn, &ids, month_start(now), now)?;

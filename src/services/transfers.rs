@@ -131,39 +131,23 @@ pub async fn move_agent(
     id: AgentId,
     project: Option<ProjectId>,
 ) -> Result<(String, String), ServiceError> {
-    // Another workspace's agent is not found, whatever else the form says.
-    let (owner_scope, actor) = (scope.clone(), Actor::of(scope));
-    let (lookup_scope, lookup_id) = (scope.clone(), id.clone());
-    db.run(move |conn| db::agents::find(conn, &lookup_scope, &lookup_id))
-        .await?;
-    let project = project.ok_or_else(|| {
-        ServiceError::invalid(
-            "to_project_id",
-            "Choose a project of another workspace of yours.",
-        )
-    })?;
-    let to = db
-        .run(move |conn| db::projects::workspace_of(conn, &project).map(|w| (w, project)))
-        .await
-        .map_err(|_| {
-            ServiceError::invalid(
-                "to_project_id",
-                "Choose a project of another workspace of yours.",
-            )
-        })?;
-    let (to, project) = to;
-    let target = destination(&owner_scope, &to).map_err(|_| {
-        ServiceError::invalid(
-            "to_project_id",
-            "Choose a project of another workspace of yours.",
-        )
-    })?;
-    let (from_label, to_label) = (label(owner_scope.workspace()), label(target));
-    let scope = owner_scope.clone();
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
     let outcome = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                // Another workspace's agent is not found, whatever else the
+                // form says.
                 let agent = db::agents::find(conn, &scope, &id)?;
+                let elsewhere = || {
+                    ServiceError::invalid(
+                        "to_project_id",
+                        "Choose a project of another workspace of yours.",
+                    )
+                };
+                let project = project.ok_or_else(elsewhere)?;
+                let to = db::projects::workspace_of(conn, &project).map_err(|_| elsewhere())?;
+                let target = destination(&scope, &to).map_err(|_| elsewhere())?;
+                let (from_label, to_label) = (label(scope.workspace()), label(target));
                 if agent.status == AgentStatus::Running {
                     return Err(ServiceError::Refused("Stop the agent before moving it."));
                 }

@@ -81,10 +81,9 @@ async fn read(state: &AppState, page: &Page) -> Result<(Read, HashMap<AgentId, i
         .db
         .run(move |conn| {
             let agents = db::agents::list(conn, &scope)?;
-            let projects = db::projects::list(conn, &scope)?;
+            let projects = db::projects::all(conn, &scope)?;
             let counter = db::agents::running_and_limit(conn, scope.workspace_id())?;
             let targets = db::projects::in_workspaces(conn, &elsewhere)?;
-            let projects = projects.into_iter().map(|(p, _)| p).collect();
             Ok::<_, DbError>((agents, projects, counter, targets))
         })
         .await?;
