@@ -81,6 +81,9 @@ pub struct Settings {
     pub idle_check_seconds: u32,
     /// The apps workspaces can install (`[[apps]]` in `tenantry.toml`).
     pub apps: Vec<AppSpec>,
+    /// The secret the payment provider signs its notifications with
+    /// (unset: derived from the secret key, which the built-in sandbox uses).
+    pub payment_webhook_secret: Option<String>,
 }
 
 /// One app of the catalogue.
@@ -177,6 +180,7 @@ impl Default for Settings {
             agent_idle_hours: 12,
             idle_check_seconds: 300,
             apps: default_apps(),
+            payment_webhook_secret: None,
         }
     }
 }
@@ -251,6 +255,8 @@ pub struct Config {
     pub idle_check: std::time::Duration,
     /// The apps workspaces can install.
     pub apps: Vec<AppSpec>,
+    /// The payment provider's webhook secret, if configured.
+    pub payment_webhook_secret: Option<String>,
 }
 
 /// Limits of failed sign-ins before further attempts are refused.
@@ -366,6 +372,7 @@ impl Config {
             agent_idle: chrono::Duration::hours(settings.agent_idle_hours.max(1).into()),
             idle_check: std::time::Duration::from_secs(settings.idle_check_seconds.max(1).into()),
             apps: settings.apps,
+            payment_webhook_secret: settings.payment_webhook_secret,
         })
     }
 

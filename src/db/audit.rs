@@ -122,6 +122,8 @@ actions! {
     TeamDelete => "team.delete", "team";
     TeamRestore => "team.restore", "team";
     TeamUpdate => "team.update", "team";
+    WalletControls => "wallet.controls", "wallet";
+    WalletTopUp => "wallet.top_up", "wallet";
 }
 
 /// What was done to what.

@@ -29,6 +29,7 @@ pub mod account_tokens;
 pub mod agents;
 pub mod apps;
 pub mod audit;
+pub mod billing;
 pub mod invitations;
 pub mod members;
 pub mod organizations;
@@ -335,6 +336,8 @@ pub enum UniqueKey {
     ProjectName,
     /// The workspace already has an agent of this name (in any case).
     AgentName,
+    /// The wallet already has an entry made under this idempotency key.
+    LedgerIdempotencyKey,
     /// Another constraint (a bug or a race on a key no form shows); kept
     /// with the database's own words for the log.
     Other(String),
@@ -379,6 +382,11 @@ impl UniqueKey {
                 "agents_workspace_name_key",
                 "index 'agents_workspace_name_key'",
                 UniqueKey::AgentName,
+            ),
+            (
+                "ledger_entries_workspace_id_idempotency_key_key",
+                "ledger_entries.workspace_id, ledger_entries.idempotency_key",
+                UniqueKey::LedgerIdempotencyKey,
             ),
         ];
         KNOWN

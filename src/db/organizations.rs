@@ -38,6 +38,7 @@ pub fn create(
             workspaces::updated_at.eq(created),
         ))
         .execute(conn)?;
+    super::billing::open_wallet(conn, &workspace_id)?;
     let mut owner_role = None;
     for system in SystemRole::ALL {
         let role_id = RoleId::generate();

@@ -252,6 +252,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    wallets (workspace_id) {
+        workspace_id -> Text,
+        balance -> BigInt,
+        spend_month -> Text,
+        month_spent -> BigInt,
+        monthly_spend_limit -> Nullable<BigInt>,
+        models_restricted -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    wallet_models (workspace_id, model) {
+        workspace_id -> Text,
+        model -> Text,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> Text,
+        workspace_id -> Text,
+        kind -> Text,
+        amount -> BigInt,
+        balance_after -> BigInt,
+        idempotency_key -> Text,
+        request_digest -> Text,
+        project_id -> Nullable<Text>,
+        model -> Nullable<Text>,
+        description -> Text,
+        user_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    top_ups (id) {
+        id -> Text,
+        workspace_id -> Text,
+        amount -> BigInt,
+        status -> Text,
+        card_last4 -> Text,
+        decline_reason -> Text,
+        ledger_entry_id -> Nullable<Text>,
+        requested_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(agents -> projects (project_id));
 diesel::joinable!(agent_runs -> agents (agent_id));
 diesel::joinable!(projects -> workspaces (workspace_id));
@@ -286,4 +337,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     agent_runs,
     app_instances,
     member_agent_counts,
+    wallets,
+    wallet_models,
+    ledger_entries,
+    top_ups,
 );

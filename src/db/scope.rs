@@ -195,10 +195,14 @@ tenant_tables!(
     audit_entries,
     audit_facets,
     invitations,
+    ledger_entries,
     memberships,
     project_keys,
     projects,
     roles,
+    top_ups,
+    wallet_models,
+    wallets,
 );
 
 /// `workspaces WHERE parent_id = <an organization> AND kind = 'team'`.

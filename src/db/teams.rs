@@ -85,6 +85,7 @@ pub fn create(
             workspaces::updated_at.eq(created),
         ))
         .execute(conn)?;
+    super::billing::open_wallet(conn, &team)?;
     let mut role_of = std::collections::HashMap::new();
     for system in SystemRole::ALL {
         let role = RoleId::generate();

@@ -86,6 +86,7 @@ pub fn create(
                 workspaces::updated_at.eq(created),
             ))
             .execute(conn)?;
+        super::billing::open_wallet(conn, &workspace_id)?;
         let owner = SystemRole::Owner;
         let role_id = RoleId::generate();
         diesel::insert_into(roles::table)

@@ -118,6 +118,15 @@ id_type!(
     /// once and only its hash is kept).
     ProjectKeyId
 );
+id_type!(
+    /// Identifies an entry of a wallet's ledger.
+    LedgerEntryId
+);
+id_type!(
+    /// Identifies a top-up: a payment asked of the provider, credited to
+    /// the wallet when the provider's signed notification arrives.
+    TopUpId
+);
 
 #[cfg(test)]
 mod tests {

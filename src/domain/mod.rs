@@ -4,6 +4,7 @@
 
 pub mod email;
 pub mod ids;
+pub mod money;
 pub mod name;
 pub mod password;
 pub mod permission;
@@ -13,15 +14,17 @@ pub mod time;
 
 pub use email::Email;
 pub use ids::{
-    AgentId, AgentRunId, AppInstanceId, MembershipId, ProjectId, ProjectKeyId, RoleId, UserId,
-    WorkspaceId,
+    AgentId, AgentRunId, AppInstanceId, LedgerEntryId, MembershipId, ProjectId, ProjectKeyId,
+    RoleId, TopUpId, UserId, WorkspaceId,
 };
+pub use money::Money;
 pub use name::PersonName;
 pub use password::Password;
 pub use permission::{Permission, PermissionSet, SystemRole};
 pub use slug::Slug;
 pub use status::{
-    AgentStatus, InvitationStatus, MembershipStatus, UserStatus, WorkspaceKind, WorkspaceStatus,
+    AgentStatus, InvitationStatus, LedgerKind, MembershipStatus, TopUpStatus, UserStatus,
+    WorkspaceKind, WorkspaceStatus,
 };
 
 /// Validation messages per form field, in the order they were found.

@@ -162,6 +162,40 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// What moved a wallet's balance (a ledger entry's kind).
+    LedgerKind {
+        /// Money paid in through the payment provider.
+        TopUp = "top_up",
+        /// A coupon redeemed.
+        Coupon = "coupon",
+        /// Usage charged by the platform through the charge endpoint.
+        Charge = "charge",
+        /// A charge given back.
+        Refund = "refund",
+        /// A correction by an operator.
+        Adjustment = "adjustment",
+        /// A plan's monthly fee.
+        PlanFee = "plan_fee",
+        /// Funds moved in from the organization's wallet.
+        TransferIn = "transfer_in",
+        /// Funds moved out to a team's wallet.
+        TransferOut = "transfer_out",
+    }
+);
+
+text_enum!(
+    /// Where a top-up stands with the payment provider.
+    TopUpStatus {
+        /// Asked of the provider; not credited until its notification arrives.
+        Pending = "pending",
+        /// Paid and credited to the wallet.
+        Succeeded = "succeeded",
+        /// Refused by the card's issuer (or for insufficient funds).
+        Declined = "declined",
+    }
+);
+
 impl WorkspaceStatus {
     /// Whether it is suspended (the layout shows a banner saying why).
     pub fn is_suspended(self) -> bool {

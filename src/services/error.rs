@@ -26,6 +26,18 @@ pub enum ServiceError {
     /// the message names the limit and who can raise it (409).
     #[error("{0}")]
     LimitReached(String),
+    /// The platform's charge was refused: no funds, a suspended
+    /// workspace (402), a model not allowed, a spend limit (403), or an
+    /// idempotency key reused for another charge (409).
+    #[error("charge refused: {0:?}")]
+    ChargeRefused(crate::services::billing::ChargeRefusal),
+    /// An API call's key is missing, malformed, unknown or revoked (401).
+    #[error("no live API key")]
+    KeyRejected,
+    /// A payment notification's signature doesn't check out, is too old,
+    /// or its amount isn't the top-up's (401).
+    #[error("payment notification signature rejected")]
+    SignatureRejected,
     /// The acting role lacks a permission (403).
     #[error(transparent)]
     Forbidden(#[from] Forbidden),

@@ -6,11 +6,13 @@
 pub mod accounts;
 pub mod agents;
 pub mod apps;
+pub mod billing;
 pub mod error;
 pub mod mail;
 pub mod maintenance;
 pub mod members;
 pub mod organizations;
+pub mod payments;
 pub mod projects;
 pub mod resources;
 pub mod roles;

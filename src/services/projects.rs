@@ -227,19 +227,9 @@ pub struct ResolvedKey {
 /// that isn't a live key (malformed, unknown, revoked, or a wrong secret
 /// behind a real prefix: all indistinguishable to the caller).
 pub async fn resolve_key(db: &Db, presented: &str) -> Result<Option<ResolvedKey>, ServiceError> {
-    let Some(prefix) = prefix_of(presented) else {
-        return Ok(None);
-    };
-    let (prefix, hash) = (prefix.to_owned(), hash_key(presented));
+    let presented = presented.to_owned();
     db.run(move |conn| {
-        let Some(found) = db::projects::key_by_prefix(conn, &prefix)? else {
-            return Ok::<_, ServiceError>(None);
-        };
-        if !same_digest(&found.secret_hash, &hash) {
-            return Ok(None);
-        }
-        db::projects::touch_key(conn, &found.id)?;
-        Ok(Some(ResolvedKey {
+        Ok::<_, ServiceError>(key_in(conn, &presented)?.map(|found| ResolvedKey {
             project_id: found.project_id,
             project_name: found.project_name,
             workspace_id: found.workspace_id,
@@ -248,6 +238,25 @@ pub async fn resolve_key(db: &Db, presented: &str) -> Result<Option<ResolvedKey>
         }))
     })
     .await
+}
+
+/// [`resolve_key`] on a connection the caller holds (the charge endpoint
+/// resolves the key and charges on one checkout); notes the key's use.
+pub fn key_in(
+    conn: &mut db::AnyConnection,
+    presented: &str,
+) -> Result<Option<db::projects::KeyLookup>, db::DbError> {
+    let Some(prefix) = prefix_of(presented) else {
+        return Ok(None);
+    };
+    let Some(found) = db::projects::key_by_prefix(conn, prefix)? else {
+        return Ok(None);
+    };
+    if !same_digest(&found.secret_hash, &hash_key(presented)) {
+        return Ok(None);
+    }
+    db::projects::touch_key(conn, &found.id)?;
+    Ok(Some(found))
 }
 
 /// A fresh key and its public prefix: `tk_<12 hex>_<64 hex>`, 48 + 256

@@ -19,6 +19,7 @@ use tracing_actix_web::RequestId;
 use crate::db::DbError;
 use crate::domain::{FieldErrors, Permission};
 use crate::services::ServiceError;
+use crate::services::billing::ChargeRefusal;
 
 /// Everything that can stop a request, by what the user should see.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,19 @@ pub enum AppError {
     /// who can raise it (409).
     #[error("limit reached: {0}")]
     LimitReached(String),
+    /// The platform's charge was refused; the refusal gives the status
+    /// (402, 403 or 409), the code and the message.
+    #[error("charge refused: {0:?}")]
+    ChargeRefused(ChargeRefusal),
+    /// An API call without a live key (401, with `WWW-Authenticate`).
+    #[error("API key required")]
+    KeyRequired,
+    /// A payment notification whose signature doesn't check out (401).
+    #[error("signature rejected")]
+    SignatureRejected,
+    /// A JSON endpoint called with another content type (415).
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// Fields failed validation on a form the handler could not show again;
     /// the page lists the messages (422).
     #[error("invalid input: {0:?}")]
@@ -110,6 +124,10 @@ impl AppError {
             AppError::WorkspaceChanged { .. } => "workspace_changed",
             AppError::Refused(_) => "refused",
             AppError::LimitReached(_) => "limit_reached",
+            AppError::ChargeRefused(refusal) => refusal.code(),
+            AppError::KeyRequired => "unauthorized",
+            AppError::SignatureRejected => "signature_invalid",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::Invalid(_) => "invalid",
             AppError::Throttled { .. } => "throttled",
             AppError::BadRequest(_) => "bad_request",
@@ -148,6 +166,19 @@ impl AppError {
             ),
             AppError::Refused(message) => ("Not possible", (*message).to_owned()),
             AppError::LimitReached(message) => ("Limit reached", message.clone()),
+            AppError::ChargeRefused(refusal) => ("Charge refused", refusal.message()),
+            AppError::KeyRequired => (
+                "API key required",
+                "Send a live project API key as `Authorization: Bearer <key>`.".into(),
+            ),
+            AppError::SignatureRejected => (
+                "Signature rejected",
+                "The notification's signature is missing, wrong or too old.".into(),
+            ),
+            AppError::UnsupportedMediaType => (
+                "Unsupported media type",
+                "Send the body as JSON with `Content-Type: application/json`.".into(),
+            ),
             AppError::Invalid(errors) => ("Please check your input", describe(errors)),
             AppError::Throttled {
                 retry_after_minutes,
@@ -171,7 +202,19 @@ impl AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::SignInRequired => StatusCode::UNAUTHORIZED,
+            AppError::SignInRequired | AppError::KeyRequired | AppError::SignatureRejected => {
+                StatusCode::UNAUTHORIZED
+            }
+            AppError::ChargeRefused(refusal) => match refusal {
+                ChargeRefusal::InsufficientFunds { .. } | ChargeRefusal::Inactive(_) => {
+                    StatusCode::PAYMENT_REQUIRED
+                }
+                ChargeRefusal::ModelNotAllowed(_) | ChargeRefusal::SpendLimitReached { .. } => {
+                    StatusCode::FORBIDDEN
+                }
+                ChargeRefusal::KeyReused => StatusCode::CONFLICT,
+            },
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::WorkspaceChanged { .. }
@@ -268,11 +311,22 @@ fn sign_in_redirect(request: &HttpRequest) -> HttpResponse {
         .finish()
 }
 
-/// The error as the API answers it: code, public message and request id.
+/// The error as the API answers it: code, public message, the field at
+/// fault (for invalid input) and request id; a 401 names the scheme.
 fn json_error(error: &AppError, status: StatusCode, request_id: Option<String>) -> HttpResponse {
-    let (_, message) = error.public_text();
-    HttpResponse::build(status).json(serde_json::json!({
-        "error": { "code": error.code(), "message": message, "request_id": request_id }
+    let (message, field) = match error {
+        AppError::Invalid(errors) => match errors.iter().next() {
+            Some((field, message)) => (message.to_owned(), Some(field)),
+            None => (error.public_text().1, None),
+        },
+        _ => (error.public_text().1, None),
+    };
+    let mut response = HttpResponse::build(status);
+    if status == StatusCode::UNAUTHORIZED {
+        response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+    }
+    response.json(serde_json::json!({
+        "error": { "code": error.code(), "message": message, "field": field, "request_id": request_id }
     }))
 }
 
@@ -300,6 +354,9 @@ impl From<ServiceError> for AppError {
             }
             ServiceError::Refused(message) => AppError::Refused(message),
             ServiceError::LimitReached(message) => AppError::LimitReached(message),
+            ServiceError::ChargeRefused(refusal) => AppError::ChargeRefused(refusal),
+            ServiceError::KeyRejected => AppError::KeyRequired,
+            ServiceError::SignatureRejected => AppError::SignatureRejected,
             ServiceError::Forbidden(forbidden) => forbidden.into(),
             ServiceError::NotFound => AppError::NotFound,
             ServiceError::BadCredentials => AppError::SignInRequired,

@@ -49,6 +49,7 @@ use crate::services::accounts::passwords::PasswordHasher;
 use crate::services::mail::Notifier;
 use crate::services::members::MemberService;
 use crate::services::organizations::OrganizationService;
+use crate::services::payments::{PaymentProvider, Sandbox};
 use crate::web::session::store::DbSessionStore;
 
 /// Shared by every request: configuration, database, hasher and keys.
@@ -67,6 +68,9 @@ pub struct AppState {
     pub csrf_key: Vec<u8>,
     /// The email outbox's delivery settings; `mail.kick` wakes its worker.
     pub mail: crate::services::mail::Outbox,
+    /// The payment provider (the sandbox) and the secret its
+    /// notifications are signed with.
+    pub payments: Payments,
     /// Which sessions' due activity writes a request of this process is
     /// already making (see `scope::ActivityClaims`).
     pub activity_claims: scope::ActivityClaims,
@@ -81,6 +85,15 @@ impl AppState {
             &config.secret_key,
             b"tenantry session cookie v1",
         ));
+        let webhook_secret = config
+            .payment_webhook_secret
+            .clone()
+            .map(String::into_bytes)
+            .unwrap_or_else(|| derive_key(&config.secret_key, b"tenantry payments webhook v1"));
+        let payments = Payments {
+            provider: Arc::new(Sandbox::new(webhook_secret.clone())),
+            webhook_secret,
+        };
         let mail = mail_outbox(&config, &db)?;
         let notifier = Notifier::new(&config.base_url, &mail);
         let accounts = AccountService {
@@ -110,6 +123,7 @@ impl AppState {
             csrf_key,
             mail,
             activity_claims: scope::ActivityClaims::default(),
+            payments,
             session_key,
         })
     }
@@ -130,6 +144,14 @@ impl AppState {
             None => "unknown".into(),
         }
     }
+}
+
+/// The payment provider and the secret that proves its notifications.
+pub struct Payments {
+    /// Asks cards for money (the built-in sandbox).
+    pub provider: Arc<dyn PaymentProvider>,
+    /// HMAC key of the provider's notifications.
+    pub webhook_secret: Vec<u8>,
 }
 
 /// The email outbox as configured: SMTP or `.eml` files, the sender, and
@@ -210,6 +232,7 @@ pub fn build_app(
     App::new()
         .app_data(state.clone())
         .app_data(web::FormConfig::default().limit(64 * 1024))
+        .app_data(api::json_config())
         .app_data(settings::general::avatar_upload_config())
         .configure(assets::configure)
         .configure(ops::configure)

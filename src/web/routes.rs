@@ -6,7 +6,7 @@
 
 use actix_web::web;
 
-use crate::web::settings::{danger, general, members, resources, roles, teams};
+use crate::web::settings::{billing, danger, general, members, resources, roles, teams};
 use crate::web::{
     account, agents, api, apps, audit, auth, context, dashboard, email, invitations, organizations,
     password, projects,
@@ -23,6 +23,8 @@ pub enum Access {
     Scoped,
     /// The platform, with a project's API key (no session).
     Key,
+    /// The payment provider, with a signed notification (no session).
+    Provider,
 }
 
 /// One entry of the URL table.
@@ -142,5 +144,13 @@ routes! {
     post "/apps/instances/{id}/remove"            => apps::uninstall,      Scoped;
     get  "/settings/resources"                    => resources::index,     Scoped;
     post "/settings/resources/limits"             => resources::set_limits, Scoped;
-    get  "/api/v1/key"                            => api::key,             Key;
+    get  "/settings/billing"                      => billing::index,       Scoped;
+    get  "/billing"                               => billing::index,       Scoped;
+    post "/billing/top-up"                        => billing::top_up,      Scoped;
+    post "/billing/controls"                      => billing::set_controls, Scoped;
+    get  "/billing/receipts/{id}"                 => billing::receipt,     Scoped;
+    get  "/api/v1/key"                            => api::key::key,        Key;
+    post "/api/v1/usage/charges"                  => api::charges::create, Key;
+    get  "/api/v1/wallet"                         => api::wallet::show,    Key;
+    post "/api/v1/payments/notifications"         => api::payments::notify, Provider;
 }

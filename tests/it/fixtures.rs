@@ -206,6 +206,39 @@ impl TestApp {
         res.text_of("#new-key-value").expect("the new key")
     }
 
+    /// Builder: the owner of `slug` tops its wallet up with `credits`
+    /// through the billing page and the sandbox's paying test card.
+    pub async fn with_funds(self, slug: &str, credits: &str) -> Self {
+        let owner = self.owner_of(slug).await;
+        let res = owner
+            .submit(
+                "/settings/billing",
+                "/billing/top-up",
+                &[("amount", credits), ("card_number", "4242 4242 4242 4242")],
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "topping {slug} up failed: {}",
+            res.body
+        );
+        self.sign_out(&owner).await;
+        self
+    }
+
+    /// The balance of `slug`'s wallet, in micro-credits.
+    pub async fn balance_of(&self, slug: &str) -> i64 {
+        self.text_value_with(
+            "SELECT CAST(w.balance AS TEXT) AS value FROM wallets w \
+             JOIN workspaces s ON s.id = w.workspace_id WHERE s.slug = ?",
+            &[slug],
+        )
+        .await
+        .parse()
+        .expect("a balance")
+    }
+
     /// The id of the team `team` of the organization `slug`.
     pub async fn team_id(&self, slug: &str, team: &str) -> String {
         self.text_value_with(

@@ -36,6 +36,7 @@ enum Target {
     Project,
     Agent,
     AppInstance,
+    TopUp,
 }
 
 /// Every workspace-scoped route and its probe.
@@ -210,6 +211,23 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/agents",
         Probe::Form(&[("name", "Hacked"), ("project_id", "")]),
     ),
+    ("GET", "/settings/billing", Probe::Page),
+    ("GET", "/billing", Probe::Page),
+    (
+        "POST",
+        "/billing/top-up",
+        Probe::Form(&[("amount", "5"), ("card_number", "4242424242424242")]),
+    ),
+    (
+        "POST",
+        "/billing/controls",
+        Probe::Form(&[("monthly_limit", "1"), ("allowed_models", "x")]),
+    ),
+    (
+        "GET",
+        "/billing/receipts/{id}",
+        Probe::RowPage(Target::TopUp),
+    ),
     ("POST", "/agents/{id}/start", Probe::Row(Target::Agent, &[])),
     ("POST", "/agents/{id}/stop", Probe::Row(Target::Agent, &[])),
     (
@@ -267,6 +285,8 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
         .with_agent("alpha", "Alpha Project", "Alpha Agent")
         .await
         .with_app("alpha", "notebook")
+        .await
+        .with_funds("alpha", "5")
         .await;
     let (ann, bob, carol) = (
         app.browser("ann@example.com"),
@@ -289,6 +309,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
             &["Alpha Agent"],
         )
         .await;
+    let alpha_top_up = app.text_value("SELECT id AS value FROM top_ups").await;
     let alpha_key = app
         .add_project_key("alpha", "Alpha Project", "alpha ci")
         .await;
@@ -371,6 +392,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Project => &alpha_project,
                     Target::Agent => &alpha_agent,
                     Target::AppInstance => &alpha_instance,
+                    Target::TopUp => &alpha_top_up,
                 };
                 let url = path.replace("{id}", id).replace("{key}", &alpha_key_id);
                 let mut fields = fields.to_vec();
@@ -397,6 +419,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Project => &alpha_project,
                     Target::Agent => &alpha_agent,
                     Target::AppInstance => &alpha_instance,
+                    Target::TopUp => &alpha_top_up,
                 };
                 let url = path.replace("{id}", id);
                 assert_eq!(
@@ -457,7 +480,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
 }
 
 /// Everything the probes could have changed.
-async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) {
+async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) {
     (
         app.count("invitations WHERE status = 'pending'").await,
         app.count("roles WHERE name = 'Alpha Custom' AND level = 20")
@@ -477,6 +500,10 @@ async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64
             .await,
         app.count("projects WHERE name = 'Alpha Project'").await * 100
             + app.count("project_keys WHERE revoked_at IS NULL").await,
+        app.count("ledger_entries").await * 100
+            + app
+                .count("wallets WHERE monthly_spend_limit IS NOT NULL")
+                .await,
     )
 }
 
@@ -529,6 +556,14 @@ async fn a_teams_rows_are_closed_to_another_team(app: TestApp) {
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let res = ann.submit("/apps", "/apps/notebook/install", &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let res = ann
+        .submit(
+            "/settings/billing",
+            "/billing/top-up",
+            &[("amount", "2"), ("card_number", "4242424242424242")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
     let platform_page = ann.get("/settings/general").await;
     let platform_form = hidden_fields(&platform_page.body, "/settings/general");
     let value = |sql: &'static str| {
@@ -553,6 +588,10 @@ async fn a_teams_rows_are_closed_to_another_team(app: TestApp) {
         (
             Target::AppInstance,
             value("SELECT id AS value FROM app_instances WHERE workspace_id = ?").await,
+        ),
+        (
+            Target::TopUp,
+            value("SELECT id AS value FROM top_ups WHERE workspace_id = ?").await,
         ),
     ];
     let key = value("SELECT id AS value FROM project_keys WHERE workspace_id = ?").await;

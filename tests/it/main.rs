@@ -9,6 +9,7 @@ mod support;
 
 mod accounts;
 mod agents;
+mod api_charges;
 mod apps;
 mod audit;
 mod browser_contrast;
@@ -33,6 +34,7 @@ mod password_reset;
 mod projects;
 mod security;
 mod sessions;
+mod settings_billing;
 mod settings_danger;
 mod settings_general;
 mod settings_members;

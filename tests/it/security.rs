@@ -55,7 +55,12 @@ fn plausible_fields(path: &str) -> Vec<(&'static str, String)> {
 async fn every_post_without_a_csrf_token_is_refused(app: TestApp) {
     let browser = app.signed_up("Ann", "ann@example.com").await;
     let users_before = app.count("users").await;
-    for route in TABLE.iter().filter(|r| r.method == "POST") {
+    // The API and the provider's webhook authenticate each call by a
+    // bearer key or a signature, never by a cookie: nothing to forge.
+    for route in TABLE
+        .iter()
+        .filter(|r| r.method == "POST" && !matches!(r.access, Access::Key | Access::Provider))
+    {
         if MULTIPART_ROUTES.contains(&route.path) {
             let res = browser
                 .post_multipart(route.path, &[], ("avatar", PNG_1X1.to_vec()))

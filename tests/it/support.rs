@@ -111,6 +111,9 @@ pub struct TestApp {
     _data_dir: tempfile::TempDir,
 }
 
+/// The secret test payment notifications are signed with.
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
+
 /// Settings for tests: cheap argon2 (explicitly, never the default), no
 /// practical per-IP limit on sign-ups and organization creations (every
 /// test user comes from 127.0.0.1; the throttling tests lower them), the
@@ -124,6 +127,7 @@ pub fn test_settings() -> Settings {
         db_pool_size: 4,
         mail_retry_base_seconds: 1,
         mail_poll_seconds: 1,
+        payment_webhook_secret: Some(WEBHOOK_SECRET.to_owned()),
         ..Settings::default()
     }
 }
@@ -403,6 +407,18 @@ impl TestApp {
             miscounted, 0,
             "members whose running-agent count is off or over the quota"
         );
+        let unbalanced = futures::executor::block_on(self.count(
+            "wallets w WHERE w.balance < 0 OR w.balance <> COALESCE((SELECT SUM(e.amount) \
+             FROM ledger_entries e WHERE e.workspace_id = w.workspace_id), 0)",
+        ));
+        assert_eq!(
+            unbalanced, 0,
+            "wallets whose balance is negative or not the sum of their ledger"
+        );
+        let walletless = futures::executor::block_on(self.count(
+            "workspaces s WHERE NOT EXISTS (SELECT 1 FROM wallets w WHERE w.workspace_id = s.id)",
+        ));
+        assert_eq!(walletless, 0, "workspaces without a wallet");
     }
 
     /// Where the app writes emails when no SMTP server is configured.

@@ -5,6 +5,7 @@
 //! `/settings/danger` → [`danger`]; each
 //! tab's tests are `tests/it/settings_<tab>.rs`.
 
+pub mod billing;
 pub mod danger;
 pub mod general;
 pub mod members;

@@ -1,0 +1,469 @@
+//! Wallets, their append-only ledger, allowed models and top-ups.
+//!
+//! Pages start from the scoped workspace's rows. The charge endpoint and
+//! the payment provider's notification act for the workspace a key or a
+//! top-up names, so those functions take its id. Functions that change
+//! data expect to run inside the caller's transaction: a balance moves only
+//! with the ledger entry that records it.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{case_when, exists};
+use diesel::prelude::*;
+
+use super::expect_one;
+use super::schema::{ledger_entries, top_ups, wallet_models, wallets, workspaces};
+use super::stamps::{MaybeStamp, Stamp};
+use super::{AnyConnection, DbError, now};
+use crate::db::scope::Scope;
+use crate::domain::{
+    LedgerEntryId, LedgerKind, Money, ProjectId, TopUpId, TopUpStatus, UserId, WorkspaceId,
+    WorkspaceStatus,
+};
+
+/// A wallet as the billing page and the charge path read it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = wallets)]
+pub struct WalletRow {
+    /// Micro-credits available.
+    pub balance: i64,
+    /// The month (`YYYY-MM`) `month_spent` counts.
+    pub spend_month: String,
+    /// Micro-credits charged in `spend_month`.
+    pub month_spent: i64,
+    /// The most that may be charged in a month (`None`: no limit).
+    pub monthly_spend_limit: Option<i64>,
+    /// Whether only the listed models may be charged.
+    pub models_restricted: bool,
+}
+
+impl WalletRow {
+    /// What was charged in `month` (nothing if the counter is of an
+    /// earlier month).
+    pub fn spent_in(&self, month: &str) -> Money {
+        if self.spend_month == month {
+            Money::from_micros(self.month_spent)
+        } else {
+            Money::ZERO
+        }
+    }
+}
+
+/// Opens the (empty) wallet of a new workspace.
+pub fn open_wallet(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<(), DbError> {
+    diesel::insert_into(wallets::table)
+        .values((
+            wallets::workspace_id.eq(workspace),
+            wallets::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The scoped workspace's wallet.
+pub fn wallet(conn: &mut AnyConnection, scope: &Scope) -> Result<WalletRow, DbError> {
+    Ok(scope.wallets().select(WalletRow::as_select()).first(conn)?)
+}
+
+/// The wallet of `workspace` (a key's, or a top-up's).
+pub fn wallet_of(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<WalletRow, DbError> {
+    Ok(wallets::table
+        .find(workspace)
+        .select(WalletRow::as_select())
+        .first(conn)?)
+}
+
+/// A debit the charge endpoint asks for.
+pub struct Debit<'a> {
+    /// The wallet's workspace.
+    pub workspace: &'a WorkspaceId,
+    /// Micro-credits to take (positive).
+    pub amount: Money,
+    /// The model charged for.
+    pub model: &'a str,
+    /// The current month, `YYYY-MM`.
+    pub month: &'a str,
+}
+
+/// Takes `debit.amount` from the wallet if, in this one statement, the
+/// workspace is active, the balance covers it, the month's spend stays
+/// within the limit and the model is allowed; concurrent debits queue on
+/// the row, so none can overdraw. Returns the balance after it, or `None`
+/// when a condition failed (see [`why_refused`]).
+pub fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<i64>, DbError> {
+    let amount = debit.amount.micros();
+    let this_month = wallets::spend_month.eq(debit.month);
+    let spent_before = case_when(this_month, wallets::month_spent).otherwise(0_i64);
+    let active = workspaces::table
+        .filter(workspaces::id.eq(debit.workspace))
+        .filter(workspaces::status.eq(WorkspaceStatus::Active));
+    let allowed = wallet_models::table
+        .filter(wallet_models::workspace_id.eq(debit.workspace))
+        .filter(wallet_models::model.eq(debit.model));
+    let target = wallets::table
+        .filter(wallets::workspace_id.eq(debit.workspace))
+        .filter(wallets::balance.ge(amount))
+        .filter(
+            wallets::monthly_spend_limit
+                .is_null()
+                .or((spent_before + amount)
+                    .nullable()
+                    .le(wallets::monthly_spend_limit)),
+        )
+        .filter(wallets::models_restricted.eq(false).or(exists(allowed)))
+        .filter(exists(active));
+    Ok(diesel::update(target)
+        .set((
+            wallets::balance.eq(wallets::balance - amount),
+            wallets::month_spent.eq(spent_before + amount),
+            wallets::spend_month.eq(debit.month),
+            wallets::updated_at.eq(now()),
+        ))
+        .returning(wallets::balance)
+        .get_result::<i64>(conn)
+        .optional()?)
+}
+
+/// Why a debit that changed nothing was refused, read after the fact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DebitRefusal {
+    /// The workspace is suspended (or archived) and may not be charged.
+    Inactive(WorkspaceStatus),
+    /// The model isn't on the wallet's allow-list.
+    ModelNotAllowed,
+    /// The charge would pass the monthly spend limit.
+    SpendLimit {
+        /// The limit.
+        limit: Money,
+        /// Already charged this month.
+        spent: Money,
+    },
+    /// The balance doesn't cover the charge.
+    InsufficientFunds {
+        /// What the wallet holds.
+        balance: Money,
+    },
+}
+
+/// Reads which condition of [`debit`] failed, in the order a person
+/// would want to hear them.
+pub fn why_refused(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<DebitRefusal, DbError> {
+    let status: WorkspaceStatus = workspaces::table
+        .find(debit.workspace)
+        .select(workspaces::status)
+        .first(conn)?;
+    if status != WorkspaceStatus::Active {
+        return Ok(DebitRefusal::Inactive(status));
+    }
+    let wallet = wallet_of(conn, debit.workspace)?;
+    if wallet.models_restricted {
+        let allowed: bool = diesel::select(exists(
+            wallet_models::table
+                .filter(wallet_models::workspace_id.eq(debit.workspace))
+                .filter(wallet_models::model.eq(debit.model)),
+        ))
+        .get_result(conn)?;
+        if !allowed {
+            return Ok(DebitRefusal::ModelNotAllowed);
+        }
+    }
+    let spent = wallet.spent_in(debit.month);
+    if let Some(limit) = wallet.monthly_spend_limit
+        && spent.micros() + debit.amount.micros() > limit
+    {
+        return Ok(DebitRefusal::SpendLimit {
+            limit: Money::from_micros(limit),
+            spent,
+        });
+    }
+    Ok(DebitRefusal::InsufficientFunds {
+        balance: Money::from_micros(wallet.balance),
+    })
+}
+
+/// Adds `amount` to the wallet of `workspace`; returns the balance after.
+pub fn credit(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    amount: Money,
+) -> Result<i64, DbError> {
+    Ok(
+        diesel::update(wallets::table.filter(wallets::workspace_id.eq(workspace)))
+            .set((
+                wallets::balance.eq(wallets::balance + amount.micros()),
+                wallets::updated_at.eq(now()),
+            ))
+            .returning(wallets::balance)
+            .get_result(conn)?,
+    )
+}
+
+/// A ledger entry to append.
+pub struct NewEntry<'a> {
+    /// The wallet's workspace.
+    pub workspace: &'a WorkspaceId,
+    /// What moved the balance.
+    pub kind: LedgerKind,
+    /// Signed: a debit is negative.
+    pub amount: Money,
+    /// The balance the change left.
+    pub balance_after: i64,
+    /// Unique per wallet: the same request is entered once.
+    pub idempotency_key: &'a str,
+    /// Tells a repeat of the request from a reuse of its key.
+    pub request_digest: &'a str,
+    /// The project charged, for a charge.
+    pub project: Option<&'a ProjectId>,
+    /// The model charged for, for a charge.
+    pub model: Option<&'a str>,
+    /// What for, in the words of whoever asked.
+    pub description: &'a str,
+    /// Who asked (a top-up's member); `None` for the platform or a job.
+    pub user: Option<&'a UserId>,
+}
+
+/// An entry as pages and the API show it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ledger_entries)]
+pub struct EntryRow {
+    /// Id.
+    pub id: LedgerEntryId,
+    /// What moved the balance.
+    pub kind: LedgerKind,
+    /// Signed micro-credits.
+    pub amount: i64,
+    /// The balance after it.
+    pub balance_after: i64,
+    /// The digest of the request that made it.
+    pub request_digest: String,
+    /// The project charged.
+    pub project_id: Option<ProjectId>,
+    /// The model charged for.
+    pub model: Option<String>,
+    /// What for.
+    pub description: String,
+    /// When.
+    #[diesel(deserialize_as = Stamp)]
+    pub created_at: NaiveDateTime,
+}
+
+/// Appends an entry; a second entry with the same idempotency key in the
+/// wallet is refused by the unique key (`Conflict(LedgerIdempotencyKey)`).
+pub fn enter(conn: &mut AnyConnection, entry: &NewEntry<'_>) -> Result<EntryRow, DbError> {
+    let id = LedgerEntryId::generate();
+    let at = now();
+    diesel::insert_into(ledger_entries::table)
+        .values((
+            ledger_entries::id.eq(&id),
+            ledger_entries::workspace_id.eq(entry.workspace),
+            ledger_entries::kind.eq(entry.kind),
+            ledger_entries::amount.eq(entry.amount.micros()),
+            ledger_entries::balance_after.eq(entry.balance_after),
+            ledger_entries::idempotency_key.eq(entry.idempotency_key),
+            ledger_entries::request_digest.eq(entry.request_digest),
+            ledger_entries::project_id.eq(entry.project),
+            ledger_entries::model.eq(entry.model),
+            ledger_entries::description.eq(entry.description),
+            ledger_entries::user_id.eq(entry.user),
+            ledger_entries::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(EntryRow {
+        id,
+        kind: entry.kind,
+        amount: entry.amount.micros(),
+        balance_after: entry.balance_after,
+        request_digest: entry.request_digest.to_owned(),
+        project_id: entry.project.cloned(),
+        model: entry.model.map(str::to_owned),
+        description: entry.description.to_owned(),
+        created_at: at,
+    })
+}
+
+/// The entry of `workspace`'s wallet made under `key`, if any.
+pub fn entry_by_key(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    key: &str,
+) -> Result<Option<EntryRow>, DbError> {
+    Ok(ledger_entries::table
+        .filter(ledger_entries::workspace_id.eq(workspace))
+        .filter(ledger_entries::idempotency_key.eq(key))
+        .select(EntryRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Where a page of entries starts: after the entry with this time and id
+/// (the last of the previous page).
+#[derive(Debug, Clone)]
+pub struct EntryCursor {
+    /// The previous page's last entry's time.
+    pub created_at: NaiveDateTime,
+    /// Its id, which orders entries of the same microsecond.
+    pub id: LedgerEntryId,
+}
+
+/// Up to `limit` entries of the scoped wallet, newest first, older than
+/// `after` when given.
+pub fn entries(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    after: Option<&EntryCursor>,
+    limit: i64,
+) -> Result<Vec<EntryRow>, DbError> {
+    let mut query = scope
+        .ledger_entries()
+        .order((ledger_entries::created_at.desc(), ledger_entries::id.desc()))
+        .select(EntryRow::as_select())
+        .limit(limit)
+        .into_boxed();
+    if let Some(cursor) = after {
+        query = query.filter(
+            ledger_entries::created_at
+                .lt(cursor.created_at)
+                .or(ledger_entries::created_at
+                    .eq(cursor.created_at)
+                    .and(ledger_entries::id.lt(&cursor.id))),
+        );
+    }
+    Ok(query.load(conn)?)
+}
+
+/// The models the scoped wallet may be charged for, by name.
+pub fn allowed_models(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<String>, DbError> {
+    Ok(scope
+        .wallet_models()
+        .order(wallet_models::model.asc())
+        .select(wallet_models::model)
+        .load(conn)?)
+}
+
+/// Sets the scoped wallet's spend controls: its monthly limit and, when
+/// `models` is `Some`, the only models it may be charged for.
+pub fn set_controls(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    monthly_limit: Option<Money>,
+    models: Option<&[String]>,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(scope.wallets())
+            .set((
+                wallets::monthly_spend_limit.eq(monthly_limit.map(Money::micros)),
+                wallets::models_restricted.eq(models.is_some()),
+                wallets::updated_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )?;
+    diesel::delete(scope.wallet_models()).execute(conn)?;
+    for model in models.unwrap_or_default() {
+        diesel::insert_into(wallet_models::table)
+            .values((
+                wallet_models::workspace_id.eq(scope.workspace_id()),
+                wallet_models::model.eq(model),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A top-up as its receipt shows it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = top_ups)]
+pub struct TopUpRow {
+    /// Id (the receipt's number).
+    pub id: TopUpId,
+    /// The wallet's workspace.
+    pub workspace_id: WorkspaceId,
+    /// Micro-credits asked for.
+    pub amount: i64,
+    /// Where it stands.
+    pub status: TopUpStatus,
+    /// The card's last four digits.
+    pub card_last4: String,
+    /// Why the card was declined.
+    pub decline_reason: String,
+    /// The ledger entry that credited it.
+    pub ledger_entry_id: Option<LedgerEntryId>,
+    /// When it was asked for.
+    #[diesel(deserialize_as = Stamp)]
+    pub created_at: NaiveDateTime,
+    /// When the provider's answer arrived.
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub completed_at: Option<NaiveDateTime>,
+}
+
+/// Records a pending top-up of the scoped wallet.
+pub fn create_top_up(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    amount: Money,
+    card_last4: &str,
+) -> Result<TopUpId, DbError> {
+    let id = TopUpId::generate();
+    diesel::insert_into(top_ups::table)
+        .values((
+            top_ups::id.eq(&id),
+            top_ups::workspace_id.eq(scope.workspace_id()),
+            top_ups::amount.eq(amount.micros()),
+            top_ups::status.eq(TopUpStatus::Pending),
+            top_ups::card_last4.eq(card_last4),
+            top_ups::requested_by.eq(scope.user_id()),
+            top_ups::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// One top-up of the scoped wallet.
+pub fn top_up(conn: &mut AnyConnection, scope: &Scope, id: &TopUpId) -> Result<TopUpRow, DbError> {
+    Ok(scope
+        .top_ups()
+        .filter(top_ups::id.eq(id))
+        .select(TopUpRow::as_select())
+        .first(conn)?)
+}
+
+/// A top-up by id alone: the provider's notification names it.
+pub fn top_up_by_id(conn: &mut AnyConnection, id: &TopUpId) -> Result<TopUpRow, DbError> {
+    Ok(top_ups::table
+        .find(id)
+        .select(TopUpRow::as_select())
+        .first(conn)?)
+}
+
+/// Moves a pending top-up to `status`: the gate that makes a repeated
+/// notification change nothing. `false` when it was no longer pending.
+pub fn settle_top_up(
+    conn: &mut AnyConnection,
+    id: &TopUpId,
+    status: TopUpStatus,
+    decline_reason: &str,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        top_ups::table
+            .filter(top_ups::id.eq(id))
+            .filter(top_ups::status.eq(TopUpStatus::Pending)),
+    )
+    .set((
+        top_ups::status.eq(status),
+        top_ups::decline_reason.eq(decline_reason),
+        top_ups::completed_at.eq(Some(now())),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Links a credited top-up to its ledger entry (for the receipt).
+pub fn link_entry(
+    conn: &mut AnyConnection,
+    id: &TopUpId,
+    entry: &LedgerEntryId,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(top_ups::table.filter(top_ups::id.eq(id)))
+            .set(top_ups::ledger_entry_id.eq(Some(entry)))
+            .execute(conn)?,
+    )
+}

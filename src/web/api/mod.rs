@@ -1,0 +1,35 @@
+//! `/api/v1/…`: what the platform calls with a project's API key, and the
+//! payment provider's webhook. Every error has one shape,
+//! `{"error": {"code", "message", "field"?}}` (see `web::error`).
+
+pub mod charges;
+pub mod key;
+pub mod payments;
+pub mod wallet;
+
+use actix_web::error::JsonPayloadError;
+use actix_web::http::header;
+use actix_web::{HttpRequest, web};
+
+use crate::web::error::AppError;
+
+/// The key presented in `Authorization: Bearer …`; 401 without one.
+pub fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(AppError::KeyRequired)
+}
+
+/// JSON bodies: at most 64 KiB; a wrong content type is 415, a body that
+/// isn't the expected JSON is 400, both in the API's error shape.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|error, _| match error {
+            JsonPayloadError::ContentType => AppError::UnsupportedMediaType.into(),
+            other => AppError::BadRequest(other.to_string()).into(),
+        })
+}

@@ -1,0 +1,332 @@
+//! `/settings/billing` (an organization's or team's Billing tab) and
+//! `/billing` (the personal workspace's): the wallet's balance, this
+//! month's spend against its limit, the ledger by cursor pages, and, with
+//! `billing.manage`, the top-up and spend-control forms. Seeing it needs
+//! `billing.read`. `/billing/receipts/{id}` is a top-up's printable receipt.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::db::billing::{EntryCursor, EntryRow, TopUpRow};
+use crate::db::scope::Scope;
+use crate::domain::permission::require;
+use crate::domain::time::UtcMinute;
+use crate::domain::{FieldErrors, LedgerEntryId, LedgerKind, Money, Permission, TopUpId};
+use crate::services::ServiceError;
+use crate::services::billing::{self, ControlsInput, TopUpInput, TopUpOutcome};
+use crate::services::payments::TEST_CARDS;
+use crate::web::AppState;
+use crate::web::csrf::ScopedForm;
+use crate::web::error::AppError;
+use crate::web::page::{PAGE_SIZE, Page, cursor_page, render_with_status, see_other};
+use crate::web::scope::Permitted;
+use crate::web::session::{FlashLevel, SessionData};
+
+/// The billing page.
+#[derive(Template)]
+#[template(path = "settings/billing.html")]
+pub struct BillingPage {
+    page: Page,
+    balance: Money,
+    spent: Money,
+    limit: Option<Money>,
+    models: Vec<String>,
+    entries: Vec<EntryView>,
+    older_href: Option<String>,
+    can_manage: bool,
+    top_up: TopUpInput,
+    controls: ControlsInput,
+    errors: FieldErrors,
+}
+
+/// One ledger line.
+pub struct EntryView {
+    row: EntryRow,
+    at: UtcMinute,
+}
+
+impl EntryView {
+    fn of(row: EntryRow) -> Self {
+        Self {
+            at: UtcMinute(row.created_at),
+            row,
+        }
+    }
+
+    /// How the kind reads in the table.
+    fn kind(&self) -> &'static str {
+        match self.row.kind {
+            LedgerKind::TopUp => "Top-up",
+            LedgerKind::Coupon => "Coupon",
+            LedgerKind::Charge => "Charge",
+            LedgerKind::Refund => "Refund",
+            LedgerKind::Adjustment => "Adjustment",
+            LedgerKind::PlanFee => "Plan fee",
+            LedgerKind::TransferIn => "Transfer in",
+            LedgerKind::TransferOut => "Transfer out",
+        }
+    }
+
+    fn amount(&self) -> Money {
+        Money::from_micros(self.row.amount)
+    }
+
+    fn balance_after(&self) -> Money {
+        Money::from_micros(self.row.balance_after)
+    }
+}
+
+impl BillingPage {
+    /// This month's spend as a percentage of the limit, for the bar.
+    fn spent_percent(&self) -> i64 {
+        self.limit
+            .map_or(0, |limit| limit.percent_of_this(self.spent).min(100))
+    }
+
+    /// The sandbox's test cards, for the hint under the form.
+    fn test_cards(&self) -> &'static [(&'static str, Option<&'static str>)] {
+        TEST_CARDS
+    }
+}
+
+/// Where the active workspace's billing page is.
+pub fn billing_path(scope: &Scope) -> &'static str {
+    if scope.is_personal() {
+        "/billing"
+    } else {
+        "/settings/billing"
+    }
+}
+
+/// The query string: the cursor of the page's first entry.
+#[derive(Deserialize)]
+pub struct BillingQuery {
+    before: Option<String>,
+}
+
+/// `<microseconds since the epoch>.<entry id>`, the last entry shown.
+fn cursor_of(entry: &EntryView) -> String {
+    format!(
+        "{}.{}",
+        entry.row.created_at.and_utc().timestamp_micros(),
+        entry.row.id.as_str()
+    )
+}
+
+fn parse_cursor(text: &str) -> Option<EntryCursor> {
+    let (micros, id) = text.split_once('.')?;
+    let created_at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc();
+    Some(EntryCursor {
+        created_at,
+        id: LedgerEntryId::parse(id)?,
+    })
+}
+
+/// The typed forms and their errors, when a form is shown again.
+#[derive(Default)]
+struct Typed {
+    top_up: TopUpInput,
+    controls: Option<ControlsInput>,
+    errors: FieldErrors,
+}
+
+async fn render(
+    state: &AppState,
+    page: Page,
+    before: Option<&str>,
+    typed: Typed,
+) -> Result<HttpResponse, AppError> {
+    let after = before.and_then(parse_cursor);
+    let (wallet, models, rows) =
+        billing::overview(&state.db, &page.scope, after, PAGE_SIZE).await?;
+    let views = rows.into_iter().map(EntryView::of).collect();
+    let path = billing_path(&page.scope);
+    let (entries, older_href) = cursor_page(views, path, &[], "before", cursor_of);
+    let limit = wallet.monthly_spend_limit.map(Money::from_micros);
+    let controls = typed.controls.unwrap_or_else(|| ControlsInput {
+        monthly_limit: limit.map(|l| l.to_string()).unwrap_or_default(),
+        allowed_models: models.join("\n"),
+    });
+    let status = if typed.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let body = BillingPage {
+        can_manage: page.scope.can(Permission::BillingManage),
+        balance: Money::from_micros(wallet.balance),
+        spent: wallet.spent_in(&billing::current_month()),
+        limit,
+        models,
+        entries,
+        older_href,
+        top_up: typed.top_up,
+        controls,
+        errors: typed.errors,
+        page,
+    };
+    render_with_status(&body, status)
+}
+
+/// Shows the wallet.
+pub async fn index(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::BillingRead>,
+    page: Page,
+    query: web::Query<BillingQuery>,
+) -> Result<HttpResponse, AppError> {
+    render(&state, page, query.before.as_deref(), Typed::default()).await
+}
+
+/// The top-up form.
+#[derive(Deserialize)]
+pub struct TopUpForm {
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    card_number: String,
+}
+
+/// Tops the wallet up through the payment provider: to the receipt when
+/// credited, back to the form (422) with the reason when declined.
+pub async fn top_up(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::BillingManage>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<TopUpForm>,
+) -> Result<HttpResponse, AppError> {
+    let input = TopUpInput {
+        amount: form.fields.amount.clone(),
+        card_number: form.fields.card_number.clone(),
+    };
+    let payments = &state.payments;
+    let outcome = billing::top_up(
+        &state.db,
+        &form.scope,
+        payments.provider.as_ref(),
+        &payments.webhook_secret,
+        &input,
+    )
+    .await;
+    let errors = match to_receipt(outcome, &session) {
+        Ok(redirect) => return Ok(redirect),
+        Err(Refused::Form(errors)) => errors,
+        Err(Refused::Other(error)) => return Err(error.into()),
+    };
+    let input = TopUpInput {
+        card_number: String::new(),
+        ..input
+    };
+    let typed = Typed {
+        top_up: input,
+        controls: None,
+        errors,
+    };
+    render(&state, page, None, typed).await
+}
+
+/// A top-up the form must show again, or an error that ends the request.
+enum Refused {
+    Form(FieldErrors),
+    Other(ServiceError),
+}
+
+/// To the receipt (with a flash) when the provider took or will confirm
+/// the payment; otherwise why not.
+fn to_receipt(
+    outcome: Result<TopUpOutcome, ServiceError>,
+    session: &Session,
+) -> Result<HttpResponse, Refused> {
+    let (id, level, message) = match outcome {
+        Ok(TopUpOutcome::Credited(id)) => (
+            id,
+            FlashLevel::Success,
+            "Payment received: the credits are in the wallet.",
+        ),
+        Ok(TopUpOutcome::Pending(id)) => (
+            id,
+            FlashLevel::Info,
+            "Payment requested: the credits arrive when the provider confirms it.",
+        ),
+        Ok(TopUpOutcome::Declined(reason)) => {
+            return Err(Refused::Form(FieldErrors::of("card_number", reason)));
+        }
+        Err(ServiceError::Invalid(errors)) => return Err(Refused::Form(errors)),
+        Err(other) => return Err(Refused::Other(other)),
+    };
+    SessionData::new(session).flash(level, message);
+    Ok(see_other(&format!("/billing/receipts/{}", id.as_str())))
+}
+
+/// The spend-controls form.
+#[derive(Deserialize)]
+pub struct ControlsForm {
+    #[serde(default)]
+    monthly_limit: String,
+    #[serde(default)]
+    allowed_models: String,
+}
+
+/// Sets the monthly spend limit and the model allow-list.
+pub async fn set_controls(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::BillingManage>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<ControlsForm>,
+) -> Result<HttpResponse, AppError> {
+    let input = ControlsInput {
+        monthly_limit: form.fields.monthly_limit.clone(),
+        allowed_models: form.fields.allowed_models.clone(),
+    };
+    match billing::set_controls(&state.db, &form.scope, &input).await {
+        Ok(()) => {
+            let message = "The spend controls were saved.";
+            SessionData::new(&session).flash(FlashLevel::Success, message);
+            Ok(see_other(billing_path(&form.scope)))
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let typed = Typed {
+                top_up: TopUpInput::default(),
+                controls: Some(input),
+                errors,
+            };
+            render(&state, page, None, typed).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A top-up's receipt.
+#[derive(Template)]
+#[template(path = "billing/receipt.html")]
+pub struct ReceiptPage {
+    page: Page,
+    top_up: TopUpRow,
+    amount: Money,
+    requested: UtcMinute,
+    completed: Option<UtcMinute>,
+}
+
+/// Shows a top-up of the active workspace (404 for another's).
+pub async fn receipt(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::BillingRead>,
+    page: Page,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = TopUpId::parse(&path).ok_or(AppError::NotFound)?;
+    let top_up = billing::receipt(&state.db, &page.scope, id).await?;
+    let body = ReceiptPage {
+        amount: Money::from_micros(top_up.amount),
+        requested: UtcMinute(top_up.created_at),
+        completed: top_up.completed_at.map(UtcMinute),
+        top_up,
+        page,
+    };
+    render_with_status(&body, StatusCode::OK)
+}

@@ -1,0 +1,351 @@
+//! `POST /api/v1/usage/charges` and `GET /api/v1/wallet`: the platform
+//! charges the wallet of the project whose key it presents — never more
+//! than the balance however many charges arrive at once, once per
+//! idempotency key, within the spend controls — and reads the balance.
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::TestApp;
+
+on_both_backends!(
+    a_charge_debits_the_keys_wallet_and_answers_the_new_balance,
+    a_repeated_charge_is_answered_once_and_a_reused_key_is_refused,
+    charges_are_refused_without_funds_or_outside_the_controls,
+    bad_requests_get_the_json_error_shape,
+    a_key_charges_only_its_own_workspace,
+    concurrent_charges_never_overdraw,
+);
+
+/// A charge over HTTP: status, headers and JSON body.
+pub async fn charge(
+    app: &TestApp,
+    key: &str,
+    idempotency_key: &str,
+    body: Value,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/usage/charges", app.base))
+        .bearer_auth(key)
+        .header("Idempotency-Key", idempotency_key)
+        .json(&body)
+        .send()
+        .await
+        .expect("charge call");
+    let (status, headers) = (res.status(), res.headers().clone());
+    (status, headers, res.json().await.expect("a JSON body"))
+}
+
+async fn wallet(app: &TestApp, key: &str) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/wallet", app.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("wallet call");
+    let status = res.status();
+    (status, res.json().await.expect("a JSON body"))
+}
+
+/// Acme (Ann's) with 10 credits and a key of its project Search.
+async fn funded_acme(app: TestApp) -> (TestApp, String) {
+    let app = app
+        .with_acme()
+        .await
+        .with_project("acme", "Search")
+        .await
+        .with_funds("acme", "10")
+        .await;
+    let key = app.add_project_key("acme", "Search", "platform").await;
+    (app, key)
+}
+
+async fn a_charge_debits_the_keys_wallet_and_answers_the_new_balance(app: TestApp) {
+    let (app, key) = funded_acme(app).await;
+    let body = json!({"model": "gpt-4o", "amount": 1_500_000, "description": "chat turn"});
+    let (status, headers, answer) = charge(&app, &key, "turn-1", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(headers["Idempotent-Replayed"], "false");
+    assert_eq!(answer["balance"], 8_500_000);
+    assert_eq!(answer["entry"]["amount"], -1_500_000);
+    assert_eq!(answer["entry"]["kind"], "charge");
+    assert_eq!(answer["entry"]["model"], "gpt-4o");
+    assert_eq!(answer["workspace_id"], app.workspace_id("acme").await);
+    assert_eq!(app.balance_of("acme").await, 8_500_000);
+
+    let (status, answer) = wallet(&app, &key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["balance"], 8_500_000);
+    assert_eq!(answer["month_spent"], 1_500_000);
+    assert_eq!(answer["workspace"]["name"], "Acme Corp");
+
+    // The owner sees the charge on the billing page.
+    let page = app
+        .browser("ann@example.com")
+        .get("/settings/billing")
+        .await;
+    assert_eq!(page.text_of("#balance").as_deref(), Some("8.50"));
+    assert_eq!(page.text_of("#month-spent").as_deref(), Some("1.50"));
+    let row = page
+        .text_of("#transactions-table tr[data-kind=\"charge\"]")
+        .unwrap_or_default();
+    assert!(row.contains("chat turn") && row.contains("-1.50"), "{row}");
+}
+
+async fn a_repeated_charge_is_answered_once_and_a_reused_key_is_refused(app: TestApp) {
+    let (app, key) = funded_acme(app).await;
+    let body = json!({"model": "gpt-4o", "amount": 2_000_000});
+    let (_, _, first) = charge(&app, &key, "k-1", body.clone()).await;
+    let (status, headers, again) = charge(&app, &key, "k-1", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(headers["Idempotent-Replayed"], "true");
+    assert_eq!(again, first, "a repeat answers what the first did");
+    assert_eq!(app.balance_of("acme").await, 8_000_000, "charged once");
+
+    let other = json!({"model": "gpt-4o", "amount": 3_000_000});
+    let (status, _, refused) = charge(&app, &key, "k-1", other).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "idempotency_key_reused");
+    assert_eq!(app.balance_of("acme").await, 8_000_000);
+    assert_eq!(app.count("ledger_entries WHERE kind = 'charge'").await, 1);
+}
+
+async fn charges_are_refused_without_funds_or_outside_the_controls(app: TestApp) {
+    let (app, key) = funded_acme(app).await;
+    let (status, _, refused) = charge(
+        &app,
+        &key,
+        "big",
+        json!({"model": "gpt-4o", "amount": 10_000_001}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{refused}");
+    assert_eq!(refused["error"]["code"], "insufficient_funds");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("10.00"),
+        "{refused}"
+    );
+
+    // Ann limits the month to 3 credits and allows one model.
+    let ann = app.browser("ann@example.com");
+    let res = ann
+        .submit(
+            "/settings/billing",
+            "/billing/controls",
+            &[
+                ("monthly_limit", "3"),
+                ("allowed_models", "gpt-4o\nclaude-3"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let (status, _, refused) = charge(
+        &app,
+        &key,
+        "llama",
+        json!({"model": "llama-3", "amount": 1_000_000}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["code"], "model_not_allowed");
+    let (status, _, _) = charge(
+        &app,
+        &key,
+        "two",
+        json!({"model": "claude-3", "amount": 2_000_000}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, refused) = charge(
+        &app,
+        &key,
+        "more",
+        json!({"model": "gpt-4o", "amount": 1_000_001}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["code"], "spend_limit_reached");
+    // Exactly up to the limit is allowed.
+    let (status, _, _) = charge(
+        &app,
+        &key,
+        "last",
+        json!({"model": "gpt-4o", "amount": 1_000_000}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.balance_of("acme").await, 7_000_000);
+
+    // A suspended workspace can't be charged.
+    app.execute("UPDATE workspaces SET status = 'suspended' WHERE slug = 'acme'")
+        .await;
+    let (status, _, refused) = charge(
+        &app,
+        &key,
+        "suspended",
+        json!({"model": "gpt-4o", "amount": 1}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{refused}");
+    assert_eq!(refused["error"]["code"], "workspace_suspended");
+    assert_eq!(app.balance_of("acme").await, 7_000_000);
+}
+
+async fn bad_requests_get_the_json_error_shape(app: TestApp) {
+    let (app, key) = funded_acme(app).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/usage/charges", app.base);
+    let body = json!({"model": "gpt-4o", "amount": 1});
+
+    let res = client.post(&url).json(&body).send().await.expect("call");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    let answer: Value = res.json().await.expect("json");
+    assert_eq!(answer["error"]["code"], "unauthorized");
+
+    let res = client
+        .post(&url)
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let answer: Value = res.json().await.expect("json");
+    assert_eq!(answer["error"]["field"], "Idempotency-Key", "{answer}");
+
+    let (status, _, answer) =
+        charge(&app, &key, "zero", json!({"model": "gpt-4o", "amount": 0})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error"]["field"], "amount", "{answer}");
+    let (status, _, answer) =
+        charge(&app, &key, "model", json!({"model": "<b>", "amount": 5})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error"]["field"], "model", "{answer}");
+
+    let res = client
+        .post(&url)
+        .bearer_auth(&key)
+        .header("Idempotency-Key", "form")
+        .body("model=gpt-4o&amount=1")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let answer: Value = res.json().await.expect("json");
+    assert_eq!(answer["error"]["code"], "unsupported_media_type");
+
+    let res = client
+        .post(&url)
+        .bearer_auth(&key)
+        .header("Idempotency-Key", "broken")
+        .header("Content-Type", "application/json")
+        .body("{\"model\":")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("ledger_entries WHERE kind = 'charge'").await, 0);
+    assert_eq!(app.balance_of("acme").await, 10_000_000);
+}
+
+async fn a_key_charges_only_its_own_workspace(app: TestApp) {
+    let (app, acme_key) = funded_acme(app).await;
+    let app = app
+        .with_user("Bob", "bob@example.com")
+        .await
+        .with_org("bob@example.com", "Beta Works", "beta")
+        .await
+        .with_project("beta", "Crawl")
+        .await
+        .with_funds("beta", "5")
+        .await;
+    let beta_key = app.add_project_key("beta", "Crawl", "platform").await;
+    let (status, _, _) = charge(
+        &app,
+        &beta_key,
+        "b-1",
+        json!({"model": "m", "amount": 1_000_000}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.balance_of("beta").await, 4_000_000);
+    assert_eq!(app.balance_of("acme").await, 10_000_000);
+    // The same idempotency key in another wallet is another charge.
+    let (status, _, answer) = charge(
+        &app,
+        &acme_key,
+        "b-1",
+        json!({"model": "m", "amount": 1_000_000}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["workspace_id"], app.workspace_id("acme").await);
+    let (_, beta_wallet) = wallet(&app, &beta_key).await;
+    assert_eq!(beta_wallet["balance"], 4_000_000);
+    assert_eq!(beta_wallet["workspace"]["name"], "Beta Works");
+
+    // A revoked key charges nothing.
+    let bob = app.browser("bob@example.com");
+    let project = app.project_id("beta", "Crawl").await;
+    let key_id = app
+        .text_value_with(
+            "SELECT id AS value FROM project_keys WHERE project_id = ?",
+            &[&project],
+        )
+        .await;
+    let page = format!("/projects/{project}");
+    let res = bob
+        .submit(&page, &format!("{page}/keys/{key_id}/revoke"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let (status, _, _) = charge(&app, &beta_key, "b-2", json!({"model": "m", "amount": 1})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = wallet(&app, &beta_key).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.balance_of("beta").await, 4_000_000);
+}
+
+/// 1 000 charges of 0.01 credits at once against 4 credits: exactly 400
+/// succeed, the rest are refused for funds, and the balance ends at 0.
+async fn concurrent_charges_never_overdraw(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_project("acme", "Search")
+        .await
+        .with_funds("acme", "4")
+        .await;
+    let key = app.add_project_key("acme", "Search", "platform").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/usage/charges", app.base);
+    let statuses: Vec<StatusCode> = futures::stream::iter(0..1000)
+        .map(|i| {
+            let request = client
+                .post(&url)
+                .bearer_auth(&key)
+                .header("Idempotency-Key", format!("race-{i}"))
+                .json(&json!({"model": "gpt-4o", "amount": 10_000}));
+            async move { request.send().await.expect("charge").status() }
+        })
+        .buffer_unordered(100)
+        .collect()
+        .await;
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PAYMENT_REQUIRED)
+        .count();
+    assert_eq!((created, refused), (400, 600), "{statuses:?}");
+    assert_eq!(app.balance_of("acme").await, 0);
+    assert_eq!(app.count("ledger_entries WHERE kind = 'charge'").await, 400);
+}
