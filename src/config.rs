@@ -63,6 +63,9 @@ pub struct Settings {
     pub argon2_iterations: u32,
     /// Days an archived organization can be restored before it is deleted.
     pub archive_retention_days: u32,
+    /// New organizations start suspended at 0 credit and become active by
+    /// themselves on their first top-up.
+    pub require_prepaid: bool,
     /// The sender of outgoing mail.
     pub mail_from: String,
     /// Days an invitation link stays valid.
@@ -171,6 +174,7 @@ impl Default for Settings {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             archive_retention_days: 30,
+            require_prepaid: false,
             mail_from: "Tenantry <no-reply@tenantry.localhost>".into(),
             invitation_ttl_days: 7,
             mail_retry_base_seconds: 30,
@@ -237,6 +241,8 @@ pub struct Config {
     pub argon2: Argon2Cost,
     /// Days an archived organization stays restorable.
     pub archive_retention_days: u32,
+    /// New organizations start suspended until their first top-up.
+    pub require_prepaid: bool,
     /// The sender of outgoing mail.
     pub mail_from: String,
     /// How long an invitation link stays valid.
@@ -358,6 +364,7 @@ impl Config {
                 iterations: settings.argon2_iterations,
             },
             archive_retention_days: settings.archive_retention_days,
+            require_prepaid: settings.require_prepaid,
             mail_from: settings.mail_from,
             invitation_ttl: chrono::Duration::days(settings.invitation_ttl_days.into()),
             mail_retry_base: std::time::Duration::from_secs(

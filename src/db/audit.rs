@@ -124,6 +124,7 @@ actions! {
     TeamUpdate => "team.update", "team";
     WalletControls => "wallet.controls", "wallet";
     WalletTopUp => "wallet.top_up", "wallet";
+    WorkspaceReactivate => "workspace.reactivate", "workspace";
 }
 
 /// What was done to what.

@@ -147,10 +147,7 @@ pub enum DebitRefusal {
 /// Reads which condition of [`debit`] failed, in the order a person
 /// would want to hear them.
 pub fn why_refused(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<DebitRefusal, DbError> {
-    let status: WorkspaceStatus = workspaces::table
-        .find(debit.workspace)
-        .select(workspaces::status)
-        .first(conn)?;
+    let status = status_of(conn, debit.workspace)?;
     if status != WorkspaceStatus::Active {
         return Ok(DebitRefusal::Inactive(status));
     }
@@ -195,6 +192,30 @@ pub fn credit(
             .returning(wallets::balance)
             .get_result(conn)?,
     )
+}
+
+/// Reactivates `workspace` if it is suspended (its wallet was funded);
+/// whether it was.
+pub fn reactivate(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        workspaces::table
+            .filter(workspaces::id.eq(workspace))
+            .filter(workspaces::status.eq(WorkspaceStatus::Suspended)),
+    )
+    .set(workspaces::status.eq(WorkspaceStatus::Active))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// The status of `workspace` as it is now (not as the request began).
+pub fn status_of(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+) -> Result<WorkspaceStatus, DbError> {
+    Ok(workspaces::table
+        .find(workspace)
+        .select(workspaces::status)
+        .first(conn)?)
 }
 
 /// A ledger entry to append.

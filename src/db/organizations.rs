@@ -24,6 +24,7 @@ pub fn create(
     creator: &UserId,
     name: &str,
     slug: &Slug,
+    status: WorkspaceStatus,
 ) -> Result<WorkspaceId, DbError> {
     let created = now();
     let workspace_id = WorkspaceId::generate();
@@ -33,7 +34,7 @@ pub fn create(
             workspaces::kind.eq(WorkspaceKind::Organization),
             workspaces::name.eq(name),
             workspaces::slug.eq(slug.as_str()),
-            workspaces::status.eq(WorkspaceStatus::Active),
+            workspaces::status.eq(status),
             workspaces::created_at.eq(created),
             workspaces::updated_at.eq(created),
         ))

@@ -11,7 +11,7 @@ use crate::db::audit::{Action, Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{AgentId, FieldErrors, ProjectId, WorkspaceId, WorkspaceKind};
-use crate::services::ServiceError;
+use crate::services::{ServiceError, billing};
 
 /// Longest agent name.
 const NAME_MAX_CHARS: usize = 100;
@@ -85,6 +85,7 @@ pub async fn start(db: &Db, scope: &Scope, id: AgentId) -> Result<String, Servic
             // next can't be used up meanwhile by a start racing this one.
             let (name, whose) = (&scope.workspace().name, "this workspace's");
             claim(conn, scope.workspace_id(), name, whose)?;
+            billing::refuse_if_suspended(conn, scope.workspace_id())?;
             check_hours(conn, scope.workspace_id(), name, whose)?;
             if let Some(parent) = &scope.workspace().parent_id {
                 claim(conn, parent, "the organization", "the organization's")?;

@@ -9,7 +9,7 @@ use crate::db::audit::{Action, Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, write_transaction};
 use crate::domain::{AppInstanceId, WorkspaceId};
-use crate::services::ServiceError;
+use crate::services::{ServiceError, billing};
 
 /// The catalogue app with this key.
 pub fn spec<'a>(catalogue: &'a [AppSpec], key: &str) -> Option<&'a AppSpec> {
@@ -40,6 +40,7 @@ pub async fn install(
                 &scope.workspace().name,
                 "this workspace's",
             )?;
+            billing::refuse_if_suspended(conn, scope.workspace_id())?;
             if let Some(parent) = &scope.workspace().parent_id {
                 claim(conn, parent, "the organization", "the organization's")?;
             }
@@ -92,6 +93,9 @@ pub async fn set_running(
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let instance = db::apps::find(conn, &scope, &id)?;
+            if running {
+                billing::refuse_if_suspended(conn, scope.workspace_id())?;
+            }
             db::apps::set_running(conn, &scope, &id, running).map_err(|_| {
                 ServiceError::Refused(if running {
                     "This app is already running."

@@ -404,6 +404,15 @@ fn credit_top_up(conn: &mut db::AnyConnection, top_up: &TopUpRow) -> Result<(), 
         },
     )?;
     db::billing::link_entry(conn, &top_up.id, &entry.id)?;
+    if db::billing::reactivate(conn, workspace)? {
+        let event = Event {
+            action: Action::WorkspaceReactivate,
+            target_id: workspace.as_str(),
+            target_label: "the workspace",
+            details: "funded by a top-up".to_owned(),
+        };
+        db::audit::record_by_system(conn, workspace, &event)?;
+    }
     let event = Event {
         action: Action::WalletTopUp,
         target_id: top_up.id.as_str(),
@@ -411,6 +420,20 @@ fn credit_top_up(conn: &mut db::AnyConnection, top_up: &TopUpRow) -> Result<(), 
         details: format!("card ending {}", top_up.card_last4),
     };
     db::audit::record_by_system(conn, workspace, &event)?;
+    Ok(())
+}
+
+/// Refuses to start agents and apps in a suspended workspace, read inside
+/// the starting transaction.
+pub fn refuse_if_suspended(
+    conn: &mut db::AnyConnection,
+    workspace: &WorkspaceId,
+) -> Result<(), ServiceError> {
+    if db::billing::status_of(conn, workspace)?.is_suspended() {
+        return Err(ServiceError::Refused(
+            "This workspace is suspended until its wallet is topped up: agents and apps won't start.",
+        ));
+    }
     Ok(())
 }
 

@@ -12,7 +12,9 @@ use crate::db::audit::{Action, Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::throttle::{KeyLimit, Reservation};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
-use crate::domain::{Email, FieldErrors, PersonName, Slug, SystemRole, WorkspaceId, WorkspaceKind};
+use crate::domain::{
+    Email, FieldErrors, PersonName, Slug, SystemRole, WorkspaceId, WorkspaceKind, WorkspaceStatus,
+};
 use crate::services::ServiceError;
 
 /// Longest description.
@@ -34,6 +36,8 @@ pub struct OrganizationService {
     pub org_create_throttle: RateLimit,
     /// Days an archived organization can be restored before it is deleted.
     pub archive_retention_days: u32,
+    /// Whether new organizations start suspended until their first top-up.
+    pub require_prepaid: bool,
 }
 
 /// What the creation form asks.
@@ -73,6 +77,7 @@ pub async fn create(
     let chosen_slug = slug.clone();
     let throttle_key = format!("org-create-ip:{}", scope.client_ip());
     let limit = service.org_create_throttle;
+    let require_prepaid = service.require_prepaid;
     let outcome = service
         .db
         .run(move |conn| {
@@ -93,12 +98,22 @@ pub async fn create(
                     Some(slug) => slug,
                     None => free_slug_for(conn, name.as_str())?,
                 };
-                let id = db::organizations::create(conn, &creator, name.as_str(), &slug)?;
+                let status = if require_prepaid {
+                    WorkspaceStatus::Suspended
+                } else {
+                    WorkspaceStatus::Active
+                };
+                let id = db::organizations::create(conn, &creator, name.as_str(), &slug, status)?;
+                let prepaid = if require_prepaid {
+                    "; suspended until its first top-up"
+                } else {
+                    ""
+                };
                 let event = Event {
                     action: Action::OrganizationCreate,
                     target_id: id.as_str(),
                     target_label: name.as_str(),
-                    details: format!("slug: {slug}"),
+                    details: format!("slug: {slug}{prepaid}"),
                 };
                 db::audit::record(conn, &id, &actor, &event)?;
                 Ok::<_, ServiceError>(id)

@@ -108,6 +108,7 @@ impl AppState {
             db: db.clone(),
             org_create_throttle: config.org_create_throttle,
             archive_retention_days: config.archive_retention_days,
+            require_prepaid: config.require_prepaid,
         };
         let members = MemberService {
             db: db.clone(),

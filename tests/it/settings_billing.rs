@@ -9,8 +9,8 @@ use serde_json::json;
 use tenantry::services::payments;
 
 use crate::api_charges::charge;
-use crate::on_both_backends;
 use crate::support::{TestApp, WEBHOOK_SECRET};
+use crate::{on_both_backends, on_both_backends_with};
 
 on_both_backends!(
     the_owner_tops_up_and_gets_a_receipt,
@@ -21,6 +21,12 @@ on_both_backends!(
     the_personal_wallet_is_at_billing,
     transactions_page_by_cursor,
 );
+
+on_both_backends_with!(prepaid; a_prepaid_organization_is_suspended_until_its_first_top_up);
+
+fn prepaid(settings: &mut tenantry::config::Settings) {
+    settings.require_prepaid = true;
+}
 
 async fn the_owner_tops_up_and_gets_a_receipt(app: TestApp) {
     let app = app.with_acme().await;
@@ -404,4 +410,73 @@ async fn transactions_page_by_cursor(app: TestApp) {
     assert_eq!(second.body.matches("<tr data-entry=").count(), 5);
     assert!(second.body.contains("call 0") && second.body.contains("Top-up"));
     assert!(second.text_of("#older").is_none());
+}
+
+async fn a_prepaid_organization_is_suspended_until_its_first_top_up(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_project("acme", "Search")
+        .await
+        .with_agent("acme", "Search", "crawler")
+        .await;
+    assert_eq!(
+        app.count("workspaces WHERE slug = 'acme' AND status = 'suspended'")
+            .await,
+        1
+    );
+    let key = app.add_project_key("acme", "Search", "platform").await;
+    let ann = app.browser("ann@example.com");
+    let banner = ann
+        .get("/")
+        .await
+        .text_of(".banner-error")
+        .unwrap_or_default();
+    assert!(banner.contains("suspended"), "{banner}");
+
+    let (status, _, refused) =
+        charge(&app, &key, "early", json!({"model": "m", "amount": 1})).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{refused}");
+    assert_eq!(refused["error"]["code"], "workspace_suspended");
+    let crawler = app
+        .text_value_with(
+            "SELECT id AS value FROM agents WHERE name = ?",
+            &["crawler"],
+        )
+        .await;
+    let start = format!("/agents/{crawler}/start");
+    let res = ann.submit("/agents", &start, &[]).await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert!(res.body.contains("suspended"), "the refusal says why");
+    let res = ann.submit("/apps", "/apps/notebook/install", &[]).await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert_eq!(app.count("app_instances").await, 0);
+    assert_eq!(app.count("agents WHERE status = 'running'").await, 0);
+
+    let res = ann
+        .submit(
+            "/settings/billing",
+            "/billing/top-up",
+            &[("amount", "5"), ("card_number", "4242424242424242")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        app.count("workspaces WHERE slug = 'acme' AND status = 'active'")
+            .await,
+        1
+    );
+    assert!(ann.get("/").await.text_of(".banner-error").is_none());
+    assert!(
+        ann.get("/audit")
+            .await
+            .body
+            .contains("workspace.reactivate")
+    );
+    let (status, _, _) = charge(&app, &key, "funded", json!({"model": "m", "amount": 1})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        ann.submit("/agents", &start, &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
 }
