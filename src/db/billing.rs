@@ -11,7 +11,7 @@ use diesel::dsl::{case_when, exists};
 use diesel::prelude::*;
 
 use super::expect_one;
-use super::schema::{ledger_entries, top_ups, wallet_models, wallets, workspaces};
+use super::schema::{daily_spend, ledger_entries, top_ups, wallet_models, wallets, workspaces};
 use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
@@ -121,6 +121,71 @@ pub fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<i64>,
         .returning(wallets::balance)
         .get_result::<i64>(conn)
         .optional()?)
+}
+
+/// Adds a charge to its day's total for its project and model. Runs after
+/// [`debit`] in the charge's transaction: the wallet row that debit
+/// locked serializes the workspace's charges, so the update-or-insert
+/// can't race another charge of the same series.
+pub fn add_daily_spend(
+    conn: &mut AnyConnection,
+    debit: &Debit<'_>,
+    day: &str,
+    project: &ProjectId,
+) -> Result<(), DbError> {
+    let series = daily_spend::table
+        .filter(daily_spend::workspace_id.eq(debit.workspace))
+        .filter(daily_spend::day.eq(day))
+        .filter(daily_spend::project_id.eq(project))
+        .filter(daily_spend::model.eq(debit.model));
+    let added = diesel::update(series)
+        .set((
+            daily_spend::amount.eq(daily_spend::amount + debit.amount.micros()),
+            daily_spend::charges.eq(daily_spend::charges + 1),
+        ))
+        .execute(conn)?;
+    if added == 0 {
+        diesel::insert_into(daily_spend::table)
+            .values((
+                daily_spend::workspace_id.eq(debit.workspace),
+                daily_spend::day.eq(day),
+                daily_spend::project_id.eq(project),
+                daily_spend::model.eq(debit.model),
+                daily_spend::amount.eq(debit.amount.micros()),
+                daily_spend::charges.eq(1_i64),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// One day's spend of one project on one model.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = daily_spend)]
+pub struct DailySpendRow {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    /// The project charged.
+    pub project_id: ProjectId,
+    /// The model charged for.
+    pub model: String,
+    /// Micro-credits charged.
+    pub amount: i64,
+    /// How many charges.
+    pub charges: i64,
+}
+
+/// The scoped workspace's daily spend from `first_day` (`YYYY-MM-DD`) on.
+pub fn daily_spend_since(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    first_day: &str,
+) -> Result<Vec<DailySpendRow>, DbError> {
+    Ok(scope
+        .daily_spend()
+        .filter(daily_spend::day.ge(first_day))
+        .select(DailySpendRow::as_select())
+        .load(conn)?)
 }
 
 /// Why a debit that changed nothing was refused, read after the fact.

@@ -289,6 +289,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    daily_spend (workspace_id, day, project_id, model) {
+        workspace_id -> Text,
+        day -> Text,
+        project_id -> Text,
+        model -> Text,
+        amount -> BigInt,
+        charges -> BigInt,
+    }
+}
+
+diesel::table! {
     top_ups (id) {
         id -> Text,
         workspace_id -> Text,
@@ -341,4 +352,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     wallet_models,
     ledger_entries,
     top_ups,
+    daily_spend,
 );

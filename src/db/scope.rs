@@ -194,6 +194,7 @@ tenant_tables!(
     app_instances,
     audit_entries,
     audit_facets,
+    daily_spend,
     invitations,
     ledger_entries,
     memberships,

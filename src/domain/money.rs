@@ -105,6 +105,14 @@ impl std::ops::Neg for Money {
     }
 }
 
+impl Money {
+    /// As a form field shows it for editing: like `Display`, without the
+    /// thousands separators, so it parses back with [`Money::parse_credits`].
+    pub fn typed(self) -> String {
+        self.to_string().replace('\u{202f}', "")
+    }
+}
+
 /// "1 234.50" credits: groups of thousands, at least two decimals, at
 /// most six (trailing zeros beyond the second dropped), "-" for a debit.
 impl fmt::Display for Money {
@@ -181,5 +189,10 @@ mod tests {
             "-1\u{202f}234\u{202f}567.89"
         );
         assert_eq!(Money::ZERO.to_string(), "0.00");
+        let big = Money::credits(1_234_567);
+        assert_eq!(
+            Money::parse_credits(&big.typed(), Money::credits(2_000_000)),
+            Ok(big)
+        );
     }
 }

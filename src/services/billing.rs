@@ -8,6 +8,8 @@
 //! monthly limit, allowed model, workspace active) and its entry; a
 //! top-up is credited only by the provider's signed notification, once.
 
+use std::collections::HashMap;
+
 use sha2::{Digest, Sha256};
 
 use crate::db::audit::{Action, Actor, Event};
@@ -203,7 +205,10 @@ pub async fn charge(db: &Db, presented: &str, input: ChargeInput) -> Result<Char
         let key = projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)?;
         let workspace = key.workspace_id;
         let digest = digest(&key.project_id, &charge);
-        let month = current_month();
+        let (month, today) = (
+            current_month(),
+            chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        );
         let debit = Debit {
             workspace: &workspace,
             amount: charge.amount,
@@ -214,6 +219,7 @@ pub async fn charge(db: &Db, presented: &str, input: ChargeInput) -> Result<Char
             let Some(balance_after) = db::billing::debit(conn, &debit)? else {
                 return Ok(Err(db::billing::why_refused(conn, &debit)?));
             };
+            db::billing::add_daily_spend(conn, &debit, &today, &key.project_id)?;
             let entry = db::billing::enter(
                 conn,
                 &NewEntry {
@@ -522,14 +528,30 @@ fn parse_models(typed: &str, errors: &mut FieldErrors) -> Option<Vec<String>> {
     (!models.is_empty()).then_some(models)
 }
 
-/// What the billing page shows: the wallet, its allowed models and a page
-/// of entries (one more than shown, to know whether there is a next page).
+/// What the billing page shows.
+pub struct Overview {
+    /// The wallet.
+    pub wallet: WalletRow,
+    /// Its allowed models (empty: every model).
+    pub models: Vec<String>,
+    /// A page of entries, one more than shown (so a next page costs no count).
+    pub entries: Vec<EntryRow>,
+    /// Spend per day, project and model since the chart's first day.
+    pub daily_spend: Vec<db::billing::DailySpendRow>,
+    /// The names of the workspace's projects (a project since deleted or
+    /// moved away has none).
+    pub project_names: HashMap<ProjectId, String>,
+}
+
+/// Reads what the billing page shows: the wallet, its controls, a page of
+/// the ledger and the daily spend from `first_day` on.
 pub async fn overview(
     db: &Db,
     scope: &Scope,
     after: Option<db::billing::EntryCursor>,
     page_size: i64,
-) -> Result<(WalletRow, Vec<String>, Vec<EntryRow>), ServiceError> {
+    first_day: String,
+) -> Result<Overview, ServiceError> {
     let scope = scope.clone();
     Ok(db
         .run(move |conn| {
@@ -540,7 +562,23 @@ pub async fn overview(
                 Vec::new()
             };
             let entries = db::billing::entries(conn, &scope, after.as_ref(), page_size + 1)?;
-            Ok::<_, db::DbError>((wallet, models, entries))
+            let daily_spend = db::billing::daily_spend_since(conn, &scope, &first_day)?;
+            let charged = entries.iter().any(|e| e.project_id.is_some());
+            let project_names = if daily_spend.is_empty() && !charged {
+                HashMap::new()
+            } else {
+                db::projects::all(conn, &scope)?
+                    .into_iter()
+                    .map(|p| (p.id, p.name))
+                    .collect()
+            };
+            Ok::<_, db::DbError>(Overview {
+                wallet,
+                models,
+                entries,
+                daily_spend,
+                project_names,
+            })
         })
         .await?)
 }

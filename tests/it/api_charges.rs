@@ -91,7 +91,23 @@ async fn a_charge_debits_the_keys_wallet_and_answers_the_new_balance(app: TestAp
     let row = page
         .text_of("#transactions-table tr[data-kind=\"charge\"]")
         .unwrap_or_default();
-    assert!(row.contains("chat turn") && row.contains("-1.50"), "{row}");
+    assert!(
+        row.contains("chat turn") && row.contains("Search") && row.contains("-1.50"),
+        "{row}"
+    );
+    // And in today's bar of the spend charts, by project and by model.
+    let by_project = page.text_of("#spend-chart .legend").unwrap_or_default();
+    assert!(
+        by_project.contains("Search") && by_project.contains("1.50"),
+        "{by_project}"
+    );
+    let by_model = page.text_of("#spend-by-model .legend").unwrap_or_default();
+    assert!(by_model.contains("gpt-4o"), "{by_model}");
+    assert_eq!(
+        page.body.matches("<rect").count() - 2,
+        2,
+        "one bar in each chart"
+    );
 }
 
 async fn a_repeated_charge_is_answered_once_and_a_reused_key_is_refused(app: TestApp) {

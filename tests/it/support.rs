@@ -415,6 +415,15 @@ impl TestApp {
             unbalanced, 0,
             "wallets whose balance is negative or not the sum of their ledger"
         );
+        let off_the_books = futures::executor::block_on(self.count(
+            "wallets w WHERE COALESCE((SELECT SUM(d.amount) FROM daily_spend d \
+             WHERE d.workspace_id = w.workspace_id), 0) <> COALESCE((SELECT -SUM(e.amount) \
+             FROM ledger_entries e WHERE e.workspace_id = w.workspace_id AND e.kind = 'charge'), 0)",
+        ));
+        assert_eq!(
+            off_the_books, 0,
+            "wallets whose daily spend is not the sum of their charges"
+        );
         let walletless = futures::executor::block_on(self.count(
             "workspaces s WHERE NOT EXISTS (SELECT 1 FROM wallets w WHERE w.workspace_id = s.id)",
         ));

@@ -4,21 +4,25 @@
 //! `billing.manage`, the top-up and spend-control forms. Seeing it needs
 //! `billing.read`. `/billing/receipts/{id}` is a top-up's printable receipt.
 
+use std::collections::HashMap;
+
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::billing::{EntryCursor, EntryRow, TopUpRow};
+use crate::db::billing::{DailySpendRow, EntryCursor, EntryRow, TopUpRow};
 use crate::db::scope::Scope;
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
-use crate::domain::{FieldErrors, LedgerEntryId, LedgerKind, Money, Permission, TopUpId};
+use crate::domain::{
+    FieldErrors, LedgerEntryId, LedgerKind, Money, Permission, ProjectId, TopUpId,
+};
 use crate::services::ServiceError;
-use crate::services::billing::{self, ControlsInput, TopUpInput, TopUpOutcome};
-use crate::services::payments::TEST_CARDS;
+use crate::services::billing::{self, ControlsInput, Overview, TopUpInput, TopUpOutcome};
 use crate::web::AppState;
+use crate::web::charts::{self, DailyChart};
 use crate::web::csrf::ScopedForm;
 use crate::web::error::AppError;
 use crate::web::page::{PAGE_SIZE, Page, cursor_page, render_with_status, see_other};
@@ -30,6 +34,9 @@ use crate::web::session::{FlashLevel, SessionData};
 #[template(path = "settings/billing.html")]
 pub struct BillingPage {
     page: Page,
+    by_project: DailyChart,
+    by_model: DailyChart,
+    first_day: String,
     balance: Money,
     spent: Money,
     limit: Option<Money>,
@@ -46,12 +53,21 @@ pub struct BillingPage {
 pub struct EntryView {
     row: EntryRow,
     at: UtcMinute,
+    /// The charged project's name, if it is still in this workspace.
+    project: Option<String>,
 }
 
 impl EntryView {
-    fn of(row: EntryRow) -> Self {
+    fn of(row: EntryRow, project_names: &HashMap<ProjectId, String>) -> Self {
+        let project = row.project_id.as_ref().map(|id| {
+            project_names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| GONE.to_owned())
+        });
         Self {
             at: UtcMinute(row.created_at),
+            project,
             row,
         }
     }
@@ -84,11 +100,6 @@ impl BillingPage {
     fn spent_percent(&self) -> i64 {
         self.limit
             .map_or(0, |limit| limit.percent_of_this(self.spent).min(100))
-    }
-
-    /// The sandbox's test cards, for the hint under the form.
-    fn test_cards(&self) -> &'static [(&'static str, Option<&'static str>)] {
-        TEST_CARDS
     }
 }
 
@@ -125,6 +136,42 @@ fn parse_cursor(text: &str) -> Option<EntryCursor> {
     })
 }
 
+/// How a charged project reads once deleted or moved to another workspace.
+const GONE: &str = "A deleted or moved project";
+
+/// Days the spend charts cover, today included.
+const CHART_DAYS: usize = 30;
+
+/// Daily spend over the chart's days, stacked by project and by model.
+fn spend_charts(
+    overview: &Overview,
+    first_day: chrono::NaiveDate,
+) -> Result<(DailyChart, DailyChart), AppError> {
+    let points = |key: fn(&DailySpendRow) -> String| {
+        overview.daily_spend.iter().filter_map(move |row| {
+            let day = chrono::NaiveDate::parse_from_str(&row.day, "%Y-%m-%d").ok()?;
+            let index = usize::try_from((day - first_day).num_days()).ok()?;
+            Some((index, key(row), row.amount))
+        })
+    };
+    let names = &overview.project_names;
+    let projects = charts::group(
+        CHART_DAYS,
+        points(|row| row.project_id.as_str().to_owned()),
+        |id| {
+            names
+                .iter()
+                .find(|(project, _)| project.as_str() == id)
+                .map_or_else(|| GONE.to_owned(), |(_, name)| name.clone())
+        },
+    );
+    let models = charts::group(CHART_DAYS, points(|row| row.model.clone()), str::to_owned);
+    Ok((
+        charts::daily(CHART_DAYS, projects)?,
+        charts::daily(CHART_DAYS, models)?,
+    ))
+}
+
 /// The typed forms and their errors, when a form is shown again.
 #[derive(Default)]
 struct Typed {
@@ -133,29 +180,63 @@ struct Typed {
     errors: FieldErrors,
 }
 
+impl Typed {
+    /// 422 when a form is shown again with its errors.
+    fn status(&self) -> StatusCode {
+        if self.errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+}
+
+/// One page of the ledger and the link to the next.
+fn ledger_page(
+    rows: Vec<EntryRow>,
+    project_names: &HashMap<ProjectId, String>,
+    scope: &Scope,
+) -> (Vec<EntryView>, Option<String>) {
+    let views = rows
+        .into_iter()
+        .map(|row| EntryView::of(row, project_names))
+        .collect();
+    cursor_page(views, billing_path(scope), &[], "before", cursor_of)
+}
+
+/// The page's data, and the first day its charts show.
+async fn load(
+    state: &AppState,
+    scope: &Scope,
+    before: Option<&str>,
+) -> Result<(Overview, chrono::NaiveDate), AppError> {
+    let first_day = chrono::Utc::now().date_naive() - chrono::Days::new(CHART_DAYS as u64 - 1);
+    let first = first_day.format("%Y-%m-%d").to_string();
+    let after = before.and_then(parse_cursor);
+    let overview = billing::overview(&state.db, scope, after, PAGE_SIZE, first).await?;
+    Ok((overview, first_day))
+}
+
 async fn render(
     state: &AppState,
     page: Page,
     before: Option<&str>,
     typed: Typed,
 ) -> Result<HttpResponse, AppError> {
-    let after = before.and_then(parse_cursor);
-    let (wallet, models, rows) =
-        billing::overview(&state.db, &page.scope, after, PAGE_SIZE).await?;
-    let views = rows.into_iter().map(EntryView::of).collect();
-    let path = billing_path(&page.scope);
-    let (entries, older_href) = cursor_page(views, path, &[], "before", cursor_of);
+    let (overview, first_day) = load(state, &page.scope, before).await?;
+    let (by_project, by_model) = spend_charts(&overview, first_day)?;
+    let (entries, older_href) = ledger_page(overview.entries, &overview.project_names, &page.scope);
+    let (wallet, models) = (overview.wallet, overview.models);
     let limit = wallet.monthly_spend_limit.map(Money::from_micros);
+    let status = typed.status();
     let controls = typed.controls.unwrap_or_else(|| ControlsInput {
-        monthly_limit: limit.map(|l| l.to_string()).unwrap_or_default(),
+        monthly_limit: limit.map(Money::typed).unwrap_or_default(),
         allowed_models: models.join("\n"),
     });
-    let status = if typed.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let body = BillingPage {
+        by_project,
+        by_model,
+        first_day: first_day.format("%-d %b").to_string(),
         can_manage: page.scope.can(Permission::BillingManage),
         balance: Money::from_micros(wallet.balance),
         spent: wallet.spent_in(&billing::current_month()),
