@@ -12,6 +12,7 @@ mod agents;
 mod api_charges;
 mod apps;
 mod audit;
+mod browser_billing;
 mod browser_contrast;
 mod browser_invitations;
 mod browser_organizations;
