@@ -127,8 +127,9 @@ overdrafts() {
 
 cat >"$WORK/charge.lua" <<'EOF'
 -- A charge of one micro-credit with an Idempotency-Key no other request uses.
-local counter, thread_tag = 0, tostring(math.random(1, 1e9))
-function init(args) thread_tag = args[1] .. "-" .. tostring(math.random(1, 1e9)) end
+local counter, thread_tag, threads = 0, "", 0
+function setup(thread) threads = threads + 1; thread:set("tag", threads) end
+function init(args) thread_tag = tostring(tag) .. "-" .. tostring(os.time()) end
 wrk.method = "POST"
 wrk.body = '{"model":"bench-model","amount":1,"description":"bench"}'
 wrk.headers["Content-Type"] = "application/json"

@@ -691,9 +691,18 @@ fn sqlite_path(url: &str) -> String {
     url.strip_prefix("sqlite://").unwrap_or(url).to_owned()
 }
 
+/// SQLite takes one writer at a time. Writers of this process queue here
+/// before `BEGIN IMMEDIATE`, and the next is woken the moment the last
+/// commits; left to SQLite's busy handler they would poll with sleeps of
+/// up to 100 ms, which made a burst of charges wait up to half a second.
+/// (One gate per process: a process serves one SQLite database; the tests,
+/// which run many, only queue their writes a little longer.)
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `work` in one write transaction. On SQLite the transaction begins
-/// IMMEDIATE: a deferred one that later upgrades to a write fails at once
-/// with SQLITE_BUSY instead of waiting for `busy_timeout`.
+/// IMMEDIATE (a deferred one that later upgrades to a write fails at once
+/// with SQLITE_BUSY instead of waiting for `busy_timeout`), after the
+/// process's other writers (see [`SQLITE_WRITER`]).
 pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
 where
     E: From<DbError>,
@@ -713,6 +722,9 @@ where
             .transaction(|conn| work(conn).map_err(TxError::Work))
             .map_err(TxError::into_inner);
     }
+    let _writer = SQLITE_WRITER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
         .map_err(|e| E::from(e.into()))?;
     let outcome = work(conn);

@@ -277,6 +277,9 @@ pub struct KeyLookup {
     pub workspace_name: String,
     /// Personal, organization or team.
     pub workspace_kind: WorkspaceKind,
+    /// When it was last presented (noted at most once a minute).
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub last_used_at: Option<NaiveDateTime>,
 }
 
 /// The live key with this prefix, from any workspace: the key itself is
@@ -295,13 +298,15 @@ pub fn key_by_prefix(conn: &mut AnyConnection, prefix: &str) -> Result<Option<Ke
             workspaces::id,
             workspaces::name,
             workspaces::kind,
+            project_keys::last_used_at,
         ))
         .first(conn)
         .optional()?)
 }
 
 /// Notes that a key was presented, at most once a minute per key (a
-/// busy key doesn't turn every call into a write).
+/// busy key doesn't turn every call into a write; callers skip the call
+/// when the lookup's `last_used_at` is recent, so no write lock is taken).
 pub fn touch_key(conn: &mut AnyConnection, id: &ProjectKeyId) -> Result<(), DbError> {
     let at = now();
     let a_minute_ago = at - chrono::Duration::minutes(1);

@@ -255,7 +255,10 @@ pub fn key_in(
     if !same_digest(&found.secret_hash, &hash_key(presented)) {
         return Ok(None);
     }
-    db::projects::touch_key(conn, &found.id)?;
+    let a_minute_ago = db::now() - chrono::Duration::minutes(1);
+    if found.last_used_at.is_none_or(|at| at < a_minute_ago) {
+        db::projects::touch_key(conn, &found.id)?;
+    }
     Ok(Some(found))
 }
 
