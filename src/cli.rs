@@ -33,6 +33,32 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage coupons, which workspaces redeem on their billing page.
+    Coupon {
+        #[command(subcommand)]
+        command: CouponCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CouponCommand {
+    /// Create a coupon; each workspace may redeem it once.
+    Create {
+        /// The code people type (letters, digits, hyphens; stored in capitals).
+        #[arg(long)]
+        code: String,
+        /// Credits it adds, e.g. 50 or 12.5.
+        #[arg(long)]
+        credits: String,
+        /// Last day it may be redeemed, YYYY-MM-DD (UTC); none by default.
+        #[arg(long)]
+        expires: Option<String>,
+        /// How many workspaces may redeem it; any number by default.
+        #[arg(long)]
+        max_redemptions: Option<i32>,
+    },
+    /// List coupons with their redemptions.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -86,7 +112,60 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => create_user(config, &email, &name, password_stdin),
+        Command::Coupon { command } => coupon(&config, command),
     }
+}
+
+fn coupon(config: &Config, command: CouponCommand) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url, 1)?;
+    db.migrate()?;
+    let mut conn = db.connection()?;
+    match command {
+        CouponCommand::Create {
+            code,
+            credits,
+            expires,
+            max_redemptions,
+        } => {
+            let coupon = crate::services::billing::NewCoupon {
+                code: &code,
+                credits: &credits,
+                expires: expires.as_deref(),
+                max_redemptions,
+            };
+            let code = crate::services::billing::create_coupon(&mut conn, &coupon).map_err(
+                |e| match e {
+                    crate::services::ServiceError::Invalid(errors) => anyhow::anyhow!(
+                        "{}",
+                        errors
+                            .iter()
+                            .map(|(field, message)| format!("--{field}: {message}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    other => anyhow::anyhow!(other),
+                },
+            )?;
+            println!("created coupon {code}");
+        }
+        CouponCommand::List => {
+            for c in db::billing::coupons(&mut conn)? {
+                println!(
+                    "{}\t{} credits\t{} of {} redeemed\texpires {}",
+                    c.code,
+                    crate::domain::Money::from_micros(c.amount),
+                    c.redemptions,
+                    c.max_redemptions
+                        .map_or("unlimited".to_owned(), |n| n.to_string()),
+                    c.expires_at
+                        .map_or("never".to_owned(), |at| crate::domain::time::format_time(
+                            &at
+                        )),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Migrates, then serves until interrupted.

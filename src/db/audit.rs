@@ -123,6 +123,8 @@ actions! {
     TeamRestore => "team.restore", "team";
     TeamUpdate => "team.update", "team";
     WalletControls => "wallet.controls", "wallet";
+    WalletCoupon => "wallet.coupon", "wallet";
+    WalletTransfer => "wallet.transfer", "wallet";
     WalletTopUp => "wallet.top_up", "wallet";
     WorkspaceReactivate => "workspace.reactivate", "workspace";
 }

@@ -11,7 +11,9 @@ use diesel::dsl::{case_when, exists};
 use diesel::prelude::*;
 
 use super::expect_one;
-use super::schema::{daily_spend, ledger_entries, top_ups, wallet_models, wallets, workspaces};
+use super::schema::{
+    coupons, daily_spend, ledger_entries, top_ups, wallet_models, wallets, workspaces,
+};
 use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
@@ -257,6 +259,104 @@ pub fn credit(
             .returning(wallets::balance)
             .get_result(conn)?,
     )
+}
+
+/// Takes `amount` from the wallet of `workspace` if its balance covers
+/// it (a move of funds, not a charge: no spend controls apply); the
+/// balance after, or `None` when it doesn't.
+pub fn withdraw(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    amount: Money,
+) -> Result<Option<i64>, DbError> {
+    Ok(diesel::update(
+        wallets::table
+            .filter(wallets::workspace_id.eq(workspace))
+            .filter(wallets::balance.ge(amount.micros())),
+    )
+    .set((
+        wallets::balance.eq(wallets::balance - amount.micros()),
+        wallets::updated_at.eq(now()),
+    ))
+    .returning(wallets::balance)
+    .get_result(conn)
+    .optional()?)
+}
+
+/// A coupon as an operator lists it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = coupons)]
+pub struct CouponRow {
+    /// The code people type (stored in capitals).
+    pub code: String,
+    /// Micro-credits it adds.
+    pub amount: i64,
+    /// After this it can't be redeemed.
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub expires_at: Option<NaiveDateTime>,
+    /// How many workspaces may redeem it (`None`: any number).
+    pub max_redemptions: Option<i32>,
+    /// How many have.
+    pub redemptions: i32,
+}
+
+/// Creates a coupon; a taken code is `Conflict`.
+pub fn create_coupon(
+    conn: &mut AnyConnection,
+    code: &str,
+    amount: Money,
+    expires_at: Option<NaiveDateTime>,
+    max_redemptions: Option<i32>,
+) -> Result<(), DbError> {
+    diesel::insert_into(coupons::table)
+        .values((
+            coupons::code.eq(code),
+            coupons::amount.eq(amount.micros()),
+            coupons::expires_at.eq(expires_at),
+            coupons::max_redemptions.eq(max_redemptions),
+            coupons::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every coupon, newest first.
+pub fn coupons(conn: &mut AnyConnection) -> Result<Vec<CouponRow>, DbError> {
+    Ok(coupons::table
+        .order(coupons::created_at.desc())
+        .select(CouponRow::as_select())
+        .load(conn)?)
+}
+
+/// Counts one more redemption of `code` if it exists, hasn't expired and
+/// isn't used up (one conditional update; concurrent redemptions queue on
+/// the row); returns its amount, or `None`.
+pub fn claim_coupon(conn: &mut AnyConnection, code: &str) -> Result<Option<Money>, DbError> {
+    let at = now();
+    let claimed: Option<i64> = diesel::update(
+        coupons::table
+            .filter(coupons::code.eq(code))
+            .filter(coupons::expires_at.is_null().or(coupons::expires_at.gt(at)))
+            .filter(
+                coupons::max_redemptions
+                    .is_null()
+                    .or(coupons::redemptions.nullable().lt(coupons::max_redemptions)),
+            ),
+    )
+    .set(coupons::redemptions.eq(coupons::redemptions + 1))
+    .returning(coupons::amount)
+    .get_result(conn)
+    .optional()?;
+    Ok(claimed.map(Money::from_micros))
+}
+
+/// The coupon with this code, if any (to say why a claim failed).
+pub fn coupon(conn: &mut AnyConnection, code: &str) -> Result<Option<CouponRow>, DbError> {
+    Ok(coupons::table
+        .find(code)
+        .select(CouponRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Reactivates `workspace` if it is suspended (its wallet was funded);

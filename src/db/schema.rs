@@ -300,6 +300,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    coupons (code) {
+        code -> Text,
+        amount -> BigInt,
+        expires_at -> Nullable<Timestamp>,
+        max_redemptions -> Nullable<Integer>,
+        redemptions -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     top_ups (id) {
         id -> Text,
         workspace_id -> Text,
@@ -353,4 +364,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_entries,
     top_ups,
     daily_spend,
+    coupons,
 );

@@ -17,7 +17,8 @@ use crate::db::billing::{Debit, DebitRefusal, EntryRow, NewEntry, TopUpRow, Wall
 use crate::db::scope::Scope;
 use crate::db::{self, Db, UniqueKey, write_transaction};
 use crate::domain::{
-    FieldErrors, LedgerKind, Money, ProjectId, TopUpId, TopUpStatus, WorkspaceId, WorkspaceStatus,
+    FieldErrors, LedgerKind, Money, Permission, ProjectId, TopUpId, TopUpStatus, UserId,
+    WorkspaceId, WorkspaceStatus,
 };
 use crate::services::ServiceError;
 use crate::services::payments::{self, Card, PaymentProvider};
@@ -390,35 +391,63 @@ pub async fn receive_notification(
     .await
 }
 
-fn credit_top_up(conn: &mut db::AnyConnection, top_up: &TopUpRow) -> Result<(), ServiceError> {
-    let amount = Money::from_micros(top_up.amount);
-    let workspace = &top_up.workspace_id;
-    let balance_after = db::billing::credit(conn, workspace, amount)?;
+/// A credit to a wallet: the money, its ledger entry's key and words.
+struct Credit<'a> {
+    workspace: &'a WorkspaceId,
+    kind: LedgerKind,
+    amount: Money,
+    idempotency_key: &'a str,
+    description: &'a str,
+    user: Option<&'a UserId>,
+}
+
+/// Adds money to a wallet with its ledger entry and, if the workspace was
+/// suspended, reactivates it (audited as Tenantry's doing): what every
+/// top-up, coupon and transfer in does, inside the caller's transaction.
+fn credit(conn: &mut db::AnyConnection, credit: &Credit<'_>) -> Result<EntryRow, ServiceError> {
+    let balance_after = db::billing::credit(conn, credit.workspace, credit.amount)?;
     let entry = db::billing::enter(
         conn,
         &NewEntry {
+            workspace: credit.workspace,
+            kind: credit.kind,
+            amount: credit.amount,
+            balance_after,
+            idempotency_key: credit.idempotency_key,
+            request_digest: credit.idempotency_key,
+            project: None,
+            model: None,
+            description: credit.description,
+            user: credit.user,
+        },
+    )?;
+    if db::billing::reactivate(conn, credit.workspace)? {
+        let event = Event {
+            action: Action::WorkspaceReactivate,
+            target_id: credit.workspace.as_str(),
+            target_label: "the workspace",
+            details: format!("its wallet was funded ({})", credit.description),
+        };
+        db::audit::record_by_system(conn, credit.workspace, &event)?;
+    }
+    Ok(entry)
+}
+
+fn credit_top_up(conn: &mut db::AnyConnection, top_up: &TopUpRow) -> Result<(), ServiceError> {
+    let amount = Money::from_micros(top_up.amount);
+    let workspace = &top_up.workspace_id;
+    let entry = credit(
+        conn,
+        &Credit {
             workspace,
             kind: LedgerKind::TopUp,
             amount,
-            balance_after,
             idempotency_key: &format!("top_up:{}", top_up.id.as_str()),
-            request_digest: top_up.id.as_str(),
-            project: None,
-            model: None,
             description: &format!("Top-up, card ending {}", top_up.card_last4),
             user: None,
         },
     )?;
     db::billing::link_entry(conn, &top_up.id, &entry.id)?;
-    if db::billing::reactivate(conn, workspace)? {
-        let event = Event {
-            action: Action::WorkspaceReactivate,
-            target_id: workspace.as_str(),
-            target_label: "the workspace",
-            details: "funded by a top-up".to_owned(),
-        };
-        db::audit::record_by_system(conn, workspace, &event)?;
-    }
     let event = Event {
         action: Action::WalletTopUp,
         target_id: top_up.id.as_str(),
@@ -439,6 +468,278 @@ pub fn refuse_if_suspended(
         return Err(ServiceError::Refused(
             "This workspace is suspended until its wallet is topped up: agents and apps won't start.",
         ));
+    }
+    Ok(())
+}
+
+/// A coupon code as typed, normalised: letters, digits and hyphens, in
+/// capitals.
+pub fn coupon_code(typed: &str) -> Result<String, &'static str> {
+    let code = typed.trim().to_uppercase();
+    let well_formed = (3..=40).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if well_formed {
+        Ok(code)
+    } else {
+        Err("Enter the coupon's code: 3 to 40 letters, digits and hyphens.")
+    }
+}
+
+/// A coupon as an operator asks for it on the command line.
+pub struct NewCoupon<'a> {
+    /// The code, as typed.
+    pub code: &'a str,
+    /// Credits, as typed.
+    pub credits: &'a str,
+    /// Last day it may be redeemed (`YYYY-MM-DD`, through the end of that
+    /// day UTC).
+    pub expires: Option<&'a str>,
+    /// How many workspaces may redeem it.
+    pub max_redemptions: Option<i32>,
+}
+
+/// Creates a coupon (the CLI's `tenantry coupon create`); returns its code.
+pub fn create_coupon(
+    conn: &mut db::AnyConnection,
+    coupon: &NewCoupon<'_>,
+) -> Result<String, ServiceError> {
+    let mut errors = FieldErrors::new();
+    let code = errors.check("code", coupon_code(coupon.code));
+    let amount = errors.check("credits", Money::parse_credits(coupon.credits, MAX_TOP_UP));
+    let expires_at = match coupon.expires {
+        None => None,
+        Some(day) => errors
+            .check(
+                "expires",
+                chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                    .map_err(|_| "Give the last day as YYYY-MM-DD."),
+            )
+            .and_then(|day| day.succ_opt())
+            .map(|day| day.and_time(chrono::NaiveTime::MIN)),
+    };
+    if coupon.max_redemptions.is_some_and(|n| n < 1) {
+        errors.add("max-redemptions", "Allow at least one redemption.");
+    }
+    let (Some(code), Some(amount)) = (code, amount) else {
+        return Err(ServiceError::Invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    db::billing::create_coupon(conn, &code, amount, expires_at, coupon.max_redemptions).map_err(
+        |e| match e {
+            db::DbError::Conflict(_) => ServiceError::invalid("code", "A coupon has this code."),
+            other => other.into(),
+        },
+    )?;
+    Ok(code)
+}
+
+/// Redeems a coupon into the scoped wallet: at most once per workspace,
+/// within its expiry and its number of redemptions, in one transaction
+/// with its ledger entry and audit entry. Returns what it added.
+pub async fn redeem_coupon(db: &Db, scope: &Scope, typed: &str) -> Result<Money, ServiceError> {
+    let code = coupon_code(typed).map_err(|m| ServiceError::invalid("code", m))?;
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    let outcome = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let Some(amount) = db::billing::claim_coupon(conn, &code)? else {
+                    return Err(why_not_redeemable(conn, &code)?);
+                };
+                let description = format!("Coupon {code}");
+                credit(
+                    conn,
+                    &Credit {
+                        workspace: scope.workspace_id(),
+                        kind: LedgerKind::Coupon,
+                        amount,
+                        idempotency_key: &format!("coupon:{code}"),
+                        description: &description,
+                        user: Some(scope.user_id()),
+                    },
+                )?;
+                let event = Event {
+                    action: Action::WalletCoupon,
+                    target_id: &code,
+                    target_label: &description,
+                    details: format!("{amount} credits"),
+                };
+                db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
+                Ok(amount)
+            })
+        })
+        .await;
+    match outcome {
+        Err(e) if e.is_conflict_on(&UniqueKey::LedgerIdempotencyKey) => Err(ServiceError::invalid(
+            "code",
+            "This workspace has already redeemed this coupon.",
+        )),
+        other => other,
+    }
+}
+
+fn why_not_redeemable(
+    conn: &mut db::AnyConnection,
+    code: &str,
+) -> Result<ServiceError, ServiceError> {
+    let message = match db::billing::coupon(conn, code)? {
+        None => "No coupon has this code: check it for typos.".to_owned(),
+        Some(coupon) => match coupon.expires_at {
+            Some(at) if at <= db::now() => {
+                format!(
+                    "This coupon expired on {}.",
+                    crate::domain::time::format_time(&at)
+                )
+            }
+            _ => "This coupon has been redeemed as often as it may be.".to_owned(),
+        },
+    };
+    let mut errors = FieldErrors::new();
+    errors.add("code", message);
+    Ok(ServiceError::Invalid(errors))
+}
+
+/// A move of funds from an organization's wallet to one of its teams'.
+#[derive(Debug, Clone, Default)]
+pub struct TransferInput {
+    /// The team, as the form's menu names it.
+    pub team_id: String,
+    /// Credits, as typed.
+    pub amount: String,
+    /// A key the form was rendered with: submitting it twice moves once.
+    pub transfer_key: String,
+}
+
+/// Moves funds from the scoped organization's wallet to a team's, in one
+/// transaction with both ledger entries and both audit entries. Needs
+/// `billing.manage` in both; money never moves out of a personal wallet
+/// or into another organization. Returns the team's name and the amount.
+pub async fn transfer_to_team(
+    db: &Db,
+    scope: &Scope,
+    input: &TransferInput,
+) -> Result<(String, Money), ServiceError> {
+    let team = team_to_fund(scope, &input.team_id)?;
+    let mut errors = FieldErrors::new();
+    let amount = errors.check(
+        "transfer_amount",
+        Money::parse_credits(&input.amount, MAX_TOP_UP),
+    );
+    let key = uuid::Uuid::parse_str(input.transfer_key.trim()).ok();
+    let (Some(amount), Some(key)) = (amount, key) else {
+        if errors.is_empty() {
+            errors.add(
+                "transfer_amount",
+                "This form is stale: reload the page and try again.",
+            );
+        }
+        return Err(ServiceError::Invalid(errors));
+    };
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    let name = team.name.clone();
+    let outcome = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                move_funds(
+                    conn,
+                    &scope,
+                    &actor,
+                    &team,
+                    amount,
+                    &format!("transfer:{key}"),
+                )
+            })
+        })
+        .await;
+    match outcome {
+        Ok(()) => Ok((name, amount)),
+        // The same form submitted twice: the first moved the funds.
+        Err(e) if e.is_conflict_on(&UniqueKey::LedgerIdempotencyKey) => Ok((name, amount)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The team `typed` names, if it is a team of the scoped organization
+/// whose billing the user may manage.
+fn team_to_fund(
+    scope: &Scope,
+    typed: &str,
+) -> Result<crate::db::workspaces::WorkspaceAccess, ServiceError> {
+    scope.require(Permission::BillingManage)?;
+    if scope.workspace().kind != crate::domain::WorkspaceKind::Organization {
+        return Err(ServiceError::Refused(
+            "Funds move only from an organization's wallet to its teams' wallets, \
+             never out of a personal or a team's wallet.",
+        ));
+    }
+    let team = WorkspaceId::parse(typed)
+        .and_then(|id| scope.accessible(&id).cloned())
+        .filter(|team| team.parent_id.as_ref() == Some(scope.workspace_id()))
+        .ok_or_else(|| {
+            ServiceError::invalid("team_id", "Choose one of this organization's teams.")
+        })?;
+    if !crate::db::scope::role_permissions(&team).contains(Permission::BillingManage) {
+        return Err(ServiceError::invalid(
+            "team_id",
+            "Your role in this team doesn't allow managing its billing.",
+        ));
+    }
+    Ok(team)
+}
+
+fn move_funds(
+    conn: &mut db::AnyConnection,
+    scope: &Scope,
+    actor: &Actor,
+    team: &crate::db::workspaces::WorkspaceAccess,
+    amount: Money,
+    key: &str,
+) -> Result<(), ServiceError> {
+    let organization = scope.workspace_id();
+    let Some(balance_after) = db::billing::withdraw(conn, organization, amount)? else {
+        let held = Money::from_micros(db::billing::wallet(conn, scope)?.balance);
+        return Err(ServiceError::invalid(
+            "transfer_amount",
+            &format!("The organization's wallet holds {held} credits."),
+        ));
+    };
+    let out = format!("To team {}", team.name);
+    db::billing::enter(
+        conn,
+        &NewEntry {
+            workspace: organization,
+            kind: LedgerKind::TransferOut,
+            amount: -amount,
+            balance_after,
+            idempotency_key: key,
+            request_digest: key,
+            project: None,
+            model: None,
+            description: &out,
+            user: Some(scope.user_id()),
+        },
+    )?;
+    let into = format!("From the organization {}", scope.workspace().name);
+    credit(
+        conn,
+        &Credit {
+            workspace: &team.workspace_id,
+            kind: LedgerKind::TransferIn,
+            amount,
+            idempotency_key: key,
+            description: &into,
+            user: Some(scope.user_id()),
+        },
+    )?;
+    for (workspace, words) in [(organization, &out), (&team.workspace_id, &into)] {
+        let event = Event {
+            action: Action::WalletTransfer,
+            target_id: team.workspace_id.as_str(),
+            target_label: words,
+            details: format!("{amount} credits"),
+        };
+        db::audit::record(conn, workspace, actor, &event)?;
     }
     Ok(())
 }

@@ -148,6 +148,8 @@ routes! {
     get  "/billing"                               => billing::index,       Scoped;
     post "/billing/top-up"                        => billing::top_up,      Scoped;
     post "/billing/controls"                      => billing::set_controls, Scoped;
+    post "/billing/coupon"                        => billing::redeem_coupon, Scoped;
+    post "/billing/transfer"                      => billing::transfer,    Scoped;
     get  "/billing/receipts/{id}"                 => billing::receipt,     Scoped;
     get  "/api/v1/key"                            => api::key::key,        Key;
     post "/api/v1/usage/charges"                  => api::charges::create, Key;

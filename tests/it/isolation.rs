@@ -228,6 +228,16 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/billing/receipts/{id}",
         Probe::RowPage(Target::TopUp),
     ),
+    (
+        "POST",
+        "/billing/coupon",
+        Probe::Form(&[("code", "SPRING-50")]),
+    ),
+    (
+        "POST",
+        "/billing/transfer",
+        Probe::Form(&[("team_id", ""), ("transfer_amount", "1")]),
+    ),
     ("POST", "/agents/{id}/start", Probe::Row(Target::Agent, &[])),
     ("POST", "/agents/{id}/stop", Probe::Row(Target::Agent, &[])),
     (

@@ -273,3 +273,45 @@ fn the_request_log_does_not_take_the_client_ip_from_the_client() {
     assert!(line.contains("http.client_ip=127.0.0.1"), "{line}");
     assert!(!line.contains("6.6.6.6"), "{line}");
 }
+
+#[test]
+fn cli_creates_and_lists_coupons() {
+    let dir = tempfile::tempdir().expect("dir");
+    let create = tenantry(dir.path())
+        .args(["coupon", "create", "--code", "spring-50", "--credits", "50"])
+        .args(["--expires", "2099-03-31", "--max-redemptions", "100"])
+        .output()
+        .expect("run coupon create");
+    assert!(
+        create.status.success(),
+        "{}",
+        String::from_utf8_lossy(&create.stderr)
+    );
+    assert!(String::from_utf8_lossy(&create.stdout).contains("created coupon SPRING-50"));
+    let again = tenantry(dir.path())
+        .args(["coupon", "create", "--code", "SPRING-50", "--credits", "5"])
+        .output()
+        .expect("run");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("A coupon has this code"));
+    let bad = tenantry(dir.path())
+        .args(["coupon", "create", "--code", "x", "--credits", "-1"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    let message = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        message.contains("--code") && message.contains("--credits"),
+        "{message}"
+    );
+    let list = tenantry(dir.path())
+        .args(["coupon", "list"])
+        .output()
+        .expect("run coupon list");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed
+            .contains("SPRING-50\t50.00 credits\t0 of 100 redeemed\texpires 2099-04-01 00:00 UTC"),
+        "{listed}"
+    );
+}

@@ -13,14 +13,16 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::billing::{DailySpendRow, EntryCursor, EntryRow, TopUpRow};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, role_permissions};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
 use crate::domain::{
     FieldErrors, LedgerEntryId, LedgerKind, Money, Permission, ProjectId, TopUpId,
 };
 use crate::services::ServiceError;
-use crate::services::billing::{self, ControlsInput, Overview, TopUpInput, TopUpOutcome};
+use crate::services::billing::{
+    self, ControlsInput, Overview, TopUpInput, TopUpOutcome, TransferInput,
+};
 use crate::web::AppState;
 use crate::web::charts::{self, DailyChart};
 use crate::web::csrf::ScopedForm;
@@ -44,9 +46,7 @@ pub struct BillingPage {
     entries: Vec<EntryView>,
     older_href: Option<String>,
     can_manage: bool,
-    top_up: TopUpInput,
-    controls: ControlsInput,
-    errors: FieldErrors,
+    forms: Forms,
 }
 
 /// One ledger line.
@@ -177,10 +177,52 @@ fn spend_charts(
 struct Typed {
     top_up: TopUpInput,
     controls: Option<ControlsInput>,
+    coupon: String,
+    transfer: TransferInput,
+    errors: FieldErrors,
+}
+
+/// The page's forms: what they show and their errors.
+pub struct Forms {
+    top_up: TopUpInput,
+    controls: ControlsInput,
+    coupon: String,
+    transfer: TransferInput,
+    /// Teams of the organization whose billing the viewer manages (the
+    /// transfer form's menu; empty elsewhere).
+    teams: Vec<(String, String)>,
     errors: FieldErrors,
 }
 
 impl Typed {
+    /// The forms as shown: as typed when one is shown again, else the
+    /// stored controls and a fresh transfer key.
+    fn into_forms(self, limit: Option<Money>, models: &[String], scope: &Scope) -> Forms {
+        let controls = self.controls.unwrap_or_else(|| ControlsInput {
+            monthly_limit: limit.map(Money::typed).unwrap_or_default(),
+            allowed_models: models.join("\n"),
+        });
+        let mut transfer = self.transfer;
+        if transfer.transfer_key.is_empty() {
+            transfer.transfer_key = uuid::Uuid::new_v4().to_string();
+        }
+        let teams = scope
+            .accessible_workspaces()
+            .iter()
+            .filter(|w| w.parent_id.as_ref() == Some(scope.workspace_id()))
+            .filter(|w| role_permissions(w).contains(Permission::BillingManage))
+            .map(|w| (w.workspace_id.as_str().to_owned(), w.name.clone()))
+            .collect();
+        Forms {
+            top_up: self.top_up,
+            controls,
+            coupon: self.coupon,
+            transfer,
+            teams,
+            errors: self.errors,
+        }
+    }
+
     /// 422 when a form is shown again with its errors.
     fn status(&self) -> StatusCode {
         if self.errors.is_empty() {
@@ -229,10 +271,7 @@ async fn render(
     let (wallet, models) = (overview.wallet, overview.models);
     let limit = wallet.monthly_spend_limit.map(Money::from_micros);
     let status = typed.status();
-    let controls = typed.controls.unwrap_or_else(|| ControlsInput {
-        monthly_limit: limit.map(Money::typed).unwrap_or_default(),
-        allowed_models: models.join("\n"),
-    });
+    let forms = typed.into_forms(limit, &models, &page.scope);
     let body = BillingPage {
         by_project,
         by_model,
@@ -244,9 +283,7 @@ async fn render(
         models,
         entries,
         older_href,
-        top_up: typed.top_up,
-        controls,
-        errors: typed.errors,
+        forms,
         page,
     };
     render_with_status(&body, status)
@@ -304,8 +341,8 @@ pub async fn top_up(
     };
     let typed = Typed {
         top_up: input,
-        controls: None,
         errors,
+        ..Typed::default()
     };
     render(&state, page, None, typed).await
 }
@@ -372,9 +409,9 @@ pub async fn set_controls(
         }
         Err(ServiceError::Invalid(errors)) => {
             let typed = Typed {
-                top_up: TopUpInput::default(),
                 controls: Some(input),
                 errors,
+                ..Typed::default()
             };
             render(&state, page, None, typed).await
         }
@@ -410,4 +447,79 @@ pub async fn receipt(
         page,
     };
     render_with_status(&body, StatusCode::OK)
+}
+
+/// The coupon form.
+#[derive(Deserialize)]
+pub struct CouponForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// Redeems a coupon into the wallet.
+pub async fn redeem_coupon(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::BillingManage>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<CouponForm>,
+) -> Result<HttpResponse, AppError> {
+    match billing::redeem_coupon(&state.db, &form.scope, &form.fields.code).await {
+        Ok(amount) => {
+            let message = format!("The coupon added {amount} credits to the wallet.");
+            SessionData::new(&session).flash(FlashLevel::Success, message);
+            Ok(see_other(billing_path(&form.scope)))
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let typed = Typed {
+                coupon: form.fields.code.clone(),
+                errors,
+                ..Typed::default()
+            };
+            render(&state, page, None, typed).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The form that moves funds to a team.
+#[derive(Deserialize)]
+pub struct TransferForm {
+    #[serde(default)]
+    team_id: String,
+    #[serde(default)]
+    transfer_amount: String,
+    #[serde(default)]
+    transfer_key: String,
+}
+
+/// Moves funds from the organization's wallet to a team's.
+pub async fn transfer(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::BillingManage>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<TransferForm>,
+) -> Result<HttpResponse, AppError> {
+    let input = TransferInput {
+        team_id: form.fields.team_id.clone(),
+        amount: form.fields.transfer_amount.clone(),
+        transfer_key: form.fields.transfer_key.clone(),
+    };
+    match billing::transfer_to_team(&state.db, &form.scope, &input).await {
+        Ok((team, amount)) => {
+            let message = format!("{amount} credits moved to the wallet of {team}.");
+            SessionData::new(&session).flash(FlashLevel::Success, message);
+            Ok(see_other(billing_path(&form.scope)))
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let typed = Typed {
+                transfer: input,
+                errors,
+                ..Typed::default()
+            };
+            render(&state, page, None, typed).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
