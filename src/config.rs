@@ -84,6 +84,9 @@ pub struct Settings {
     pub idle_check_seconds: u32,
     /// The apps workspaces can install (`[[apps]]` in `tenantry.toml`).
     pub apps: Vec<AppSpec>,
+    /// Percentages of a monthly spend limit at which the members who can
+    /// read billing get an email, once per threshold and month.
+    pub budget_alert_thresholds: Vec<u32>,
     /// The secret the payment provider signs its notifications with
     /// (unset: derived from the secret key, which the built-in sandbox uses).
     pub payment_webhook_secret: Option<String>,
@@ -185,6 +188,7 @@ impl Default for Settings {
             idle_check_seconds: 300,
             apps: default_apps(),
             payment_webhook_secret: None,
+            budget_alert_thresholds: vec![50, 80, 100],
         }
     }
 }
@@ -261,6 +265,8 @@ pub struct Config {
     pub idle_check: std::time::Duration,
     /// The apps workspaces can install.
     pub apps: Vec<AppSpec>,
+    /// Budget alert thresholds, percentages of the monthly limit.
+    pub budget_alert_thresholds: Vec<u32>,
     /// The payment provider's webhook secret, if configured.
     pub payment_webhook_secret: Option<String>,
 }
@@ -380,6 +386,7 @@ impl Config {
             idle_check: std::time::Duration::from_secs(settings.idle_check_seconds.max(1).into()),
             apps: settings.apps,
             payment_webhook_secret: settings.payment_webhook_secret,
+            budget_alert_thresholds: settings.budget_alert_thresholds,
         })
     }
 

@@ -12,14 +12,15 @@ use diesel::prelude::*;
 
 use super::expect_one;
 use super::schema::{
-    coupons, daily_spend, ledger_entries, top_ups, wallet_models, wallets, workspaces,
+    budget_alerts, coupons, daily_spend, ledger_entries, memberships, roles, top_ups, users,
+    wallet_models, wallets, workspaces,
 };
 use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, now};
 use crate::db::scope::Scope;
 use crate::domain::{
-    LedgerEntryId, LedgerKind, Money, ProjectId, TopUpId, TopUpStatus, UserId, WorkspaceId,
-    WorkspaceStatus,
+    LedgerEntryId, LedgerKind, MembershipStatus, Money, ProjectId, SystemRole, TopUpId,
+    TopUpStatus, UserId, WorkspaceId, WorkspaceStatus,
 };
 
 /// A wallet as the billing page and the charge path read it.
@@ -86,12 +87,23 @@ pub struct Debit<'a> {
     pub month: &'a str,
 }
 
+/// A wallet just after a debit.
+#[derive(Debug, Clone, Copy, Queryable)]
+pub struct Debited {
+    /// Its balance.
+    pub balance_after: i64,
+    /// What this month's charges now add up to.
+    pub month_spent: i64,
+    /// Its monthly spend limit, if any.
+    pub monthly_spend_limit: Option<i64>,
+}
+
 /// Takes `debit.amount` from the wallet if, in this one statement, the
 /// workspace is active, the balance covers it, the month's spend stays
 /// within the limit and the model is allowed; concurrent debits queue on
-/// the row, so none can overdraw. Returns the balance after it, or `None`
+/// the row, so none can overdraw. Returns the wallet after it, or `None`
 /// when a condition failed (see [`why_refused`]).
-pub fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<i64>, DbError> {
+pub fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<Debited>, DbError> {
     let amount = debit.amount.micros();
     let this_month = wallets::spend_month.eq(debit.month);
     let spent_before = case_when(this_month, wallets::month_spent).otherwise(0_i64);
@@ -120,9 +132,66 @@ pub fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<i64>,
             wallets::spend_month.eq(debit.month),
             wallets::updated_at.eq(now()),
         ))
-        .returning(wallets::balance)
-        .get_result::<i64>(conn)
+        .returning((
+            wallets::balance,
+            wallets::month_spent,
+            wallets::monthly_spend_limit,
+        ))
+        .get_result::<Debited>(conn)
         .optional()?)
+}
+
+/// Records that the alert for `threshold` % of `month`'s limit went out;
+/// `false` when it already had (the caller holds the wallet's row lock, so
+/// two charges can't both record it).
+pub fn record_alert(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    month: &str,
+    threshold: i32,
+) -> Result<bool, DbError> {
+    let sent: bool = diesel::select(exists(
+        budget_alerts::table
+            .filter(budget_alerts::workspace_id.eq(workspace))
+            .filter(budget_alerts::month.eq(month))
+            .filter(budget_alerts::threshold.eq(threshold)),
+    ))
+    .get_result(conn)?;
+    if sent {
+        return Ok(false);
+    }
+    diesel::insert_into(budget_alerts::table)
+        .values((
+            budget_alerts::workspace_id.eq(workspace),
+            budget_alerts::month.eq(month),
+            budget_alerts::threshold.eq(threshold),
+            budget_alerts::sent_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// A member who may be told about the wallet: email, name, and their
+/// role's system key and stored permissions (to check `billing.read`).
+pub type MemberWithRole = (String, String, Option<SystemRole>, String);
+
+/// The active members of `workspace` with their roles.
+pub fn members_with_roles(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+) -> Result<Vec<MemberWithRole>, DbError> {
+    Ok(memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .inner_join(roles::table.on(roles::id.eq(memberships::role_id)))
+        .filter(memberships::workspace_id.eq(workspace))
+        .filter(memberships::status.eq(MembershipStatus::Active))
+        .select((
+            users::email,
+            users::name,
+            roles::system_key,
+            roles::permissions,
+        ))
+        .load(conn)?)
 }
 
 /// Adds a charge to its day's total for its project and model. Runs after

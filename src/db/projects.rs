@@ -277,6 +277,8 @@ pub struct KeyLookup {
     pub workspace_name: String,
     /// Personal, organization or team.
     pub workspace_kind: WorkspaceKind,
+    /// That workspace's slug (organizations have one).
+    pub workspace_slug: Option<String>,
     /// When it was last presented (noted at most once a minute).
     #[diesel(deserialize_as = MaybeStamp)]
     pub last_used_at: Option<NaiveDateTime>,
@@ -298,6 +300,7 @@ pub fn key_by_prefix(conn: &mut AnyConnection, prefix: &str) -> Result<Option<Ke
             workspaces::id,
             workspaces::name,
             workspaces::kind,
+            workspaces::slug,
             project_keys::last_used_at,
         ))
         .first(conn)

@@ -311,6 +311,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    budget_alerts (workspace_id, month, threshold) {
+        workspace_id -> Text,
+        month -> Text,
+        threshold -> Integer,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     top_ups (id) {
         id -> Text,
         workspace_id -> Text,
@@ -365,4 +374,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     top_ups,
     daily_spend,
     coupons,
+    budget_alerts,
 );

@@ -17,8 +17,8 @@ use crate::db::billing::{Debit, DebitRefusal, EntryRow, NewEntry, TopUpRow, Wall
 use crate::db::scope::Scope;
 use crate::db::{self, Db, UniqueKey, write_transaction};
 use crate::domain::{
-    FieldErrors, LedgerKind, Money, Permission, ProjectId, TopUpId, TopUpStatus, UserId,
-    WorkspaceId, WorkspaceStatus,
+    FieldErrors, LedgerKind, Money, Permission, PermissionSet, ProjectId, TopUpId, TopUpStatus,
+    UserId, WorkspaceId, WorkspaceStatus,
 };
 use crate::services::ServiceError;
 use crate::services::payments::{self, Card, PaymentProvider};
@@ -199,12 +199,18 @@ pub fn current_month() -> String {
 /// Charges the wallet of the project the presented key opens: one
 /// checkout, one transaction. A repeat of an earlier charge (same key,
 /// same parameters) answers what it did and charges nothing.
-pub async fn charge(db: &Db, presented: &str, input: ChargeInput) -> Result<Charged, ServiceError> {
+pub async fn charge(
+    db: &Db,
+    presented: &str,
+    input: ChargeInput,
+    alerts: &AlertSettings,
+) -> Result<Charged, ServiceError> {
     let charge = validate_charge(input)?;
     let presented = presented.to_owned();
+    let alerts = alerts.clone();
     db.run(move |conn| {
         let key = projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)?;
-        let workspace = key.workspace_id;
+        let workspace = key.workspace_id.clone();
         let digest = digest(&key.project_id, &charge);
         let (month, today) = (
             current_month(),
@@ -217,10 +223,12 @@ pub async fn charge(db: &Db, presented: &str, input: ChargeInput) -> Result<Char
             month: &month,
         };
         let outcome = write_transaction(conn, |conn| {
-            let Some(balance_after) = db::billing::debit(conn, &debit)? else {
+            let Some(debited) = db::billing::debit(conn, &debit)? else {
                 return Ok(Err(db::billing::why_refused(conn, &debit)?));
             };
+            let balance_after = debited.balance_after;
             db::billing::add_daily_spend(conn, &debit, &today, &key.project_id)?;
+            alert_on_thresholds(conn, &key, &debit, &debited, &alerts)?;
             let entry = db::billing::enter(
                 conn,
                 &NewEntry {
@@ -264,6 +272,89 @@ pub async fn charge(db: &Db, presented: &str, input: ChargeInput) -> Result<Char
         }
     })
     .await
+}
+
+/// Who is told, and how, when a month's spend passes a share of its limit.
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    /// Percentages of the monthly spend limit that trigger an alert.
+    pub thresholds: Vec<u32>,
+    /// The public base URL, for the link in the email.
+    pub base_url: String,
+}
+
+/// Emails the members who may read the wallet's billing when this charge
+/// took the month's spend past a threshold of its limit, once per
+/// threshold and month (inside the charge's transaction, after the debit
+/// locked the wallet).
+fn alert_on_thresholds(
+    conn: &mut db::AnyConnection,
+    key: &db::projects::KeyLookup,
+    debit: &Debit<'_>,
+    debited: &db::billing::Debited,
+    alerts: &AlertSettings,
+) -> Result<(), ServiceError> {
+    let Some(limit) = debited.monthly_spend_limit else {
+        return Ok(());
+    };
+    let after = i128::from(debited.month_spent) * 100;
+    let before = after - i128::from(debit.amount.micros()) * 100;
+    let crossed = alerts.thresholds.iter().copied().filter(|&t| {
+        let line = i128::from(limit) * i128::from(t);
+        before < line && line <= after
+    });
+    for threshold in crossed {
+        let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
+        if db::billing::record_alert(conn, debit.workspace, debit.month, threshold)? {
+            send_alert(conn, key, debited, threshold, alerts)?;
+        }
+    }
+    Ok(())
+}
+
+fn send_alert(
+    conn: &mut db::AnyConnection,
+    key: &db::projects::KeyLookup,
+    debited: &db::billing::Debited,
+    threshold: i32,
+    alerts: &AlertSettings,
+) -> Result<(), ServiceError> {
+    let (spent, limit) = (
+        Money::from_micros(debited.month_spent),
+        Money::from_micros(debited.monthly_spend_limit.unwrap_or_default()),
+    );
+    let workspace = &key.workspace_name;
+    let link = match (&key.workspace_kind, &key.workspace_slug) {
+        (crate::domain::WorkspaceKind::Personal, _) => format!("{}/billing", alerts.base_url),
+        (_, Some(slug)) => format!("{}/o/{slug}/settings/billing", alerts.base_url),
+        (_, None) => format!("{}/settings/billing", alerts.base_url),
+    };
+    let subject = format!("{workspace} has spent {threshold}% of its monthly limit");
+    let intro = format!(
+        "{workspace} has spent {spent} of its {limit} credits for this month ({threshold}%). \
+         At the limit, further charges are refused until next month or until the limit is raised."
+    );
+    let outro = format!(
+        "You get this because your role in {workspace} can see its billing. \
+         Each threshold is announced once a month."
+    );
+    let readers = db::billing::members_with_roles(conn, &key.workspace_id)?;
+    for (email, name, system, stored) in readers {
+        if !PermissionSet::of_role(system, &stored).contains(Permission::BillingRead) {
+            continue;
+        }
+        let mail = crate::services::accounts::tokens::AccountMail {
+            to: &email,
+            subject: &subject,
+            name: &name,
+            intro: &intro,
+            action: "See the billing page",
+            link: Some(&link),
+            outro: &outro,
+        };
+        crate::services::accounts::tokens::queue(conn, &mail)?;
+    }
+    Ok(())
 }
 
 fn refusal_of(refusal: DebitRefusal, charge: &ValidCharge) -> ChargeRefusal {

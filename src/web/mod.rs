@@ -69,6 +69,8 @@ pub struct AppState {
     pub csrf_key: Vec<u8>,
     /// The email outbox's delivery settings; `mail.kick` wakes its worker.
     pub mail: crate::services::mail::Outbox,
+    /// Budget alert thresholds and the base URL their emails link to.
+    pub budget_alerts: crate::services::billing::AlertSettings,
     /// The payment provider (the sandbox) and the secret its
     /// notifications are signed with.
     pub payments: Payments,
@@ -91,6 +93,10 @@ impl AppState {
             .clone()
             .map(String::into_bytes)
             .unwrap_or_else(|| derive_key(&config.secret_key, b"tenantry payments webhook v1"));
+        let budget_alerts = crate::services::billing::AlertSettings {
+            thresholds: config.budget_alert_thresholds.clone(),
+            base_url: config.base_url.clone(),
+        };
         let payments = Payments {
             provider: Arc::new(Sandbox::new(webhook_secret.clone())),
             webhook_secret,
@@ -126,6 +132,7 @@ impl AppState {
             mail,
             activity_claims: scope::ActivityClaims::default(),
             payments,
+            budget_alerts,
             session_key,
         })
     }

@@ -17,6 +17,7 @@ on_both_backends!(
     bad_requests_get_the_json_error_shape,
     a_key_charges_only_its_own_workspace,
     concurrent_charges_never_overdraw,
+    budget_alerts_go_to_billing_readers_once_per_threshold,
 );
 
 /// A charge over HTTP: status, headers and JSON body.
@@ -364,4 +365,86 @@ async fn concurrent_charges_never_overdraw(app: TestApp) {
     assert_eq!((created, refused), (400, 600), "{statuses:?}");
     assert_eq!(app.balance_of("acme").await, 0);
     assert_eq!(app.count("ledger_entries WHERE kind = 'charge'").await, 400);
+}
+
+async fn budget_alerts_go_to_billing_readers_once_per_threshold(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_role("acme", "Accountant", 20, &["billing.read"])
+        .await
+        .with_member("acme", "Carl", "carl@example.com", "Accountant")
+        .await
+        .with_member("acme", "Dave", "dave@example.com", "member")
+        .await
+        .with_project("acme", "Search")
+        .await
+        .with_funds("acme", "30")
+        .await;
+    let key = app.add_project_key("acme", "Search", "platform").await;
+    let ann = app.browser("ann@example.com");
+    let limit = |credits: &'static str| {
+        let ann = ann.clone();
+        async move {
+            let res = ann
+                .submit(
+                    "/settings/billing",
+                    "/billing/controls",
+                    &[("monthly_limit", credits), ("allowed_models", "")],
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        }
+    };
+    limit("10").await;
+    let alerts = "outbox_emails WHERE subject LIKE '%of its monthly limit'";
+    let spend = |idempotency: &'static str, micros: i64| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            charge(
+                app,
+                &key,
+                idempotency,
+                json!({"model": "m", "amount": micros}),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(spend("a", 4_000_000).await, StatusCode::CREATED);
+    assert_eq!(app.count(alerts).await, 0, "40 %: no alert");
+    assert_eq!(spend("b", 1_500_000).await, StatusCode::CREATED);
+    let to: Vec<String> = app
+        .text_values_with(
+            "SELECT to_address AS value FROM outbox_emails WHERE subject LIKE ? ORDER BY to_address",
+            &["%spent 50% of its monthly limit"],
+        )
+        .await;
+    assert_eq!(
+        to,
+        ["ann@example.com", "carl@example.com"],
+        "billing readers only"
+    );
+    assert_eq!(spend("c", 3_500_000).await, StatusCode::CREATED);
+    assert_eq!(spend("d", 1_000_000).await, StatusCode::CREATED);
+    assert_eq!(spend("e", 1).await, StatusCode::FORBIDDEN, "at the limit");
+    assert_eq!(
+        app.count(alerts).await,
+        6,
+        "50, 80 and 100 %, to two readers each"
+    );
+    // A raised limit starts no alert over for a threshold already passed.
+    limit("20").await;
+    assert_eq!(spend("f", 1_000_000).await, StatusCode::CREATED);
+    assert_eq!(app.count(alerts).await, 6);
+    let body = app
+        .text_value_with(
+            "SELECT text_body AS value FROM outbox_emails WHERE to_address = ? AND subject LIKE ?",
+            &["carl@example.com", "%spent 100%"],
+        )
+        .await;
+    assert!(
+        body.contains("10.00 of its 10.00 credits") && body.contains("/o/acme/settings/billing"),
+        "{body}"
+    );
 }

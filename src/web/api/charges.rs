@@ -96,7 +96,7 @@ pub async fn create(
         entry,
         workspace_id,
         replayed,
-    } = billing::charge(&state.db, key, input).await?;
+    } = billing::charge(&state.db, key, input, &state.budget_alerts).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             "Idempotent-Replayed",
