@@ -87,9 +87,48 @@ pub struct Settings {
     /// Percentages of a monthly spend limit at which the members who can
     /// read billing get an email, once per threshold and month.
     pub budget_alert_thresholds: Vec<u32>,
+    /// The plans workspaces choose from (`[[plans]]` in `tenantry.toml`).
+    pub plans: Vec<PlanSpec>,
+    /// Seconds between runs of the plan-fee job.
+    pub plan_fee_check_seconds: u32,
     /// The secret the payment provider signs its notifications with
     /// (unset: derived from the secret key, which the built-in sandbox uses).
     pub payment_webhook_secret: Option<String>,
+}
+
+/// One plan: its monthly fee and the limits it includes (set on the
+/// workspace when it moves to the plan).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanSpec {
+    /// Stable key, stored on each wallet (`free` is every wallet's first).
+    pub key: String,
+    /// Name shown on the billing page.
+    pub name: String,
+    /// Whole credits charged at the start of each month.
+    pub monthly_credits: u32,
+    /// Agents running at once (none: no limit).
+    pub max_running_agents: Option<i32>,
+    /// Agent hours per month (none: no limit).
+    pub max_agent_hours: Option<i32>,
+    /// App instances (none: no limit).
+    pub max_app_instances: Option<i32>,
+}
+
+/// The plans when the configuration names none.
+fn default_plans() -> Vec<PlanSpec> {
+    let plan = |key: &str, name: &str, credits: u32, limits: [Option<i32>; 3]| PlanSpec {
+        key: key.into(),
+        name: name.into(),
+        monthly_credits: credits,
+        max_running_agents: limits[0],
+        max_agent_hours: limits[1],
+        max_app_instances: limits[2],
+    };
+    vec![
+        plan("free", "Free", 0, [Some(2), Some(20), Some(1)]),
+        plan("team", "Team", 20, [Some(10), Some(200), Some(5)]),
+        plan("business", "Business", 100, [None, None, None]),
+    ]
 }
 
 /// One app of the catalogue.
@@ -189,6 +228,8 @@ impl Default for Settings {
             apps: default_apps(),
             payment_webhook_secret: None,
             budget_alert_thresholds: vec![50, 80, 100],
+            plans: default_plans(),
+            plan_fee_check_seconds: 300,
         }
     }
 }
@@ -267,6 +308,10 @@ pub struct Config {
     pub apps: Vec<AppSpec>,
     /// Budget alert thresholds, percentages of the monthly limit.
     pub budget_alert_thresholds: Vec<u32>,
+    /// The plans workspaces choose from.
+    pub plans: Vec<PlanSpec>,
+    /// How often the plan-fee job runs.
+    pub plan_fee_check: std::time::Duration,
     /// The payment provider's webhook secret, if configured.
     pub payment_webhook_secret: Option<String>,
 }
@@ -387,6 +432,10 @@ impl Config {
             apps: settings.apps,
             payment_webhook_secret: settings.payment_webhook_secret,
             budget_alert_thresholds: settings.budget_alert_thresholds,
+            plans: settings.plans,
+            plan_fee_check: std::time::Duration::from_secs(
+                settings.plan_fee_check_seconds.max(1).into(),
+            ),
         })
     }
 

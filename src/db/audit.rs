@@ -124,9 +124,11 @@ actions! {
     TeamUpdate => "team.update", "team";
     WalletControls => "wallet.controls", "wallet";
     WalletCoupon => "wallet.coupon", "wallet";
+    WalletPlan => "wallet.plan", "wallet";
     WalletTransfer => "wallet.transfer", "wallet";
     WalletTopUp => "wallet.top_up", "wallet";
     WorkspaceReactivate => "workspace.reactivate", "workspace";
+    WorkspaceSuspend => "workspace.suspend", "workspace";
 }
 
 /// What was done to what.

@@ -37,6 +37,10 @@ pub struct WalletRow {
     pub monthly_spend_limit: Option<i64>,
     /// Whether only the listed models may be charged.
     pub models_restricted: bool,
+    /// The plan's key.
+    pub plan: String,
+    /// The last plan fee charged, `YYYY-MM:plan`.
+    pub plan_fee_paid: String,
 }
 
 impl WalletRow {
@@ -426,6 +430,79 @@ pub fn coupon(conn: &mut AnyConnection, code: &str) -> Result<Option<CouponRow>,
         .select(CouponRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Moves the scoped wallet to `plan` and sets the limits the plan
+/// includes on its workspace.
+pub fn set_plan(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    plan: &crate::config::PlanSpec,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(scope.wallets())
+            .set(wallets::plan.eq(&plan.key))
+            .execute(conn)?,
+    )?;
+    expect_one(
+        diesel::update(workspaces::table.filter(workspaces::id.eq(scope.workspace_id())))
+            .set((
+                workspaces::max_running_agents.eq(plan.max_running_agents),
+                workspaces::max_agent_hours.eq(plan.max_agent_hours),
+                workspaces::max_app_instances.eq(plan.max_app_instances),
+            ))
+            .execute(conn)?,
+    )
+}
+
+/// Up to `limit` wallets on `plan` whose fee `paid` (`YYYY-MM:plan`) is
+/// not yet charged: the plan-fee job's work.
+pub fn due_plan_fees(
+    conn: &mut AnyConnection,
+    plan: &str,
+    paid: &str,
+    limit: i64,
+) -> Result<Vec<WorkspaceId>, DbError> {
+    Ok(wallets::table
+        .filter(wallets::plan.eq(plan))
+        .filter(wallets::plan_fee_paid.ne(paid))
+        .select(wallets::workspace_id)
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// Notes that `workspace`'s fee `paid` (`YYYY-MM:plan`) is charged.
+pub fn mark_fee_paid(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    paid: &str,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(wallets::table.filter(wallets::workspace_id.eq(workspace)))
+            .set(wallets::plan_fee_paid.eq(paid))
+            .execute(conn)?,
+    )
+}
+
+/// Suspends `workspace` if it is active (its plan fee went unpaid);
+/// whether it was.
+pub fn suspend(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        workspaces::table
+            .filter(workspaces::id.eq(workspace))
+            .filter(workspaces::status.eq(WorkspaceStatus::Active)),
+    )
+    .set(workspaces::status.eq(WorkspaceStatus::Suspended))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// The plan of `workspace`'s wallet.
+pub fn plan_of(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<String, DbError> {
+    Ok(wallets::table
+        .find(workspace)
+        .select(wallets::plan)
+        .first(conn)?)
 }
 
 /// Reactivates `workspace` if it is suspended (its wallet was funded);

@@ -261,6 +261,8 @@ diesel::table! {
         monthly_spend_limit -> Nullable<BigInt>,
         models_restricted -> Bool,
         updated_at -> Timestamp,
+        plan -> Text,
+        plan_fee_paid -> Text,
     }
 }
 

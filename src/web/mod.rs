@@ -372,8 +372,8 @@ pub fn metrics() -> anyhow::Result<PrometheusMetrics> {
         .map_err(|e| anyhow::anyhow!("metrics: {e}"))
 }
 
-/// Starts serving on `listener`, with the email delivery worker and the
-/// idle-agent job beside it; the returned server runs when awaited. Call from within an actix system.
+/// Starts serving on `listener`, with the email delivery worker, the
+/// idle-agent job and the plan-fee job beside it; the returned server runs when awaited. Call from within an actix system.
 pub fn run(
     listener: TcpListener,
     state: AppState,
@@ -385,6 +385,11 @@ pub fn run(
         state.config.apps.clone(),
         state.config.agent_idle,
         state.config.idle_check,
+    ));
+    actix_web::rt::spawn(crate::services::billing::charge_plan_fees_forever(
+        state.db.clone(),
+        state.config.plans.clone(),
+        state.config.plan_fee_check,
     ));
     let state = web::Data::new(state);
     let metrics = metrics()?;

@@ -150,6 +150,7 @@ routes! {
     post "/billing/controls"                      => billing::set_controls, Scoped;
     post "/billing/coupon"                        => billing::redeem_coupon, Scoped;
     post "/billing/transfer"                      => billing::transfer,    Scoped;
+    post "/billing/plan"                          => billing::change_plan, Scoped;
     get  "/billing/receipts/{id}"                 => billing::receipt,     Scoped;
     get  "/api/v1/key"                            => api::key::key,        Key;
     post "/api/v1/usage/charges"                  => api::charges::create, Key;

@@ -233,6 +233,7 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/billing/coupon",
         Probe::Form(&[("code", "SPRING-50")]),
     ),
+    ("POST", "/billing/plan", Probe::Form(&[("plan", "team")])),
     (
         "POST",
         "/billing/transfer",

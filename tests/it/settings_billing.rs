@@ -22,6 +22,8 @@ on_both_backends!(
     transactions_page_by_cursor,
     coupons_are_redeemed_once_per_workspace_within_their_rules,
     an_organization_moves_funds_to_its_teams_and_no_further,
+    a_plan_change_charges_its_fee_once_a_month_and_sets_its_limits,
+    the_fee_job_charges_once_and_suspends_wallets_that_cannot_pay,
 );
 
 on_both_backends_with!(prepaid; a_prepaid_organization_is_suspended_until_its_first_top_up);
@@ -662,5 +664,138 @@ async fn an_organization_moves_funds_to_its_teams_and_no_further(app: TestApp) {
             .await,
         2,
         "only the organization's one move"
+    );
+}
+
+async fn choose_plan(app: &TestApp, plan: &str) -> crate::support::Response {
+    app.browser("ann@example.com")
+        .submit("/settings/billing", "/billing/plan", &[("plan", plan)])
+        .await
+}
+
+async fn a_plan_change_charges_its_fee_once_a_month_and_sets_its_limits(app: TestApp) {
+    let app = app.with_acme().await.with_funds("acme", "30").await;
+    let res = choose_plan(&app, "team").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        app.balance_of("acme").await,
+        10_000_000,
+        "the Team fee, 20 credits"
+    );
+    assert_eq!(
+        app.count(
+            "workspaces WHERE slug = 'acme' AND max_running_agents = 10 AND max_app_instances = 5"
+        )
+        .await,
+        1,
+        "the plan's limits"
+    );
+    let page = app
+        .browser("ann@example.com")
+        .get("/settings/billing")
+        .await;
+    assert!(
+        page.text_of("#current-plan")
+            .unwrap_or_default()
+            .contains("Team")
+    );
+
+    let res = choose_plan(&app, "business").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text_of("#plan-error")
+            .unwrap_or_default()
+            .contains("100.00 credits a month")
+    );
+    assert_eq!(
+        app.count("wallets WHERE plan = 'team'").await,
+        1,
+        "still on Team"
+    );
+
+    assert_eq!(
+        choose_plan(&app, "free").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        choose_plan(&app, "team").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        app.balance_of("acme").await,
+        10_000_000,
+        "Team's fee once this month"
+    );
+    assert_eq!(app.count("ledger_entries WHERE kind = 'plan_fee'").await, 1);
+    assert_eq!(
+        choose_plan(&app, "gold").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert!(
+        app.browser("ann@example.com")
+            .get("/audit")
+            .await
+            .body
+            .contains("wallet.plan")
+    );
+}
+
+async fn the_fee_job_charges_once_and_suspends_wallets_that_cannot_pay(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_funds("acme", "25")
+        .await
+        .with_user("Bob", "bob@example.com")
+        .await
+        .with_org("bob@example.com", "Beta Works", "beta")
+        .await;
+    app.execute(
+        "UPDATE wallets SET plan = 'team' WHERE workspace_id IN \
+         (SELECT id FROM workspaces WHERE slug IN ('acme', 'beta'))",
+    )
+    .await;
+    let plans = tenantry::config::Settings::default().plans;
+    let charged = tenantry::services::billing::charge_plan_fees(&app.db, &plans)
+        .await
+        .expect("fee job");
+    assert_eq!(charged, 1);
+    let again = tenantry::services::billing::charge_plan_fees(&app.db, &plans)
+        .await
+        .expect("fee job");
+    assert_eq!(again, 0, "once a month");
+    assert_eq!(app.balance_of("acme").await, 5_000_000);
+    assert_eq!(
+        app.count("workspaces WHERE slug = 'beta' AND status = 'suspended'")
+            .await,
+        1
+    );
+    let bob = app.browser("bob@example.com");
+    assert!(bob.get("/audit").await.body.contains("workspace.suspend"));
+    assert!(bob.get("/").await.text_of(".banner-error").is_some());
+
+    // Funded, it comes back by itself, and the next run charges the fee.
+    let res = bob
+        .submit(
+            "/settings/billing",
+            "/billing/top-up",
+            &[("amount", "30"), ("card_number", "4242424242424242")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count("workspaces WHERE slug = 'beta' AND status = 'active'")
+            .await,
+        1
+    );
+    let charged = tenantry::services::billing::charge_plan_fees(&app.db, &plans)
+        .await
+        .expect("fee job");
+    assert_eq!(charged, 1);
+    assert_eq!(app.balance_of("beta").await, 10_000_000);
+    assert_eq!(
+        app.count("workspaces WHERE slug = 'beta' AND status = 'active'")
+            .await,
+        1
     );
 }

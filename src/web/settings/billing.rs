@@ -12,6 +12,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::config::PlanSpec;
 use crate::db::billing::{DailySpendRow, EntryCursor, EntryRow, TopUpRow};
 use crate::db::scope::{Scope, role_permissions};
 use crate::domain::permission::require;
@@ -36,6 +37,8 @@ use crate::web::session::{FlashLevel, SessionData};
 #[template(path = "settings/billing.html")]
 pub struct BillingPage {
     page: Page,
+    plans: Vec<PlanSpec>,
+    plan: String,
     by_project: DailyChart,
     by_model: DailyChart,
     first_day: String,
@@ -96,6 +99,16 @@ impl EntryView {
 }
 
 impl BillingPage {
+    /// The wallet's plan as configured (`None` for a plan since removed).
+    fn current_plan(&self) -> Option<&PlanSpec> {
+        billing::plan(&self.plans, &self.plan)
+    }
+
+    /// A limit a plan includes, as the plan cards say it.
+    fn included(&self, limit: &Option<i32>, unit: &str) -> String {
+        limit.map_or_else(|| format!("unlimited {unit}"), |n| format!("{n} {unit}"))
+    }
+
     /// This month's spend as a percentage of the limit, for the bar.
     fn spent_percent(&self) -> i64 {
         self.limit
@@ -273,6 +286,8 @@ async fn render(
     let status = typed.status();
     let forms = typed.into_forms(limit, &models, &page.scope);
     let body = BillingPage {
+        plans: state.config.plans.clone(),
+        plan: wallet.plan.clone(),
         by_project,
         by_model,
         first_day: first_day.format("%-d %b").to_string(),
@@ -515,6 +530,39 @@ pub async fn transfer(
         Err(ServiceError::Invalid(errors)) => {
             let typed = Typed {
                 transfer: input,
+                errors,
+                ..Typed::default()
+            };
+            render(&state, page, None, typed).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The plan form.
+#[derive(Deserialize)]
+pub struct PlanForm {
+    #[serde(default)]
+    plan: String,
+}
+
+/// Moves the wallet to another plan (its fee for the month charged now).
+pub async fn change_plan(
+    state: web::Data<AppState>,
+    _permitted: Permitted<require::BillingManage>,
+    page: Page,
+    session: Session,
+    form: ScopedForm<PlanForm>,
+) -> Result<HttpResponse, AppError> {
+    let plans = &state.config.plans;
+    match billing::change_plan(&state.db, &form.scope, plans, &form.fields.plan).await {
+        Ok(name) => {
+            let message = format!("The workspace is on the {name} plan now.");
+            SessionData::new(&session).flash(FlashLevel::Success, message);
+            Ok(see_other(billing_path(&form.scope)))
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let typed = Typed {
                 errors,
                 ..Typed::default()
             };
