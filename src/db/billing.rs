@@ -636,11 +636,28 @@ pub struct EntryCursor {
     pub id: LedgerEntryId,
 }
 
-/// Up to `limit` entries of the scoped wallet, newest first, older than
-/// `after` when given.
+/// Which entries of a wallet's history to show: every field that is set
+/// must match.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    /// Charges of this project.
+    pub project: Option<ProjectId>,
+    /// Charges for this model.
+    pub model: Option<String>,
+    /// Entries made by this member (top-ups, coupons, transfers).
+    pub user: Option<UserId>,
+    /// From this time on.
+    pub from: Option<NaiveDateTime>,
+    /// Before this time.
+    pub until: Option<NaiveDateTime>,
+}
+
+/// Up to `limit` entries of the scoped wallet that pass `filter`, newest
+/// first, older than `after` when given.
 pub fn entries(
     conn: &mut AnyConnection,
     scope: &Scope,
+    filter: &EntryFilter,
     after: Option<&EntryCursor>,
     limit: i64,
 ) -> Result<Vec<EntryRow>, DbError> {
@@ -650,6 +667,21 @@ pub fn entries(
         .select(EntryRow::as_select())
         .limit(limit)
         .into_boxed();
+    if let Some(project) = &filter.project {
+        query = query.filter(ledger_entries::project_id.eq(project));
+    }
+    if let Some(model) = &filter.model {
+        query = query.filter(ledger_entries::model.eq(model));
+    }
+    if let Some(user) = &filter.user {
+        query = query.filter(ledger_entries::user_id.eq(user));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(ledger_entries::created_at.ge(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(ledger_entries::created_at.lt(until));
+    }
     if let Some(cursor) = after {
         query = query.filter(
             ledger_entries::created_at
@@ -660,6 +692,40 @@ pub fn entries(
         );
     }
     Ok(query.load(conn)?)
+}
+
+/// The id of the member of the scoped workspace with this email.
+pub fn member_by_email(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    email: &str,
+) -> Result<Option<UserId>, DbError> {
+    Ok(scope
+        .memberships()
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .filter(users::email.eq(email))
+        .select(users::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// What the scoped organization's teams spent in `month`, by team name
+/// (teams without a charge this month show 0).
+pub fn team_spend(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    month: &str,
+) -> Result<Vec<(String, i64)>, DbError> {
+    let rows: Vec<(String, String, i64)> = scope
+        .teams()
+        .inner_join(wallets::table.on(wallets::workspace_id.eq(workspaces::id)))
+        .order(workspaces::name.asc())
+        .select((workspaces::name, wallets::spend_month, wallets::month_spent))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, spend_month, spent)| (name, if spend_month == month { spent } else { 0 }))
+        .collect())
 }
 
 /// The models the scoped wallet may be charged for, by name.
@@ -718,6 +784,8 @@ pub struct TopUpRow {
     pub decline_reason: String,
     /// The ledger entry that credited it.
     pub ledger_entry_id: Option<LedgerEntryId>,
+    /// Who asked for it.
+    pub requested_by: Option<UserId>,
     /// When it was asked for.
     #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,

@@ -9,6 +9,7 @@ pub mod apps;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod charts;
 pub mod context;
 pub mod csrf;

@@ -151,7 +151,8 @@ routes! {
     post "/billing/coupon"                        => billing::redeem_coupon, Scoped;
     post "/billing/transfer"                      => billing::transfer,    Scoped;
     post "/billing/plan"                          => billing::change_plan, Scoped;
-    get  "/billing/receipts/{id}"                 => billing::receipt,     Scoped;
+    get  "/billing/receipts/{id}"                 => crate::web::billing::receipt, Scoped;
+    get  "/billing/history.csv"                   => crate::web::billing::export, Scoped;
     get  "/api/v1/key"                            => api::key::key,        Key;
     post "/api/v1/usage/charges"                  => api::charges::create, Key;
     get  "/api/v1/wallet"                         => api::wallet::show,    Key;

@@ -24,6 +24,8 @@ enum Probe {
     Row(Target, &'static [(&'static str, &'static str)]),
     /// A page of one row by id: Alpha's id from Beta → 404.
     RowPage(Target),
+    /// A CSV export of the active workspace: Beta's holds none of Alpha's rows.
+    Export,
 }
 
 /// Which of Alpha's rows a `Probe::Row` aims at.
@@ -233,6 +235,7 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/billing/coupon",
         Probe::Form(&[("code", "SPRING-50")]),
     ),
+    ("GET", "/billing/history.csv", Probe::Export),
     ("POST", "/billing/plan", Probe::Form(&[("plan", "team")])),
     (
         "POST",
@@ -442,6 +445,20 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     carol.get(&url).await.status,
                     StatusCode::NOT_FOUND,
                     "{path} with Alpha's id from outside"
+                );
+            }
+            Probe::Export => {
+                let export = bob.get(path).await;
+                assert_eq!(export.status, StatusCode::OK, "{path}");
+                assert_eq!(
+                    export.body.lines().count(),
+                    1,
+                    "{path}: Beta's has no entries: {}",
+                    export.body
+                );
+                assert!(
+                    !carol.get(path).await.body.contains("card ending"),
+                    "{path} from outside"
                 );
             }
             Probe::Upload => {

@@ -2,9 +2,11 @@
 //! `/billing` (the personal workspace's): the wallet's balance, this
 //! month's spend against its limit, the ledger by cursor pages, and, with
 //! `billing.manage`, the top-up and spend-control forms. Seeing it needs
-//! `billing.read`. `/billing/receipts/{id}` is a top-up's printable receipt.
+//! `billing.read`. Receipts and the CSV export are in [`crate::web::billing`].
 
 use std::collections::HashMap;
+
+use chrono::Datelike;
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -13,16 +15,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::config::PlanSpec;
-use crate::db::billing::{DailySpendRow, EntryCursor, EntryRow, TopUpRow};
+use crate::db::billing::{DailySpendRow, EntryCursor, EntryRow};
 use crate::db::scope::{Scope, role_permissions};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
-use crate::domain::{
-    FieldErrors, LedgerEntryId, LedgerKind, Money, Permission, ProjectId, TopUpId,
-};
+use crate::domain::{FieldErrors, LedgerEntryId, LedgerKind, Money, Permission, ProjectId};
 use crate::services::ServiceError;
 use crate::services::billing::{
-    self, ControlsInput, Overview, TopUpInput, TopUpOutcome, TransferInput,
+    self, ControlsInput, HistoryQuery, Overview, TopUpInput, TopUpOutcome, TransferInput,
 };
 use crate::web::AppState;
 use crate::web::charts::{self, DailyChart};
@@ -37,6 +37,8 @@ use crate::web::session::{FlashLevel, SessionData};
 #[template(path = "settings/billing.html")]
 pub struct BillingPage {
     page: Page,
+    month: MonthView,
+    history: HistoryView,
     plans: Vec<PlanSpec>,
     plan: String,
     by_project: DailyChart,
@@ -129,6 +131,47 @@ pub fn billing_path(scope: &Scope) -> &'static str {
 #[derive(Deserialize)]
 pub struct BillingQuery {
     before: Option<String>,
+    #[serde(flatten)]
+    history: HistoryFields,
+}
+
+/// The history filters in a query string.
+#[derive(Deserialize, Default)]
+pub struct HistoryFields {
+    #[serde(default)]
+    project: String,
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    member: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl HistoryFields {
+    /// The filters for the service.
+    pub fn query(&self) -> HistoryQuery {
+        HistoryQuery {
+            project: self.project.clone(),
+            model: self.model.clone(),
+            member: self.member.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+        }
+    }
+}
+
+/// The filters as query-string pairs (for the next page's and the CSV's links).
+pub fn filter_pairs(history: &HistoryQuery) -> [(&'static str, &str); 5] {
+    [
+        ("project", history.project.trim()),
+        ("model", history.model.trim()),
+        ("member", history.member.trim()),
+        ("from", history.from.trim()),
+        ("to", history.to.trim()),
+    ]
 }
 
 /// `<microseconds since the epoch>.<entry id>`, the last entry shown.
@@ -188,6 +231,7 @@ fn spend_charts(
 /// The typed forms and their errors, when a form is shown again.
 #[derive(Default)]
 struct Typed {
+    history: HistoryQuery,
     top_up: TopUpInput,
     controls: Option<ControlsInput>,
     coupon: String,
@@ -251,12 +295,90 @@ fn ledger_page(
     rows: Vec<EntryRow>,
     project_names: &HashMap<ProjectId, String>,
     scope: &Scope,
+    history: &HistoryQuery,
 ) -> (Vec<EntryView>, Option<String>) {
     let views = rows
         .into_iter()
         .map(|row| EntryView::of(row, project_names))
         .collect();
-    cursor_page(views, billing_path(scope), &[], "before", cursor_of)
+    let filters = filter_pairs(history);
+    cursor_page(views, billing_path(scope), &filters, "before", cursor_of)
+}
+
+/// The history section: its filters as typed, what's wrong with them, the
+/// project menu and the export link.
+pub struct HistoryView {
+    query: HistoryQuery,
+    errors: FieldErrors,
+    projects: Vec<(String, String)>,
+    csv_href: String,
+}
+
+impl HistoryView {
+    fn of(query: HistoryQuery, overview: &mut Overview) -> Self {
+        let mut projects: Vec<(String, String)> = overview
+            .project_names
+            .iter()
+            .map(|(id, name)| (id.as_str().to_owned(), name.clone()))
+            .collect();
+        projects.sort_by(|a, b| a.1.cmp(&b.1));
+        let pairs: Vec<_> = filter_pairs(&query)
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let csv_href = format!(
+            "/billing/history.csv?{}",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        );
+        Self {
+            errors: std::mem::take(&mut overview.filter_errors),
+            query,
+            projects,
+            csv_href,
+        }
+    }
+}
+
+/// This month's spend by project (from the daily rows) and, in an
+/// organization, by team.
+pub struct MonthView {
+    by_project: Vec<(String, Money)>,
+    by_team: Vec<(String, Money)>,
+}
+
+impl MonthView {
+    fn of(overview: &Overview) -> Self {
+        let month = billing::current_month();
+        let mut totals: HashMap<&ProjectId, i64> = HashMap::new();
+        for row in overview
+            .daily_spend
+            .iter()
+            .filter(|r| r.day.starts_with(&month))
+        {
+            *totals.entry(&row.project_id).or_default() += row.amount;
+        }
+        let mut by_project: Vec<(String, Money)> = totals
+            .into_iter()
+            .map(|(id, micros)| {
+                let name = overview
+                    .project_names
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| GONE.to_owned());
+                (name, Money::from_micros(micros))
+            })
+            .collect();
+        by_project.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let by_team = overview
+            .team_spend
+            .iter()
+            .map(|(name, micros)| (name.clone(), Money::from_micros(*micros)))
+            .collect();
+        Self {
+            by_project,
+            by_team,
+        }
+    }
 }
 
 /// The page's data, and the first day its charts show.
@@ -264,11 +386,14 @@ async fn load(
     state: &AppState,
     scope: &Scope,
     before: Option<&str>,
+    history: &HistoryQuery,
 ) -> Result<(Overview, chrono::NaiveDate), AppError> {
-    let first_day = chrono::Utc::now().date_naive() - chrono::Days::new(CHART_DAYS as u64 - 1);
-    let first = first_day.format("%Y-%m-%d").to_string();
+    let today = chrono::Utc::now().date_naive();
+    let first_day = today - chrono::Days::new(CHART_DAYS as u64 - 1);
+    let month_start = today.with_day(1).unwrap_or(today);
+    let since = first_day.min(month_start).format("%Y-%m-%d").to_string();
     let after = before.and_then(parse_cursor);
-    let overview = billing::overview(&state.db, scope, after, PAGE_SIZE, first).await?;
+    let overview = billing::overview(&state.db, scope, history, after, PAGE_SIZE, since).await?;
     Ok((overview, first_day))
 }
 
@@ -278,14 +403,23 @@ async fn render(
     before: Option<&str>,
     typed: Typed,
 ) -> Result<HttpResponse, AppError> {
-    let (overview, first_day) = load(state, &page.scope, before).await?;
+    let (mut overview, first_day) = load(state, &page.scope, before, &typed.history).await?;
     let (by_project, by_model) = spend_charts(&overview, first_day)?;
-    let (entries, older_href) = ledger_page(overview.entries, &overview.project_names, &page.scope);
+    let month = MonthView::of(&overview);
+    let history = HistoryView::of(typed.history.clone(), &mut overview);
+    let (entries, older_href) = ledger_page(
+        overview.entries,
+        &overview.project_names,
+        &page.scope,
+        &history.query,
+    );
     let (wallet, models) = (overview.wallet, overview.models);
     let limit = wallet.monthly_spend_limit.map(Money::from_micros);
     let status = typed.status();
     let forms = typed.into_forms(limit, &models, &page.scope);
     let body = BillingPage {
+        month,
+        history,
         plans: state.config.plans.clone(),
         plan: wallet.plan.clone(),
         by_project,
@@ -311,7 +445,11 @@ pub async fn index(
     page: Page,
     query: web::Query<BillingQuery>,
 ) -> Result<HttpResponse, AppError> {
-    render(&state, page, query.before.as_deref(), Typed::default()).await
+    let typed = Typed {
+        history: query.history.query(),
+        ..Typed::default()
+    };
+    render(&state, page, query.before.as_deref(), typed).await
 }
 
 /// The top-up form.
@@ -432,36 +570,6 @@ pub async fn set_controls(
         }
         Err(other) => Err(other.into()),
     }
-}
-
-/// A top-up's receipt.
-#[derive(Template)]
-#[template(path = "billing/receipt.html")]
-pub struct ReceiptPage {
-    page: Page,
-    top_up: TopUpRow,
-    amount: Money,
-    requested: UtcMinute,
-    completed: Option<UtcMinute>,
-}
-
-/// Shows a top-up of the active workspace (404 for another's).
-pub async fn receipt(
-    state: web::Data<AppState>,
-    _permitted: Permitted<require::BillingRead>,
-    page: Page,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let id = TopUpId::parse(&path).ok_or(AppError::NotFound)?;
-    let top_up = billing::receipt(&state.db, &page.scope, id).await?;
-    let body = ReceiptPage {
-        amount: Money::from_micros(top_up.amount),
-        requested: UtcMinute(top_up.created_at),
-        completed: top_up.completed_at.map(UtcMinute),
-        top_up,
-        page,
-    };
-    render_with_status(&body, StatusCode::OK)
 }
 
 /// The coupon form.

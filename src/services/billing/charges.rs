@@ -1,0 +1,359 @@
+//! The charge the platform makes with a project's key: one conditional
+//! update of the wallet (balance, monthly limit, allowed model, workspace
+//! active) and its ledger entry, idempotent by key; budget alerts when the
+//! month passes a threshold of its limit.
+
+use super::{MAX_CHARGE, MAX_DESCRIPTION_CHARS, MAX_KEY_CHARS, MAX_MODEL_CHARS, current_month};
+use sha2::{Digest, Sha256};
+
+use crate::db::billing::{Debit, DebitRefusal, EntryRow, NewEntry, WalletRow};
+use crate::db::{self, Db, UniqueKey, write_transaction};
+use crate::domain::{
+    FieldErrors, LedgerKind, Money, Permission, PermissionSet, ProjectId, WorkspaceId,
+    WorkspaceStatus,
+};
+use crate::services::ServiceError;
+use crate::services::projects;
+
+/// Why a charge was refused, as the platform hears it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeRefusal {
+    /// The balance doesn't cover it (402).
+    InsufficientFunds {
+        /// What the wallet holds.
+        balance: Money,
+        /// What was asked.
+        amount: Money,
+    },
+    /// The workspace is suspended until it is funded, or archived (402).
+    Inactive(WorkspaceStatus),
+    /// The model isn't on the workspace's allow-list (403).
+    ModelNotAllowed(String),
+    /// The charge would pass the monthly spend limit (403).
+    SpendLimitReached {
+        /// The limit.
+        limit: Money,
+        /// Charged so far this month.
+        spent: Money,
+    },
+    /// The idempotency key was used before with other parameters (409).
+    KeyReused,
+}
+
+impl ChargeRefusal {
+    /// The stable code of the JSON error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChargeRefusal::InsufficientFunds { .. } => "insufficient_funds",
+            ChargeRefusal::Inactive(_) => "workspace_suspended",
+            ChargeRefusal::ModelNotAllowed(_) => "model_not_allowed",
+            ChargeRefusal::SpendLimitReached { .. } => "spend_limit_reached",
+            ChargeRefusal::KeyReused => "idempotency_key_reused",
+        }
+    }
+
+    /// What the caller is told.
+    pub fn message(&self) -> String {
+        match self {
+            ChargeRefusal::InsufficientFunds { balance, amount } => format!(
+                "The wallet holds {balance} credits, less than the {amount} charged. \
+                 Someone with billing access can top it up."
+            ),
+            ChargeRefusal::Inactive(WorkspaceStatus::Archived) => {
+                "The workspace is archived and can't be charged.".to_owned()
+            }
+            ChargeRefusal::Inactive(_) => {
+                "The workspace is suspended until its wallet is topped up.".to_owned()
+            }
+            ChargeRefusal::ModelNotAllowed(model) => {
+                format!("The model “{model}” isn't on this workspace's list of allowed models.")
+            }
+            ChargeRefusal::SpendLimitReached { limit, spent } => format!(
+                "This charge would pass the monthly spend limit of {limit} credits \
+                 ({spent} spent this month). Someone with billing access can raise it."
+            ),
+            ChargeRefusal::KeyReused => "This Idempotency-Key was used for a different charge. \
+                 Send a new key for a new charge."
+                .to_owned(),
+        }
+    }
+}
+
+/// A charge as the platform asks for it.
+#[derive(Debug, Clone)]
+pub struct ChargeInput {
+    /// The model used.
+    pub model: String,
+    /// Micro-credits to charge.
+    pub amount: i64,
+    /// What for (may be empty).
+    pub description: String,
+    /// The `Idempotency-Key` header.
+    pub idempotency_key: String,
+}
+
+/// A charge entered, or the first answer to a repeated one.
+#[derive(Debug, Clone)]
+pub struct Charged {
+    /// The ledger entry.
+    pub entry: EntryRow,
+    /// The wallet's workspace.
+    pub workspace_id: WorkspaceId,
+    /// Whether this repeated an earlier request (nothing was charged now).
+    pub replayed: bool,
+}
+
+/// A checked charge.
+struct ValidCharge {
+    model: String,
+    amount: Money,
+    description: String,
+    idempotency_key: String,
+}
+
+fn validate_charge(input: ChargeInput) -> Result<ValidCharge, ServiceError> {
+    let mut errors = FieldErrors::new();
+    let model = input.model.trim().to_owned();
+    let model_ok = model
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._:/@-".contains(&b));
+    if model.is_empty() || model.chars().count() > MAX_MODEL_CHARS || !model_ok {
+        errors.add(
+            "model",
+            "Name the model: 1 to 100 letters, digits and . _ : / @ -.",
+        );
+    }
+    if input.amount <= 0 || Money::from_micros(input.amount) > MAX_CHARGE {
+        errors.add(
+            "amount",
+            format!(
+                "Charge a whole number of micro-credits from 1 to {}.",
+                MAX_CHARGE.micros()
+            ),
+        );
+    }
+    if input.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        errors.add("description", "Use at most 500 characters.");
+    }
+    let key = input.idempotency_key.trim();
+    if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        errors.add(
+            "Idempotency-Key",
+            "Send an Idempotency-Key header: 1 to 255 visible ASCII characters, new for each charge.",
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    Ok(ValidCharge {
+        model,
+        amount: Money::from_micros(input.amount),
+        description: input.description,
+        idempotency_key: format!("charge:{key}"),
+    })
+}
+
+/// What a charge's parameters hash to: a repeat matches, a reuse of the
+/// key with other parameters doesn't.
+fn digest(project: &ProjectId, charge: &ValidCharge) -> String {
+    let mut hash = Sha256::new();
+    for part in [
+        project.as_str(),
+        &charge.model,
+        &charge.amount.micros().to_string(),
+        &charge.description,
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hex::encode(hash.finalize())
+}
+
+/// Charges the wallet of the project the presented key opens: one
+/// checkout, one transaction. A repeat of an earlier charge (same key,
+/// same parameters) answers what it did and charges nothing.
+pub async fn charge(
+    db: &Db,
+    presented: &str,
+    input: ChargeInput,
+    alerts: &AlertSettings,
+) -> Result<Charged, ServiceError> {
+    let charge = validate_charge(input)?;
+    let presented = presented.to_owned();
+    let alerts = alerts.clone();
+    db.run(move |conn| {
+        let key = projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)?;
+        let workspace = key.workspace_id.clone();
+        let digest = digest(&key.project_id, &charge);
+        let (month, today) = (
+            current_month(),
+            chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        );
+        let debit = Debit {
+            workspace: &workspace,
+            amount: charge.amount,
+            model: &charge.model,
+            month: &month,
+        };
+        let outcome = write_transaction(conn, |conn| {
+            let Some(debited) = db::billing::debit(conn, &debit)? else {
+                return Ok(Err(db::billing::why_refused(conn, &debit)?));
+            };
+            let balance_after = debited.balance_after;
+            db::billing::add_daily_spend(conn, &debit, &today, &key.project_id)?;
+            alert_on_thresholds(conn, &key, &debit, &debited, &alerts)?;
+            let entry = db::billing::enter(
+                conn,
+                &NewEntry {
+                    workspace: &workspace,
+                    kind: LedgerKind::Charge,
+                    amount: -charge.amount,
+                    balance_after,
+                    idempotency_key: &charge.idempotency_key,
+                    request_digest: &digest,
+                    project: Some(&key.project_id),
+                    model: Some(&charge.model),
+                    description: &charge.description,
+                    user: None,
+                },
+            )?;
+            Ok::<_, ServiceError>(Ok(entry))
+        });
+        let refusal = match outcome {
+            Ok(Ok(entry)) => {
+                return Ok(Charged {
+                    entry,
+                    workspace_id: workspace,
+                    replayed: false,
+                });
+            }
+            Ok(Err(refusal)) => Some(refusal),
+            Err(e) if e.is_conflict_on(&UniqueKey::LedgerIdempotencyKey) => None,
+            Err(e) => return Err(e),
+        };
+        match db::billing::entry_by_key(conn, &workspace, &charge.idempotency_key)? {
+            Some(entry) if entry.request_digest == digest => Ok(Charged {
+                entry,
+                workspace_id: workspace,
+                replayed: true,
+            }),
+            Some(_) => Err(ServiceError::ChargeRefused(ChargeRefusal::KeyReused)),
+            None => Err(ServiceError::ChargeRefused(refusal_of(
+                refusal.ok_or(ServiceError::Internal("a conflict without an entry".into()))?,
+                &charge,
+            ))),
+        }
+    })
+    .await
+}
+
+/// Who is told, and how, when a month's spend passes a share of its limit.
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    /// Percentages of the monthly spend limit that trigger an alert.
+    pub thresholds: Vec<u32>,
+    /// The public base URL, for the link in the email.
+    pub base_url: String,
+}
+
+/// Emails the members who may read the wallet's billing when this charge
+/// took the month's spend past a threshold of its limit, once per
+/// threshold and month (inside the charge's transaction, after the debit
+/// locked the wallet).
+fn alert_on_thresholds(
+    conn: &mut db::AnyConnection,
+    key: &db::projects::KeyLookup,
+    debit: &Debit<'_>,
+    debited: &db::billing::Debited,
+    alerts: &AlertSettings,
+) -> Result<(), ServiceError> {
+    let Some(limit) = debited.monthly_spend_limit else {
+        return Ok(());
+    };
+    let after = i128::from(debited.month_spent) * 100;
+    let before = after - i128::from(debit.amount.micros()) * 100;
+    let crossed = alerts.thresholds.iter().copied().filter(|&t| {
+        let line = i128::from(limit) * i128::from(t);
+        before < line && line <= after
+    });
+    for threshold in crossed {
+        let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
+        if db::billing::record_alert(conn, debit.workspace, debit.month, threshold)? {
+            send_alert(conn, key, debited, threshold, alerts)?;
+        }
+    }
+    Ok(())
+}
+
+fn send_alert(
+    conn: &mut db::AnyConnection,
+    key: &db::projects::KeyLookup,
+    debited: &db::billing::Debited,
+    threshold: i32,
+    alerts: &AlertSettings,
+) -> Result<(), ServiceError> {
+    let (spent, limit) = (
+        Money::from_micros(debited.month_spent),
+        Money::from_micros(debited.monthly_spend_limit.unwrap_or_default()),
+    );
+    let workspace = &key.workspace_name;
+    let link = match (&key.workspace_kind, &key.workspace_slug) {
+        (crate::domain::WorkspaceKind::Personal, _) => format!("{}/billing", alerts.base_url),
+        (_, Some(slug)) => format!("{}/o/{slug}/settings/billing", alerts.base_url),
+        (_, None) => format!("{}/settings/billing", alerts.base_url),
+    };
+    let subject = format!("{workspace} has spent {threshold}% of its monthly limit");
+    let intro = format!(
+        "{workspace} has spent {spent} of its {limit} credits for this month ({threshold}%). \
+         At the limit, further charges are refused until next month or until the limit is raised."
+    );
+    let outro = format!(
+        "You get this because your role in {workspace} can see its billing. \
+         Each threshold is announced once a month."
+    );
+    let readers = db::billing::members_with_roles(conn, &key.workspace_id)?;
+    for (email, name, system, stored) in readers {
+        if !PermissionSet::of_role(system, &stored).contains(Permission::BillingRead) {
+            continue;
+        }
+        let mail = crate::services::accounts::tokens::AccountMail {
+            to: &email,
+            subject: &subject,
+            name: &name,
+            intro: &intro,
+            action: "See the billing page",
+            link: Some(&link),
+            outro: &outro,
+        };
+        crate::services::accounts::tokens::queue(conn, &mail)?;
+    }
+    Ok(())
+}
+
+fn refusal_of(refusal: DebitRefusal, charge: &ValidCharge) -> ChargeRefusal {
+    match refusal {
+        DebitRefusal::Inactive(status) => ChargeRefusal::Inactive(status),
+        DebitRefusal::ModelNotAllowed => ChargeRefusal::ModelNotAllowed(charge.model.clone()),
+        DebitRefusal::SpendLimit { limit, spent } => {
+            ChargeRefusal::SpendLimitReached { limit, spent }
+        }
+        DebitRefusal::InsufficientFunds { balance } => ChargeRefusal::InsufficientFunds {
+            balance,
+            amount: charge.amount,
+        },
+    }
+}
+
+/// The wallet of the workspace the presented key opens.
+pub async fn wallet_of_key(
+    db: &Db,
+    presented: &str,
+) -> Result<(WorkspaceId, String, WalletRow), ServiceError> {
+    let presented = presented.to_owned();
+    db.run(move |conn| {
+        let key = projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)?;
+        let wallet = db::billing::wallet_of(conn, &key.workspace_id)?;
+        Ok((key.workspace_id, key.workspace_name, wallet))
+    })
+    .await
+}

@@ -1,0 +1,153 @@
+//! Funds an organization moves to its teams' wallets (and nowhere else).
+
+use super::{Credit, MAX_TOP_UP, credit};
+use crate::db::audit::{Action, Actor, Event};
+use crate::db::billing::NewEntry;
+use crate::db::scope::Scope;
+use crate::db::{self, Db, UniqueKey, write_transaction};
+use crate::domain::{FieldErrors, LedgerKind, Money, Permission, WorkspaceId};
+use crate::services::ServiceError;
+
+/// A move of funds from an organization's wallet to one of its teams'.
+#[derive(Debug, Clone, Default)]
+pub struct TransferInput {
+    /// The team, as the form's menu names it.
+    pub team_id: String,
+    /// Credits, as typed.
+    pub amount: String,
+    /// A key the form was rendered with: submitting it twice moves once.
+    pub transfer_key: String,
+}
+
+/// Moves funds from the scoped organization's wallet to a team's, in one
+/// transaction with both ledger entries and both audit entries. Needs
+/// `billing.manage` in both; money never moves out of a personal wallet
+/// or into another organization. Returns the team's name and the amount.
+pub async fn transfer_to_team(
+    db: &Db,
+    scope: &Scope,
+    input: &TransferInput,
+) -> Result<(String, Money), ServiceError> {
+    let team = team_to_fund(scope, &input.team_id)?;
+    let mut errors = FieldErrors::new();
+    let amount = errors.check(
+        "transfer_amount",
+        Money::parse_credits(&input.amount, MAX_TOP_UP),
+    );
+    let key = uuid::Uuid::parse_str(input.transfer_key.trim()).ok();
+    let (Some(amount), Some(key)) = (amount, key) else {
+        if errors.is_empty() {
+            errors.add(
+                "transfer_amount",
+                "This form is stale: reload the page and try again.",
+            );
+        }
+        return Err(ServiceError::Invalid(errors));
+    };
+    let (scope, actor) = (scope.clone(), Actor::of(scope));
+    let name = team.name.clone();
+    let outcome = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                move_funds(
+                    conn,
+                    &scope,
+                    &actor,
+                    &team,
+                    amount,
+                    &format!("transfer:{key}"),
+                )
+            })
+        })
+        .await;
+    match outcome {
+        Ok(()) => Ok((name, amount)),
+        // The same form submitted twice: the first moved the funds.
+        Err(e) if e.is_conflict_on(&UniqueKey::LedgerIdempotencyKey) => Ok((name, amount)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The team `typed` names, if it is a team of the scoped organization
+/// whose billing the user may manage.
+fn team_to_fund(
+    scope: &Scope,
+    typed: &str,
+) -> Result<crate::db::workspaces::WorkspaceAccess, ServiceError> {
+    scope.require(Permission::BillingManage)?;
+    if scope.workspace().kind != crate::domain::WorkspaceKind::Organization {
+        return Err(ServiceError::Refused(
+            "Funds move only from an organization's wallet to its teams' wallets, \
+             never out of a personal or a team's wallet.",
+        ));
+    }
+    let team = WorkspaceId::parse(typed)
+        .and_then(|id| scope.accessible(&id).cloned())
+        .filter(|team| team.parent_id.as_ref() == Some(scope.workspace_id()))
+        .ok_or_else(|| {
+            ServiceError::invalid("team_id", "Choose one of this organization's teams.")
+        })?;
+    if !crate::db::scope::role_permissions(&team).contains(Permission::BillingManage) {
+        return Err(ServiceError::invalid(
+            "team_id",
+            "Your role in this team doesn't allow managing its billing.",
+        ));
+    }
+    Ok(team)
+}
+
+fn move_funds(
+    conn: &mut db::AnyConnection,
+    scope: &Scope,
+    actor: &Actor,
+    team: &crate::db::workspaces::WorkspaceAccess,
+    amount: Money,
+    key: &str,
+) -> Result<(), ServiceError> {
+    let organization = scope.workspace_id();
+    let Some(balance_after) = db::billing::withdraw(conn, organization, amount)? else {
+        let held = Money::from_micros(db::billing::wallet(conn, scope)?.balance);
+        return Err(ServiceError::invalid(
+            "transfer_amount",
+            &format!("The organization's wallet holds {held} credits."),
+        ));
+    };
+    let out = format!("To team {}", team.name);
+    db::billing::enter(
+        conn,
+        &NewEntry {
+            workspace: organization,
+            kind: LedgerKind::TransferOut,
+            amount: -amount,
+            balance_after,
+            idempotency_key: key,
+            request_digest: key,
+            project: None,
+            model: None,
+            description: &out,
+            user: Some(scope.user_id()),
+        },
+    )?;
+    let into = format!("From the organization {}", scope.workspace().name);
+    credit(
+        conn,
+        &Credit {
+            workspace: &team.workspace_id,
+            kind: LedgerKind::TransferIn,
+            amount,
+            idempotency_key: key,
+            description: &into,
+            user: Some(scope.user_id()),
+        },
+    )?;
+    for (workspace, words) in [(organization, &out), (&team.workspace_id, &into)] {
+        let event = Event {
+            action: Action::WalletTransfer,
+            target_id: team.workspace_id.as_str(),
+            target_label: words,
+            details: format!("{amount} credits"),
+        };
+        db::audit::record(conn, workspace, actor, &event)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! What the billing page reads, in one checkout.
+
+use super::current_month;
+use std::collections::HashMap;
+
+use crate::db::billing::{EntryRow, WalletRow};
+use crate::db::scope::Scope;
+use crate::db::{self, Db};
+use crate::domain::{FieldErrors, ProjectId, UserId};
+use crate::services::ServiceError;
+
+/// The history filters as the page's query string gives them.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// A project's id.
+    pub project: String,
+    /// A model's name.
+    pub model: String,
+    /// The email of the member who made the entries.
+    pub member: String,
+    /// First day, `YYYY-MM-DD` (UTC).
+    pub from: String,
+    /// Last day, `YYYY-MM-DD` (UTC), included.
+    pub to: String,
+}
+
+impl HistoryQuery {
+    /// Whether any filter is set.
+    pub fn is_filtered(&self) -> bool {
+        [
+            &self.project,
+            &self.model,
+            &self.member,
+            &self.from,
+            &self.to,
+        ]
+        .iter()
+        .any(|v| !v.trim().is_empty())
+    }
+
+    /// The checked filters, or a message per field that isn't one.
+    fn parse(&self) -> Result<(db::billing::EntryFilter, Option<String>), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let day = |field: &'static str, text: &str, errors: &mut FieldErrors| {
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            errors.check(
+                field,
+                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| "Use YYYY-MM-DD."),
+            )
+        };
+        let from = day("from", &self.from, &mut errors);
+        let to = day("to", &self.to, &mut errors);
+        let project = match self.project.trim() {
+            "" => None,
+            id => {
+                let parsed = ProjectId::parse(id);
+                if parsed.is_none() {
+                    errors.add("project", "Choose a project from the list.");
+                }
+                parsed
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let member = Some(self.member.trim().to_lowercase()).filter(|m| !m.is_empty());
+        let filter = db::billing::EntryFilter {
+            project,
+            model: Some(self.model.trim().to_owned()).filter(|m| !m.is_empty()),
+            user: None,
+            from: from.map(|d| d.and_time(chrono::NaiveTime::MIN)),
+            until: to
+                .and_then(|d| d.succ_opt())
+                .map(|d| d.and_time(chrono::NaiveTime::MIN)),
+        };
+        Ok((filter, member))
+    }
+}
+
+/// What the billing page shows.
+pub struct Overview {
+    /// The wallet.
+    pub wallet: WalletRow,
+    /// Its allowed models (empty: every model).
+    pub models: Vec<String>,
+    /// A page of entries passing the filters, one more than shown (so a
+    /// next page costs no count).
+    pub entries: Vec<EntryRow>,
+    /// Spend per day, project and model since the chart's first day (or
+    /// the month's, if earlier).
+    pub daily_spend: Vec<db::billing::DailySpendRow>,
+    /// The names of the workspace's projects (a project since deleted or
+    /// moved away has none).
+    pub project_names: HashMap<ProjectId, String>,
+    /// In an organization: what each team spent this month.
+    pub team_spend: Vec<(String, i64)>,
+    /// Filters that aren't filters, per field.
+    pub filter_errors: FieldErrors,
+}
+
+/// Reads what the billing page shows: the wallet, its controls, a page of
+/// the ledger that passes `history`'s filters and the daily spend from
+/// `first_day` on; in an organization, its teams' spend this month.
+pub async fn overview(
+    db: &Db,
+    scope: &Scope,
+    history: &HistoryQuery,
+    after: Option<db::billing::EntryCursor>,
+    page_size: i64,
+    first_day: String,
+) -> Result<Overview, ServiceError> {
+    let scope = scope.clone();
+    let parsed = history.parse();
+    Ok(db
+        .run(move |conn| {
+            let wallet = db::billing::wallet(conn, &scope)?;
+            let models = if wallet.models_restricted {
+                db::billing::allowed_models(conn, &scope)?
+            } else {
+                Vec::new()
+            };
+            let (entries, filter_errors) = match parsed {
+                Ok((filter, member)) => {
+                    let filter = with_member(conn, &scope, filter, member)?;
+                    let rows =
+                        db::billing::entries(conn, &scope, &filter, after.as_ref(), page_size + 1)?;
+                    (rows, FieldErrors::new())
+                }
+                Err(errors) => (Vec::new(), errors),
+            };
+            let daily_spend = db::billing::daily_spend_since(conn, &scope, &first_day)?;
+            let project_names = db::projects::all(conn, &scope)?
+                .into_iter()
+                .map(|p| (p.id, p.name))
+                .collect();
+            let team_spend = if scope.workspace().kind == crate::domain::WorkspaceKind::Organization
+            {
+                db::billing::team_spend(conn, &scope, &current_month())?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, db::DbError>(Overview {
+                wallet,
+                models,
+                entries,
+                daily_spend,
+                project_names,
+                team_spend,
+                filter_errors,
+            })
+        })
+        .await?)
+}
+
+/// `filter` narrowed to the member with this email (an email of no member
+/// matches nothing).
+fn with_member(
+    conn: &mut db::AnyConnection,
+    scope: &Scope,
+    mut filter: db::billing::EntryFilter,
+    member: Option<String>,
+) -> Result<db::billing::EntryFilter, db::DbError> {
+    if let Some(email) = member {
+        let found = db::billing::member_by_email(conn, scope, &email)?;
+        filter.user =
+            Some(found.unwrap_or_else(|| UserId::parse(NOBODY).unwrap_or_else(UserId::generate)));
+    }
+    Ok(filter)
+}
+
+/// A user id no account has.
+const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Every entry passing `history`'s filters, newest first, at most `max`:
+/// the CSV export.
+pub async fn history(
+    db: &Db,
+    scope: &Scope,
+    history: &HistoryQuery,
+    max: i64,
+) -> Result<(Vec<EntryRow>, HashMap<ProjectId, String>), ServiceError> {
+    let (filter, member) = history.parse().map_err(ServiceError::Invalid)?;
+    let scope = scope.clone();
+    Ok(db
+        .run(move |conn| {
+            let filter = with_member(conn, &scope, filter, member)?;
+            let rows = db::billing::entries(conn, &scope, &filter, None, max)?;
+            let names = db::projects::all(conn, &scope)?
+                .into_iter()
+                .map(|p| (p.id, p.name))
+                .collect();
+            Ok::<_, db::DbError>((rows, names))
+        })
+        .await?)
+}
