@@ -12,8 +12,8 @@ use diesel::prelude::*;
 
 use super::expect_one;
 use super::schema::{
-    budget_alerts, coupons, daily_spend, ledger_entries, memberships, roles, top_ups, users,
-    wallet_models, wallets, workspaces,
+    budget_alerts, coupons, daily_spend, ledger_entries, member_spend, memberships, roles, top_ups,
+    users, wallet_models, wallets, workspaces,
 };
 use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, now};
@@ -41,6 +41,8 @@ pub struct WalletRow {
     pub plan: String,
     /// The last plan fee charged, `YYYY-MM:plan`.
     pub plan_fee_paid: String,
+    /// The most each member's charges may add up to in a month.
+    pub member_monthly_limit: Option<i64>,
 }
 
 impl WalletRow {
@@ -100,6 +102,8 @@ pub struct Debited {
     pub month_spent: i64,
     /// Its monthly spend limit, if any.
     pub monthly_spend_limit: Option<i64>,
+    /// Its monthly limit per member, if any.
+    pub member_monthly_limit: Option<i64>,
 }
 
 /// Takes `debit.amount` from the wallet if, in this one statement, the
@@ -140,6 +144,7 @@ pub fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<Debit
             wallets::balance,
             wallets::month_spent,
             wallets::monthly_spend_limit,
+            wallets::member_monthly_limit,
         ))
         .get_result::<Debited>(conn)
         .optional()?)
@@ -232,6 +237,60 @@ pub fn add_daily_spend(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Adds a member's charge to their spend this month if it stays within
+/// `limit` (the wallet's per-member limit); `Err(spent so far)` when it
+/// wouldn't. Runs after [`debit`], whose row lock serializes the
+/// workspace's charges, so the update-or-insert can't race.
+pub fn add_member_spend(
+    conn: &mut AnyConnection,
+    debit: &Debit<'_>,
+    member: &UserId,
+    limit: Option<i64>,
+) -> Result<Result<(), i64>, DbError> {
+    let amount = debit.amount.micros();
+    let row = member_spend::table
+        .filter(member_spend::workspace_id.eq(debit.workspace))
+        .filter(member_spend::user_id.eq(member))
+        .filter(member_spend::month.eq(debit.month));
+    let spent: Option<i64> = row.select(member_spend::spent).first(conn).optional()?;
+    let before = spent.unwrap_or(0);
+    if limit.is_some_and(|limit| before + amount > limit) {
+        return Ok(Err(before));
+    }
+    if spent.is_some() {
+        diesel::update(row)
+            .set(member_spend::spent.eq(member_spend::spent + amount))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(member_spend::table)
+            .values((
+                member_spend::workspace_id.eq(debit.workspace),
+                member_spend::user_id.eq(member),
+                member_spend::month.eq(debit.month),
+                member_spend::spent.eq(amount),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Ok(()))
+}
+
+/// The active member of `workspace` with this email, if any (a charge
+/// made for them).
+pub fn active_member(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    email: &str,
+) -> Result<Option<UserId>, DbError> {
+    Ok(memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .filter(memberships::workspace_id.eq(workspace))
+        .filter(memberships::status.eq(MembershipStatus::Active))
+        .filter(users::email.eq(email))
+        .select(users::id)
+        .first(conn)
+        .optional()?)
 }
 
 /// One day's spend of one project on one model.
@@ -743,12 +802,14 @@ pub fn set_controls(
     conn: &mut AnyConnection,
     scope: &Scope,
     monthly_limit: Option<Money>,
+    member_limit: Option<Money>,
     models: Option<&[String]>,
 ) -> Result<(), DbError> {
     expect_one(
         diesel::update(scope.wallets())
             .set((
                 wallets::monthly_spend_limit.eq(monthly_limit.map(Money::micros)),
+                wallets::member_monthly_limit.eq(member_limit.map(Money::micros)),
                 wallets::models_restricted.eq(models.is_some()),
                 wallets::updated_at.eq(now()),
             ))

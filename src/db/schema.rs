@@ -263,6 +263,16 @@ diesel::table! {
         updated_at -> Timestamp,
         plan -> Text,
         plan_fee_paid -> Text,
+        member_monthly_limit -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    member_spend (workspace_id, user_id, month) {
+        workspace_id -> Text,
+        user_id -> Text,
+        month -> Text,
+        spent -> BigInt,
     }
 }
 
@@ -377,4 +387,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     daily_spend,
     coupons,
     budget_alerts,
+    member_spend,
 );

@@ -209,9 +209,9 @@ impl ResponseError for AppError {
                 ChargeRefusal::InsufficientFunds { .. } | ChargeRefusal::Inactive(_) => {
                     StatusCode::PAYMENT_REQUIRED
                 }
-                ChargeRefusal::ModelNotAllowed(_) | ChargeRefusal::SpendLimitReached { .. } => {
-                    StatusCode::FORBIDDEN
-                }
+                ChargeRefusal::ModelNotAllowed(_)
+                | ChargeRefusal::SpendLimitReached { .. }
+                | ChargeRefusal::MemberLimitReached { .. } => StatusCode::FORBIDDEN,
                 ChargeRefusal::KeyReused => StatusCode::CONFLICT,
             },
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

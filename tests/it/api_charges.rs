@@ -18,6 +18,7 @@ on_both_backends!(
     a_key_charges_only_its_own_workspace,
     concurrent_charges_never_overdraw,
     budget_alerts_go_to_billing_readers_once_per_threshold,
+    a_members_charges_stop_at_the_limit_per_member,
 );
 
 /// A charge over HTTP: status, headers and JSON body.
@@ -447,4 +448,68 @@ async fn budget_alerts_go_to_billing_readers_once_per_threshold(app: TestApp) {
         body.contains("10.00 of its 10.00 credits") && body.contains("/o/acme/settings/billing"),
         "{body}"
     );
+}
+
+async fn a_members_charges_stop_at_the_limit_per_member(app: TestApp) {
+    let (app, key) = funded_acme(app).await;
+    let app = app
+        .with_member("acme", "Carl", "carl@example.com", "member")
+        .await;
+    let ann = app.browser("ann@example.com");
+    let res = ann
+        .submit(
+            "/settings/billing",
+            "/billing/controls",
+            &[
+                ("monthly_limit", ""),
+                ("member_limit", "2"),
+                ("allowed_models", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let for_member =
+        |email: &'static str, micros: i64| json!({"model": "m", "amount": micros, "member": email});
+    let (status, _, answer) =
+        charge(&app, &key, "m-1", for_member("ann@example.com", 1_500_000)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, _, refused) =
+        charge(&app, &key, "m-2", for_member("ann@example.com", 600_000)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["code"], "member_spend_limit_reached");
+    assert_eq!(
+        app.balance_of("acme").await,
+        8_500_000,
+        "the refused charge left nothing"
+    );
+    let (status, _, _) = charge(&app, &key, "m-3", for_member("CARL@example.com", 2_000_000)).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "another member has their own limit"
+    );
+    let (status, _, _) = charge(&app, &key, "m-4", json!({"model": "m", "amount": 500_000})).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a charge for no member isn't held to it"
+    );
+    let (status, _, refused) =
+        charge(&app, &key, "m-5", for_member("stranger@example.com", 1)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["error"]["field"], "member");
+    // The repeat of an accepted charge still answers it.
+    let (status, headers, _) =
+        charge(&app, &key, "m-1", for_member("ann@example.com", 1_500_000)).await;
+    assert_eq!(
+        (status, &headers["Idempotent-Replayed"]),
+        (StatusCode::CREATED, &"true".parse().expect("header"))
+    );
+    let page = ann.get("/settings/billing?member=carl%40example.com").await;
+    assert_eq!(
+        page.body.matches("<tr data-entry=").count(),
+        1,
+        "Carl's charge"
+    );
+    assert_eq!(app.balance_of("acme").await, 6_000_000);
 }

@@ -424,6 +424,16 @@ impl TestApp {
             off_the_books, 0,
             "wallets whose daily spend is not the sum of their charges"
         );
+        let off_the_books = futures::executor::block_on(self.count(
+            "wallets w WHERE COALESCE((SELECT SUM(m.spent) FROM member_spend m \
+             WHERE m.workspace_id = w.workspace_id), 0) <> COALESCE((SELECT -SUM(e.amount) \
+             FROM ledger_entries e WHERE e.workspace_id = w.workspace_id AND e.kind = 'charge' \
+             AND e.user_id IS NOT NULL), 0)",
+        ));
+        assert_eq!(
+            off_the_books, 0,
+            "wallets whose members' spend is not the sum of their charges"
+        );
         let walletless = futures::executor::block_on(self.count(
             "workspaces s WHERE NOT EXISTS (SELECT 1 FROM wallets w WHERE w.workspace_id = s.id)",
         ));

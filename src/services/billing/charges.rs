@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::db::billing::{Debit, DebitRefusal, EntryRow, NewEntry, WalletRow};
 use crate::db::{self, Db, UniqueKey, write_transaction};
 use crate::domain::{
-    FieldErrors, LedgerKind, Money, Permission, PermissionSet, ProjectId, WorkspaceId,
+    Email, FieldErrors, LedgerKind, Money, Permission, PermissionSet, ProjectId, WorkspaceId,
     WorkspaceStatus,
 };
 use crate::services::ServiceError;
@@ -36,6 +36,13 @@ pub enum ChargeRefusal {
         /// Charged so far this month.
         spent: Money,
     },
+    /// The charge would pass the member's monthly spend limit (403).
+    MemberLimitReached {
+        /// The limit per member.
+        limit: Money,
+        /// What the member's charges came to this month.
+        spent: Money,
+    },
     /// The idempotency key was used before with other parameters (409).
     KeyReused,
 }
@@ -48,6 +55,7 @@ impl ChargeRefusal {
             ChargeRefusal::Inactive(_) => "workspace_suspended",
             ChargeRefusal::ModelNotAllowed(_) => "model_not_allowed",
             ChargeRefusal::SpendLimitReached { .. } => "spend_limit_reached",
+            ChargeRefusal::MemberLimitReached { .. } => "member_spend_limit_reached",
             ChargeRefusal::KeyReused => "idempotency_key_reused",
         }
     }
@@ -72,6 +80,10 @@ impl ChargeRefusal {
                 "This charge would pass the monthly spend limit of {limit} credits \
                  ({spent} spent this month). Someone with billing access can raise it."
             ),
+            ChargeRefusal::MemberLimitReached { limit, spent } => format!(
+                "This charge would pass the member's monthly spend limit of {limit} credits \
+                 ({spent} charged for them this month). Someone with billing access can raise it."
+            ),
             ChargeRefusal::KeyReused => "This Idempotency-Key was used for a different charge. \
                  Send a new key for a new charge."
                 .to_owned(),
@@ -90,6 +102,9 @@ pub struct ChargeInput {
     pub description: String,
     /// The `Idempotency-Key` header.
     pub idempotency_key: String,
+    /// The email of the member the charge is for (their monthly limit
+    /// applies), if any.
+    pub member: Option<String>,
 }
 
 /// A charge entered, or the first answer to a repeated one.
@@ -109,6 +124,7 @@ struct ValidCharge {
     amount: Money,
     description: String,
     idempotency_key: String,
+    member: Option<Email>,
 }
 
 fn validate_charge(input: ChargeInput) -> Result<ValidCharge, ServiceError> {
@@ -142,6 +158,10 @@ fn validate_charge(input: ChargeInput) -> Result<ValidCharge, ServiceError> {
             "Send an Idempotency-Key header: 1 to 255 visible ASCII characters, new for each charge.",
         );
     }
+    let member = match input.member.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(typed) => errors.check("member", Email::parse(typed)),
+    };
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }
@@ -150,6 +170,7 @@ fn validate_charge(input: ChargeInput) -> Result<ValidCharge, ServiceError> {
         amount: Money::from_micros(input.amount),
         description: input.description,
         idempotency_key: format!("charge:{key}"),
+        member,
     })
 }
 
@@ -162,6 +183,7 @@ fn digest(project: &ProjectId, charge: &ValidCharge) -> String {
         &charge.model,
         &charge.amount.micros().to_string(),
         &charge.description,
+        charge.member.as_ref().map_or("", Email::as_str),
     ] {
         hash.update(part.as_bytes());
         hash.update([0]);
@@ -189,6 +211,17 @@ pub async fn charge(
             current_month(),
             chrono::Utc::now().format("%Y-%m-%d").to_string(),
         );
+        let member = match &charge.member {
+            None => None,
+            Some(email) => Some(
+                db::billing::active_member(conn, &workspace, email.as_str())?.ok_or_else(|| {
+                    ServiceError::invalid(
+                        "member",
+                        "No active member of this workspace has this email.",
+                    )
+                })?,
+            ),
+        };
         let debit = Debit {
             workspace: &workspace,
             amount: charge.amount,
@@ -200,6 +233,17 @@ pub async fn charge(
                 return Ok(Err(db::billing::why_refused(conn, &debit)?));
             };
             let balance_after = debited.balance_after;
+            if let Some(member) = &member {
+                let limit = debited.member_monthly_limit;
+                if let Err(spent) = db::billing::add_member_spend(conn, &debit, member, limit)? {
+                    return Err(ServiceError::ChargeRefused(
+                        ChargeRefusal::MemberLimitReached {
+                            limit: Money::from_micros(limit.unwrap_or_default()),
+                            spent: Money::from_micros(spent),
+                        },
+                    ));
+                }
+            }
             db::billing::add_daily_spend(conn, &debit, &today, &key.project_id)?;
             alert_on_thresholds(conn, &key, &debit, &debited, &alerts)?;
             let entry = db::billing::enter(
@@ -214,7 +258,7 @@ pub async fn charge(
                     project: Some(&key.project_id),
                     model: Some(&charge.model),
                     description: &charge.description,
-                    user: None,
+                    user: member.as_ref(),
                 },
             )?;
             Ok::<_, ServiceError>(Ok(entry))
@@ -227,7 +271,9 @@ pub async fn charge(
                     replayed: false,
                 });
             }
-            Ok(Err(refusal)) => Some(refusal),
+            Ok(Err(refusal)) => Some(refusal_of(refusal, &charge)),
+            // Refused after the debit, which the refusal rolled back.
+            Err(ServiceError::ChargeRefused(refusal)) => Some(refusal),
             Err(e) if e.is_conflict_on(&UniqueKey::LedgerIdempotencyKey) => None,
             Err(e) => return Err(e),
         };
@@ -238,10 +284,9 @@ pub async fn charge(
                 replayed: true,
             }),
             Some(_) => Err(ServiceError::ChargeRefused(ChargeRefusal::KeyReused)),
-            None => Err(ServiceError::ChargeRefused(refusal_of(
-                refusal.ok_or(ServiceError::Internal("a conflict without an entry".into()))?,
-                &charge,
-            ))),
+            None => Err(ServiceError::ChargeRefused(refusal.ok_or(
+                ServiceError::Internal("a conflict without an entry".into()),
+            )?)),
         }
     })
     .await

@@ -1,5 +1,5 @@
-//! Spend controls a wallet's managers set: the monthly limit and the
-//! models that may be charged.
+//! Spend controls a wallet's managers set: the monthly limit, the limit
+//! per member and the models that may be charged.
 
 use super::{MAX_MODEL_CHARS, MAX_MODELS, MAX_MONTHLY_LIMIT};
 use crate::db::audit::{Action, Actor, Event};
@@ -13,6 +13,8 @@ use crate::services::ServiceError;
 pub struct ControlsInput {
     /// Monthly spend limit in credits (empty: none).
     pub monthly_limit: String,
+    /// Monthly limit per member in credits (empty: none).
+    pub member_limit: String,
     /// Allowed models, one per line or comma-separated (empty: all).
     pub allowed_models: String,
 }
@@ -25,14 +27,15 @@ pub async fn set_controls(
     input: &ControlsInput,
 ) -> Result<(), ServiceError> {
     let mut errors = FieldErrors::new();
-    let limit = if input.monthly_limit.trim().is_empty() {
-        None
-    } else {
-        errors.check(
-            "monthly_limit",
-            Money::parse_credits(&input.monthly_limit, MAX_MONTHLY_LIMIT),
-        )
+    let mut optional = |field: &'static str, typed: &str| {
+        if typed.trim().is_empty() {
+            None
+        } else {
+            errors.check(field, Money::parse_credits(typed, MAX_MONTHLY_LIMIT))
+        }
     };
+    let limit = optional("monthly_limit", &input.monthly_limit);
+    let member_limit = optional("member_limit", &input.member_limit);
     let models = parse_models(&input.allowed_models, &mut errors);
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
@@ -40,14 +43,15 @@ pub async fn set_controls(
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            db::billing::set_controls(conn, &scope, limit, models.as_deref())?;
+            db::billing::set_controls(conn, &scope, limit, member_limit, models.as_deref())?;
             let event = Event {
                 action: Action::WalletControls,
                 target_id: scope.workspace_id().as_str(),
                 target_label: &scope.workspace().name,
                 details: format!(
-                    "monthly limit {}; models {}",
+                    "monthly limit {}; per member {}; models {}",
                     limit.map_or("none".to_owned(), |l| format!("{l} credits")),
+                    member_limit.map_or("none".to_owned(), |l| format!("{l} credits")),
                     models.as_ref().map_or("all".to_owned(), |m| m.join(", "))
                 ),
             };

@@ -22,6 +22,10 @@ pub struct ChargeBody {
     /// What for.
     #[serde(default)]
     pub description: String,
+    /// The email of the member the charge is for (optional; their monthly
+    /// limit applies and the history can be filtered by them).
+    #[serde(default)]
+    pub member: Option<String>,
 }
 
 /// A ledger entry as the API shows it (amounts in signed micro-credits).
@@ -91,6 +95,7 @@ pub async fn create(
         amount: body.amount,
         description: body.description,
         idempotency_key,
+        member: body.member,
     };
     let Charged {
         entry,

@@ -15,7 +15,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::config::PlanSpec;
-use crate::db::billing::{DailySpendRow, EntryCursor, EntryRow};
+use crate::db::billing::{DailySpendRow, EntryCursor, EntryRow, WalletRow};
 use crate::db::scope::{Scope, role_permissions};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
@@ -254,9 +254,15 @@ pub struct Forms {
 impl Typed {
     /// The forms as shown: as typed when one is shown again, else the
     /// stored controls and a fresh transfer key.
-    fn into_forms(self, limit: Option<Money>, models: &[String], scope: &Scope) -> Forms {
+    fn into_forms(self, wallet: &WalletRow, models: &[String], scope: &Scope) -> Forms {
+        let typed = |limit: Option<i64>| {
+            limit
+                .map(|l| Money::from_micros(l).typed())
+                .unwrap_or_default()
+        };
         let controls = self.controls.unwrap_or_else(|| ControlsInput {
-            monthly_limit: limit.map(Money::typed).unwrap_or_default(),
+            monthly_limit: typed(wallet.monthly_spend_limit),
+            member_limit: typed(wallet.member_monthly_limit),
             allowed_models: models.join("\n"),
         });
         let mut transfer = self.transfer;
@@ -416,7 +422,7 @@ async fn render(
     let (wallet, models) = (overview.wallet, overview.models);
     let limit = wallet.monthly_spend_limit.map(Money::from_micros);
     let status = typed.status();
-    let forms = typed.into_forms(limit, &models, &page.scope);
+    let forms = typed.into_forms(&wallet, &models, &page.scope);
     let body = BillingPage {
         month,
         history,
@@ -539,6 +545,8 @@ pub struct ControlsForm {
     #[serde(default)]
     monthly_limit: String,
     #[serde(default)]
+    member_limit: String,
+    #[serde(default)]
     allowed_models: String,
 }
 
@@ -552,6 +560,7 @@ pub async fn set_controls(
 ) -> Result<HttpResponse, AppError> {
     let input = ControlsInput {
         monthly_limit: form.fields.monthly_limit.clone(),
+        member_limit: form.fields.member_limit.clone(),
         allowed_models: form.fields.allowed_models.clone(),
     };
     match billing::set_controls(&state.db, &form.scope, &input).await {

@@ -1,0 +1,2 @@
+DROP TABLE member_spend;
+ALTER TABLE wallets DROP COLUMN member_monthly_limit;
