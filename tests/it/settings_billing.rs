@@ -25,6 +25,7 @@ on_both_backends!(
     a_plan_change_charges_its_fee_once_a_month_and_sets_its_limits,
     the_fee_job_charges_once_and_suspends_wallets_that_cannot_pay,
     the_history_filters_exports_and_sums_the_month,
+    who_may_do_what_on_the_billing_pages,
 );
 
 on_both_backends_with!(prepaid; a_prepaid_organization_is_suspended_until_its_first_top_up);
@@ -895,4 +896,112 @@ async fn the_history_filters_exports_and_sums_the_month(app: TestApp) {
     );
     let bad = ann.get("/billing/history.csv?to=tomorrow").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// A form of the permission table: its action, fields and the status
+/// each actor gets.
+type FormRow<'a> = (&'a str, Vec<(&'a str, &'a str)>, [StatusCode; 5]);
+
+/// The permission table of the billing pages and forms: owner, admin, a
+/// custom role with `billing.read` and `billing.manage`, one with only
+/// `billing.read`, and a member, each on every route.
+async fn who_may_do_what_on_the_billing_pages(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_team("acme", "Platform")
+        .await
+        .with_role("acme", "Treasurer", 30, &["billing.read", "billing.manage"])
+        .await
+        .with_role("acme", "Accountant", 20, &["billing.read"])
+        .await
+        .with_member("acme", "Adam", "adam@example.com", "admin")
+        .await
+        .with_member("acme", "Tess", "tess@example.com", "Treasurer")
+        .await
+        .with_member("acme", "Carl", "carl@example.com", "Accountant")
+        .await
+        .with_member("acme", "Dave", "dave@example.com", "member")
+        .await
+        .with_funds("acme", "50")
+        .await;
+    let acme = app.workspace_id("acme").await;
+    let platform = app.team_id("acme", "Platform").await;
+    let receipt = format!(
+        "/billing/receipts/{}",
+        app.text_value("SELECT id AS value FROM top_ups").await
+    );
+    use StatusCode as S;
+    const OK: S = S::OK;
+    const MOVED: S = S::SEE_OTHER;
+    const NO: S = S::FORBIDDEN;
+    const BAD: S = S::UNPROCESSABLE_ENTITY;
+    // owner, admin, treasurer, accountant, member
+    let gets: [(&str, [S; 5]); 3] = [
+        ("/settings/billing", [OK, OK, OK, OK, NO]),
+        ("/billing/history.csv", [OK, OK, OK, OK, NO]),
+        (&receipt, [OK, OK, OK, OK, NO]),
+    ];
+    let posts: [FormRow; 5] = [
+        (
+            "/billing/top-up",
+            vec![("amount", "1"), ("card_number", "4242424242424242")],
+            [MOVED, MOVED, MOVED, NO, NO],
+        ),
+        (
+            "/billing/controls",
+            vec![("monthly_limit", "40")],
+            [MOVED, MOVED, MOVED, NO, NO],
+        ),
+        (
+            "/billing/coupon",
+            vec![("code", "NO-SUCH-CODE")],
+            [BAD, BAD, BAD, NO, NO],
+        ),
+        (
+            "/billing/plan",
+            vec![("plan", "free")],
+            [MOVED, MOVED, MOVED, NO, NO],
+        ),
+        // Only the owner is in the team (as its owner); the others may not
+        // manage its billing, so the team isn't theirs to fund.
+        (
+            "/billing/transfer",
+            vec![
+                ("team_id", platform.as_str()),
+                ("transfer_amount", "1"),
+                ("transfer_key", "0190d9a0-0000-7000-8000-000000000001"),
+            ],
+            [MOVED, BAD, BAD, NO, NO],
+        ),
+    ];
+    let people = [
+        "ann@example.com",
+        "adam@example.com",
+        "tess@example.com",
+        "carl@example.com",
+        "dave@example.com",
+    ];
+    for (column, email) in people.into_iter().enumerate() {
+        let browser = app.browser(email);
+        assert_eq!(browser.switch_to(&acme).await.status, MOVED);
+        for (path, expected) in &gets {
+            assert_eq!(
+                browser.get(path).await.status,
+                expected[column],
+                "{email}: GET {path}"
+            );
+        }
+        let fields = browser.forged_scoped_fields(&acme).await;
+        for (path, form, expected) in &posts {
+            let res = browser.post_form(path, &fields, form).await;
+            assert_eq!(
+                res.status, expected[column],
+                "{email}: POST {path}: {}",
+                res.body
+            );
+        }
+    }
+    // Three top-ups of 1 and one move of 1 to the team: 50 + 3 - 1.
+    assert_eq!(app.balance_of("acme").await, 52_000_000);
 }
