@@ -155,6 +155,7 @@ pub fn mark_running(
             agents::started_at.eq(Some(at)),
             agents::started_by.eq(Some(scope.user_id())),
             agents::last_active_at.eq(Some(at)),
+            agents::idle_stopped.eq(false),
             agents::updated_at.eq(at),
         ))
         .execute(conn)?,
@@ -189,6 +190,7 @@ pub fn mark_stopped(
             agents::status.eq(AgentStatus::Stopped),
             agents::started_at.eq(None::<NaiveDateTime>),
             agents::last_active_at.eq(Some(at)),
+            agents::idle_stopped.eq(false),
             agents::updated_at.eq(at),
         ))
         .execute(conn)?,
@@ -536,6 +538,55 @@ pub fn idle_since(
         .load(conn)?)
 }
 
+/// An agent as the platform's report of its use finds it.
+#[derive(Debug, Clone, Queryable)]
+pub struct AgentInUse {
+    /// Running or stopped.
+    pub status: AgentStatus,
+    /// Whether the idle job stopped it (it starts again on use).
+    pub idle_stopped: bool,
+    /// Who started it last (a resume acts for them).
+    pub started_by: Option<UserId>,
+}
+
+/// The agent `id` of `workspace` (the workspace a key opens), if any.
+pub fn in_use(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    id: &AgentId,
+) -> Result<Option<AgentInUse>, DbError> {
+    Ok(agents::table
+        .filter(agents::id.eq(id))
+        .filter(agents::workspace_id.eq(workspace))
+        .select((agents::status, agents::idle_stopped, agents::started_by))
+        .first(conn)
+        .optional()?)
+}
+
+/// Notes that a running agent of `workspace` was used, at most once a
+/// minute (a busy agent doesn't turn every report into a write).
+pub fn touch_running(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    id: &AgentId,
+) -> Result<(), DbError> {
+    let at = now();
+    diesel::update(
+        agents::table
+            .filter(agents::id.eq(id))
+            .filter(agents::workspace_id.eq(workspace))
+            .filter(agents::status.eq(AgentStatus::Running))
+            .filter(
+                agents::last_active_at
+                    .is_null()
+                    .or(agents::last_active_at.lt(at - chrono::Duration::minutes(1))),
+            ),
+    )
+    .set(agents::last_active_at.eq(Some(at)))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Stops `agent` if it still runs idle since before `cutoff` (a start or
 /// stop meanwhile wins) and closes its run; `false` when it no longer
 /// qualifies. The caller releases its running slots.
@@ -555,6 +606,7 @@ pub fn stop_if_idle(
     .set((
         agents::status.eq(AgentStatus::Stopped),
         agents::started_at.eq(None::<NaiveDateTime>),
+        agents::idle_stopped.eq(true),
         agents::updated_at.eq(at),
     ))
     .execute(conn)?;

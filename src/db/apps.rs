@@ -103,6 +103,7 @@ pub fn set_running(
             app_instances::status.eq(to),
             app_instances::started_at.eq(running.then_some(at)),
             app_instances::last_active_at.eq(Some(at)),
+            app_instances::idle_stopped.eq(false),
             app_instances::updated_at.eq(at),
         ))
         .execute(conn)?,
@@ -203,6 +204,7 @@ pub fn stop_idle(
         .set((
             app_instances::status.eq(AgentStatus::Stopped),
             app_instances::started_at.eq(None::<NaiveDateTime>),
+            app_instances::idle_stopped.eq(true),
             app_instances::updated_at.eq(at),
         ))
         .execute(conn)?;
@@ -211,4 +213,67 @@ pub fn stop_idle(
         }
     }
     Ok(stopped)
+}
+
+/// What the platform's report of an instance's use does to it, in the
+/// workspace its key opens: a running one's idle clock starts again (at
+/// most once a minute), one the idle job stopped runs again. Returns its
+/// app's key and whether it was resumed; `None` when no such instance runs
+/// or waits to resume there.
+pub fn use_instance(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    id: &AppInstanceId,
+) -> Result<Option<(String, bool)>, DbError> {
+    let at = now();
+    let instance = app_instances::table
+        .filter(app_instances::id.eq(id))
+        .filter(app_instances::workspace_id.eq(workspace));
+    let found: Option<(String, AgentStatus, bool)> = instance
+        .select((
+            app_instances::app_key,
+            app_instances::status,
+            app_instances::idle_stopped,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((app, status, idle_stopped)) = found else {
+        return Ok(None);
+    };
+    if status == AgentStatus::Running {
+        let a_minute_ago = at - chrono::Duration::minutes(1);
+        diesel::update(instance.filter(app_instances::last_active_at.lt(a_minute_ago)))
+            .set(app_instances::last_active_at.eq(Some(at)))
+            .execute(conn)?;
+        return Ok(Some((app, false)));
+    }
+    if !idle_stopped {
+        return Ok(None);
+    }
+    expect_one(
+        diesel::update(instance.filter(app_instances::idle_stopped.eq(true)))
+            .set((
+                app_instances::status.eq(AgentStatus::Running),
+                app_instances::started_at.eq(Some(at)),
+                app_instances::last_active_at.eq(Some(at)),
+                app_instances::idle_stopped.eq(false),
+                app_instances::updated_at.eq(at),
+            ))
+            .execute(conn)?,
+    )?;
+    Ok(Some((app, true)))
+}
+
+/// Whether `workspace` has the instance `id`.
+pub fn exists_in(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    id: &AppInstanceId,
+) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        app_instances::table
+            .filter(app_instances::id.eq(id))
+            .filter(app_instances::workspace_id.eq(workspace)),
+    ))
+    .get_result(conn)?)
 }

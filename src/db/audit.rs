@@ -80,11 +80,13 @@ actions! {
     AgentCreate => "agent.create", "agent";
     AgentDelete => "agent.delete", "agent";
     AgentIdleStop => "agent.idle_stop", "agent";
+    AgentResume => "agent.resume", "agent";
     AgentStart => "agent.start", "agent";
     AgentStop => "agent.stop", "agent";
     AgentTransfer => "agent.transfer", "agent";
     AppIdleStop => "app.idle_stop", "app";
     AppInstall => "app.install", "app";
+    AppResume => "app.resume", "app";
     AppStart => "app.start", "app";
     AppStop => "app.stop", "app";
     AppUninstall => "app.uninstall", "app";

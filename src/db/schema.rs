@@ -219,6 +219,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         started_by -> Nullable<Text>,
+        idle_stopped -> Bool,
     }
 }
 diesel::table! {
@@ -249,6 +250,7 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        idle_stopped -> Bool,
     }
 }
 

@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crate::db::audit::{Action, Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
-use crate::domain::{AgentId, FieldErrors, ProjectId, WorkspaceId, WorkspaceKind};
+use crate::domain::{AgentId, AgentStatus, FieldErrors, ProjectId, WorkspaceId, WorkspaceKind};
 use crate::services::{ServiceError, billing};
 
 /// Longest agent name.
@@ -75,36 +75,123 @@ pub async fn create(db: &Db, scope: &Scope, input: AgentInput) -> Result<AgentId
 /// workspace and, for a team, of its organization. Returns its name.
 pub async fn start(db: &Db, scope: &Scope, id: AgentId) -> Result<String, ServiceError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
+    db.run(move |conn| write_transaction(conn, |conn| start_in(conn, &scope, &id, Some(&actor))))
+        .await
+}
+
+/// Starts a stopped agent of the scoped workspace within every limit, in
+/// the caller's transaction; audited as `actor`'s start, or, without one,
+/// as Tenantry resuming it on use after an idle stop.
+fn start_in(
+    conn: &mut db::AnyConnection,
+    scope: &Scope,
+    id: &AgentId,
+    actor: Option<&Actor>,
+) -> Result<String, ServiceError> {
+    let agent = db::agents::find(conn, scope, id)?;
+    let at = db::now();
+    db::agents::mark_running(conn, scope, id, at)
+        .map_err(|_| ServiceError::Refused("This agent is already running."))?;
+    // Claiming locks the counter row first, so the hours checked
+    // next can't be used up meanwhile by a start racing this one.
+    let (name, whose) = (&scope.workspace().name, "this workspace's");
+    claim(conn, scope.workspace_id(), name, whose)?;
+    billing::refuse_if_suspended(conn, scope.workspace_id())?;
+    check_hours(conn, scope.workspace_id(), name, whose)?;
+    if let Some(parent) = &scope.workspace().parent_id {
+        claim(conn, parent, "the organization", "the organization's")?;
+        check_hours(conn, parent, "the organization", "the organization's")?;
+    }
+    if let Some(organization) = organization_of(scope) {
+        claim_for_member(conn, organization, scope)?;
+    }
+    let (action, details) = match actor {
+        Some(_) => (Action::AgentStart, format!("on {}", agent.project_name)),
+        None => (
+            Action::AgentResume,
+            format!(
+                "used again after an idle stop; runs for {} on {}",
+                scope.user().name,
+                agent.project_name
+            ),
+        ),
+    };
+    let event = Event {
+        action,
+        target_id: id.as_str(),
+        target_label: &agent.name,
+        details,
+    };
+    match actor {
+        Some(actor) => db::audit::record(conn, scope.workspace_id(), actor, &event)?,
+        None => db::audit::record_by_system(conn, scope.workspace_id(), &event)?,
+    }
+    Ok(agent.name)
+}
+
+/// What the platform's report of an agent's use did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UseOutcome {
+    /// It was running; its last activity moved on.
+    Running,
+    /// The idle job had stopped it; it runs again.
+    Resumed,
+}
+
+/// The platform reports that an agent of the workspace its key opens was
+/// used: a running agent's idle clock starts again; one the idle job
+/// stopped starts again within every limit, acting for the member who
+/// last started it (while they still may run agents there). One a person
+/// stopped stays stopped.
+pub async fn record_use(db: &Db, presented: &str, id: AgentId) -> Result<UseOutcome, ServiceError> {
+    let presented = presented.to_owned();
     db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let agent = db::agents::find(conn, &scope, &id)?;
-            let at = db::now();
-            db::agents::mark_running(conn, &scope, &id, at)
-                .map_err(|_| ServiceError::Refused("This agent is already running."))?;
-            // Claiming locks the counter row first, so the hours checked
-            // next can't be used up meanwhile by a start racing this one.
-            let (name, whose) = (&scope.workspace().name, "this workspace's");
-            claim(conn, scope.workspace_id(), name, whose)?;
-            billing::refuse_if_suspended(conn, scope.workspace_id())?;
-            check_hours(conn, scope.workspace_id(), name, whose)?;
-            if let Some(parent) = &scope.workspace().parent_id {
-                claim(conn, parent, "the organization", "the organization's")?;
-                check_hours(conn, parent, "the organization", "the organization's")?;
-            }
-            if let Some(organization) = organization_of(&scope) {
-                claim_for_member(conn, organization, &scope)?;
-            }
-            let event = Event {
-                action: Action::AgentStart,
-                target_id: id.as_str(),
-                target_label: &agent.name,
-                details: format!("on {}", agent.project_name),
-            };
-            db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-            Ok::<_, ServiceError>(agent.name)
-        })
+        let key = crate::services::projects::key_in(conn, &presented)?
+            .ok_or(ServiceError::KeyRejected)?;
+        let workspace = key.workspace_id;
+        let agent = db::agents::in_use(conn, &workspace, &id)?.ok_or(ServiceError::NotFound)?;
+        if agent.status == AgentStatus::Running {
+            db::agents::touch_running(conn, &workspace, &id)?;
+            return Ok(UseOutcome::Running);
+        }
+        if !agent.idle_stopped {
+            return Err(ServiceError::Refused(
+                "A person stopped this agent: start it again on the agents page.",
+            ));
+        }
+        let scope = agent
+            .started_by
+            .map(|starter| scope_of(conn, &starter, &workspace))
+            .transpose()?
+            .flatten()
+            .filter(|scope| scope.can(crate::domain::Permission::ResourcesWrite))
+            .ok_or(ServiceError::Refused(
+                "The member who ran this agent can no longer run agents here: a member must start it.",
+            ))?;
+        write_transaction(conn, |conn| start_in(conn, &scope, &id, None))?;
+        Ok(UseOutcome::Resumed)
     })
     .await
+}
+
+/// `user` acting in `workspace`, if they are an active user who may enter it.
+fn scope_of(
+    conn: &mut db::AnyConnection,
+    user: &crate::domain::UserId,
+    workspace: &WorkspaceId,
+) -> Result<Option<Scope>, ServiceError> {
+    let Some(user) = db::users::find_active(conn, user)? else {
+        return Ok(None);
+    };
+    let accessible = db::workspaces::accessible_to(conn, &user.id)?;
+    Ok(Scope::enter(
+        user,
+        String::new(),
+        "platform".to_owned(),
+        accessible,
+        workspace,
+        Vec::new(),
+    ))
 }
 
 /// Raises `workspace`'s running-agent counter, or refuses naming the limit

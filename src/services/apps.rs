@@ -180,3 +180,45 @@ pub async fn stop_idle(
     })
     .await
 }
+
+/// The platform reports that it used an app instance of the workspace its
+/// key opens: a running one's idle clock starts again; one the idle job
+/// stopped runs again (audited as Tenantry's), unless the workspace is
+/// suspended. One a person stopped stays stopped (409); another
+/// workspace's is not found. Returns whether it was resumed.
+pub async fn record_use(
+    db: &Db,
+    catalogue: &[AppSpec],
+    presented: &str,
+    id: AppInstanceId,
+) -> Result<bool, ServiceError> {
+    let (presented, catalogue) = (presented.to_owned(), catalogue.to_vec());
+    db.run(move |conn| {
+        let key = crate::services::projects::key_in(conn, &presented)?
+            .ok_or(ServiceError::KeyRejected)?;
+        let workspace = key.workspace_id;
+        write_transaction(conn, |conn| {
+            let Some((app, resumed)) = db::apps::use_instance(conn, &workspace, &id)? else {
+                return Err(if db::apps::exists_in(conn, &workspace, &id)? {
+                    ServiceError::Refused(
+                        "A person stopped this app: start it again on the apps page.",
+                    )
+                } else {
+                    ServiceError::NotFound
+                });
+            };
+            if resumed {
+                billing::refuse_if_suspended(conn, &workspace)?;
+                let event = Event {
+                    action: Action::AppResume,
+                    target_id: id.as_str(),
+                    target_label: &name_of(&catalogue, &app),
+                    details: "used again after an idle stop".to_owned(),
+                };
+                db::audit::record_by_system(conn, &workspace, &event)?;
+            }
+            Ok::<_, ServiceError>(resumed)
+        })
+    })
+    .await
+}

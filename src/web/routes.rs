@@ -156,5 +156,7 @@ routes! {
     get  "/api/v1/key"                            => api::key::key,        Key;
     post "/api/v1/usage/charges"                  => api::charges::create, Key;
     get  "/api/v1/wallet"                         => api::wallet::show,    Key;
+    post "/api/v1/agents/{id}/activity"           => api::agents::activity, Key;
+    post "/api/v1/apps/{id}/activity"             => api::agents::app_activity, Key;
     post "/api/v1/payments/notifications"         => api::payments::notify, Provider;
 }

@@ -26,6 +26,7 @@ on_both_backends!(
     concurrent_starts_stop_at_the_limit,
     a_teams_agents_count_against_its_organization,
     a_members_quota_holds_under_concurrent_starts_in_a_team,
+    an_idle_stopped_agent_runs_again_when_the_platform_uses_it,
 );
 
 /// Creates an agent `name` on `project` (a project id) with the form.
@@ -543,4 +544,122 @@ async fn a_members_quota_holds_under_concurrent_starts_in_a_team(app: TestApp) {
             .as_deref(),
         Some("1 / 5")
     );
+}
+
+/// `POST /api/v1/agents/{id}/activity` with a project key: status and body.
+async fn report_use(app: &TestApp, key: &str, agent: &str) -> (StatusCode, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/agents/{agent}/activity", app.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("activity call");
+    let status = res.status();
+    (status, res.json().await.expect("a JSON body"))
+}
+
+/// The idle job stops an agent; the platform's next report of its use
+/// starts it again (a new run, counted, audited as Tenantry's), within the
+/// limits; one a person stopped stays stopped; another workspace's key
+/// finds nothing.
+async fn an_idle_stopped_agent_runs_again_when_the_platform_uses_it(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_project("acme", "Search")
+        .await
+        .with_agent("acme", "Search", "sleepy")
+        .await
+        .with_agent("acme", "Search", "other")
+        .await;
+    let key = app.add_project_key("acme", "Search", "platform").await;
+    let ann = app.browser("ann@example.com");
+    assert_eq!(
+        act(&ann, &app, "sleepy", "start").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let sleepy = agent_id(&app, "sleepy").await;
+    let (status, body) = report_use(&app, &key, &sleepy).await;
+    assert_eq!(
+        (status, body["resumed"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+
+    let long_ago = (Utc::now().naive_utc() - Duration::hours(13)).format("%Y-%m-%d %H:%M:%S");
+    app.execute(&format!(
+        "UPDATE agents SET last_active_at = '{long_ago}' WHERE name = 'sleepy'"
+    ))
+    .await;
+    let stopped = tenantry::services::agents::stop_idle(&app.db, Duration::hours(12))
+        .await
+        .expect("idle job");
+    assert_eq!(stopped, 1);
+    let (status, body) = report_use(&app, &key, &sleepy).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["resumed"], true);
+    assert_eq!(
+        app.count("agents WHERE name = 'sleepy' AND status = 'running'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count_with("agent_runs WHERE agent_id = ?", &[&sleepy])
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("audit_entries WHERE action = 'agent.resume' AND actor_name = 'Tenantry'")
+            .await,
+        1
+    );
+
+    // Stopped by a person: use doesn't start it.
+    assert_eq!(
+        act(&ann, &app, "sleepy", "stop").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let (status, body) = report_use(&app, &key, &sleepy).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        app.count("agents WHERE name = 'sleepy' AND status = 'stopped'")
+            .await,
+        1
+    );
+
+    // Idle-stopped again, but the limit is full: refused, naming it.
+    assert_eq!(
+        act(&ann, &app, "sleepy", "start").await.status,
+        StatusCode::SEE_OTHER
+    );
+    app.execute(&format!(
+        "UPDATE agents SET last_active_at = '{long_ago}' WHERE name = 'sleepy'"
+    ))
+    .await;
+    tenantry::services::agents::stop_idle(&app.db, Duration::hours(12))
+        .await
+        .expect("idle job");
+    let acme = app.workspace_id("acme").await;
+    assert_eq!(
+        set_limits(&ann, &acme, "1", "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        act(&ann, &app, "other", "start").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let (status, body) = report_use(&app, &key, &sleepy).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "limit_reached");
+
+    // Another workspace's key doesn't find it.
+    let app = app
+        .with_user("Bob", "bob@example.com")
+        .await
+        .with_org("bob@example.com", "Beta Works", "beta")
+        .await
+        .with_project("beta", "Crawl")
+        .await;
+    let beta_key = app.add_project_key("beta", "Crawl", "platform").await;
+    let (status, _) = report_use(&app, &beta_key, &sleepy).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -11,6 +11,7 @@ use crate::support::{Client, Response, TestApp, hidden_fields};
 on_both_backends!(
     apps_are_installed_stopped_started_and_removed,
     concurrent_installs_stop_at_the_limit,
+    an_idle_stopped_app_runs_again_when_the_platform_uses_it,
 );
 
 crate::on_both_backends_with!(
@@ -187,4 +188,79 @@ async fn idle_apps_are_stopped(app: TestApp) {
         .submit("/apps", &format!("/apps/instances/{id}/start"), &[])
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "it starts again");
+}
+
+/// The idle job stops an instance; the platform's next report of its use
+/// runs it again (audited as Tenantry's); one a person stopped stays
+/// stopped; another workspace's key finds nothing.
+async fn an_idle_stopped_app_runs_again_when_the_platform_uses_it(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_project("acme", "Search")
+        .await
+        .with_app("acme", "notebook")
+        .await;
+    let key = app.add_project_key("acme", "Search", "platform").await;
+    let instance = app
+        .text_value("SELECT id AS value FROM app_instances")
+        .await;
+    let url = format!("{}/api/v1/apps/{instance}/activity", app.base);
+    let report = |key: String| {
+        let url = url.clone();
+        async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("activity call");
+            let status = res.status();
+            (status, res.json::<serde_json::Value>().await.expect("JSON"))
+        }
+    };
+    let long_ago = (Utc::now().naive_utc() - Duration::hours(13)).format("%Y-%m-%d %H:%M:%S");
+    app.execute(&format!(
+        "UPDATE app_instances SET last_active_at = '{long_ago}'"
+    ))
+    .await;
+    let catalogue = tenantry::config::Settings::default().apps;
+    let stopped = tenantry::services::apps::stop_idle(&app.db, &catalogue, Duration::hours(12))
+        .await
+        .expect("idle job");
+    assert_eq!(stopped, 1);
+    let (status, body) = report(key.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["resumed"], true);
+    assert_eq!(app.count("app_instances WHERE status = 'running'").await, 1);
+    assert_eq!(
+        app.count("audit_entries WHERE action = 'app.resume' AND actor_name = 'Tenantry'")
+            .await,
+        1
+    );
+    let (status, body) = report(key.clone()).await;
+    assert_eq!(
+        (status, body["resumed"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+
+    let ann = app.browser("ann@example.com");
+    let res = ann
+        .submit("/apps", &format!("/apps/instances/{instance}/stop"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let (status, _) = report(key).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a person's stop holds");
+    assert_eq!(app.count("app_instances WHERE status = 'stopped'").await, 1);
+
+    let app = app
+        .with_user("Bob", "bob@example.com")
+        .await
+        .with_org("bob@example.com", "Beta Works", "beta")
+        .await
+        .with_project("beta", "Crawl")
+        .await;
+    let beta_key = app.add_project_key("beta", "Crawl", "platform").await;
+    let (status, _) = report(beta_key).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -2,6 +2,7 @@
 //! payment provider's webhook. Every error has one shape,
 //! `{"error": {"code", "message", "field"?}}` (see `web::error`).
 
+pub mod agents;
 pub mod charges;
 pub mod key;
 pub mod payments;
