@@ -9,7 +9,7 @@ use serde_json::json;
 use tenantry::services::payments;
 
 use crate::api_charges::charge;
-use crate::support::{TestApp, WEBHOOK_SECRET};
+use crate::support::{Client, Response, TestApp, WEBHOOK_SECRET};
 use crate::{on_both_backends, on_both_backends_with};
 
 on_both_backends!(
@@ -47,13 +47,7 @@ async fn the_owner_tops_up_and_gets_a_receipt(app: TestApp) {
             .contains("Billing")
     );
 
-    let res = ann
-        .submit(
-            "/settings/billing",
-            "/billing/top-up",
-            &[("amount", "25.5"), ("card_number", "4242 4242 4242 4242")],
-        )
-        .await;
+    let res = top_up(&ann, "25.5", "4242 4242 4242 4242").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert!(
         res.location().starts_with("/billing/receipts/"),
@@ -102,13 +96,7 @@ async fn the_owner_tops_up_and_gets_a_receipt(app: TestApp) {
 async fn a_declined_card_or_bad_amount_changes_nothing(app: TestApp) {
     let app = app.with_acme().await;
     let ann = app.browser("ann@example.com");
-    let res = ann
-        .submit(
-            "/settings/billing",
-            "/billing/top-up",
-            &[("amount", "40"), ("card_number", "4000 0000 0000 0002")],
-        )
-        .await;
+    let res = top_up(&ann, "40", "4000 0000 0000 0002").await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         res.text_of("#card_number-error").as_deref(),
@@ -121,13 +109,7 @@ async fn a_declined_card_or_bad_amount_changes_nothing(app: TestApp) {
     );
     assert_eq!(app.count("top_ups WHERE status = 'declined'").await, 1);
 
-    let res = ann
-        .submit(
-            "/settings/billing",
-            "/billing/top-up",
-            &[("amount", "40"), ("card_number", "4000 0000 0000 9995")],
-        )
-        .await;
+    let res = top_up(&ann, "40", "4000 0000 0000 9995").await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         res.text_of("#card_number-error")
@@ -146,13 +128,7 @@ async fn a_declined_card_or_bad_amount_changes_nothing(app: TestApp) {
         ("100000.01", "4242424242424242", "amount", "at most"),
         ("5", "4242 4242 4242 4241", "card_number", "typo"),
     ] {
-        let res = ann
-            .submit(
-                "/settings/billing",
-                "/billing/top-up",
-                &[("amount", amount), ("card_number", card)],
-            )
-            .await;
+        let res = top_up(&ann, amount, card).await;
         assert_eq!(
             res.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -165,6 +141,17 @@ async fn a_declined_card_or_bad_amount_changes_nothing(app: TestApp) {
     assert_eq!(app.count("top_ups").await, 2, "invalid forms save nothing");
     assert_eq!(app.count("ledger_entries").await, 0);
     assert_eq!(app.balance_of("acme").await, 0);
+}
+
+/// Tops up the active workspace's wallet through the billing page's form.
+async fn top_up(browser: &Client, amount: &str, card: &str) -> Response {
+    browser
+        .submit(
+            "/settings/billing",
+            "/billing/top-up",
+            &[("amount", amount), ("card_number", card)],
+        )
+        .await
 }
 
 /// Posts a signed notification to the webhook.
@@ -459,13 +446,7 @@ async fn a_prepaid_organization_is_suspended_until_its_first_top_up(app: TestApp
     assert_eq!(app.count("app_instances").await, 0);
     assert_eq!(app.count("agents WHERE status = 'running'").await, 0);
 
-    let res = ann
-        .submit(
-            "/settings/billing",
-            "/billing/top-up",
-            &[("amount", "5"), ("card_number", "4242424242424242")],
-        )
-        .await;
+    let res = top_up(&ann, "5", "4242424242424242").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(
         app.count("workspaces WHERE slug = 'acme' AND status = 'active'")
@@ -499,7 +480,7 @@ async fn coupon(app: &TestApp, code: &str, credits: &str, expires: Option<&str>,
     tenantry::services::billing::create_coupon(&mut conn, &coupon).expect("coupon");
 }
 
-async fn redeem(app: &TestApp, email: &str, code: &str) -> crate::support::Response {
+async fn redeem(app: &TestApp, email: &str, code: &str) -> Response {
     app.browser(email)
         .submit("/settings/billing", "/billing/coupon", &[("code", code)])
         .await
@@ -669,7 +650,7 @@ async fn an_organization_moves_funds_to_its_teams_and_no_further(app: TestApp) {
     );
 }
 
-async fn choose_plan(app: &TestApp, plan: &str) -> crate::support::Response {
+async fn choose_plan(app: &TestApp, plan: &str) -> Response {
     app.browser("ann@example.com")
         .submit("/settings/billing", "/billing/plan", &[("plan", plan)])
         .await
@@ -777,13 +758,7 @@ async fn the_fee_job_charges_once_and_suspends_wallets_that_cannot_pay(app: Test
     assert!(bob.get("/").await.text_of(".banner-error").is_some());
 
     // Funded, it comes back by itself, and the next run charges the fee.
-    let res = bob
-        .submit(
-            "/settings/billing",
-            "/billing/top-up",
-            &[("amount", "30"), ("card_number", "4242424242424242")],
-        )
-        .await;
+    let res = top_up(&bob, "30", "4242424242424242").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(
         app.count("workspaces WHERE slug = 'beta' AND status = 'active'")
@@ -829,7 +804,7 @@ async fn the_history_filters_exports_and_sums_the_month(app: TestApp) {
         assert_eq!(status, StatusCode::CREATED);
     }
     let ann = app.browser("ann@example.com");
-    let rows = |page: &crate::support::Response| page.body.matches("<tr data-entry=").count();
+    let rows = |page: &Response| page.body.matches("<tr data-entry=").count();
     let crawl_id = app.project_id("acme", "Crawl").await;
     let page = ann
         .get(&format!("/settings/billing?project={crawl_id}"))
