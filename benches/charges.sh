@@ -4,10 +4,11 @@
 # PostgreSQL in the same run, pgbench running the charge's two statements
 # (the conditional wallet update and the ledger insert, one transaction).
 #
-# Per backend it starts the release binary, signs a user up through the
-# form, and gives their personal workspace a project, a key and a balance
-# large enough never to run out (SQL, seconds). wrk sends charges of one
-# micro-credit, each with its own Idempotency-Key. After each run it checks
+# Per backend it starts the release binary and gives BENCH_WALLETS (64)
+# workspaces a project, a key and a balance large enough never to run out
+# (SQL, seconds). wrk sends charges of one micro-credit, each with its own
+# Idempotency-Key, all to one wallet (every charge queues on its row) and
+# then spread over the 64; pgbench does the same. After each run it checks
 # the books: no wallet below zero, every balance the sum of its ledger
 # (an "overdraft" is a wallet where either fails).
 #
@@ -21,6 +22,8 @@ DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 THREADS=${BENCH_THREADS:-2}
 CONNECTION_COUNTS=${BENCH_CONNECTION_COUNTS:-"16 64"}
+WALLETS=${BENCH_WALLETS:-64}
+POOL=${BENCH_POOL_SIZE:-10}
 BACKENDS=${BENCH_BACKENDS:-"sqlite postgres"}
 PG_URL=${BENCH_POSTGRES_URL:-${TENANTRY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1/postgres}}
 
@@ -65,7 +68,7 @@ start_server() {
     SERVER_LOG="$WORK/$name/server.log"
     env TENANTRY_CONFIG="$WORK/no-such-config.toml" TENANTRY_BIND="127.0.0.1:$port" \
         TENANTRY_BASE_URL="$SERVER_URL" TENANTRY_DATA_DIR="$WORK/$name" \
-        TENANTRY_MAIL_POLL_SECONDS=3600 DATABASE_URL="$database_url" RUST_LOG=warn \
+        TENANTRY_MAIL_POLL_SECONDS=3600 TENANTRY_DB_POOL_SIZE="$POOL" DATABASE_URL="$database_url" RUST_LOG=warn \
         "$BIN" serve >>"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 600); do
@@ -93,30 +96,33 @@ sql() {
     esac
 }
 
-# A user signed up through the form; their personal workspace gets a
-# project, a key (printed) and a balance of a million credits.
+# WALLETS workspaces (organizations, by SQL), each with a project, a key
+# and a balance of a million credits; the keys go to $WORK/keys.<backend>,
+# one per line, and the wallets to bench_wallets (n, workspace_id) for
+# pgbench.
 seed() {
-    local backend=$1 jar="$WORK/jar.$1" csrf workspace key prefix
-    csrf=$(curl -sS -c "$jar" -b "$jar" "$SERVER_URL/signup" |
-        awk 'index($0, "name=\"csrf_token\"") && !done { match($0, /value="[^"]*"/); print substr($0, RSTART + 7, RLENGTH - 8); done = 1 }')
-    [[ $(curl -sS -o /dev/null -w '%{http_code}' -c "$jar" -b "$jar" \
-        --data-urlencode "csrf_token=$csrf" --data-urlencode "name=Bench" \
-        --data-urlencode "email=bench@example.com" --data-urlencode "password=correct horse battery staple 9" \
-        "$SERVER_URL/signup") == 303 ]] || die "sign-up failed"
-    workspace=$(sql "$backend" "SELECT id FROM workspaces WHERE kind = 'personal'")
-    prefix="tk_$(openssl rand -hex 6 2>/dev/null || printf '%012x' $RANDOM)"
-    key="${prefix}_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    sql "$backend" "INSERT INTO projects (id, workspace_id, name, description, created_at, updated_at)
-        VALUES ('00000000-0000-4000-8000-000000000001', '$workspace', 'Bench', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
-        INSERT INTO project_keys (id, workspace_id, project_id, name, prefix, secret_hash, created_at)
-        VALUES ('00000000-0000-4000-8000-000000000002', '$workspace', '00000000-0000-4000-8000-000000000001',
-                'bench', '$prefix', '$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)', CURRENT_TIMESTAMP);
+    local backend=$1 keys="$WORK/keys.$1" statements="" n id prefix key
+    : >"$keys"
+    for n in $(seq "$WALLETS"); do
+        id=$(printf '00000000-0000-4000-8000-%012d' "$n")
+        prefix="tk_$(printf '%012x' "$n")"
+        key="${prefix}_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+        echo "$key" >>"$keys"
+        statements+="INSERT INTO workspaces (id, kind, name, slug, status, created_at, updated_at)
+            VALUES ('$id', 'organization', 'Bench $n', 'bench-$n', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+        INSERT INTO wallets (workspace_id, balance, updated_at) VALUES ('$id', 1000000000000, CURRENT_TIMESTAMP);
         INSERT INTO ledger_entries (id, workspace_id, kind, amount, balance_after, idempotency_key, request_digest, created_at)
-        VALUES ('00000000-0000-4000-8000-000000000003', '$workspace', 'adjustment', 1000000000000, 1000000000000,
-                'bench-funding', 'bench', CURRENT_TIMESTAMP);
-        UPDATE wallets SET balance = 1000000000000 WHERE workspace_id = '$workspace';" >/dev/null
-    WORKSPACE=$workspace
-    KEY=$key
+            VALUES ('$id', '$id', 'adjustment', 1000000000000, 1000000000000, 'bench-funding', 'bench', CURRENT_TIMESTAMP);
+        INSERT INTO projects (id, workspace_id, name, description, created_at, updated_at)
+            VALUES ('$id', '$id', 'Bench', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+        INSERT INTO project_keys (id, workspace_id, project_id, name, prefix, secret_hash, created_at)
+            VALUES ('$id', '$id', '$id', 'bench', '$prefix', '$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)', CURRENT_TIMESTAMP);
+        INSERT INTO bench_wallets (n, workspace_id) VALUES ($n, '$id');
+        "
+    done
+    sql "$backend" "CREATE TABLE bench_wallets (n INTEGER PRIMARY KEY, workspace_id TEXT NOT NULL);
+        BEGIN; $statements COMMIT;" >/dev/null
+    KEY=$(head -n 1 "$keys")
 }
 
 # Wallets below zero or off their ledger.
@@ -126,16 +132,25 @@ overdrafts() {
 }
 
 cat >"$WORK/charge.lua" <<'EOF'
--- A charge of one micro-credit with an Idempotency-Key no other request uses.
-local counter, thread_tag, threads = 0, "", 0
+-- A charge of one micro-credit with an Idempotency-Key no other request
+-- uses, with the first BENCH_KEY_COUNT keys of the file BENCH_KEYS_FILE in
+-- turn (one wallet, or many).
+local counter, thread_tag, threads, keys = 0, "", 0, {}
 function setup(thread) threads = threads + 1; thread:set("tag", threads) end
-function init(args) thread_tag = tostring(tag) .. "-" .. tostring(os.time()) end
+function init(args)
+    thread_tag = tostring(tag) .. "-" .. tostring(os.time())
+    local wanted = tonumber(os.getenv("BENCH_KEY_COUNT"))
+    for line in io.lines(os.getenv("BENCH_KEYS_FILE")) do
+        if #keys < wanted then keys[#keys + 1] = line end
+    end
+end
 wrk.method = "POST"
 wrk.body = '{"model":"bench-model","amount":1,"description":"bench"}'
 wrk.headers["Content-Type"] = "application/json"
 function request()
     counter = counter + 1
     wrk.headers["Idempotency-Key"] = thread_tag .. "-" .. counter
+    wrk.headers["Authorization"] = "Bearer " .. keys[counter % #keys + 1]
     return wrk.format()
 end
 EOF
@@ -157,6 +172,30 @@ run_wrk() {
         END { printf "%s|%.0f|%.2f|%.2f|%d\n", label, rps, p50, p99, bad }' "$out" >>"$RESULTS"
 }
 
+# pgbench_run CONNECTIONS WALLETS: the charge's two statements (the
+# conditional debit and the ledger insert, one CTE, one transaction) on one
+# of WALLETS wallets chosen at random.
+pgbench_run() {
+    local connections=$1 wallets=$2
+    {
+        printf '\\set n random(1, %s)\n' "$wallets"
+        cat <<'SQL'
+BEGIN;
+WITH debit AS (UPDATE wallets SET balance = balance - 1, month_spent = month_spent + 1, updated_at = now()
+               WHERE workspace_id = (SELECT workspace_id FROM bench_wallets WHERE n = :n) AND balance >= 1
+               RETURNING workspace_id, balance)
+INSERT INTO ledger_entries (id, workspace_id, kind, amount, balance_after, idempotency_key, request_digest, created_at)
+SELECT gen_random_uuid()::text, workspace_id, 'charge', -1, balance, gen_random_uuid()::text, 'pgbench', now() FROM debit;
+END;
+SQL
+    } >"$WORK/pgbench.sql"
+    pgbench -n -M prepared -c "$connections" -j "$THREADS" -T "${DURATION%s}" -f "$WORK/pgbench.sql" \
+        -r "$PG_DB_URL" >"$WORK/pgbench.out" 2>&1 || die "pgbench failed: $(tail -3 "$WORK/pgbench.out")"
+    awk -v label="pgbench charge c$connections w$wallets" '
+        /^tps = / { tps = $3 } /latency average/ { avg = $4 }
+        END { printf "%s|%.0f|%.2f|-|0\n", label, tps, avg }' "$WORK/pgbench.out" >>"$RESULTS"
+}
+
 for backend in $BACKENDS; do
     case $backend in
         sqlite) start_server sqlite "sqlite://$WORK/sqlite/tenantry.db" ;;
@@ -173,23 +212,14 @@ for backend in $BACKENDS; do
         die "a charge on $backend was not accepted"
     for connections in $CONNECTION_COUNTS; do
         run_wrk "$backend healthz c$connections" "$connections" /healthz
-        run_wrk "$backend charge c$connections" "$connections" /api/v1/usage/charges \
-            -s "$WORK/charge.lua" -H "Authorization: Bearer $KEY"
-        if [[ $backend == postgres ]]; then
-            cat >"$WORK/pgbench.sql" <<EOF
-BEGIN;
-WITH debit AS (UPDATE wallets SET balance = balance - 1, month_spent = month_spent + 1, updated_at = now()
-               WHERE workspace_id = '$WORKSPACE' AND balance >= 1 RETURNING balance)
-INSERT INTO ledger_entries (id, workspace_id, kind, amount, balance_after, idempotency_key, request_digest, created_at)
-SELECT gen_random_uuid()::text, '$WORKSPACE', 'charge', -1, balance, gen_random_uuid()::text, 'pgbench', now() FROM debit;
-END;
-EOF
-            pgbench -n -M prepared -c "$connections" -j "$THREADS" -T "${DURATION%s}" -f "$WORK/pgbench.sql" \
-                -r "$PG_DB_URL" >"$WORK/pgbench.out" 2>&1 || die "pgbench failed: $(tail -3 "$WORK/pgbench.out")"
-            awk -v label="pgbench charge c$connections" '
-                /^tps = / { tps = $3 } /latency average/ { avg = $4 }
-                END { printf "%s|%.0f|%.2f|-|0\n", label, tps, avg }' "$WORK/pgbench.out" >>"$RESULTS"
-        fi
+        for wallets in 1 "$WALLETS"; do
+            export BENCH_KEYS_FILE="$WORK/keys.$backend" BENCH_KEY_COUNT=$wallets
+            run_wrk "$backend charge c$connections w$wallets" "$connections" /api/v1/usage/charges \
+                -s "$WORK/charge.lua"
+            if [[ $backend == postgres ]]; then
+                pgbench_run "$connections" "$wallets"
+            fi
+        done
     done
     log "$backend: $(overdrafts "$backend") overdrawn or unbalanced wallet(s), $(sql "$backend" "SELECT COUNT(*) FROM ledger_entries WHERE kind = 'charge'") charges entered"
     printf '%s overdrafts|%s|-|-|-\n' "$backend" "$(overdrafts "$backend")" >>"$RESULTS"
@@ -200,15 +230,16 @@ printf '\n%-26s %10s %9s %9s %8s\n' "run" "req/s" "p50 ms" "p99 ms" "non-2xx"
 awk -F'|' '{ printf "%-26s %10s %9s %9s %8s\n", $1, $2, $3, $4, $5 }' "$RESULTS"
 echo
 awk -F'|' '
-    / charge c/ && !/pgbench/ { split($1, a, " "); charge[a[1] " " a[3]] = $2 }
+    / charge c/ && !/pgbench/ { split($1, a, " "); charge[a[1] " " a[3] " " a[4]] = $2 }
     /healthz c/ { split($1, a, " "); health[a[1] " " a[3]] = $2 }
-    /^pgbench/ { split($1, a, " "); pgb[a[3]] = $2 }
+    /^pgbench/ { split($1, a, " "); pgb[a[3] " " a[4]] = $2 }
     END {
         for (k in charge) {
             split(k, a, " ")
-            line = sprintf("%s at %s: charge = %.0f%% of /healthz", a[1], a[2], 100 * charge[k] / health[k])
-            if (a[2] in pgb && pgb[a[2]] > 0) line = line sprintf(", %.0f%% of pgbench (goal >= 50%%, p99 < 20 ms)", 100 * charge[k] / pgb[a[2]])
+            line = sprintf("%s at %s, %s wallet(s): charge = %.1f%% of /healthz", a[1], a[2], substr(a[3], 2), 100 * charge[k] / health[a[1] " " a[2]])
+            if (a[1] == "postgres" && pgb[a[2] " " a[3]] > 0) line = line sprintf(", %.0f%% of pgbench", 100 * charge[k] / pgb[a[2] " " a[3]])
             print line
         }
     }' "$RESULTS" | sort
+echo "Goal: >= 50% of pgbench, p99 < 20 ms, 0 overdrafts."
 echo "(pgbench's p50 column is its average latency.)"
