@@ -556,14 +556,6 @@ pub fn suspend(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<bool
     Ok(changed == 1)
 }
 
-/// The plan of `workspace`'s wallet.
-pub fn plan_of(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<String, DbError> {
-    Ok(wallets::table
-        .find(workspace)
-        .select(wallets::plan)
-        .first(conn)?)
-}
-
 /// Reactivates `workspace` if it is suspended (its wallet was funded);
 /// whether it was.
 pub fn reactivate(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<bool, DbError> {

@@ -79,16 +79,6 @@ impl Money {
         }
     }
 
-    /// The amount without its sign.
-    pub const fn abs(self) -> Self {
-        Money(self.0.abs())
-    }
-
-    /// Whether it is below zero (a debit).
-    pub const fn is_negative(self) -> bool {
-        self.0 < 0
-    }
-
     /// `part` as a whole percentage of `self` (0 when `self` is zero).
     pub fn percent_of_this(self, part: Money) -> i64 {
         if self.0 <= 0 {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::db::billing::{EntryRow, WalletRow};
 use crate::db::scope::Scope;
 use crate::db::{self, Db};
-use crate::domain::{FieldErrors, ProjectId, UserId};
+use crate::domain::{FieldErrors, ProjectId};
 use crate::services::ServiceError;
 
 /// The history filters as the page's query string gives them.
@@ -124,9 +124,9 @@ pub async fn overview(
             };
             let (entries, filter_errors) = match parsed {
                 Ok((filter, member)) => {
-                    let filter = with_member(conn, &scope, filter, member)?;
+                    let limit = page_size + 1;
                     let rows =
-                        db::billing::entries(conn, &scope, &filter, after.as_ref(), page_size + 1)?;
+                        matching_entries(conn, &scope, filter, member, after.as_ref(), limit)?;
                     (rows, FieldErrors::new())
                 }
                 Err(errors) => (Vec::new(), errors),
@@ -155,24 +155,24 @@ pub async fn overview(
         .await?)
 }
 
-/// `filter` narrowed to the member with this email (an email of no member
-/// matches nothing).
-fn with_member(
+/// Up to `limit` entries passing `filter` and, when `member` is given,
+/// made by the member with that email (none if no member has it).
+fn matching_entries(
     conn: &mut db::AnyConnection,
     scope: &Scope,
     mut filter: db::billing::EntryFilter,
     member: Option<String>,
-) -> Result<db::billing::EntryFilter, db::DbError> {
+    after: Option<&db::billing::EntryCursor>,
+    limit: i64,
+) -> Result<Vec<EntryRow>, db::DbError> {
     if let Some(email) = member {
-        let found = db::billing::member_by_email(conn, scope, &email)?;
-        filter.user =
-            Some(found.unwrap_or_else(|| UserId::parse(NOBODY).unwrap_or_else(UserId::generate)));
+        match db::billing::member_by_email(conn, scope, &email)? {
+            Some(user) => filter.user = Some(user),
+            None => return Ok(Vec::new()),
+        }
     }
-    Ok(filter)
+    db::billing::entries(conn, scope, &filter, after, limit)
 }
-
-/// A user id no account has.
-const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Every entry passing `history`'s filters, newest first, at most `max`:
 /// the CSV export.
@@ -186,8 +186,7 @@ pub async fn history(
     let scope = scope.clone();
     Ok(db
         .run(move |conn| {
-            let filter = with_member(conn, &scope, filter, member)?;
-            let rows = db::billing::entries(conn, &scope, &filter, None, max)?;
+            let rows = matching_entries(conn, &scope, filter, member, None, max)?;
             let names = db::projects::all(conn, &scope)?
                 .into_iter()
                 .map(|p| (p.id, p.name))

@@ -215,10 +215,9 @@ fn spend_charts(
         CHART_DAYS,
         points(|row| row.project_id.as_str().to_owned()),
         |id| {
-            names
-                .iter()
-                .find(|(project, _)| project.as_str() == id)
-                .map_or_else(|| GONE.to_owned(), |(_, name)| name.clone())
+            ProjectId::parse(id)
+                .and_then(|id| names.get(&id).cloned())
+                .unwrap_or_else(|| GONE.to_owned())
         },
     );
     let models = charts::group(CHART_DAYS, points(|row| row.model.clone()), str::to_owned);
