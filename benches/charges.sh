@@ -96,18 +96,32 @@ sql() {
     esac
 }
 
+# sql_file BACKEND FILE: runs a script too long for one argument.
+sql_file() {
+    case $1 in
+        sqlite) sqlite3 -cmd '.timeout 20000' "$WORK/sqlite/tenantry.db" <"$2" ;;
+        postgres) psql "$PG_DB_URL" -qAt -v ON_ERROR_STOP=1 -f "$2" ;;
+    esac
+}
+
 # WALLETS workspaces (organizations, by SQL), each with a project, a key
 # and a balance of a million credits; the keys go to $WORK/keys.<backend>,
 # one per line, and the wallets to bench_wallets (n, workspace_id) for
-# pgbench.
+# pgbench. Each also has an owner with a member's API key (for
+# /api/v1/authorize), in $WORK/member_keys.<backend>.
 seed() {
-    local backend=$1 keys="$WORK/keys.$1" statements="" n id prefix key
+    local backend=$1 keys="$WORK/keys.$1" member_keys="$WORK/member_keys.$1" statements="" n id prefix key
+    local member_prefix member_key
     : >"$keys"
+    : >"$member_keys"
     for n in $(seq "$WALLETS"); do
         id=$(printf '00000000-0000-4000-8000-%012d' "$n")
         prefix="tk_$(printf '%012x' "$n")"
         key="${prefix}_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
         echo "$key" >>"$keys"
+        member_prefix="tkm_$(printf '%012x' "$n")"
+        member_key="${member_prefix}_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+        echo "$member_key" >>"$member_keys"
         statements+="INSERT INTO workspaces (id, kind, name, slug, status, created_at, updated_at)
             VALUES ('$id', 'organization', 'Bench $n', 'bench-$n', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
         INSERT INTO wallets (workspace_id, balance, updated_at) VALUES ('$id', 1000000000000, CURRENT_TIMESTAMP);
@@ -117,11 +131,20 @@ seed() {
             VALUES ('$id', '$id', 'Bench', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
         INSERT INTO project_keys (id, workspace_id, project_id, name, prefix, secret_hash, created_at)
             VALUES ('$id', '$id', '$id', 'bench', '$prefix', '$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)', CURRENT_TIMESTAMP);
+        INSERT INTO users (id, email, name, password_hash, status, created_at, updated_at)
+            VALUES ('$id', 'bench-$n@example.com', 'Bench $n', '-', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+        INSERT INTO roles (id, workspace_id, system_key, name, description, level, permissions, own_permissions, created_at, updated_at)
+            VALUES ('$id', '$id', 'owner', 'Owner', '', 100, '', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+        INSERT INTO memberships (id, workspace_id, user_id, role_id, status, joined_at, updated_at)
+            VALUES ('$id', '$id', '$id', '$id', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+        INSERT INTO api_keys (id, workspace_id, user_id, name, kind, prefix, secret_hash, created_at)
+            VALUES ('$id', '$id', '$id', 'bench', 'standard', '$member_prefix', '$(printf '%s' "$member_key" | sha256sum | cut -d' ' -f1)', CURRENT_TIMESTAMP);
         INSERT INTO bench_wallets (n, workspace_id) VALUES ($n, '$id');
         "
     done
-    sql "$backend" "CREATE TABLE bench_wallets (n INTEGER PRIMARY KEY, workspace_id TEXT NOT NULL);
-        BEGIN; $statements COMMIT;" >/dev/null
+    printf '%s\n' "CREATE TABLE bench_wallets (n INTEGER PRIMARY KEY, workspace_id TEXT NOT NULL);
+        BEGIN; $statements COMMIT;" >"$WORK/seed.sql"
+    sql_file "$backend" "$WORK/seed.sql" >/dev/null
     KEY=$(head -n 1 "$keys")
 }
 
@@ -150,6 +173,26 @@ wrk.headers["Content-Type"] = "application/json"
 function request()
     counter = counter + 1
     wrk.headers["Idempotency-Key"] = thread_tag .. "-" .. counter
+    wrk.headers["Authorization"] = "Bearer " .. keys[counter % #keys + 1]
+    return wrk.format()
+end
+EOF
+
+# POST /api/v1/authorize for members.read with the first
+# BENCH_KEY_COUNT members' keys in turn.
+cat >"$WORK/authorize.lua" <<'EOF'
+local counter, keys = 0, {}
+function init(args)
+    local wanted = tonumber(os.getenv("BENCH_KEY_COUNT"))
+    for line in io.lines(os.getenv("BENCH_KEYS_FILE")) do
+        if #keys < wanted then keys[#keys + 1] = line end
+    end
+end
+wrk.method = "POST"
+wrk.body = '{"permission":"members.read"}'
+wrk.headers["Content-Type"] = "application/json"
+function request()
+    counter = counter + 1
     wrk.headers["Authorization"] = "Bearer " .. keys[counter % #keys + 1]
     return wrk.format()
 end
@@ -210,8 +253,14 @@ for backend in $BACKENDS; do
     [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" -H 'Idempotency-Key: probe' \
         -H 'Content-Type: application/json' -d '{"model":"m","amount":1}' "$SERVER_URL/api/v1/usage/charges") == 201 ]] ||
         die "a charge on $backend was not accepted"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $(head -n 1 "$WORK/member_keys.$backend")" \
+        -H 'Content-Type: application/json' -d '{"permission":"members.read"}' "$SERVER_URL/api/v1/authorize") == 200 ]] ||
+        die "a member's key on $backend was not authorized"
     for connections in $CONNECTION_COUNTS; do
         run_wrk "$backend healthz c$connections" "$connections" /healthz
+        export BENCH_KEYS_FILE="$WORK/member_keys.$backend" BENCH_KEY_COUNT=$WALLETS
+        run_wrk "$backend authorize c$connections w$WALLETS" "$connections" /api/v1/authorize \
+            -s "$WORK/authorize.lua"
         for wallets in 1 "$WALLETS"; do
             export BENCH_KEYS_FILE="$WORK/keys.$backend" BENCH_KEY_COUNT=$wallets
             run_wrk "$backend charge c$connections w$wallets" "$connections" /api/v1/usage/charges \
@@ -231,6 +280,7 @@ awk -F'|' '{ printf "%-26s %10s %9s %9s %8s\n", $1, $2, $3, $4, $5 }' "$RESULTS"
 echo
 awk -F'|' '
     / charge c/ && !/pgbench/ { split($1, a, " "); charge[a[1] " " a[3] " " a[4]] = $2 }
+    / authorize c/ { split($1, a, " "); auth[a[1] " " a[3]] = $2 }
     /healthz c/ { split($1, a, " "); health[a[1] " " a[3]] = $2 }
     /^pgbench/ { split($1, a, " "); pgb[a[3] " " a[4]] = $2 }
     END {
@@ -240,6 +290,10 @@ awk -F'|' '
             if (a[1] == "postgres" && pgb[a[2] " " a[3]] > 0) line = line sprintf(", %.0f%% of pgbench", 100 * charge[k] / pgb[a[2] " " a[3]])
             print line
         }
+        for (k in auth) {
+            split(k, a, " ")
+            printf "%s at %s: authorize = %.1f%% of /healthz\n", a[1], a[2], 100 * auth[k] / health[k]
+        }
     }' "$RESULTS" | sort
-echo "Goal: >= 50% of pgbench, p99 < 20 ms, 0 overdrafts."
+echo "Goals: charge >= 50% of pgbench, p99 < 20 ms, 0 overdrafts; authorize >= 25% of /healthz."
 echo "(pgbench's p50 column is its average latency.)"

@@ -622,3 +622,18 @@ pub fn stop_if_idle(
     .execute(conn)?;
     Ok(true)
 }
+
+/// Whether `workspace` holds the agent (an API caller's question, asked
+/// for the workspace its key opens).
+pub fn is_in(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    id: &AgentId,
+) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        agents::table
+            .filter(agents::workspace_id.eq(workspace))
+            .filter(agents::id.eq(id)),
+    ))
+    .get_result(conn)?)
+}

@@ -277,3 +277,18 @@ pub fn exists_in(
     ))
     .get_result(conn)?)
 }
+
+/// Whether `workspace` holds the installed app (an API caller's question,
+/// asked for the workspace its key opens).
+pub fn is_in(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    id: &AppInstanceId,
+) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        app_instances::table
+            .filter(app_instances::workspace_id.eq(workspace))
+            .filter(app_instances::id.eq(id)),
+    ))
+    .get_result(conn)?)
+}

@@ -84,6 +84,8 @@ actions! {
     AgentStart => "agent.start", "agent";
     AgentStop => "agent.stop", "agent";
     AgentTransfer => "agent.transfer", "agent";
+    ApiKeyCreate => "api_key.create", "API key";
+    ApiKeyRevoke => "api_key.revoke", "API key";
     AppIdleStop => "app.idle_stop", "app";
     AppInstall => "app.install", "app";
     AppResume => "app.resume", "app";

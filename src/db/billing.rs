@@ -16,7 +16,7 @@ use super::schema::{
     users, wallet_models, wallets, workspaces,
 };
 use super::stamps::{MaybeStamp, Stamp};
-use super::{AnyConnection, DbError, now};
+use super::{AnyConnection, DbError, natively, now, write_transaction};
 use crate::db::scope::Scope;
 use crate::domain::{
     LedgerEntryId, LedgerKind, MembershipStatus, Money, ProjectId, SystemRole, TopUpId,
@@ -111,7 +111,7 @@ pub struct Debited {
 /// within the limit and the model is allowed; concurrent debits queue on
 /// the row, so none can overdraw. Returns the wallet after it, or `None`
 /// when a condition failed (see [`why_refused`]).
-pub fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<Debited>, DbError> {
+fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<Debited>, DbError> {
     let amount = debit.amount.micros();
     let this_month = wallets::spend_month.eq(debit.month);
     let spent_before = case_when(this_month, wallets::month_spent).otherwise(0_i64);
@@ -150,34 +150,207 @@ pub fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<Debit
         .optional()?)
 }
 
+/// A charge to enter: the debit, and what the ledger and the spend
+/// counters record of it.
+pub struct NewCharge<'a> {
+    /// The wallet, amount, model and month.
+    pub debit: Debit<'a>,
+    /// Today, `YYYY-MM-DD` (UTC), the row of `daily_spend` it adds to.
+    pub day: &'a str,
+    /// The project whose key was charged.
+    pub project: &'a ProjectId,
+    /// Unique per wallet: the charge is entered once.
+    pub idempotency_key: &'a str,
+    /// Tells a repeat of the charge from a reuse of its key.
+    pub request_digest: &'a str,
+    /// What for.
+    pub description: &'a str,
+    /// The member it was made for (their monthly limit applies), if any.
+    pub member: Option<&'a UserId>,
+}
+
+/// Why a charge left everything as it was.
+#[derive(Debug)]
+enum ChargeAbort {
+    Refused(DebitRefusal),
+    Failed(DbError),
+}
+
+impl From<DbError> for ChargeAbort {
+    fn from(error: DbError) -> Self {
+        ChargeAbort::Failed(error)
+    }
+}
+
+/// Enters a charge, all or nothing: the debit (see [`debit`]), the day's
+/// spend, the member's spend within their limit, and the ledger entry.
+/// A repeated idempotency key fails with
+/// `Conflict(LedgerIdempotencyKey)` and enters nothing. On PostgreSQL a
+/// charge for no particular member is one statement (one round trip, no
+/// `BEGIN`/`COMMIT`): the platform calls this on every metered use.
+pub fn enter_charge(
+    conn: &mut AnyConnection,
+    charge: &NewCharge<'_>,
+) -> Result<Result<(Debited, EntryRow), DebitRefusal>, DbError> {
+    if let (AnyConnection::Postgresql(pg), None) = (&mut *conn, charge.member) {
+        let id = LedgerEntryId::generate();
+        let at = now();
+        return match charge_in_one_statement(pg, charge, &id, at)? {
+            Some(wallet) => Ok(Ok((wallet, charge_entry(charge, id, wallet, at)))),
+            None => Ok(Err(why_refused(conn, &charge.debit)?)),
+        };
+    }
+    let entered = write_transaction(conn, |conn| {
+        let debit = &charge.debit;
+        let Some(wallet) = self::debit(conn, debit)? else {
+            return Err(ChargeAbort::Refused(why_refused(conn, debit)?));
+        };
+        if let Some(member) = charge.member
+            && let Err(spent) = add_member_spend(conn, debit, member, wallet.member_monthly_limit)?
+        {
+            return Err(ChargeAbort::Refused(DebitRefusal::MemberLimit {
+                limit: Money::from_micros(wallet.member_monthly_limit.unwrap_or_default()),
+                spent: Money::from_micros(spent),
+            }));
+        }
+        add_daily_spend(conn, debit, charge.day, charge.project)?;
+        let entry = enter(
+            conn,
+            &NewEntry {
+                workspace: debit.workspace,
+                kind: LedgerKind::Charge,
+                amount: -debit.amount,
+                balance_after: wallet.balance_after,
+                idempotency_key: charge.idempotency_key,
+                request_digest: charge.request_digest,
+                project: Some(charge.project),
+                model: Some(debit.model),
+                description: charge.description,
+                user: charge.member,
+            },
+        )?;
+        Ok((wallet, entry))
+    });
+    match entered {
+        Ok(done) => Ok(Ok(done)),
+        Err(ChargeAbort::Refused(refusal)) => Ok(Err(refusal)),
+        Err(ChargeAbort::Failed(error)) => Err(error),
+    }
+}
+
+/// The wallet after a charge entered by [`charge_in_one_statement`].
+#[derive(QueryableByName)]
+struct DebitedRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    balance: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    month_spent: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    monthly_spend_limit: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    member_monthly_limit: Option<i64>,
+}
+
+/// [`debit`], [`add_daily_spend`] and [`enter`] as one PostgreSQL
+/// statement: the inserts read the update's `RETURNING`, so nothing is
+/// written when the debit's conditions fail, and a duplicate idempotency
+/// key undoes the whole statement.
+fn charge_in_one_statement(
+    pg: &mut diesel::PgConnection,
+    charge: &NewCharge<'_>,
+    id: &LedgerEntryId,
+    at: NaiveDateTime,
+) -> Result<Option<Debited>, DbError> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    let debit = &charge.debit;
+    let row = diesel::sql_query(
+        "WITH debited AS ( \
+           UPDATE wallets SET \
+             balance = balance - $1, \
+             month_spent = CASE WHEN spend_month = $2 THEN month_spent ELSE 0 END + $1, \
+             spend_month = $2, updated_at = $9 \
+           WHERE workspace_id = $3 AND balance >= $1 \
+             AND (monthly_spend_limit IS NULL \
+               OR CASE WHEN spend_month = $2 THEN month_spent ELSE 0 END + $1 <= monthly_spend_limit) \
+             AND (NOT models_restricted \
+               OR EXISTS (SELECT 1 FROM wallet_models WHERE workspace_id = $3 AND model = $4)) \
+             AND EXISTS (SELECT 1 FROM workspaces WHERE id = $3 AND status = $10) \
+           RETURNING balance, month_spent, monthly_spend_limit, member_monthly_limit), \
+         spent AS ( \
+           INSERT INTO daily_spend (workspace_id, day, project_id, model, amount, charges) \
+           SELECT $3, $5, $6, $4, $1, 1 FROM debited \
+           ON CONFLICT (workspace_id, day, project_id, model) DO UPDATE \
+           SET amount = daily_spend.amount + EXCLUDED.amount, charges = daily_spend.charges + 1), \
+         entered AS ( \
+           INSERT INTO ledger_entries (id, workspace_id, kind, amount, balance_after, \
+             idempotency_key, request_digest, project_id, model, description, created_at) \
+           SELECT $11, $3, $12, -$1, balance, $7, $8, $6, $4, $13, $9 FROM debited) \
+         SELECT balance, month_spent, monthly_spend_limit, member_monthly_limit FROM debited",
+    )
+    .bind::<BigInt, _>(debit.amount.micros())
+    .bind::<Text, _>(debit.month)
+    .bind::<Text, _>(debit.workspace)
+    .bind::<Text, _>(debit.model)
+    .bind::<Text, _>(charge.day)
+    .bind::<Text, _>(charge.project)
+    .bind::<Text, _>(charge.idempotency_key)
+    .bind::<Text, _>(charge.request_digest)
+    .bind::<Timestamp, _>(at)
+    .bind::<Text, _>(WorkspaceStatus::Active)
+    .bind::<Text, _>(id)
+    .bind::<Text, _>(LedgerKind::Charge)
+    .bind::<Text, _>(charge.description)
+    .get_result::<DebitedRow>(pg)
+    .optional()?;
+    Ok(row.map(|row| Debited {
+        balance_after: row.balance,
+        month_spent: row.month_spent,
+        monthly_spend_limit: row.monthly_spend_limit,
+        member_monthly_limit: row.member_monthly_limit,
+    }))
+}
+
+/// The entry [`charge_in_one_statement`] wrote, as [`enter`] returns it.
+fn charge_entry(
+    charge: &NewCharge<'_>,
+    id: LedgerEntryId,
+    wallet: Debited,
+    at: NaiveDateTime,
+) -> EntryRow {
+    EntryRow {
+        id,
+        kind: LedgerKind::Charge,
+        amount: -charge.debit.amount.micros(),
+        balance_after: wallet.balance_after,
+        request_digest: charge.request_digest.to_owned(),
+        project_id: Some(charge.project.clone()),
+        model: Some(charge.debit.model.to_owned()),
+        description: charge.description.to_owned(),
+        created_at: at,
+    }
+}
+
 /// Records that the alert for `threshold` % of `month`'s limit went out;
-/// `false` when it already had (the caller holds the wallet's row lock, so
-/// two charges can't both record it).
+/// `false` when it already had. The primary key decides, so two charges
+/// that both crossed the line (a month's first, racing a limit change)
+/// can't both record it.
 pub fn record_alert(
     conn: &mut AnyConnection,
     workspace: &WorkspaceId,
     month: &str,
     threshold: i32,
 ) -> Result<bool, DbError> {
-    let sent: bool = diesel::select(exists(
-        budget_alerts::table
-            .filter(budget_alerts::workspace_id.eq(workspace))
-            .filter(budget_alerts::month.eq(month))
-            .filter(budget_alerts::threshold.eq(threshold)),
-    ))
-    .get_result(conn)?;
-    if sent {
-        return Ok(false);
-    }
-    diesel::insert_into(budget_alerts::table)
-        .values((
-            budget_alerts::workspace_id.eq(workspace),
-            budget_alerts::month.eq(month),
-            budget_alerts::threshold.eq(threshold),
-            budget_alerts::sent_at.eq(now()),
-        ))
-        .execute(conn)?;
-    Ok(true)
+    let row = (
+        budget_alerts::workspace_id.eq(workspace),
+        budget_alerts::month.eq(month),
+        budget_alerts::threshold.eq(threshold),
+        budget_alerts::sent_at.eq(now()),
+    );
+    let recorded = natively!(conn, |native| diesel::insert_into(budget_alerts::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(native))?;
+    Ok(recorded == 1)
 }
 
 /// A member who may be told about the wallet: email, name, and their
@@ -207,7 +380,7 @@ pub fn members_with_roles(
 /// [`debit`] in the charge's transaction: the wallet row that debit
 /// locked serializes the workspace's charges, so the update-or-insert
 /// can't race another charge of the same series.
-pub fn add_daily_spend(
+fn add_daily_spend(
     conn: &mut AnyConnection,
     debit: &Debit<'_>,
     day: &str,
@@ -243,7 +416,7 @@ pub fn add_daily_spend(
 /// `limit` (the wallet's per-member limit); `Err(spent so far)` when it
 /// wouldn't. Runs after [`debit`], whose row lock serializes the
 /// workspace's charges, so the update-or-insert can't race.
-pub fn add_member_spend(
+fn add_member_spend(
     conn: &mut AnyConnection,
     debit: &Debit<'_>,
     member: &UserId,
@@ -340,6 +513,13 @@ pub enum DebitRefusal {
     InsufficientFunds {
         /// What the wallet holds.
         balance: Money,
+    },
+    /// The charge would pass the member's monthly limit.
+    MemberLimit {
+        /// The limit per member.
+        limit: Money,
+        /// What the member's charges came to this month.
+        spent: Money,
     },
 }
 

@@ -27,6 +27,7 @@ pub mod scope;
 
 pub mod account_tokens;
 pub mod agents;
+pub mod api_keys;
 pub mod apps;
 pub mod audit;
 pub mod billing;

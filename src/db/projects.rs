@@ -324,3 +324,18 @@ pub fn touch_key(conn: &mut AnyConnection, id: &ProjectKeyId) -> Result<(), DbEr
     .execute(conn)?;
     Ok(())
 }
+
+/// Whether `workspace` holds the project (an API caller's question, asked
+/// for the workspace its key opens).
+pub fn is_in(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    id: &ProjectId,
+) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        projects::table
+            .filter(projects::workspace_id.eq(workspace))
+            .filter(projects::id.eq(id)),
+    ))
+    .get_result(conn)?)
+}

@@ -207,6 +207,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        workspace_id -> Text,
+        user_id -> Text,
+        name -> Text,
+        description -> Text,
+        kind -> Text,
+        scope -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     agents (id) {
         id -> Text,
         workspace_id -> Text,
@@ -378,6 +398,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     projects,
     project_keys,
+    api_keys,
     agents,
     agent_runs,
     app_instances,

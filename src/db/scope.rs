@@ -74,6 +74,30 @@ impl Scope {
         })))
     }
 
+    /// The holder of a member's API key acting in the key's workspace
+    /// (`active`, read with the holder's membership), with what the key may
+    /// do there: API calls reach the same repository functions and services
+    /// as pages, through the same door. The key is named where a session's
+    /// id would be.
+    pub fn for_key(
+        user: User,
+        key_id: &crate::domain::ApiKeyId,
+        client_ip: String,
+        active: WorkspaceAccess,
+        permissions: PermissionSet,
+        roles: Vec<RoleRow>,
+    ) -> Self {
+        Self(Arc::new(ScopeInner {
+            user,
+            session_public_id: format!("key:{key_id}"),
+            client_ip,
+            accessible: vec![active.clone()],
+            active,
+            permissions,
+            roles,
+        }))
+    }
+
     /// The user acting.
     pub fn user(&self) -> &User {
         &self.0.user
@@ -190,6 +214,7 @@ macro_rules! tenant_tables {
 
 tenant_tables!(
     agent_runs,
+    api_keys,
     agents,
     app_instances,
     audit_entries,

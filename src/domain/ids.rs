@@ -102,6 +102,10 @@ id_type!(
     ProjectId
 );
 id_type!(
+    /// Identifies a member's API key (not the key itself, which is secret).
+    ApiKeyId
+);
+id_type!(
     /// Identifies an agent, which belongs to one workspace at a time.
     AgentId
 );

@@ -14,8 +14,8 @@ pub mod time;
 
 pub use email::Email;
 pub use ids::{
-    AgentId, AgentRunId, AppInstanceId, LedgerEntryId, MembershipId, ProjectId, ProjectKeyId,
-    RoleId, TopUpId, UserId, WorkspaceId,
+    AgentId, AgentRunId, ApiKeyId, AppInstanceId, LedgerEntryId, MembershipId, ProjectId,
+    ProjectKeyId, RoleId, TopUpId, UserId, WorkspaceId,
 };
 pub use money::Money;
 pub use name::PersonName;
@@ -23,8 +23,8 @@ pub use password::Password;
 pub use permission::{Permission, PermissionSet, SystemRole};
 pub use slug::Slug;
 pub use status::{
-    AgentStatus, InvitationStatus, LedgerKind, MembershipStatus, TopUpStatus, UserStatus,
-    WorkspaceKind, WorkspaceStatus,
+    AgentStatus, ApiKeyKind, InvitationStatus, LedgerKind, MembershipStatus, TopUpStatus,
+    UserStatus, WorkspaceKind, WorkspaceStatus,
 };
 
 /// Validation messages per form field, in the order they were found.

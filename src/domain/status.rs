@@ -239,3 +239,13 @@ mod tests {
         assert_eq!(UserStatus::parse("Active"), None);
     }
 }
+
+text_enum!(
+    /// What a member's API key is for: each kind has its own rate limit.
+    ApiKeyKind {
+        /// General API access: scripts, integrations, CI.
+        Standard = "standard",
+        /// An AI system or automated tool acting for the member.
+        AiAgent = "ai_agent",
+    }
+);

@@ -34,6 +34,10 @@ pub enum ServiceError {
     /// An API call's key is missing, malformed, unknown or revoked (401).
     #[error("no live API key")]
     KeyRejected,
+    /// The key's workspace is suspended until its wallet is funded: the
+    /// platform must not serve it (403).
+    #[error("workspace suspended")]
+    Suspended,
     /// A payment notification's signature doesn't check out, is too old,
     /// or its amount isn't the top-up's (401).
     #[error("payment notification signature rejected")]

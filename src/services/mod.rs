@@ -5,7 +5,9 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod api_keys;
 pub mod apps;
+pub mod authorization;
 pub mod billing;
 pub mod error;
 pub mod mail;
@@ -16,6 +18,7 @@ pub mod payments;
 pub mod projects;
 pub mod resources;
 pub mod roles;
+pub mod secret_keys;
 pub mod teams;
 pub mod transfers;
 

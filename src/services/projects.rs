@@ -4,15 +4,12 @@
 //! one transaction; handlers check `projects.manage` or `keys.manage`
 //! first.
 
-use rand::Rng;
-use sha2::{Digest, Sha256};
-
 use crate::db::audit::{Action, Actor, Event};
 use crate::db::projects::NewKey;
 use crate::db::scope::Scope;
 use crate::db::{self, Db, UniqueKey, write_transaction};
 use crate::domain::{FieldErrors, ProjectId, ProjectKeyId, WorkspaceId, WorkspaceKind};
-use crate::services::ServiceError;
+use crate::services::{ServiceError, secret_keys};
 
 /// Longest project name.
 const NAME_MAX_CHARS: usize = 100;
@@ -21,6 +18,9 @@ const DESCRIPTION_MAX_CHARS: usize = 1_000;
 /// What every project key starts with, so a leaked one is recognisable
 /// (secret scanners match on it).
 pub const KEY_PREFIX: &str = "tk_";
+
+/// Project keys the charge endpoint found less than a second ago.
+pub type ProjectKeys = secret_keys::Recent<db::projects::KeyLookup>;
 
 /// The project form, as typed.
 #[derive(Debug, Clone, Default)]
@@ -165,8 +165,8 @@ pub async fn create_key(
             "Name the key (at most 100 characters), e.g. where it is used.",
         ));
     }
-    let (prefix, key) = new_key();
-    let secret_hash = hash_key(&key);
+    let (prefix, key) = secret_keys::generate(KEY_PREFIX);
+    let secret_hash = secret_keys::hash(&key);
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     let stored_name = name.clone();
     db.run(move |conn| {
@@ -246,13 +246,13 @@ pub fn key_in(
     conn: &mut db::AnyConnection,
     presented: &str,
 ) -> Result<Option<db::projects::KeyLookup>, db::DbError> {
-    let Some(prefix) = prefix_of(presented) else {
+    let Some(prefix) = secret_keys::prefix_of(KEY_PREFIX, presented) else {
         return Ok(None);
     };
     let Some(found) = db::projects::key_by_prefix(conn, prefix)? else {
         return Ok(None);
     };
-    if !same_digest(&found.secret_hash, &hash_key(presented)) {
+    if !secret_keys::same_digest(&found.secret_hash, &secret_keys::hash(presented)) {
         return Ok(None);
     }
     let a_minute_ago = db::now() - chrono::Duration::minutes(1);
@@ -260,55 +260,4 @@ pub fn key_in(
         db::projects::touch_key(conn, &found.id)?;
     }
     Ok(Some(found))
-}
-
-/// A fresh key and its public prefix: `tk_<12 hex>_<64 hex>`, 48 + 256
-/// random bits.
-fn new_key() -> (String, String) {
-    let mut rng = rand::rng();
-    let prefix = format!("{KEY_PREFIX}{}", hex::encode(rng.random::<[u8; 6]>()));
-    let key = format!("{prefix}_{}", hex::encode(rng.random::<[u8; 32]>()));
-    (prefix, key)
-}
-
-/// The prefix of a presented key, if it has the shape of one.
-fn prefix_of(presented: &str) -> Option<&str> {
-    let (prefix, secret) = presented.rsplit_once('_')?;
-    let well_formed = prefix.len() == KEY_PREFIX.len() + 12
-        && prefix.starts_with(KEY_PREFIX)
-        && secret.len() == 64
-        && secret.bytes().all(|b| b.is_ascii_hexdigit());
-    well_formed.then_some(prefix)
-}
-
-/// How a key is stored: SHA-256, hex. A key carries 256 random bits, so a
-/// fast hash is enough (a slow one would only slow every API call).
-fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
-
-/// Compares two digests in time independent of where they differ.
-fn same_digest(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
-            == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_have_one_shape_and_their_prefix_is_found_again() {
-        let (prefix, key) = new_key();
-        assert!(key.starts_with(&format!("{prefix}_")));
-        assert_eq!(prefix_of(&key), Some(prefix.as_str()));
-        assert_eq!(prefix_of("tk_short_abc"), None);
-        assert_eq!(prefix_of(&key.replace("tk_", "xx_")), None);
-        assert_ne!(new_key().1, key, "random");
-        assert!(same_digest(&hash_key(&key), &hash_key(&key)));
-        assert!(!same_digest(&hash_key(&key), &hash_key("other")));
-    }
 }

@@ -58,6 +58,9 @@ pub enum AppError {
     /// An API call without a live key (401, with `WWW-Authenticate`).
     #[error("API key required")]
     KeyRequired,
+    /// The key's workspace is suspended until its wallet is funded (403).
+    #[error("workspace suspended")]
+    Suspended,
     /// A payment notification whose signature doesn't check out (401).
     #[error("signature rejected")]
     SignatureRejected,
@@ -126,6 +129,7 @@ impl AppError {
             AppError::LimitReached(_) => "limit_reached",
             AppError::ChargeRefused(refusal) => refusal.code(),
             AppError::KeyRequired => "unauthorized",
+            AppError::Suspended => "workspace_suspended",
             AppError::SignatureRejected => "signature_invalid",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::Invalid(_) => "invalid",
@@ -169,7 +173,14 @@ impl AppError {
             AppError::ChargeRefused(refusal) => ("Charge refused", refusal.message()),
             AppError::KeyRequired => (
                 "API key required",
-                "Send a live project API key as `Authorization: Bearer <key>`.".into(),
+                "Send a live API key as `Authorization: Bearer <key>`: it is missing, \
+                 malformed, unknown, expired or revoked, or its member no longer has \
+                 access."
+                    .into(),
+            ),
+            AppError::Suspended => (
+                "Workspace suspended",
+                "The workspace is suspended until its wallet is topped up.".into(),
             ),
             AppError::SignatureRejected => (
                 "Signature rejected",
@@ -216,7 +227,9 @@ impl ResponseError for AppError {
             },
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden(_) | AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::CsrfRejected | AppError::Suspended => {
+                StatusCode::FORBIDDEN
+            }
             AppError::WorkspaceChanged { .. }
             | AppError::Refused(_)
             | AppError::LimitReached(_) => StatusCode::CONFLICT,
@@ -325,9 +338,13 @@ fn json_error(error: &AppError, status: StatusCode, request_id: Option<String>) 
     if status == StatusCode::UNAUTHORIZED {
         response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
     }
-    response.json(serde_json::json!({
-        "error": { "code": error.code(), "message": message, "field": field, "request_id": request_id }
-    }))
+    let mut body = serde_json::json!({
+        "code": error.code(), "message": message, "request_id": request_id
+    });
+    if let Some(field) = field {
+        body["field"] = serde_json::Value::from(field);
+    }
+    response.json(serde_json::json!({ "error": body }))
 }
 
 /// The error page; the request id is shown only for server errors (so a
@@ -356,6 +373,7 @@ impl From<ServiceError> for AppError {
             ServiceError::LimitReached(message) => AppError::LimitReached(message),
             ServiceError::ChargeRefused(refusal) => AppError::ChargeRefused(refusal),
             ServiceError::KeyRejected => AppError::KeyRequired,
+            ServiceError::Suspended => AppError::Suspended,
             ServiceError::SignatureRejected => AppError::SignatureRejected,
             ServiceError::Forbidden(forbidden) => forbidden.into(),
             ServiceError::NotFound => AppError::NotFound,

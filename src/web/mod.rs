@@ -5,6 +5,7 @@
 pub mod account;
 pub mod agents;
 pub mod api;
+pub mod api_keys;
 pub mod apps;
 pub mod assets;
 pub mod audit;
@@ -78,6 +79,10 @@ pub struct AppState {
     /// Which sessions' due activity writes a request of this process is
     /// already making (see `scope::ActivityClaims`).
     pub activity_claims: scope::ActivityClaims,
+    /// Members' API keys checked less than a second ago.
+    pub api_keys: crate::services::authorization::KeyCache,
+    /// Project keys the charge endpoint found less than a second ago.
+    pub project_keys: crate::services::projects::ProjectKeys,
     session_key: Key,
 }
 
@@ -132,6 +137,8 @@ impl AppState {
             csrf_key,
             mail,
             activity_claims: scope::ActivityClaims::default(),
+            api_keys: crate::services::authorization::KeyCache::default(),
+            project_keys: crate::services::projects::ProjectKeys::default(),
             payments,
             budget_alerts,
             session_key,

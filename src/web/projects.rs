@@ -247,6 +247,7 @@ pub async fn delete(
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
     let name = projects::delete(&state.db, &form.scope, project_id(&path)?).await?;
+    state.project_keys.forget_all();
     let message = format!("Project {name} and its keys were deleted.");
     SessionData::new(&session).flash(FlashLevel::Success, message);
     Ok(see_other("/projects"))
@@ -296,6 +297,7 @@ pub async fn revoke_key(
     let project = project_id(&project)?;
     let key = ProjectKeyId::parse(&key).ok_or(AppError::NotFound)?;
     let name = projects::revoke_key(&state.db, &form.scope, project.clone(), key).await?;
+    state.project_keys.forget_all();
     let message = format!("The key {name} was revoked; it no longer works.");
     SessionData::new(&session).flash(FlashLevel::Success, message);
     Ok(see_other(&format!("/projects/{project}")))
@@ -350,6 +352,7 @@ pub async fn transfer(
     };
     match outcome {
         Ok((name, to)) => {
+            state.project_keys.forget_all();
             let message = format!("Project {name} was moved to {to}, with its keys.");
             SessionData::new(&session).flash(FlashLevel::Success, message);
             Ok(see_other("/projects"))

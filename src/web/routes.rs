@@ -8,8 +8,8 @@ use actix_web::web;
 
 use crate::web::settings::{billing, danger, general, members, resources, roles, teams};
 use crate::web::{
-    account, agents, api, apps, audit, auth, context, dashboard, email, invitations, organizations,
-    password, projects,
+    account, agents, api, api_keys, apps, audit, auth, context, dashboard, email, invitations,
+    organizations, password, projects,
 };
 
 /// Who may call a route and what data it touches.
@@ -23,6 +23,9 @@ pub enum Access {
     Scoped,
     /// The platform, with a project's API key (no session).
     Key,
+    /// The platform or a script, with a member's API key (no session): it
+    /// acts as that member in the key's workspace.
+    Member,
     /// The payment provider, with a signed notification (no session).
     Provider,
 }
@@ -131,6 +134,9 @@ routes! {
     post "/projects/{id}/keys"                    => projects::create_key, Scoped;
     post "/projects/{id}/keys/{key}/revoke"       => projects::revoke_key, Scoped;
     post "/projects/{id}/transfer"                => projects::transfer,   Scoped;
+    get  "/api-keys"                              => api_keys::index,      Scoped;
+    post "/api-keys"                              => api_keys::create,     Scoped;
+    post "/api-keys/{id}/revoke"                  => api_keys::revoke,     Scoped;
     get  "/agents"                                => agents::index,        Scoped;
     post "/agents"                                => agents::create,       Scoped;
     post "/agents/{id}/start"                     => agents::start,        Scoped;
@@ -159,4 +165,7 @@ routes! {
     post "/api/v1/agents/{id}/activity"           => api::agents::activity, Key;
     post "/api/v1/apps/{id}/activity"             => api::agents::app_activity, Key;
     post "/api/v1/payments/notifications"         => api::payments::notify, Provider;
+    post "/api/v1/authorize"                      => api::authorize::authorize, Member;
+    get  "/api/v1/organizations/{org_id}/members" => api::members::list,   Member;
+    get  "/api/v1/organizations/{org_id}/roles"   => api::members::roles,  Member;
 }

@@ -39,6 +39,7 @@ enum Target {
     Agent,
     AppInstance,
     TopUp,
+    ApiKey,
 }
 
 /// Every workspace-scoped route and its probe.
@@ -242,6 +243,22 @@ const MATRIX: &[(&str, &str, Probe)] = &[
         "/billing/transfer",
         Probe::Form(&[("team_id", ""), ("transfer_amount", "1")]),
     ),
+    ("GET", "/api-keys", Probe::Page),
+    (
+        "POST",
+        "/api-keys",
+        Probe::Form(&[
+            ("name", "Hacked"),
+            ("kind", "standard"),
+            ("scope", "all"),
+            ("expires", "never"),
+        ]),
+    ),
+    (
+        "POST",
+        "/api-keys/{id}/revoke",
+        Probe::Row(Target::ApiKey, &[]),
+    ),
     ("POST", "/agents/{id}/start", Probe::Row(Target::Agent, &[])),
     ("POST", "/agents/{id}/stop", Probe::Row(Target::Agent, &[])),
     (
@@ -324,6 +341,13 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
         )
         .await;
     let alpha_top_up = app.text_value("SELECT id AS value FROM top_ups").await;
+    let alpha_api_key = crate::api_keys::create_key(&ann, &[("name", "Alpha script")]).await;
+    let alpha_api_key_id = app
+        .text_value_with(
+            "SELECT id AS value FROM api_keys WHERE name = ?",
+            &["Alpha script"],
+        )
+        .await;
     let alpha_key = app
         .add_project_key("alpha", "Alpha Project", "alpha ci")
         .await;
@@ -407,6 +431,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Agent => &alpha_agent,
                     Target::AppInstance => &alpha_instance,
                     Target::TopUp => &alpha_top_up,
+                    Target::ApiKey => &alpha_api_key_id,
                 };
                 let url = path.replace("{id}", id).replace("{key}", &alpha_key_id);
                 let mut fields = fields.to_vec();
@@ -434,6 +459,7 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
                     Target::Agent => &alpha_agent,
                     Target::AppInstance => &alpha_instance,
                     Target::TopUp => &alpha_top_up,
+                    Target::ApiKey => &alpha_api_key_id,
                 };
                 let url = path.replace("{id}", id);
                 assert_eq!(
@@ -505,10 +531,14 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
         .await
         .expect("API call");
     assert_eq!(res.status(), StatusCode::OK);
+    // So does Alpha's member key, for Alpha.
+    let (status, body) = crate::api_keys::authorize(&app, &alpha_api_key, "members.read").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["workspace"]["id"], alpha.as_str());
 }
 
 /// Everything the probes could have changed.
-async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) {
+async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) {
     (
         app.count("invitations WHERE status = 'pending'").await,
         app.count("roles WHERE name = 'Alpha Custom' AND level = 20")
@@ -532,6 +562,7 @@ async fn snapshot(app: &TestApp) -> (i64, i64, i64, i64, i64, i64, i64, i64, i64
             + app
                 .count("wallets WHERE monthly_spend_limit IS NOT NULL")
                 .await,
+        app.count("api_keys WHERE revoked_at IS NULL").await,
     )
 }
 
@@ -592,6 +623,7 @@ async fn a_teams_rows_are_closed_to_another_team(app: TestApp) {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
+    crate::api_keys::create_key(&ann, &[("name", "platform script")]).await;
     let platform_page = ann.get("/settings/general").await;
     let platform_form = hidden_fields(&platform_page.body, "/settings/general");
     let value = |sql: &'static str| {
@@ -620,6 +652,10 @@ async fn a_teams_rows_are_closed_to_another_team(app: TestApp) {
         (
             Target::TopUp,
             value("SELECT id AS value FROM top_ups WHERE workspace_id = ?").await,
+        ),
+        (
+            Target::ApiKey,
+            value("SELECT id AS value FROM api_keys WHERE workspace_id = ?").await,
         ),
     ];
     let key = value("SELECT id AS value FROM project_keys WHERE workspace_id = ?").await;

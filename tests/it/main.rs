@@ -10,6 +10,8 @@ mod support;
 mod accounts;
 mod agents;
 mod api_charges;
+mod api_keys;
+mod api_members;
 mod apps;
 mod audit;
 mod browser_billing;

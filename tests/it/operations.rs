@@ -48,7 +48,8 @@ async fn failures_show_a_request_id(mut app: TestApp) {
     app.skip_invariants();
     let browser = app.signed_up("Ann", "ann@example.com").await;
     // Break the database under the running app.
-    app.execute("DROP TABLE memberships").await;
+    app.execute("ALTER TABLE memberships RENAME TO memberships_gone")
+        .await;
     let res = browser.get("/").await;
     assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(res.text_of("h1").as_deref(), Some("Something went wrong"));
@@ -314,4 +315,103 @@ fn cli_creates_and_lists_coupons() {
             .contains("SPRING-50\t50.00 credits\t0 of 100 redeemed\texpires 2099-04-01 00:00 UTC"),
         "{listed}"
     );
+}
+
+/// Neither a member's API key nor a wrong one shows up in the server's
+/// log, at its most talkative level: only the public prefix may.
+#[test]
+fn api_keys_never_reach_the_log() {
+    use diesel::prelude::*;
+    let dir = tempfile::tempdir().expect("dir");
+    let created = tenantry(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+        ])
+        .output()
+        .expect("run user create");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let secret = "5ec7e7".repeat(10) + "abcd";
+    let key = format!("tkm_0123456789ab_{secret}");
+    let forged = format!("tkm_0123456789ab_{}", "f0".repeat(32));
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()));
+    let mut conn =
+        diesel::SqliteConnection::establish(dir.path().join("tenantry.db").to_str().expect("path"))
+            .expect("open the database");
+    diesel::sql_query(format!(
+        "INSERT INTO api_keys (id, workspace_id, user_id, name, kind, prefix, secret_hash, created_at) \
+         SELECT 'k1', m.workspace_id, m.user_id, 'ops', 'standard', 'tkm_0123456789ab', '{digest}', CURRENT_TIMESTAMP \
+         FROM memberships m"
+    ))
+    .execute(&mut conn)
+    .expect("a key for the user's personal workspace");
+    drop(conn);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut server = tenantry(dir.path())
+        .env("TENANTRY_BIND", format!("127.0.0.1:{port}"))
+        .env("TENANTRY_LOG_FORMAT", "text")
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "trace")
+        .arg("serve")
+        .stderr(log)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start tenantry serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answers = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client.get(format!("{base}/healthz")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let mut answers = Vec::new();
+        for presented in [&key, &forged] {
+            let res = client
+                .post(format!("{base}/api/v1/authorize"))
+                .bearer_auth(presented)
+                .json(&serde_json::json!({ "permission": "members.read" }))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .ok();
+            answers.push(res);
+        }
+        answers
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = std::fs::read_to_string(&log_path).expect("read log");
+    assert_eq!(answers, [Some(200), Some(401)], "{log}");
+    assert!(
+        log.contains("/api/v1/authorize"),
+        "the calls were logged: {log}"
+    );
+    assert!(!log.contains(&secret), "the key's secret is in the log");
+    assert!(
+        !log.contains(&"f0".repeat(32)),
+        "a wrong key's secret is in the log"
+    );
+    assert!(!log.contains(&digest), "the key's hash is in the log");
 }

@@ -4,16 +4,19 @@
 //! month passes a threshold of its limit.
 
 use super::{MAX_CHARGE, MAX_DESCRIPTION_CHARS, MAX_KEY_CHARS, MAX_MODEL_CHARS, current_month};
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 
-use crate::db::billing::{Debit, DebitRefusal, EntryRow, NewEntry, WalletRow};
-use crate::db::{self, Db, UniqueKey, write_transaction};
+use crate::db::billing::{Debit, DebitRefusal, EntryRow, NewCharge, WalletRow};
+use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{
-    Email, FieldErrors, LedgerKind, Money, Permission, PermissionSet, ProjectId, WorkspaceId,
+    Email, FieldErrors, Money, Permission, PermissionSet, ProjectId, UserId, WorkspaceId,
     WorkspaceStatus,
 };
 use crate::services::ServiceError;
-use crate::services::projects;
+use crate::services::projects::{self, ProjectKeys};
+use crate::services::secret_keys;
 
 /// Why a charge was refused, as the platform hears it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,100 +199,103 @@ fn digest(project: &ProjectId, charge: &ValidCharge) -> String {
 /// same parameters) answers what it did and charges nothing.
 pub async fn charge(
     db: &Db,
+    keys: &ProjectKeys,
     presented: &str,
     input: ChargeInput,
     alerts: &AlertSettings,
 ) -> Result<Charged, ServiceError> {
     let charge = validate_charge(input)?;
+    let key_digest = secret_keys::hash(presented);
+    let remembered = keys.get(&key_digest);
     let presented = presented.to_owned();
     let alerts = alerts.clone();
-    db.run(move |conn| {
-        let key = projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)?;
-        let workspace = key.workspace_id.clone();
-        let digest = digest(&key.project_id, &charge);
-        let (month, today) = (
-            current_month(),
-            chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        );
-        let member = match &charge.member {
-            None => None,
-            Some(email) => Some(
-                db::billing::active_member(conn, &workspace, email.as_str())?.ok_or_else(|| {
-                    ServiceError::invalid(
-                        "member",
-                        "No active member of this workspace has this email.",
-                    )
-                })?,
-            ),
-        };
-        let debit = Debit {
-            workspace: &workspace,
+    let (charged, key) = db
+        .run(move |conn| {
+            let key = match remembered {
+                Some(key) => key,
+                None => {
+                    Arc::new(projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)?)
+                }
+            };
+            Ok::<_, ServiceError>((enter(conn, &key, &charge, &alerts)?, key))
+        })
+        .await?;
+    keys.put(key_digest, key);
+    Ok(charged)
+}
+
+/// Charges the wallet of the project `key` opens, on the caller's
+/// connection.
+fn enter(
+    conn: &mut db::AnyConnection,
+    key: &db::projects::KeyLookup,
+    charge: &ValidCharge,
+    alerts: &AlertSettings,
+) -> Result<Charged, ServiceError> {
+    let workspace = &key.workspace_id;
+    let digest = digest(&key.project_id, charge);
+    let (month, today) = (
+        current_month(),
+        chrono::Utc::now().format("%Y-%m-%d").to_string(),
+    );
+    let member = member_charged(conn, workspace, charge.member.as_ref())?;
+    let charge_row = NewCharge {
+        debit: Debit {
+            workspace,
             amount: charge.amount,
             model: &charge.model,
             month: &month,
-        };
-        let outcome = write_transaction(conn, |conn| {
-            let Some(debited) = db::billing::debit(conn, &debit)? else {
-                return Ok(Err(db::billing::why_refused(conn, &debit)?));
-            };
-            let balance_after = debited.balance_after;
-            if let Some(member) = &member {
-                let limit = debited.member_monthly_limit;
-                if let Err(spent) = db::billing::add_member_spend(conn, &debit, member, limit)? {
-                    return Err(ServiceError::ChargeRefused(
-                        ChargeRefusal::MemberLimitReached {
-                            limit: Money::from_micros(limit.unwrap_or_default()),
-                            spent: Money::from_micros(spent),
-                        },
-                    ));
-                }
-            }
-            db::billing::add_daily_spend(conn, &debit, &today, &key.project_id)?;
-            alert_on_thresholds(conn, &key, &debit, &debited, &alerts)?;
-            let entry = db::billing::enter(
-                conn,
-                &NewEntry {
-                    workspace: &workspace,
-                    kind: LedgerKind::Charge,
-                    amount: -charge.amount,
-                    balance_after,
-                    idempotency_key: &charge.idempotency_key,
-                    request_digest: &digest,
-                    project: Some(&key.project_id),
-                    model: Some(&charge.model),
-                    description: &charge.description,
-                    user: member.as_ref(),
-                },
-            )?;
-            Ok::<_, ServiceError>(Ok(entry))
-        });
-        let refusal = match outcome {
-            Ok(Ok(entry)) => {
-                return Ok(Charged {
-                    entry,
-                    workspace_id: workspace,
-                    replayed: false,
-                });
-            }
-            Ok(Err(refusal)) => Some(refusal_of(refusal, &charge)),
-            // Refused after the debit, which the refusal rolled back.
-            Err(ServiceError::ChargeRefused(refusal)) => Some(refusal),
-            Err(e) if e.is_conflict_on(&UniqueKey::LedgerIdempotencyKey) => None,
-            Err(e) => return Err(e),
-        };
-        match db::billing::entry_by_key(conn, &workspace, &charge.idempotency_key)? {
-            Some(entry) if entry.request_digest == digest => Ok(Charged {
+        },
+        day: &today,
+        project: &key.project_id,
+        idempotency_key: &charge.idempotency_key,
+        request_digest: &digest,
+        description: &charge.description,
+        member: member.as_ref(),
+    };
+    let refusal = match db::billing::enter_charge(conn, &charge_row) {
+        Ok(Ok((wallet, entry))) => {
+            alert_on_thresholds(conn, key, &charge_row.debit, &wallet, alerts)?;
+            return Ok(Charged {
                 entry,
-                workspace_id: workspace,
-                replayed: true,
-            }),
-            Some(_) => Err(ServiceError::ChargeRefused(ChargeRefusal::KeyReused)),
-            None => Err(ServiceError::ChargeRefused(refusal.ok_or(
-                ServiceError::Internal("a conflict without an entry".into()),
-            )?)),
+                workspace_id: workspace.clone(),
+                replayed: false,
+            });
         }
-    })
-    .await
+        Ok(Err(refusal)) => Some(refusal_of(refusal, charge)),
+        Err(DbError::Conflict(UniqueKey::LedgerIdempotencyKey)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    match db::billing::entry_by_key(conn, workspace, &charge.idempotency_key)? {
+        Some(entry) if entry.request_digest == digest => Ok(Charged {
+            entry,
+            workspace_id: workspace.clone(),
+            replayed: true,
+        }),
+        Some(_) => Err(ServiceError::ChargeRefused(ChargeRefusal::KeyReused)),
+        None => Err(ServiceError::ChargeRefused(refusal.ok_or(
+            ServiceError::Internal("a conflict without an entry".into()),
+        )?)),
+    }
+}
+
+/// The active member a charge names, if it names one.
+fn member_charged(
+    conn: &mut db::AnyConnection,
+    workspace: &WorkspaceId,
+    email: Option<&Email>,
+) -> Result<Option<UserId>, ServiceError> {
+    let Some(email) = email else {
+        return Ok(None);
+    };
+    db::billing::active_member(conn, workspace, email.as_str())?
+        .map(Some)
+        .ok_or_else(|| {
+            ServiceError::invalid(
+                "member",
+                "No active member of this workspace has this email.",
+            )
+        })
 }
 
 /// Who is told, and how, when a month's spend passes a share of its limit.
@@ -303,8 +309,9 @@ pub struct AlertSettings {
 
 /// Emails the members who may read the wallet's billing when this charge
 /// took the month's spend past a threshold of its limit, once per
-/// threshold and month (inside the charge's transaction, after the debit
-/// locked the wallet).
+/// threshold and month: the alert's row and its emails commit together,
+/// just after the charge (so a crash between the two loses that alert
+/// rather than slowing every charge with the emails' work).
 fn alert_on_thresholds(
     conn: &mut db::AnyConnection,
     key: &db::projects::KeyLookup,
@@ -323,9 +330,12 @@ fn alert_on_thresholds(
     });
     for threshold in crossed {
         let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
-        if db::billing::record_alert(conn, debit.workspace, debit.month, threshold)? {
-            send_alert(conn, key, debited, threshold, alerts)?;
-        }
+        write_transaction(conn, |conn| {
+            if db::billing::record_alert(conn, debit.workspace, debit.month, threshold)? {
+                send_alert(conn, key, debited, threshold, alerts)?;
+            }
+            Ok::<_, ServiceError>(())
+        })?;
     }
     Ok(())
 }
@@ -386,6 +396,9 @@ fn refusal_of(refusal: DebitRefusal, charge: &ValidCharge) -> ChargeRefusal {
             balance,
             amount: charge.amount,
         },
+        DebitRefusal::MemberLimit { limit, spent } => {
+            ChargeRefusal::MemberLimitReached { limit, spent }
+        }
     }
 }
 

@@ -73,6 +73,23 @@ struct ChargedBody<'a> {
     balance: i64,
 }
 
+/// The charge asked for: the body and the `Idempotency-Key` header.
+fn charge_input(req: &HttpRequest, body: ChargeBody) -> ChargeInput {
+    let idempotency_key = req
+        .headers()
+        .get("Idempotency-Key")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    ChargeInput {
+        model: body.model,
+        amount: body.amount,
+        description: body.description,
+        idempotency_key,
+        member: body.member,
+    }
+}
+
 /// Charges the key's wallet: 201 with the entry and the new balance; 402
 /// without funds or for a suspended workspace; 403 for a model not
 /// allowed or a spend limit; 409 for a reused idempotency key; 422 for
@@ -83,25 +100,13 @@ pub async fn create(
     body: web::Json<ChargeBody>,
 ) -> Result<HttpResponse, AppError> {
     let key = bearer(&req)?;
-    let body = body.into_inner();
-    let idempotency_key = req
-        .headers()
-        .get("Idempotency-Key")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let input = ChargeInput {
-        model: body.model,
-        amount: body.amount,
-        description: body.description,
-        idempotency_key,
-        member: body.member,
-    };
+    let input = charge_input(&req, body.into_inner());
+    let (keys, alerts) = (&state.project_keys, &state.budget_alerts);
     let Charged {
         entry,
         workspace_id,
         replayed,
-    } = billing::charge(&state.db, key, input, &state.budget_alerts).await?;
+    } = billing::charge(&state.db, keys, key, input, alerts).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             "Idempotent-Replayed",

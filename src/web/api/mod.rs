@@ -3,8 +3,10 @@
 //! `{"error": {"code", "message", "field"?}}` (see `web::error`).
 
 pub mod agents;
+pub mod authorize;
 pub mod charges;
 pub mod key;
+pub mod members;
 pub mod payments;
 pub mod wallet;
 
@@ -33,4 +35,29 @@ pub fn json_config() -> web::JsonConfig {
             JsonPayloadError::ContentType => AppError::UnsupportedMediaType.into(),
             other => AppError::BadRequest(other.to_string()).into(),
         })
+}
+
+/// A call made with a member's API key: the key's holder acting in the
+/// key's workspace, with the key's permissions (401 for a key that doesn't
+/// work). Endpoints take it as pages take a session's `Scope`, and pass
+/// it to the same services.
+pub struct ApiScope(pub crate::db::scope::Scope);
+
+impl actix_web::FromRequest for ApiScope {
+    type Error = AppError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<crate::web::AppState>>()
+                .ok_or_else(|| AppError::Internal("application state missing".into()))?
+                .clone();
+            let grant =
+                crate::services::authorization::grant(&state.db, &state.api_keys, bearer(&req)?)
+                    .await?;
+            Ok(ApiScope(grant.scope(state.client_ip(&req))))
+        })
+    }
 }

@@ -44,11 +44,13 @@ pub struct RoleRow {
 
 /// One group of checkboxes.
 pub struct PermissionGroup {
-    name: &'static str,
-    permissions: Vec<Permission>,
+    pub(crate) name: &'static str,
+    pub(crate) permissions: Vec<Permission>,
 }
 
-fn groups(scope: &Scope) -> Vec<PermissionGroup> {
+/// The permissions the viewer holds, grouped as the catalogue groups them:
+/// what a role (or an API key) they make may be given.
+pub(crate) fn groups(scope: &Scope) -> Vec<PermissionGroup> {
     let mut groups: Vec<PermissionGroup> = Vec::new();
     for permission in Permission::ALL
         .iter()

@@ -1,0 +1,146 @@
+//! `POST /api/v1/authorize`: the question the platform asks on every call
+//! it serves for a member's API key: "may this key do `permission` (on
+//! `resource`), and which wallet pays?" 200 with the workspace, the member
+//! and the wallet; 401 for a key that doesn't work, 403 for a permission
+//! it lacks or a suspended workspace, 404 for another workspace's
+//! resource, 422 for a permission or resource the API doesn't know.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{AgentId, AppInstanceId, FieldErrors, Permission, ProjectId};
+use crate::services::authorization::{self, KeyGrant, Resource};
+use crate::services::billing::current_month;
+use crate::web::AppState;
+use crate::web::api::bearer;
+use crate::web::error::AppError;
+
+/// The question.
+#[derive(Deserialize)]
+pub struct AuthorizeBody {
+    /// A permission name from the catalogue, e.g. `members.read`.
+    pub permission: String,
+    /// What it would be done to, if a particular thing.
+    #[serde(default)]
+    pub resource: Option<ResourceBody>,
+}
+
+/// A thing of the workspace: `project`, `agent` or `app`, and its id.
+#[derive(Deserialize)]
+pub struct ResourceBody {
+    /// `project`, `agent` or `app`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its id.
+    pub id: String,
+}
+
+#[derive(Serialize)]
+struct Answer<'a> {
+    allowed: bool,
+    permission: &'static str,
+    key: KeyBody<'a>,
+    member: MemberBody<'a>,
+    workspace: WorkspaceBody<'a>,
+    wallet: WalletBody<'a>,
+}
+
+#[derive(Serialize)]
+struct KeyBody<'a> {
+    id: &'a str,
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct MemberBody<'a> {
+    id: &'a str,
+    email: &'a str,
+}
+
+#[derive(Serialize)]
+struct WorkspaceBody<'a> {
+    id: &'a str,
+    name: &'a str,
+    kind: &'static str,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct WalletBody<'a> {
+    workspace_id: &'a str,
+    balance: i64,
+    month_spent: i64,
+    monthly_spend_limit: Option<i64>,
+    remaining: i64,
+}
+
+fn parse(body: &AuthorizeBody) -> Result<(Permission, Option<Resource>), AppError> {
+    let permission = Permission::from_key(body.permission.trim()).ok_or_else(|| {
+        AppError::Invalid(FieldErrors::of(
+            "permission",
+            "Name a permission of the catalogue, e.g. members.read.",
+        ))
+    })?;
+    let resource = match &body.resource {
+        None => None,
+        Some(ResourceBody { kind, id }) => Some(resource(kind, id).ok_or_else(|| {
+            AppError::Invalid(FieldErrors::of(
+                "resource",
+                "Name a resource as {\"type\": \"project\" | \"agent\" | \"app\", \"id\": …}.",
+            ))
+        })?),
+    };
+    Ok((permission, resource))
+}
+
+fn resource(kind: &str, id: &str) -> Option<Resource> {
+    match kind {
+        "project" => ProjectId::parse(id).map(Resource::Project),
+        "agent" => AgentId::parse(id).map(Resource::Agent),
+        "app" => AppInstanceId::parse(id).map(Resource::App),
+        _ => None,
+    }
+}
+
+fn answer(grant: &KeyGrant, permission: Permission) -> HttpResponse {
+    let caller = &grant.caller;
+    HttpResponse::Ok().json(Answer {
+        allowed: true,
+        permission: permission.key(),
+        key: KeyBody {
+            id: caller.key_id.as_str(),
+            kind: caller.kind.as_str(),
+        },
+        member: MemberBody {
+            id: caller.user_id.as_str(),
+            email: &caller.email,
+        },
+        workspace: WorkspaceBody {
+            id: caller.workspace_id.as_str(),
+            name: &caller.workspace_name,
+            kind: caller.workspace_kind.as_str(),
+            status: caller.workspace_status.as_str(),
+        },
+        wallet: WalletBody {
+            workspace_id: caller.workspace_id.as_str(),
+            balance: grant.wallet.balance,
+            month_spent: grant.wallet.spent_in(&current_month()).micros(),
+            monthly_spend_limit: grant.wallet.monthly_spend_limit,
+            remaining: grant.remaining().micros(),
+        },
+    })
+}
+
+/// Answers whether the presented key may do what the body asks.
+pub async fn authorize(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<AuthorizeBody>,
+) -> Result<HttpResponse, AppError> {
+    let (permission, resource) = parse(&body)?;
+    let presented = bearer(&req)?;
+    let grant =
+        authorization::authorize(&state.db, &state.api_keys, presented, permission, resource)
+            .await?;
+    Ok(answer(&grant, permission))
+}
