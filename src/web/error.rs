@@ -324,6 +324,29 @@ fn sign_in_redirect(request: &HttpRequest) -> HttpResponse {
         .finish()
 }
 
+/// The API's one error shape: `{"error": {"code", "message", "field"?,
+/// "request_id"}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    /// What went wrong.
+    pub error: ApiErrorDetail,
+}
+
+/// What went wrong, for a program (`code`, `field`) and a person
+/// (`message`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ApiErrorDetail {
+    /// Stable: `unauthorized`, `forbidden`, `not_found`, `invalid`, …
+    pub code: &'static str,
+    /// What to do about it, in words.
+    pub message: String,
+    /// The request field at fault, for invalid input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// The id of the request in the server's log.
+    pub request_id: Option<String>,
+}
+
 /// The error as the API answers it: code, public message, the field at
 /// fault (for invalid input) and request id; a 401 names the scheme.
 fn json_error(error: &AppError, status: StatusCode, request_id: Option<String>) -> HttpResponse {
@@ -338,13 +361,14 @@ fn json_error(error: &AppError, status: StatusCode, request_id: Option<String>) 
     if status == StatusCode::UNAUTHORIZED {
         response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
     }
-    let mut body = serde_json::json!({
-        "code": error.code(), "message": message, "request_id": request_id
-    });
-    if let Some(field) = field {
-        body["field"] = serde_json::Value::from(field);
-    }
-    response.json(serde_json::json!({ "error": body }))
+    response.json(ApiError {
+        error: ApiErrorDetail {
+            code: error.code(),
+            message,
+            field,
+            request_id,
+        },
+    })
 }
 
 /// The error page; the request id is shown only for server errors (so a

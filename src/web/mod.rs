@@ -250,6 +250,7 @@ pub fn build_app(
         .app_data(state.clone())
         .app_data(web::FormConfig::default().limit(64 * 1024))
         .app_data(api::json_config())
+        .app_data(api::query_config())
         .app_data(settings::general::avatar_upload_config())
         .configure(assets::configure)
         .configure(ops::configure)

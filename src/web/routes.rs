@@ -168,4 +168,5 @@ routes! {
     post "/api/v1/authorize"                      => api::authorize::authorize, Member;
     get  "/api/v1/organizations/{org_id}/members" => api::members::list,   Member;
     get  "/api/v1/organizations/{org_id}/roles"   => api::members::roles,  Member;
+    get  "/api/v1/openapi.json"                   => api::openapi::document, Public;
 }

@@ -12,6 +12,7 @@ mod agents;
 mod api_charges;
 mod api_keys;
 mod api_members;
+mod api_openapi;
 mod apps;
 mod audit;
 mod browser_billing;

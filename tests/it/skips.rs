@@ -26,12 +26,16 @@ pub enum Skip {
     Postgres,
     /// No `chromedriver` or Chromium.
     Browser,
+    /// No schemathesis (`st`).
+    Schemathesis,
 }
 
 /// PostgreSQL tests skipped so far.
 static POSTGRES: AtomicUsize = AtomicUsize::new(0);
 /// Browser tests skipped so far.
 static BROWSER: AtomicUsize = AtomicUsize::new(0);
+/// Schemathesis runs skipped so far.
+static SCHEMATHESIS: AtomicUsize = AtomicUsize::new(0);
 /// Registers the exit summary once, at the first skip.
 static AT_EXIT: Once = Once::new();
 
@@ -46,6 +50,7 @@ pub fn record(reason: Skip) {
     match reason {
         Skip::Postgres => POSTGRES.fetch_add(1, Ordering::SeqCst),
         Skip::Browser => BROWSER.fetch_add(1, Ordering::SeqCst),
+        Skip::Schemathesis => SCHEMATHESIS.fetch_add(1, Ordering::SeqCst),
     };
     AT_EXIT.call_once(|| {
         // SAFETY: `atexit` is the C library's; the handler is a plain
@@ -72,6 +77,7 @@ unsafe extern "C" {
 extern "C" fn print_summary() {
     let postgres = POSTGRES.load(Ordering::SeqCst);
     let browser = BROWSER.load(Ordering::SeqCst);
+    let schemathesis = SCHEMATHESIS.load(Ordering::SeqCst);
     let mut out = String::from("\n");
     let bar = "!".repeat(78);
     out.push_str(&bar);
@@ -88,6 +94,13 @@ extern "C" fn print_summary() {
             "!!! SKIPPED {browser} browser test(s): no chromedriver or Chromium.\n\
              !!!   Install Debian's chromium and chromium-driver to run them;\n\
              !!!   TENANTRY_REQUIRE_BROWSER=1 makes a skip a failure (CI sets it).\n"
+        ));
+    }
+    if schemathesis > 0 {
+        out.push_str(&format!(
+            "!!! SKIPPED {schemathesis} schemathesis run(s): no `st` on PATH (or TENANTRY_SCHEMATHESIS).\n\
+             !!!   pip install schemathesis to run them;\n\
+             !!!   TENANTRY_REQUIRE_SCHEMATHESIS=1 makes a skip a failure (CI sets it).\n"
         ));
     }
     out.push_str("!!! This run did not test them; a green result says nothing about them.\n");

@@ -7,23 +7,47 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{AgentId, AppInstanceId};
 use crate::services::agents::{self, UseOutcome};
 use crate::services::apps;
 use crate::web::AppState;
 use crate::web::api::bearer;
-use crate::web::error::AppError;
+use crate::web::error::{ApiError, AppError};
 
-#[derive(Serialize)]
-struct ActivityBody<'a> {
+/// An agent after a reported use.
+#[derive(Serialize, ToSchema)]
+pub struct ActivityBody<'a> {
     agent: &'a str,
     status: &'static str,
     /// Whether this use started it again after an idle stop.
     resumed: bool,
 }
 
+/// An app instance after a reported use.
+#[derive(Serialize, ToSchema)]
+pub struct AppActivityBody<'a> {
+    app_instance: &'a str,
+    status: &'static str,
+    /// Whether this use started it again after an idle stop.
+    resumed: bool,
+}
+
 /// Records the use (and resumes the agent if the idle job stopped it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{id}/activity",
+    tag = "platform",
+    params(("id" = String, Path, description = "An agent of the key's workspace")),
+    security(("project_key" = [])),
+    responses(
+        (status = 200, description = "Running", body = ActivityBody),
+        (status = 401, description = "No key, or one that doesn't work", body = ApiError),
+        (status = 404, description = "Not the key's workspace's agent", body = ApiError),
+        (status = 409, description = "Stopped by a person, or a limit is full", body = ApiError),
+    )
+)]
 pub async fn activity(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -40,6 +64,19 @@ pub async fn activity(
 }
 
 /// Records an app instance's use (and resumes it if the idle job stopped it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{id}/activity",
+    tag = "platform",
+    params(("id" = String, Path, description = "An app instance of the key's workspace")),
+    security(("project_key" = [])),
+    responses(
+        (status = 200, description = "Running", body = AppActivityBody),
+        (status = 401, description = "No key, or one that doesn't work", body = ApiError),
+        (status = 404, description = "Not the key's workspace's app", body = ApiError),
+        (status = 409, description = "Stopped by a person, or a limit is full", body = ApiError),
+    )
+)]
 pub async fn app_activity(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -48,9 +85,9 @@ pub async fn app_activity(
     let key = bearer(&req)?;
     let id = AppInstanceId::parse(&path).ok_or(AppError::NotFound)?;
     let resumed = apps::record_use(&state.db, &state.config.apps, key, id.clone()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "app_instance": id.as_str(),
-        "status": "running",
-        "resumed": resumed,
-    })))
+    Ok(HttpResponse::Ok().json(AppActivityBody {
+        app_instance: id.as_str(),
+        status: "running",
+        resumed,
+    }))
 }

@@ -7,16 +7,17 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::{AgentId, AppInstanceId, FieldErrors, Permission, ProjectId};
 use crate::services::authorization::{self, KeyGrant, Resource};
 use crate::services::billing::current_month;
 use crate::web::AppState;
 use crate::web::api::bearer;
-use crate::web::error::AppError;
+use crate::web::error::{ApiError, AppError};
 
 /// The question.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AuthorizeBody {
     /// A permission name from the catalogue, e.g. `members.read`.
     pub permission: String,
@@ -26,7 +27,7 @@ pub struct AuthorizeBody {
 }
 
 /// A thing of the workspace: `project`, `agent` or `app`, and its id.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResourceBody {
     /// `project`, `agent` or `app`.
     #[serde(rename = "type")]
@@ -35,38 +36,43 @@ pub struct ResourceBody {
     pub id: String,
 }
 
-#[derive(Serialize)]
-struct Answer<'a> {
+/// The answer: allowed, who acts, where, and the wallet that pays.
+#[derive(Serialize, ToSchema)]
+pub struct Authorization<'a> {
     allowed: bool,
     permission: &'static str,
-    key: KeyBody<'a>,
-    member: MemberBody<'a>,
-    workspace: WorkspaceBody<'a>,
-    wallet: WalletBody<'a>,
+    key: AuthorizedKey<'a>,
+    member: AuthorizedMember<'a>,
+    workspace: AuthorizedWorkspace<'a>,
+    wallet: AuthorizedWallet<'a>,
 }
 
-#[derive(Serialize)]
-struct KeyBody<'a> {
+/// The key that asked.
+#[derive(Serialize, ToSchema)]
+pub struct AuthorizedKey<'a> {
     id: &'a str,
     kind: &'static str,
 }
 
-#[derive(Serialize)]
-struct MemberBody<'a> {
+/// The member the key acts as.
+#[derive(Serialize, ToSchema)]
+pub struct AuthorizedMember<'a> {
     id: &'a str,
     email: &'a str,
 }
 
-#[derive(Serialize)]
-struct WorkspaceBody<'a> {
+/// The workspace the key opens.
+#[derive(Serialize, ToSchema)]
+pub struct AuthorizedWorkspace<'a> {
     id: &'a str,
     name: &'a str,
     kind: &'static str,
     status: &'static str,
 }
 
-#[derive(Serialize)]
-struct WalletBody<'a> {
+/// The wallet that pays (micro-credits), as read less than a second ago.
+#[derive(Serialize, ToSchema)]
+pub struct AuthorizedWallet<'a> {
     workspace_id: &'a str,
     balance: i64,
     month_spent: i64,
@@ -104,24 +110,24 @@ fn resource(kind: &str, id: &str) -> Option<Resource> {
 
 fn answer(grant: &KeyGrant, permission: Permission) -> HttpResponse {
     let caller = &grant.caller;
-    HttpResponse::Ok().json(Answer {
+    HttpResponse::Ok().json(Authorization {
         allowed: true,
         permission: permission.key(),
-        key: KeyBody {
+        key: AuthorizedKey {
             id: caller.key_id.as_str(),
             kind: caller.kind.as_str(),
         },
-        member: MemberBody {
+        member: AuthorizedMember {
             id: caller.user_id.as_str(),
             email: &caller.email,
         },
-        workspace: WorkspaceBody {
+        workspace: AuthorizedWorkspace {
             id: caller.workspace_id.as_str(),
             name: &caller.workspace_name,
             kind: caller.workspace_kind.as_str(),
             status: caller.workspace_status.as_str(),
         },
-        wallet: WalletBody {
+        wallet: AuthorizedWallet {
             workspace_id: caller.workspace_id.as_str(),
             balance: grant.wallet.balance,
             month_spent: grant.wallet.spent_in(&current_month()).micros(),
@@ -132,6 +138,22 @@ fn answer(grant: &KeyGrant, permission: Permission) -> HttpResponse {
 }
 
 /// Answers whether the presented key may do what the body asks.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authorize",
+    tag = "member",
+    request_body = AuthorizeBody,
+    security(("member_key" = [])),
+    responses(
+        (status = 200, description = "Allowed: who acts, where, and the wallet that pays", body = Authorization),
+        (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 401, description = "The key doesn't work", body = ApiError),
+        (status = 403, description = "A permission the key lacks, or a suspended workspace", body = ApiError),
+        (status = 404, description = "The resource isn't the key's workspace's", body = ApiError),
+        (status = 415, description = "Not JSON", body = ApiError),
+        (status = 422, description = "An unknown permission or resource", body = ApiError),
+    )
+)]
 pub async fn authorize(
     state: web::Data<AppState>,
     req: HttpRequest,

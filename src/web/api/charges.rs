@@ -5,15 +5,16 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::db::billing::EntryRow;
 use crate::services::billing::{self, ChargeInput, Charged};
 use crate::web::AppState;
 use crate::web::api::bearer;
-use crate::web::error::AppError;
+use crate::web::error::{ApiError, AppError};
 
 /// The body of a charge.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChargeBody {
     /// The model used.
     pub model: String,
@@ -29,7 +30,7 @@ pub struct ChargeBody {
 }
 
 /// A ledger entry as the API shows it (amounts in signed micro-credits).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EntryBody<'a> {
     /// Id.
     pub id: &'a str,
@@ -65,8 +66,9 @@ impl<'a> EntryBody<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct ChargedBody<'a> {
+/// A charge entered, or the first answer to a repeated one.
+#[derive(Serialize, ToSchema)]
+pub struct ChargedBody<'a> {
     entry: EntryBody<'a>,
     workspace_id: &'a str,
     /// Micro-credits left after this charge.
@@ -94,6 +96,24 @@ fn charge_input(req: &HttpRequest, body: ChargeBody) -> ChargeInput {
 /// without funds or for a suspended workspace; 403 for a model not
 /// allowed or a spend limit; 409 for a reused idempotency key; 422 for
 /// invalid fields.
+#[utoipa::path(
+    post,
+    path = "/api/v1/usage/charges",
+    tag = "platform",
+    request_body = ChargeBody,
+    params(("Idempotency-Key" = String, Header, description = "New for each charge; a repeat answers the first")),
+    security(("project_key" = [])),
+    responses(
+        (status = 201, description = "Charged (or the first answer to a repeat)", body = ChargedBody),
+        (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 401, description = "No key, or one that doesn't work", body = ApiError),
+        (status = 402, description = "insufficient_funds or workspace_suspended", body = ApiError),
+        (status = 403, description = "model_not_allowed, spend_limit_reached, member_spend_limit_reached", body = ApiError),
+        (status = 409, description = "idempotency_key_reused", body = ApiError),
+        (status = 415, description = "Not JSON", body = ApiError),
+        (status = 422, description = "A field out of range", body = ApiError),
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -2,14 +2,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::services::projects::{self, ResolvedKey};
 use crate::web::AppState;
 use crate::web::api::bearer;
-use crate::web::error::AppError;
+use crate::web::error::{ApiError, AppError};
 
 /// A project or workspace as the API names it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Named<'a> {
     /// Id.
     pub id: &'a str,
@@ -18,8 +19,8 @@ pub struct Named<'a> {
 }
 
 /// `GET /api/v1/key`'s answer.
-#[derive(Serialize)]
-struct KeyBody<'a> {
+#[derive(Serialize, ToSchema)]
+pub struct KeyBody<'a> {
     project: Named<'a>,
     workspace: Named<'a>,
     workspace_kind: &'a str,
@@ -27,6 +28,13 @@ struct KeyBody<'a> {
 
 /// Which project and workspace the presented key opens (401 for a
 /// missing, malformed, unknown or revoked key).
+#[utoipa::path(
+    get,
+    path = "/api/v1/key",
+    tag = "platform",
+    security(("project_key" = [])),
+    responses((status = 200, description = "The key's project and workspace", body = KeyBody), (status = 401, description = "No key, or one that doesn't work", body = ApiError))
+)]
 pub async fn key(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let ResolvedKey {
         project_id,

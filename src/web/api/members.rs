@@ -7,6 +7,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
 use crate::db::members::MemberListing;
@@ -14,7 +15,7 @@ use crate::db::scope::Scope;
 use crate::domain::{FieldErrors, MembershipId, Permission, PermissionSet, RoleId};
 use crate::web::AppState;
 use crate::web::api::ApiScope;
-use crate::web::error::AppError;
+use crate::web::error::{ApiError, AppError};
 
 /// Members per page unless `limit` asks for fewer (at most this many).
 const PAGE: i64 = 100;
@@ -29,7 +30,7 @@ fn own_workspace(scope: &Scope, org_id: &str) -> Result<(), AppError> {
 }
 
 /// The members query.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct MembersQuery {
     /// A fragment of a name or email.
     #[serde(default)]
@@ -42,8 +43,9 @@ pub struct MembersQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct MemberBody<'a> {
+/// A member of the workspace (seed 003's shape).
+#[derive(Serialize, ToSchema)]
+pub struct MemberBody<'a> {
     id: &'a str,
     user_id: &'a str,
     agent_id: Option<&'a str>,
@@ -67,6 +69,21 @@ fn role_name<'a>(scope: &'a Scope, id: &RoleId) -> &'a str {
 }
 
 /// A page of the workspace's members (`members.read`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}/members",
+    tag = "member",
+    params(("org_id" = String, Path, description = "The key's workspace"), MembersQuery),
+    security(("member_key" = [])),
+    responses(
+        (status = 200, description = "Members in joining order; the next page is in the Link header", body = Vec<MemberBody>),
+        (status = 401, description = "No key, or one that doesn't work", body = ApiError),
+        (status = 403, description = "The key lacks members.read", body = ApiError),
+        (status = 404, description = "Not the key's workspace", body = ApiError),
+        (status = 400, description = "A query parameter of the wrong type", body = ApiError),
+        (status = 422, description = "A malformed cursor", body = ApiError),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     ApiScope(scope): ApiScope,
@@ -144,15 +161,16 @@ fn urlencode(text: &str) -> String {
 }
 
 /// The roles query.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct RolesQuery {
     /// Whether to list the system roles too (default true).
     #[serde(default)]
     include_system: Option<bool>,
 }
 
-#[derive(Serialize)]
-struct RoleBody<'a> {
+/// A role of the workspace; `name` is a system role's key.
+#[derive(Serialize, ToSchema)]
+pub struct RoleBody<'a> {
     id: &'a str,
     name: &'a str,
     description: &'a str,
@@ -163,6 +181,20 @@ struct RoleBody<'a> {
 }
 
 /// The workspace's roles, highest rank first (`members.read`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{org_id}/roles",
+    tag = "member",
+    params(("org_id" = String, Path, description = "The key's workspace"), RolesQuery),
+    security(("member_key" = [])),
+    responses(
+        (status = 200, description = "The roles, highest rank first", body = Vec<RoleBody>),
+        (status = 400, description = "include_system isn't true or false", body = ApiError),
+        (status = 401, description = "No key, or one that doesn't work", body = ApiError),
+        (status = 403, description = "The key lacks members.read", body = ApiError),
+        (status = 404, description = "Not the key's workspace", body = ApiError),
+    )
+)]
 pub async fn roles(
     state: web::Data<AppState>,
     ApiScope(scope): ApiScope,

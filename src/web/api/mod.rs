@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod charges;
 pub mod key;
 pub mod members;
+pub mod openapi;
 pub mod payments;
 pub mod wallet;
 
@@ -24,6 +25,13 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or(AppError::KeyRequired)
+}
+
+/// Query strings the API can't read (a `limit` that isn't a number) are
+/// 400 in the API's error shape, not actix's plain text.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|error, _| AppError::BadRequest(error.to_string()).into())
 }
 
 /// JSON bodies: at most 64 KiB; a wrong content type is 415, a body that

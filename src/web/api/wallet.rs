@@ -3,15 +3,17 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::services::billing;
 use crate::web::AppState;
 use crate::web::api::bearer;
 use crate::web::api::key::Named;
-use crate::web::error::AppError;
+use crate::web::error::{ApiError, AppError};
 
-#[derive(Serialize)]
-struct WalletBody<'a> {
+/// A wallet's balance and this month's spend, in micro-credits.
+#[derive(Serialize, ToSchema)]
+pub struct WalletBody<'a> {
     workspace: Named<'a>,
     /// Micro-credits available.
     balance: i64,
@@ -24,6 +26,13 @@ struct WalletBody<'a> {
 }
 
 /// The key's wallet (401 without a live key).
+#[utoipa::path(
+    get,
+    path = "/api/v1/wallet",
+    tag = "platform",
+    security(("project_key" = [])),
+    responses((status = 200, description = "The wallet", body = WalletBody), (status = 401, description = "No key, or one that doesn't work", body = ApiError))
+)]
 pub async fn show(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let (workspace_id, workspace_name, wallet) =
         billing::wallet_of_key(&state.db, bearer(&req)?).await?;
