@@ -20,6 +20,7 @@ on_both_backends!(
     expired_keys_and_suspended_workspaces_are_refused,
     authorize_knows_only_the_keys_workspaces_resources,
     key_managers_see_and_revoke_every_members_keys,
+    a_key_revoked_on_one_instance_is_refused_by_another_within_a_second,
 );
 
 /// Creates a key on `/api-keys` in the browser's active workspace:
@@ -53,8 +54,13 @@ pub async fn authorize(
 }
 
 async fn ask(app: &TestApp, key: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+    ask_at(&app.base, key, body).await
+}
+
+/// The question asked of the instance at `base`.
+async fn ask_at(base: &str, key: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
     let res = reqwest::Client::new()
-        .post(format!("{}/api/v1/authorize", app.base))
+        .post(format!("{base}/api/v1/authorize"))
         .bearer_auth(key)
         .json(&body)
         .send()
@@ -550,4 +556,45 @@ async fn key_managers_see_and_revoke_every_members_keys(app: TestApp) {
         )
         .await;
     assert_eq!(by, "ann@example.com");
+}
+
+/// Two instances on one database: the second has just answered for the
+/// key (so it remembers the answer) when the first revokes it; the second
+/// refuses it within a second.
+async fn a_key_revoked_on_one_instance_is_refused_by_another_within_a_second(app: TestApp) {
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let key = create_key(&ann, &[("name", "shared")]).await;
+    let other = app.another_instance();
+    let question = || serde_json::json!({ "permission": "members.read" });
+    let (status, body) = ask_at(&other.base, &key, question()).await;
+    assert_eq!(status, StatusCode::OK, "the other instance answers: {body}");
+    let id = app
+        .text_value_with(
+            "SELECT id AS value FROM api_keys WHERE name = ?",
+            &["shared"],
+        )
+        .await;
+    let res = ann
+        .submit("/api-keys", &format!("/api-keys/{id}/revoke"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let revoked_at = std::time::Instant::now();
+    assert_eq!(
+        authorize(&app, &key, "members.read").await.0,
+        StatusCode::UNAUTHORIZED,
+        "refused at once where it was revoked"
+    );
+    loop {
+        let (status, _) = ask_at(&other.base, &key, question()).await;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "the other instance still accepts the key a second after its revocation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -108,7 +108,62 @@ pub struct TestApp {
     check_invariants: bool,
     /// The browser each user signed up with (see [`TestApp::browser`]).
     browsers: Mutex<HashMap<String, Client>>,
+    /// The settings it was started with (a second instance shares them).
+    settings: Settings,
     _data_dir: tempfile::TempDir,
+}
+
+/// Another instance of the app on the same database, as a second server
+/// behind a load balancer would be; stopped when dropped.
+pub struct Instance {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    server: Option<actix_web::dev::ServerHandle>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            futures::executor::block_on(server.stop(false));
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves `settings` on its own thread and actix system, so stopping it
+/// from `Drop` can block without deadlocking the test's runtime.
+fn serve(
+    settings: Settings,
+) -> (
+    String,
+    actix_web::dev::ServerHandle,
+    std::thread::JoinHandle<()>,
+    Db,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut settings = settings;
+    settings.bind = format!("127.0.0.1:{port}");
+    let config = Config::resolve(settings).expect("config");
+    let db = Db::connect(&config.database_url, config.db_pool_size).expect("connect");
+    db.migrate().expect("migrate");
+    let inspect = Db::connect(&config.database_url, 2).expect("connect inspector");
+    let state = AppState::new(config, db).expect("state");
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = web::run(listener, state, Some(1)).expect("server");
+            handle_tx.send(server.handle()).expect("send handle");
+            server.await.expect("server ran");
+        });
+    });
+    let server = handle_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server started");
+    (format!("http://127.0.0.1:{port}"), server, thread, inspect)
 }
 
 /// The secret test payment notifications are signed with.
@@ -176,30 +231,10 @@ impl TestApp {
                 pg_schema = Some((admin_url, schema));
             }
         }
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        settings.bind = format!("127.0.0.1:{port}");
         adjust(&mut settings);
-        let config = Config::resolve(settings).expect("config");
-        let db = Db::connect(&config.database_url, config.db_pool_size).expect("connect");
-        db.migrate().expect("migrate");
-        let inspect = Db::connect(&config.database_url, 2).expect("connect inspector");
-        let state = AppState::new(config, db).expect("state");
-        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-        // The server gets its own thread and actix system, so stopping it
-        // from `Drop` can block without deadlocking the test's runtime.
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = web::run(listener, state, Some(1)).expect("server");
-                handle_tx.send(server.handle()).expect("send handle");
-                server.await.expect("server ran");
-            });
-        });
-        let server = handle_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server started");
+        let (base, server, thread, inspect) = serve(settings.clone());
         Some(Self {
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             db: inspect,
             backend,
             server: Some(server),
@@ -207,8 +242,19 @@ impl TestApp {
             pg_schema,
             check_invariants: true,
             browsers: Mutex::new(HashMap::new()),
+            settings,
             _data_dir: data_dir,
         })
+    }
+
+    /// A second instance of the app on this one's database and settings.
+    pub fn another_instance(&self) -> Instance {
+        let (base, server, thread, _) = serve(self.settings.clone());
+        Instance {
+            base,
+            server: Some(server),
+            thread: Some(thread),
+        }
     }
 
     /// A new browser: empty cookie jar.
