@@ -17,8 +17,9 @@ use crate::domain::{
     WorkspaceKind, WorkspaceStatus,
 };
 
-/// A key as the API keys page lists it.
-#[derive(Debug, Clone, Queryable)]
+/// A key as the API keys page lists it, with its holder.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
 pub struct KeyRow {
     /// Id.
     pub id: ApiKeyId,
@@ -36,8 +37,10 @@ pub struct KeyRow {
     /// Whose key it is.
     pub user_id: UserId,
     /// The holder's name.
+    #[diesel(select_expression = users::name)]
     pub holder_name: String,
     /// The holder's email.
+    #[diesel(select_expression = users::email)]
     pub holder_email: String,
     /// When it was created.
     #[diesel(deserialize_as = Stamp)]
@@ -53,38 +56,6 @@ pub struct KeyRow {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-type KeyColumns = (
-    api_keys::id,
-    api_keys::name,
-    api_keys::description,
-    api_keys::kind,
-    api_keys::scope,
-    api_keys::prefix,
-    api_keys::user_id,
-    users::name,
-    users::email,
-    api_keys::created_at,
-    api_keys::expires_at,
-    api_keys::last_used_at,
-    api_keys::revoked_at,
-);
-
-const KEY_COLUMNS: KeyColumns = (
-    api_keys::id,
-    api_keys::name,
-    api_keys::description,
-    api_keys::kind,
-    api_keys::scope,
-    api_keys::prefix,
-    api_keys::user_id,
-    users::name,
-    users::email,
-    api_keys::created_at,
-    api_keys::expires_at,
-    api_keys::last_used_at,
-    api_keys::revoked_at,
-);
-
 /// The scoped workspace's keys, newest first: every member's when
 /// `holder` is `None` (for `keys.manage`), else that member's own. At most
 /// `limit` rows; the page asks for one more than it shows.
@@ -97,7 +68,7 @@ pub fn list(
     let mut query = scope
         .api_keys()
         .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
-        .select(KEY_COLUMNS)
+        .select(KeyRow::as_select())
         .order((api_keys::created_at.desc(), api_keys::id.desc()))
         .limit(limit)
         .into_boxed();
@@ -113,7 +84,7 @@ pub fn find(conn: &mut AnyConnection, scope: &Scope, id: &ApiKeyId) -> Result<Ke
         .api_keys()
         .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
         .filter(api_keys::id.eq(id))
-        .select(KEY_COLUMNS)
+        .select(KeyRow::as_select())
         .first(conn)?)
 }
 

@@ -355,6 +355,17 @@ fn json_error(error: &AppError, status: StatusCode, request_id: Option<String>) 
             Some((field, message)) => (message.to_owned(), Some(field)),
             None => (error.public_text().1, None),
         },
+        // An API call is refused for its key, which may hold less than
+        // its member's role.
+        AppError::Forbidden(permission) => (
+            format!(
+                "This key may not {} ({}): the permission is missing from the key's scope \
+                 or from its member's role.",
+                permission.label().to_lowercase(),
+                permission.key()
+            ),
+            None,
+        ),
         _ => (error.public_text().1, None),
     };
     let mut response = HttpResponse::build(status);

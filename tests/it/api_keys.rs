@@ -304,6 +304,13 @@ async fn a_key_does_no_more_than_its_scope_and_its_holders_role(app: TestApp) {
         "outside the key's scope: {body}"
     );
     assert_eq!(body["error"]["code"], "forbidden");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("key's scope"),
+        "the message speaks of the key, not only the role: {body}"
+    );
     // A key with everything: what the member's role allows, no more.
     let broad = create_key(&dave, &[("name", "all")]).await;
     assert_eq!(

@@ -224,48 +224,15 @@ async fn styles_are_served_from_the_binary(app: TestApp) {
 #[test]
 fn the_request_log_does_not_take_the_client_ip_from_the_client() {
     let dir = tempfile::tempdir().expect("dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut server = tenantry(dir.path())
-        .env("TENANTRY_BIND", format!("127.0.0.1:{port}"))
-        .env("TENANTRY_LOG_FORMAT", "text")
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .arg("serve")
-        .stderr(log)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start tenantry serve");
-    let base = format!("http://127.0.0.1:{port}");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let answered = runtime.block_on(async {
-        let client = reqwest::Client::new();
-        for _ in 0..300 {
-            if client.get(format!("{base}/healthz")).send().await.is_ok() {
-                return client
-                    .get(format!("{base}/login"))
-                    .header("X-Forwarded-For", "6.6.6.6")
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .ok();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        None
+    let (answered, log) = with_logged_server(dir.path(), "info", async |base| {
+        reqwest::Client::new()
+            .get(format!("{base}/login"))
+            .header("X-Forwarded-For", "6.6.6.6")
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok()
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let _ = server.kill();
-    let _ = server.wait();
-    let log = std::fs::read_to_string(&log_path).expect("read log");
     assert_eq!(answered, Some(200), "{log}");
     let line = log
         .lines()
@@ -355,36 +322,8 @@ fn api_keys_never_reach_the_log() {
     .expect("a key for the user's personal workspace");
     drop(conn);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut server = tenantry(dir.path())
-        .env("TENANTRY_BIND", format!("127.0.0.1:{port}"))
-        .env("TENANTRY_LOG_FORMAT", "text")
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "trace")
-        .arg("serve")
-        .stderr(log)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start tenantry serve");
-    let base = format!("http://127.0.0.1:{port}");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let answers = runtime.block_on(async {
+    let (answers, log) = with_logged_server(dir.path(), "trace", async |base| {
         let client = reqwest::Client::new();
-        for _ in 0..300 {
-            if client.get(format!("{base}/healthz")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
         let mut answers = Vec::new();
         for presented in [&key, &forged] {
             let res = client
@@ -399,10 +338,6 @@ fn api_keys_never_reach_the_log() {
         }
         answers
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let _ = server.kill();
-    let _ = server.wait();
-    let log = std::fs::read_to_string(&log_path).expect("read log");
     assert_eq!(answers, [Some(200), Some(401)], "{log}");
     assert!(
         log.contains("/api/v1/authorize"),
@@ -414,4 +349,53 @@ fn api_keys_never_reach_the_log() {
         "a wrong key's secret is in the log"
     );
     assert!(!log.contains(&digest), "the key's hash is in the log");
+}
+
+/// Runs `tenantry serve` on `dir` with text logs at `level`, makes `calls`
+/// (given its base URL) once it answers, stops it, and returns what the
+/// calls returned and the whole log.
+fn with_logged_server<T>(
+    dir: &std::path::Path,
+    level: &str,
+    calls: impl AsyncFnOnce(String) -> T,
+) -> (T, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let log_path = dir.join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut server = tenantry(dir)
+        .env("TENANTRY_BIND", format!("127.0.0.1:{port}"))
+        .env("TENANTRY_LOG_FORMAT", "text")
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", level)
+        .arg("serve")
+        .stderr(log)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start tenantry serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answer = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client.get(format!("{base}/healthz")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        calls(base.clone()).await
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = server.kill();
+    let _ = server.wait();
+    (
+        answer,
+        std::fs::read_to_string(&log_path).expect("read log"),
+    )
 }
