@@ -143,13 +143,25 @@ pub const PAGE_SIZE: i64 = 50;
 /// link to the next page: `path?{filters}&{cursor_param}={cursor of the last
 /// row shown}`. Filters with an empty value are left out of the link.
 pub fn cursor_page<T>(
+    rows: Vec<T>,
+    path: &str,
+    filters: &[(&str, &str)],
+    cursor_param: &str,
+    cursor_of: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    cursor_page_of(PAGE_SIZE, rows, path, filters, cursor_param, cursor_of)
+}
+
+/// [`cursor_page`] for pages of `page_size` rows (the API's `limit`).
+pub fn cursor_page_of<T>(
+    page_size: i64,
     mut rows: Vec<T>,
     path: &str,
     filters: &[(&str, &str)],
     cursor_param: &str,
     cursor_of: impl Fn(&T) -> String,
 ) -> (Vec<T>, Option<String>) {
-    let page_size = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+    let page_size = usize::try_from(page_size).unwrap_or(usize::MAX);
     if rows.len() <= page_size {
         return (rows, None);
     }

@@ -16,6 +16,7 @@ use crate::domain::{FieldErrors, MembershipId, Permission, PermissionSet, RoleId
 use crate::web::AppState;
 use crate::web::api::ApiScope;
 use crate::web::error::{ApiError, AppError};
+use crate::web::page::cursor_page_of;
 
 /// Members per page unless `limit` asks for fewer (at most this many).
 const PAGE: i64 = 100;
@@ -95,19 +96,21 @@ pub async fn list(
     let limit = query.limit.unwrap_or(PAGE).clamp(1, PAGE);
     let after = cursor(query.cursor.as_deref())?;
     let (read_scope, search) = (scope.clone(), query.q.clone());
-    let mut rows = state
+    let rows = state
         .db
         .run(move |conn| {
             db::members::page(conn, &read_scope, search.as_deref(), after.as_ref(), limit)
         })
         .await?;
-    let shown = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = rows.len() > shown;
-    rows.truncate(shown);
+    let path = format!("/api/v1/organizations/{org_id}/members");
+    let (limit_text, q) = (limit.to_string(), query.q.clone().unwrap_or_default());
+    let filters = [("limit", limit_text.as_str()), ("q", q.as_str())];
+    let (rows, next) = cursor_page_of(limit, rows, &path, &filters, "cursor", |m| {
+        m.membership_id.to_string()
+    });
     let body: Vec<MemberBody> = rows.iter().map(|m| MemberBody::of(&scope, m)).collect();
     let mut response = HttpResponse::Ok();
-    if let (true, Some(last)) = (more, rows.last()) {
-        let next = next_page(&org_id, limit, &last.membership_id, query.q.as_deref());
+    if let Some(next) = next {
         response.insert_header((header::LINK, format!("<{next}>; rel=\"next\"")));
     }
     Ok(response.json(body))
@@ -142,22 +145,6 @@ fn cursor(cursor: Option<&str>) -> Result<Option<MembershipId>, AppError> {
             })
         })
         .transpose()
-}
-
-/// The next page's URL, with the same search and page size.
-fn next_page(org_id: &str, limit: i64, last: &MembershipId, search: Option<&str>) -> String {
-    let mut next = format!("/api/v1/organizations/{org_id}/members?limit={limit}&cursor={last}");
-    if let Some(q) = search {
-        next.push_str("&q=");
-        next.push_str(&urlencode(q));
-    }
-    next
-}
-
-fn urlencode(text: &str) -> String {
-    serde_urlencoded::to_string([("", text)])
-        .map(|pair| pair.trim_start_matches('=').to_owned())
-        .unwrap_or_default()
 }
 
 /// The roles query.
