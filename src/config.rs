@@ -47,6 +47,11 @@ pub struct Settings {
     pub org_create_max_per_ip: u32,
     /// The organization-creation throttling window in minutes.
     pub org_create_window_minutes: u32,
+    /// Calls per minute a standard member API key may make, across all
+    /// instances.
+    pub api_key_calls_per_minute: u32,
+    /// Calls per minute an AI-agent API key may make, across all instances.
+    pub ai_agent_key_calls_per_minute: u32,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy you run).
     pub trust_proxy_headers: bool,
     /// How many proxies you run in front of Tenantry, each appending to
@@ -209,6 +214,8 @@ impl Default for Settings {
             signup_window_minutes: 60,
             org_create_max_per_ip: 20,
             org_create_window_minutes: 60,
+            api_key_calls_per_minute: 6_000,
+            ai_agent_key_calls_per_minute: 1_200,
             trust_proxy_headers: false,
             trusted_proxy_hops: 1,
             db_pool_size: 10,
@@ -275,6 +282,8 @@ pub struct Config {
     pub signup_throttle: RateLimit,
     /// Organization creations per client IP.
     pub org_create_throttle: RateLimit,
+    /// Calls per minute for members' API keys, by kind.
+    pub key_rate_limits: crate::services::rate_limits::KeyRateLimits,
     /// Proxies trusted to append the client IP to `X-Forwarded-For`; `None`
     /// when the socket peer is the client.
     pub trusted_proxy_hops: Option<std::num::NonZeroU32>,
@@ -399,6 +408,10 @@ impl Config {
                 settings.org_create_max_per_ip,
                 settings.org_create_window_minutes,
             ),
+            key_rate_limits: crate::services::rate_limits::KeyRateLimits {
+                standard_per_minute: settings.api_key_calls_per_minute.max(1),
+                ai_agent_per_minute: settings.ai_agent_key_calls_per_minute.max(1),
+            },
             trusted_proxy_hops: if settings.trust_proxy_headers {
                 Some(
                     std::num::NonZeroU32::new(settings.trusted_proxy_hops).context(

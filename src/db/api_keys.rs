@@ -8,9 +8,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::expect_one;
-use super::schema::{api_keys, memberships, roles, users, workspaces};
+use super::schema::{api_key_windows, api_keys, memberships, roles, users, workspaces};
 use super::stamps::{MaybeStamp, Stamp};
-use super::{AnyConnection, DbError, now};
+use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::{
     ApiKeyId, ApiKeyKind, MembershipStatus, SystemRole, UserId, UserStatus, WorkspaceId,
@@ -242,4 +242,46 @@ pub fn touch(conn: &mut AnyConnection, id: &ApiKeyId) -> Result<(), DbError> {
     .set(api_keys::last_used_at.eq(at))
     .execute(conn)?;
     Ok(())
+}
+
+/// Claims `calls` more calls for a key in one minute, shared by every
+/// instance, if the minute's total stays within `max`; returns whether it
+/// did. One statement: concurrent claims from any number of instances
+/// can't together pass `max`.
+pub fn claim_calls(
+    conn: &mut AnyConnection,
+    key: &ApiKeyId,
+    minute: i64,
+    calls: i32,
+    max: i32,
+) -> Result<bool, DbError> {
+    if calls > max {
+        return Ok(false);
+    }
+    let upsert = diesel::insert_into(api_key_windows::table)
+        .values((
+            api_key_windows::key_id.eq(key),
+            api_key_windows::window_minute.eq(minute),
+            api_key_windows::calls.eq(calls),
+        ))
+        .on_conflict((api_key_windows::key_id, api_key_windows::window_minute))
+        .do_update()
+        .set(api_key_windows::calls.eq(api_key_windows::calls + calls));
+    // `ON CONFLICT … DO UPDATE … WHERE`: the update happens only if the
+    // minute's count stays within `max` (which the multi-backend wrapper
+    // can't render, so each backend's own connection runs it).
+    let upsert = diesel::query_dsl::methods::FilterDsl::filter(
+        upsert,
+        api_key_windows::calls.le(max - calls),
+    );
+    let claimed = natively!(conn, |native| upsert.execute(native))?;
+    Ok(claimed == 1)
+}
+
+/// Forgets the counts of minutes before `minute` (the maintenance job).
+pub fn purge_windows_before(conn: &mut AnyConnection, minute: i64) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(api_key_windows::table.filter(api_key_windows::window_minute.lt(minute)))
+            .execute(conn)?,
+    )
 }

@@ -867,6 +867,35 @@ pub struct EntryCursor {
     pub id: LedgerEntryId,
 }
 
+impl EntryCursor {
+    /// The cursor that continues after `entry`.
+    pub fn after(entry: &EntryRow) -> Self {
+        Self {
+            created_at: entry.created_at,
+            id: entry.id.clone(),
+        }
+    }
+
+    /// As a page link carries it: `<microseconds since the epoch>.<entry id>`.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}.{}",
+            self.created_at.and_utc().timestamp_micros(),
+            self.id.as_str()
+        )
+    }
+
+    /// Reads [`EntryCursor::encode`]'s text; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (micros, id) = text.split_once('.')?;
+        let created_at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc();
+        Some(Self {
+            created_at,
+            id: LedgerEntryId::parse(id)?,
+        })
+    }
+}
+
 /// Which entries of a wallet's history to show: every field that is set
 /// must match.
 #[derive(Debug, Clone, Default)]

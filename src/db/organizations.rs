@@ -535,3 +535,89 @@ pub fn owner_counts(conn: &mut AnyConnection) -> Result<Vec<(WorkspaceId, i64)>,
         })
         .collect())
 }
+
+/// An organization or team as the API shows it to one of its members.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = workspaces)]
+pub struct Profile {
+    /// Id.
+    pub id: WorkspaceId,
+    /// Organization or team.
+    pub kind: WorkspaceKind,
+    /// Name.
+    pub name: String,
+    /// Slug (organizations).
+    pub slug: Option<String>,
+    /// The organization a team belongs to.
+    pub parent_id: Option<WorkspaceId>,
+    /// Active, suspended or archived.
+    pub status: WorkspaceStatus,
+    /// Description.
+    pub description: String,
+    /// Where invoices go (empty when unset).
+    pub billing_email: String,
+    /// Postal address on invoices.
+    pub billing_address: String,
+    /// Agents that may run at once (`None`: no limit).
+    pub max_running_agents: Option<i32>,
+    /// Hours an agent may run (`None`: no limit).
+    pub max_agent_hours: Option<i32>,
+    /// When it was created.
+    #[diesel(deserialize_as = super::stamps::Stamp)]
+    pub created_at: NaiveDateTime,
+    /// The member's role: a system role's key or a custom role's name.
+    #[diesel(select_expression = roles::name)]
+    pub role_name: String,
+    /// Which system role the member holds, if one.
+    #[diesel(select_expression = roles::system_key)]
+    pub role_system_key: Option<SystemRole>,
+}
+
+/// The organization or team `workspace` with `user`'s role there, and its
+/// owner's id, if `user` is an active member of it: the membership is the
+/// door, so another workspace is `None` (404).
+pub fn profile_for_member(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    workspace: &WorkspaceId,
+) -> Result<Option<(Profile, Option<UserId>)>, DbError> {
+    let Some(profile) = memberships::table
+        .inner_join(workspaces::table)
+        .inner_join(roles::table)
+        .filter(memberships::user_id.eq(user))
+        .filter(memberships::workspace_id.eq(workspace))
+        .filter(memberships::status.eq(MembershipStatus::Active))
+        .filter(workspaces::kind.ne(WorkspaceKind::Personal))
+        .select(Profile::as_select())
+        .first::<Profile>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let owner = memberships::table
+        .inner_join(roles::table)
+        .filter(memberships::workspace_id.eq(workspace))
+        .filter(roles::system_key.eq(SystemRole::Owner))
+        .select(memberships::user_id)
+        .first(conn)
+        .optional()?;
+    Ok(Some((profile, owner)))
+}
+
+/// Sets a new organization's description and billing email (already
+/// validated), in its creator's transaction.
+pub fn set_profile(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    description: &str,
+    billing_email: &str,
+) -> Result<(), DbError> {
+    expect_one(
+        diesel::update(workspaces::table.find(workspace))
+            .set((
+                workspaces::description.eq(description),
+                workspaces::billing_email.eq(billing_email),
+            ))
+            .execute(conn)?,
+    )
+}

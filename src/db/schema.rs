@@ -227,6 +227,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_key_windows (key_id, window_minute) {
+        key_id -> Text,
+        window_minute -> BigInt,
+        calls -> Integer,
+    }
+}
+
+diesel::table! {
     agents (id) {
         id -> Text,
         workspace_id -> Text,
@@ -399,6 +407,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     projects,
     project_keys,
     api_keys,
+    api_key_windows,
     agents,
     agent_runs,
     app_instances,

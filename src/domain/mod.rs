@@ -10,6 +10,7 @@ pub mod password;
 pub mod permission;
 pub mod slug;
 pub mod status;
+pub mod text;
 pub mod time;
 
 pub use email::Email;
@@ -26,6 +27,7 @@ pub use status::{
     AgentStatus, ApiKeyKind, InvitationStatus, LedgerKind, MembershipStatus, TopUpStatus,
     UserStatus, WorkspaceKind, WorkspaceStatus,
 };
+pub use text::free_text;
 
 /// Validation messages per form field, in the order they were found.
 /// Domain functions return it; templates show each message beside its field.

@@ -29,8 +29,14 @@ pub struct AgentInput {
 pub async fn create(db: &Db, scope: &Scope, input: AgentInput) -> Result<AgentId, ServiceError> {
     let mut errors = FieldErrors::new();
     let name = input.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
-        errors.add("name", "Name the agent (at most 100 characters).");
+    if name.is_empty()
+        || name.chars().count() > NAME_MAX_CHARS
+        || name.chars().any(char::is_control)
+    {
+        errors.add(
+            "name",
+            "Name the agent (at most 100 characters, no control characters).",
+        );
     }
     let project = ProjectId::parse(&input.project_id);
     if project.is_none() {

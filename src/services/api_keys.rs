@@ -11,7 +11,7 @@ use crate::db::scope::Scope;
 use crate::db::{self, Db, write_transaction};
 use crate::domain::{
     ApiKeyId, ApiKeyKind, FieldErrors, MembershipStatus, Permission, PermissionSet, UserId,
-    UserStatus, WorkspaceId, WorkspaceKind, WorkspaceStatus,
+    UserStatus, WorkspaceId, WorkspaceKind, WorkspaceStatus, free_text,
 };
 use crate::services::{ServiceError, secret_keys};
 
@@ -53,16 +53,21 @@ struct ValidKey {
 fn validate(input: &KeyInput, holder: PermissionSet) -> Result<ValidKey, ServiceError> {
     let mut errors = FieldErrors::new();
     let name = input.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+    if name.is_empty()
+        || name.chars().count() > NAME_MAX_CHARS
+        || name.chars().any(char::is_control)
+    {
         errors.add(
             "name",
             "Name the key (at most 100 characters), e.g. where it is used.",
         );
     }
-    let description = input.description.trim().to_owned();
-    if description.chars().count() > DESCRIPTION_MAX_CHARS {
-        errors.add("description", "Use at most 500 characters.");
-    }
+    let description = errors
+        .check(
+            "description",
+            free_text(&input.description, DESCRIPTION_MAX_CHARS),
+        )
+        .unwrap_or_default();
     let kind = ApiKeyKind::parse(&input.kind);
     if kind.is_none() {
         errors.add("kind", "Choose Standard or AI agent.");

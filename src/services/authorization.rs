@@ -18,6 +18,7 @@ use crate::domain::{AgentId, AppInstanceId, Money, Permission, ProjectId, Worksp
 use crate::services::ServiceError;
 use crate::services::api_keys::{self, ApiCaller};
 use crate::services::billing::current_month;
+use crate::services::rate_limits::KeyRateLimiter;
 use crate::services::secret_keys::{self, Recent};
 
 /// A key's holder and wallet, as read less than a second ago.
@@ -77,9 +78,34 @@ pub enum Resource {
     App(AppInstanceId),
 }
 
-/// The key's grant, from the cache or the database; `KeyRejected` for
-/// anything that isn't a live key.
+/// Where a key's calls are checked: the grants read less than a second
+/// ago and this instance's leases on the keys' per-minute allowances.
+#[derive(Clone)]
+pub struct KeyCheck {
+    /// Grants read less than a second ago.
+    pub cache: KeyCache,
+    /// Calls per minute, by kind of key.
+    pub limiter: KeyRateLimiter,
+}
+
+/// The key's grant, from the cache or the database, once the call is
+/// within the key's rate limit: `KeyRejected` for anything that isn't a
+/// live key, `RateLimited` past the limit.
 pub async fn grant(
+    db: &Db,
+    check: &KeyCheck,
+    presented: &str,
+) -> Result<Arc<KeyGrant>, ServiceError> {
+    let grant = read_grant(db, &check.cache, presented).await?;
+    check
+        .limiter
+        .admit(db, &grant.caller.key_id, grant.caller.kind)
+        .await?;
+    Ok(grant)
+}
+
+/// The key's grant, from the cache or the database.
+async fn read_grant(
     db: &Db,
     cache: &KeyCache,
     presented: &str,
@@ -122,12 +148,12 @@ pub async fn grant(
 /// permission the key lacks or a suspended workspace.
 pub async fn authorize(
     db: &Db,
-    cache: &KeyCache,
+    check: &KeyCheck,
     presented: &str,
     permission: Permission,
     resource: Option<Resource>,
 ) -> Result<Arc<KeyGrant>, ServiceError> {
-    let grant = grant(db, cache, presented).await?;
+    let grant = grant(db, check, presented).await?;
     if !grant.caller.permissions.contains(permission) {
         return Err(ServiceError::Forbidden(Forbidden(permission)));
     }

@@ -59,6 +59,13 @@ pub enum ServiceError {
         /// Whole minutes until the oldest counted attempt leaves the window.
         retry_after_minutes: i64,
     },
+    /// An API key used up its calls for this minute (429 with
+    /// `Retry-After`).
+    #[error("rate limited, retry in {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds until the key's next minute begins.
+        retry_after_seconds: i64,
+    },
     /// Storage failed or is unavailable.
     #[error(transparent)]
     Db(DbError),

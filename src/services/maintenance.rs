@@ -57,6 +57,8 @@ pub struct Purged {
     pub account_tokens: usize,
     /// `.eml` files older than the invitation lifetime.
     pub outbox_files: usize,
+    /// API keys' call counts of minutes that are over.
+    pub api_key_windows: usize,
 }
 
 /// Runs one clean-up pass.
@@ -82,6 +84,10 @@ pub async fn run_once(db: &Db, retention: Retention) -> Result<Purged, DbError> 
                 )?,
                 account_tokens: db::account_tokens::purge_expired(conn, expiry.now)?,
                 outbox_files: 0,
+                api_key_windows: db::api_keys::purge_windows_before(
+                    conn,
+                    expiry.now.and_utc().timestamp().div_euclid(60) - 1,
+                )?,
             })
         })
         .await?;

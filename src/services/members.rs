@@ -67,10 +67,18 @@ impl Standing {
     }
 
     /// The acting user's standing as stored now, inside the caller's
-    /// transaction; refused when they are no longer an active member.
+    /// transaction; refused when they are no longer an active member. Its
+    /// permissions are also within the scope's, so an API key limited to
+    /// some permissions can't hand out roles holding others.
     pub fn current(conn: &mut db::AnyConnection, scope: &Scope) -> Result<Self, ServiceError> {
         db::members::acting_role(conn, scope)?
-            .map(|role| Self::of_role(&role))
+            .map(|role| {
+                let stored = Self::of_role(&role);
+                Self {
+                    permissions: stored.permissions.intersection(scope.permissions()),
+                    ..stored
+                }
+            })
             .ok_or(ServiceError::Refused(
                 "Your membership of this organization changed meanwhile; reload the page.",
             ))
@@ -303,12 +311,13 @@ pub async fn usable_invitation(
         .await?)
 }
 
-/// Invites someone by email to the active organization.
+/// Invites someone by email to the active organization; returns the
+/// invitation's id.
 pub async fn invite(
     service: &MemberService,
     scope: &Scope,
     input: InviteInput,
-) -> Result<(), ServiceError> {
+) -> Result<String, ServiceError> {
     if scope.is_personal() {
         return Err(ServiceError::Refused(
             "Invitations are for organizations; your personal workspace is yours alone.",
@@ -368,16 +377,16 @@ pub async fn invite(
                     details: format!("role: {}", role.name),
                 };
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-                Ok(())
+                Ok(id)
             })
         })
         .await;
     match outcome {
-        Ok(()) => {
+        Ok(id) => {
             service
                 .mail
                 .after_commit(email.as_str(), "invitation", &link);
-            Ok(())
+            Ok(id)
         }
         Err(error) if error.is_conflict_on(&UniqueKey::PendingInvitation) => {
             Err(ServiceError::conflict(

@@ -16,6 +16,7 @@ pub mod members;
 pub mod organizations;
 pub mod payments;
 pub mod projects;
+pub mod rate_limits;
 pub mod resources;
 pub mod roles;
 pub mod secret_keys;

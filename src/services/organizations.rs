@@ -14,6 +14,7 @@ use crate::db::throttle::{KeyLimit, Reservation};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{
     Email, FieldErrors, PersonName, Slug, SystemRole, WorkspaceId, WorkspaceKind, WorkspaceStatus,
+    free_text,
 };
 use crate::services::ServiceError;
 
@@ -47,6 +48,29 @@ pub struct NewOrganization {
     pub name: String,
     /// Slug (optional: generated from the name when empty).
     pub slug: String,
+    /// Description (optional; the page's form leaves it for General).
+    pub description: String,
+    /// Billing email (optional).
+    pub billing_email: String,
+}
+
+/// The description as stored, or a message on `description`.
+fn valid_description(errors: &mut FieldErrors, typed: &str) -> String {
+    errors
+        .check("description", free_text(typed, DESCRIPTION_MAX_CHARS))
+        .unwrap_or_default()
+}
+
+/// The billing email as stored (empty when none), or a message on
+/// `billing_email`.
+fn valid_billing_email(errors: &mut FieldErrors, typed: &str) -> String {
+    if typed.trim().is_empty() {
+        return String::new();
+    }
+    errors
+        .check("billing_email", Email::parse(typed))
+        .map(|e| e.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 /// Creates an organization owned by the acting user; returns its id. Each
@@ -69,6 +93,8 @@ pub async fn create(
             .map(Some)
             .unwrap_or(None)
     };
+    let description = valid_description(&mut errors, &input.description);
+    let billing_email = valid_billing_email(&mut errors, &input.billing_email);
     let Some(name) = name.filter(|_| errors.is_empty()) else {
         return Err(ServiceError::Invalid(errors));
     };
@@ -104,6 +130,9 @@ pub async fn create(
                     WorkspaceStatus::Active
                 };
                 let id = db::organizations::create(conn, &creator, name.as_str(), &slug, status)?;
+                if !description.is_empty() || !billing_email.is_empty() {
+                    db::organizations::set_profile(conn, &id, &description, &billing_email)?;
+                }
                 let prepaid = if require_prepaid {
                     "; suspended until its first top-up"
                 } else {
@@ -182,22 +211,14 @@ pub async fn update_general(
     } else {
         errors.check("slug", Slug::parse(&input.slug))
     };
-    let description = input.description.trim().to_owned();
-    if description.chars().count() > DESCRIPTION_MAX_CHARS {
-        errors.add("description", "Use at most 1000 characters.");
-    }
-    let billing_email = if input.billing_email.trim().is_empty() {
-        String::new()
-    } else {
-        errors
-            .check("billing_email", Email::parse(&input.billing_email))
-            .map(|e| e.as_str().to_owned())
-            .unwrap_or_default()
-    };
-    let billing_address = input.billing_address.trim().replace("\r\n", "\n");
-    if billing_address.chars().count() > ADDRESS_MAX_CHARS {
-        errors.add("billing_address", "Use at most 500 characters.");
-    }
+    let description = valid_description(&mut errors, &input.description);
+    let billing_email = valid_billing_email(&mut errors, &input.billing_email);
+    let billing_address = errors
+        .check(
+            "billing_address",
+            free_text(&input.billing_address, ADDRESS_MAX_CHARS),
+        )
+        .unwrap_or_default();
     let Some(name) = name.filter(|_| team || slug.is_some()) else {
         return Err(ServiceError::Invalid(errors));
     };

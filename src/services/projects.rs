@@ -8,7 +8,7 @@ use crate::db::audit::{Action, Actor, Event};
 use crate::db::projects::NewKey;
 use crate::db::scope::Scope;
 use crate::db::{self, Db, UniqueKey, write_transaction};
-use crate::domain::{FieldErrors, ProjectId, ProjectKeyId, WorkspaceId, WorkspaceKind};
+use crate::domain::{FieldErrors, ProjectId, ProjectKeyId, WorkspaceId, WorkspaceKind, free_text};
 use crate::services::{ServiceError, secret_keys};
 
 /// Longest project name.
@@ -41,10 +41,12 @@ fn validate(input: &ProjectInput) -> Result<(String, String), ServiceError> {
     } else if name.chars().any(char::is_control) {
         errors.add("name", "Use letters, digits, spaces and punctuation.");
     }
-    let description = input.description.trim().replace("\r\n", "\n");
-    if description.chars().count() > DESCRIPTION_MAX_CHARS {
-        errors.add("description", "Use at most 1000 characters.");
-    }
+    let description = errors
+        .check(
+            "description",
+            free_text(&input.description, DESCRIPTION_MAX_CHARS),
+        )
+        .unwrap_or_default();
     if errors.is_empty() {
         Ok((name, description))
     } else {
@@ -159,7 +161,10 @@ pub async fn create_key(
     name: &str,
 ) -> Result<CreatedKey, ServiceError> {
     let name = name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+    if name.is_empty()
+        || name.chars().count() > NAME_MAX_CHARS
+        || name.chars().any(char::is_control)
+    {
         return Err(ServiceError::invalid(
             "key_name",
             "Name the key (at most 100 characters), e.g. where it is used.",

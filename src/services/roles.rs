@@ -11,7 +11,7 @@ use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, write_transaction};
 use crate::domain::name::read_alike;
 use crate::domain::permission::{SystemRole, effective_permissions};
-use crate::domain::{FieldErrors, Permission, PermissionSet, PersonName, RoleId};
+use crate::domain::{FieldErrors, Permission, PermissionSet, PersonName, RoleId, free_text};
 use crate::services::ServiceError;
 use crate::services::members::{Standing, revoke_invitations_beyond_senders};
 
@@ -165,10 +165,12 @@ fn validate(
     {
         errors.add("name", problem);
     }
-    let description = input.description.trim().to_owned();
-    if description.chars().count() > DESCRIPTION_MAX_CHARS {
-        errors.add("description", "Use at most 500 characters.");
-    }
+    let description = errors
+        .check(
+            "description",
+            free_text(&input.description, DESCRIPTION_MAX_CHARS),
+        )
+        .unwrap_or_default();
     let level = input
         .level
         .trim()

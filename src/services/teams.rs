@@ -8,7 +8,7 @@
 use crate::db::audit::{Action, Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
-use crate::domain::{Email, FieldErrors, PersonName, WorkspaceId, WorkspaceKind};
+use crate::domain::{Email, FieldErrors, PersonName, WorkspaceId, WorkspaceKind, free_text};
 use crate::services::ServiceError;
 use crate::services::members::{Standing, grantable_role};
 
@@ -33,12 +33,12 @@ struct ValidTeam {
 fn validate(input: &TeamInput) -> Result<ValidTeam, ServiceError> {
     let mut errors = FieldErrors::new();
     let name = errors.check("name", PersonName::parse(&input.name));
-    let description = input.description.trim().replace("\r\n", "\n");
-    if description.chars().count() > DESCRIPTION_MAX_CHARS {
-        errors.add("description", "Use at most 1000 characters.");
-    }
-    match name {
-        Some(name) if errors.is_empty() => Ok(ValidTeam {
+    let description = errors.check(
+        "description",
+        free_text(&input.description, DESCRIPTION_MAX_CHARS),
+    );
+    match (name, description) {
+        (Some(name), Some(description)) if errors.is_empty() => Ok(ValidTeam {
             name: name.as_str().to_owned(),
             description,
         }),

@@ -145,7 +145,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let id = ApiKeyId::parse(&path).ok_or(AppError::NotFound)?;
     let name = api_keys::revoke(&state.db, &form.scope, id).await?;
-    state.api_keys.forget_all();
+    state.api_keys.cache.forget_all();
     let message = format!("The key {name} was revoked; it no longer works.");
     SessionData::new(&session).flash(FlashLevel::Success, message);
     Ok(see_other("/api-keys"))

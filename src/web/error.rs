@@ -77,6 +77,13 @@ pub enum AppError {
         /// Whole minutes until the next attempt may succeed.
         retry_after_minutes: i64,
     },
+    /// An API key used up its calls for this minute (429 with
+    /// `Retry-After`).
+    #[error("rate limited for {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds until the key's next minute begins.
+        retry_after_seconds: i64,
+    },
     /// A malformed request (bad form encoding, oversized body).
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -117,6 +124,19 @@ impl From<actix_session::SessionInsertError> for AppError {
 }
 
 impl AppError {
+    /// When a refused request may be tried again (`Retry-After`).
+    fn retry_after_seconds(&self) -> Option<i64> {
+        match self {
+            AppError::Throttled {
+                retry_after_minutes,
+            } => Some(retry_after_minutes * 60),
+            AppError::RateLimited {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            _ => None,
+        }
+    }
+
     /// A stable machine-readable code for the JSON error shape.
     pub fn code(&self) -> &'static str {
         match self {
@@ -134,6 +154,7 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::Invalid(_) => "invalid",
             AppError::Throttled { .. } => "throttled",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::BadRequest(_) => "bad_request",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
@@ -197,6 +218,15 @@ impl AppError {
                 "Too many attempts",
                 format!("Too many attempts. Try again in {retry_after_minutes} minutes."),
             ),
+            AppError::RateLimited {
+                retry_after_seconds,
+            } => (
+                "Too many requests",
+                format!(
+                    "This key made all the calls its kind may make in a minute. \
+                     Try again in {retry_after_seconds} seconds."
+                ),
+            ),
             AppError::BadRequest(_) => ("Bad request", "The request could not be understood.".into()),
             AppError::Unavailable(_) => (
                 "Temporarily unavailable",
@@ -234,7 +264,9 @@ impl ResponseError for AppError {
             | AppError::Refused(_)
             | AppError::LimitReached(_) => StatusCode::CONFLICT,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Throttled { .. } | AppError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -372,6 +404,9 @@ fn json_error(error: &AppError, status: StatusCode, request_id: Option<String>) 
     if status == StatusCode::UNAUTHORIZED {
         response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
     }
+    if let Some(seconds) = error.retry_after_seconds() {
+        response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
     response.json(ApiError {
         error: ApiErrorDetail {
             code: error.code(),
@@ -393,9 +428,11 @@ fn error_page(error: &AppError, status: StatusCode, request_id: Option<String>) 
         request_id: status.is_server_error().then_some(request_id).flatten(),
     };
     let body = page.render().unwrap_or_else(|_| message.clone());
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body)
+    let mut response = HttpResponse::build(status);
+    if let Some(seconds) = error.retry_after_seconds() {
+        response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    response.content_type("text/html; charset=utf-8").body(body)
 }
 
 impl From<ServiceError> for AppError {
@@ -417,6 +454,11 @@ impl From<ServiceError> for AppError {
                 retry_after_minutes,
             } => AppError::Throttled {
                 retry_after_minutes,
+            },
+            ServiceError::RateLimited {
+                retry_after_seconds,
+            } => AppError::RateLimited {
+                retry_after_seconds,
             },
             ServiceError::Db(DbError::Conflict(_)) => AppError::Refused(
                 "Someone else changed this at the same moment. Nothing was saved; reload the page and try again.",

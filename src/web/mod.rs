@@ -79,8 +79,9 @@ pub struct AppState {
     /// Which sessions' due activity writes a request of this process is
     /// already making (see `scope::ActivityClaims`).
     pub activity_claims: scope::ActivityClaims,
-    /// Members' API keys checked less than a second ago.
-    pub api_keys: crate::services::authorization::KeyCache,
+    /// Members' API keys checked less than a second ago, and this
+    /// instance's share of their per-minute rate limits.
+    pub api_keys: crate::services::authorization::KeyCheck,
     /// Project keys the charge endpoint found less than a second ago.
     pub project_keys: crate::services::projects::ProjectKeys,
     session_key: Key,
@@ -128,6 +129,7 @@ impl AppState {
             mail: notifier,
             invitation_ttl: config.invitation_ttl,
         };
+        let key_rate_limits = config.key_rate_limits;
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -137,7 +139,10 @@ impl AppState {
             csrf_key,
             mail,
             activity_claims: scope::ActivityClaims::default(),
-            api_keys: crate::services::authorization::KeyCache::default(),
+            api_keys: crate::services::authorization::KeyCheck {
+                cache: crate::services::authorization::KeyCache::default(),
+                limiter: crate::services::rate_limits::KeyRateLimiter::new(key_rate_limits),
+            },
             project_keys: crate::services::projects::ProjectKeys::default(),
             payments,
             budget_alerts,

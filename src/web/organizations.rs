@@ -120,6 +120,7 @@ pub async fn create(
     let input = NewOrganization {
         name: name.clone(),
         slug: slug.clone(),
+        ..NewOrganization::default()
     };
     match organizations::create(&state.organizations, &page.scope, input).await {
         Ok(id) => {

@@ -33,7 +33,7 @@ pub enum Access {
 /// One entry of the URL table.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
-    /// `GET` or `POST`.
+    /// `GET` or `POST`; `PUT`, `PATCH` and `DELETE` in the API only.
     pub method: &'static str,
     /// The path pattern, as actix-web matches it.
     pub path: &'static str,
@@ -59,7 +59,10 @@ const fn method_name(method: &str) -> &'static str {
     match method.as_bytes() {
         b"get" => "GET",
         b"post" => "POST",
-        _ => panic!("only get and post routes are used"),
+        b"patch" => "PATCH",
+        b"put" => "PUT",
+        b"delete" => "DELETE",
+        _ => panic!("only get, post, put, patch and delete routes are used"),
     }
 }
 
@@ -166,7 +169,41 @@ routes! {
     post "/api/v1/apps/{id}/activity"             => api::agents::app_activity, Key;
     post "/api/v1/payments/notifications"         => api::payments::notify, Provider;
     post "/api/v1/authorize"                      => api::authorize::authorize, Member;
-    get  "/api/v1/organizations/{org_id}/members" => api::members::list,   Member;
-    get  "/api/v1/organizations/{org_id}/roles"   => api::members::roles,  Member;
+    get    "/api/v1/organizations"                 => api::organizations::list,    Member;
+    post   "/api/v1/organizations"                 => api::organizations::create,  Member;
+    get    "/api/v1/organizations/{org_id}"        => api::organizations::show,    Member;
+    patch  "/api/v1/organizations/{org_id}"        => api::organizations::update,  Member;
+    delete "/api/v1/organizations/{org_id}"        => api::organizations::archive, Member;
+    post   "/api/v1/organizations/{org_id}/restore" => api::organizations::restore, Member;
+    get    "/api/v1/organizations/{org_id}/members" => api::members::list,        Member;
+    patch  "/api/v1/organizations/{org_id}/members/{member_id}" => api::members::update, Member;
+    delete "/api/v1/organizations/{org_id}/members/{member_id}" => api::members::remove, Member;
+    get    "/api/v1/organizations/{org_id}/invitations" => api::invitations::list, Member;
+    post   "/api/v1/organizations/{org_id}/invitations" => api::invitations::create, Member;
+    post   "/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend" => api::invitations::resend, Member;
+    delete "/api/v1/organizations/{org_id}/invitations/{invitation_id}" => api::invitations::revoke, Member;
+    get    "/api/v1/organizations/{org_id}/roles"   => api::roles::list,          Member;
+    post   "/api/v1/organizations/{org_id}/roles"   => api::roles::create,        Member;
+    patch  "/api/v1/organizations/{org_id}/roles/{role_id}" => api::roles::update, Member;
+    delete "/api/v1/organizations/{org_id}/roles/{role_id}" => api::roles::delete, Member;
+    get    "/api/v1/organizations/{org_id}/teams"   => api::teams::list,          Member;
+    post   "/api/v1/organizations/{org_id}/teams"   => api::teams::create,        Member;
+    patch  "/api/v1/organizations/{org_id}/teams/{team_id}" => api::teams::update, Member;
+    delete "/api/v1/organizations/{org_id}/teams/{team_id}" => api::teams::archive, Member;
+    post   "/api/v1/organizations/{org_id}/teams/{team_id}/restore" => api::teams::restore, Member;
+    get    "/api/v1/organizations/{org_id}/projects" => api::resources::projects, Member;
+    post   "/api/v1/organizations/{org_id}/projects" => api::resources::create_project, Member;
+    get    "/api/v1/organizations/{org_id}/projects/{project_id}" => api::resources::show_project, Member;
+    patch  "/api/v1/organizations/{org_id}/projects/{project_id}" => api::resources::update_project, Member;
+    delete "/api/v1/organizations/{org_id}/projects/{project_id}" => api::resources::delete_project, Member;
+    get    "/api/v1/organizations/{org_id}/agents"  => api::resources::agents,    Member;
+    post   "/api/v1/organizations/{org_id}/agents"  => api::resources::create_agent, Member;
+    post   "/api/v1/organizations/{org_id}/agents/{agent_id}/start" => api::resources::start_agent, Member;
+    post   "/api/v1/organizations/{org_id}/agents/{agent_id}/stop" => api::resources::stop_agent, Member;
+    delete "/api/v1/organizations/{org_id}/agents/{agent_id}" => api::resources::delete_agent, Member;
+    get    "/api/v1/organizations/{org_id}/limits"  => api::resources::limits,    Member;
+    put    "/api/v1/organizations/{org_id}/limits/{workspace_id}" => api::resources::set_limits, Member;
+    get    "/api/v1/organizations/{org_id}/wallet"  => api::wallet::member_wallet, Member;
+    get    "/api/v1/organizations/{org_id}/transactions" => api::wallet::transactions, Member;
     get  "/api/v1/openapi.json"                   => api::openapi::document, Public;
 }

@@ -605,3 +605,61 @@ async fn a_key_revoked_on_one_instance_is_refused_by_another_within_a_second(app
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A key of `email`'s in `workspace` (they switch to it first), created
+/// on the API keys page with `fields` (defaults: standard, everything the
+/// role allows, never expiring).
+pub async fn key_in(
+    app: &TestApp,
+    email: &str,
+    workspace: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    let browser = app.browser(email);
+    let res = browser.switch_to(workspace).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "switch to {workspace}");
+    create_key(&browser, fields).await
+}
+
+/// One API call at `base` with `key`: status, `Retry-After` header and the
+/// JSON body (null when there is none, as for 204).
+pub async fn call_at(
+    base: &str,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, Option<String>, serde_json::Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let res = request.send().await.expect("API call");
+    let status = res.status();
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = res.text().await.expect("a body");
+    let json = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    (status, retry_after, json)
+}
+
+/// [`call_at`] on the test app: status and JSON body.
+pub async fn call(
+    app: &TestApp,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let (status, _, json) = call_at(&app.base, key, method, path, body).await;
+    (status, json)
+}

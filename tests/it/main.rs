@@ -9,10 +9,15 @@ mod support;
 
 mod accounts;
 mod agents;
+mod api_access;
 mod api_charges;
 mod api_keys;
 mod api_members;
+mod api_members_write;
 mod api_openapi;
+mod api_organizations;
+mod api_rate_limits;
+mod api_resources;
 mod apps;
 mod audit;
 mod browser_billing;

@@ -179,6 +179,10 @@ pub fn test_settings() -> Settings {
         argon2_iterations: 1,
         signup_max_per_ip: 100_000,
         org_create_max_per_ip: 100_000,
+        // Fuzzing and concurrency tests call faster than a real client may;
+        // the rate-limit test lowers these.
+        api_key_calls_per_minute: 1_000_000,
+        ai_agent_key_calls_per_minute: 1_000_000,
         db_pool_size: 4,
         mail_retry_base_seconds: 1,
         mail_poll_seconds: 1,

@@ -151,8 +151,8 @@ fn validate_charge(input: ChargeInput) -> Result<ValidCharge, ServiceError> {
             ),
         );
     }
-    if input.description.chars().count() > MAX_DESCRIPTION_CHARS {
-        errors.add("description", "Use at most 500 characters.");
+    if let Err(problem) = crate::domain::free_text(&input.description, MAX_DESCRIPTION_CHARS) {
+        errors.add("description", problem.to_string());
     }
     let key = input.idempotency_key.trim();
     if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic()) {

@@ -174,6 +174,23 @@ fn matching_entries(
     db::billing::entries(conn, scope, &filter, after, limit)
 }
 
+/// A page of entries passing `history`'s filters, newest first, after the
+/// cursor: at most `limit` (the API; the page reads them with
+/// [`overview`]). Filters that aren't filters are `Invalid`.
+pub async fn transactions(
+    db: &Db,
+    scope: &Scope,
+    history: &HistoryQuery,
+    after: Option<db::billing::EntryCursor>,
+    limit: i64,
+) -> Result<Vec<EntryRow>, ServiceError> {
+    let (filter, member) = history.parse().map_err(ServiceError::Invalid)?;
+    let scope = scope.clone();
+    Ok(db
+        .run(move |conn| matching_entries(conn, &scope, filter, member, after.as_ref(), limit))
+        .await?)
+}
+
 /// Every entry passing `history`'s filters, newest first, at most `max`:
 /// the CSV export.
 pub async fn history(

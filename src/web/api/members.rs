@@ -1,10 +1,9 @@
-//! `GET /api/v1/organizations/{org_id}/members` and `…/roles` with a
-//! member's API key, in the shapes of seed 003. `{org_id}` is the key's
+//! `/api/v1/organizations/{org_id}/members…` with a member's API key, in
+//! the shapes of seed 003. `{org_id}` is the key's
 //! workspace (an organization, a team or a personal workspace); any other
 //! id is 404, like another workspace's row on a page. Pages of members go
 //! by cursor: the next page's URL is in the `Link` header (`rel="next"`).
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,23 +11,15 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db;
 use crate::db::members::MemberListing;
 use crate::db::scope::Scope;
-use crate::domain::{FieldErrors, MembershipId, Permission, PermissionSet, RoleId};
+use crate::domain::{FieldErrors, MembershipId, Permission, RoleId};
+use crate::services::members;
 use crate::web::AppState;
-use crate::web::api::ApiScope;
+use crate::web::api::{ApiScope, json_page, own_workspace};
 use crate::web::error::{ApiError, AppError};
 use crate::web::page::cursor_page_of;
 
 /// Members per page unless `limit` asks for fewer (at most this many).
 const PAGE: i64 = 100;
-
-/// The key's workspace, if the path names it; 404 otherwise.
-fn own_workspace(scope: &Scope, org_id: &str) -> Result<(), AppError> {
-    if scope.workspace_id().as_str() == org_id {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
-    }
-}
 
 /// The members query.
 #[derive(Deserialize, IntoParams)]
@@ -109,11 +100,7 @@ pub async fn list(
         m.membership_id.to_string()
     });
     let body: Vec<MemberBody> = rows.iter().map(|m| MemberBody::of(&scope, m)).collect();
-    let mut response = HttpResponse::Ok();
-    if let Some(next) = next {
-        response.insert_header((header::LINK, format!("<{next}>; rel=\"next\"")));
-    }
-    Ok(response.json(body))
+    Ok(json_page(body, next))
 }
 
 impl<'a> MemberBody<'a> {
@@ -147,70 +134,116 @@ fn cursor(cursor: Option<&str>) -> Result<Option<MembershipId>, AppError> {
         .transpose()
 }
 
-/// The roles query.
-#[derive(Deserialize, IntoParams)]
-pub struct RolesQuery {
-    /// Whether to list the system roles too (default true).
+/// Changes to a membership: a new role, or `active` / `inactive`.
+#[derive(Deserialize, ToSchema)]
+pub struct MemberPatch {
+    /// A role ranked below the caller's whose permissions the key holds.
     #[serde(default)]
-    include_system: Option<bool>,
+    role_id: Option<String>,
+    /// `active` or `inactive` (an inactive member keeps the membership but
+    /// can't enter, and their keys stop working).
+    #[serde(default)]
+    status: Option<String>,
 }
 
-/// A role of the workspace; `name` is a system role's key.
-#[derive(Serialize, ToSchema)]
-pub struct RoleBody<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: &'a str,
-    permissions: Vec<&'static str>,
-    is_system: bool,
-    level: i32,
-    member_count: i32,
+/// The membership the path names, if it is one.
+fn member_id(member_id: &str) -> Result<MembershipId, AppError> {
+    MembershipId::parse(member_id).ok_or(AppError::NotFound)
 }
 
-/// The workspace's roles, highest rank first (`members.read`).
+/// Changes a member's role or status (`members.manage`), within the same
+/// hierarchy rules as the members page; audited.
 #[utoipa::path(
-    get,
-    path = "/api/v1/organizations/{org_id}/roles",
+    patch,
+    path = "/api/v1/organizations/{org_id}/members/{member_id}",
     tag = "member",
-    params(("org_id" = String, Path, description = "The key's workspace"), RolesQuery),
+    params(
+        ("org_id" = String, Path, description = "The key's workspace"),
+        ("member_id" = String, Path, description = "A membership id"),
+    ),
     security(("member_key" = [])),
+    request_body = MemberPatch,
     responses(
-        (status = 200, description = "The roles, highest rank first", body = Vec<RoleBody>),
-        (status = 400, description = "include_system isn't true or false", body = ApiError),
+        (status = 200, description = "The member as changed", body = MemberBody),
+        (status = 400, description = "A body that isn't the expected JSON", body = ApiError),
         (status = 401, description = "No key, or one that doesn't work", body = ApiError),
-        (status = 403, description = "The key lacks members.read", body = ApiError),
-        (status = 404, description = "Not the key's workspace", body = ApiError),
+        (status = 403, description = "The key lacks members.manage", body = ApiError),
+        (status = 404, description = "No such member of the key's workspace", body = ApiError),
+        (status = 409, description = "The hierarchy forbids it (a member ranked at or above the caller, a role the caller can't give)", body = ApiError),
+        (status = 415, description = "Not JSON", body = ApiError),
+        (status = 422, description = "Neither or both of role_id and status, or an unknown status", body = ApiError),
     )
 )]
-pub async fn roles(
+pub async fn update(
     state: web::Data<AppState>,
     ApiScope(scope): ApiScope,
-    org_id: web::Path<String>,
-    query: web::Query<RolesQuery>,
+    path: web::Path<(String, String)>,
+    patch: web::Json<MemberPatch>,
 ) -> Result<HttpResponse, AppError> {
+    let (org_id, member) = path.into_inner();
     own_workspace(&scope, &org_id)?;
-    scope.require(Permission::MembersRead)?;
-    let include_system = query.include_system.unwrap_or(true);
+    scope.require(Permission::MembersManage)?;
+    let member = member_id(&member)?;
+    match patch.into_inner() {
+        MemberPatch {
+            role_id: Some(role_id),
+            status: None,
+        } => members::change_role(&state.members, &scope, member.clone(), role_id).await?,
+        MemberPatch {
+            role_id: None,
+            status: Some(status),
+        } => {
+            let active = match status.as_str() {
+                "active" => true,
+                "inactive" => false,
+                _ => return Err(invalid("status", "Use active or inactive.")),
+            };
+            members::set_active(&state.members, &scope, member.clone(), active).await?
+        }
+        _ => return Err(invalid("role_id", "Give either role_id or status.")),
+    };
+    state.api_keys.cache.forget_all();
     let read_scope = scope.clone();
-    let roles = state
+    let row = state
         .db
-        .run(move |conn| db::roles::all(conn, &read_scope))
+        .run(move |conn| db::members::find(conn, &read_scope, &member))
         .await?;
-    let body: Vec<RoleBody> = roles
-        .iter()
-        .filter(|r| include_system || r.system_key.is_none())
-        .map(|r| RoleBody {
-            id: r.id.as_str(),
-            name: r.system_key.map_or(r.name.as_str(), |s| s.as_str()),
-            description: &r.description,
-            permissions: PermissionSet::of_role(r.system_key, &r.permissions)
-                .iter()
-                .map(Permission::key)
-                .collect(),
-            is_system: r.system_key.is_some(),
-            level: r.level,
-            member_count: r.member_count,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(MemberBody::of(&scope, &row.member)))
+}
+
+/// A 422 on one field.
+fn invalid(field: &'static str, message: &str) -> AppError {
+    AppError::Invalid(FieldErrors::of(field, message))
+}
+
+/// Removes a member (`members.manage`) and their keys of the workspace,
+/// and from its teams; audited.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{org_id}/members/{member_id}",
+    tag = "member",
+    params(
+        ("org_id" = String, Path, description = "The key's workspace"),
+        ("member_id" = String, Path, description = "A membership id"),
+    ),
+    security(("member_key" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No key, or one that doesn't work", body = ApiError),
+        (status = 403, description = "The key lacks members.manage", body = ApiError),
+        (status = 404, description = "No such member of the key's workspace", body = ApiError),
+        (status = 409, description = "A member ranked at or above the caller, or the caller", body = ApiError),
+    )
+)]
+pub async fn remove(
+    state: web::Data<AppState>,
+    ApiScope(scope): ApiScope,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (org_id, member) = path.into_inner();
+    own_workspace(&scope, &org_id)?;
+    scope.require(Permission::MembersManage)?;
+    members::remove(&state.members, &scope, member_id(&member)?).await?;
+    state.api_keys.cache.forget_all();
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,14 +1,20 @@
-//! `/api/v1/…`: what the platform calls with a project's API key, and the
-//! payment provider's webhook. Every error has one shape,
+//! `/api/v1/…`: what the platform calls with a project's API key, what a
+//! member's API key may read and do in its workspace (the same services
+//! and rules as the pages), and the payment provider's webhook. Every error has one shape,
 //! `{"error": {"code", "message", "field"?}}` (see `web::error`).
 
 pub mod agents;
 pub mod authorize;
 pub mod charges;
+pub mod invitations;
 pub mod key;
 pub mod members;
 pub mod openapi;
+pub mod organizations;
 pub mod payments;
+pub mod resources;
+pub mod roles;
+pub mod teams;
 pub mod wallet;
 
 use actix_web::error::JsonPayloadError;
@@ -25,6 +31,26 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or(AppError::KeyRequired)
+}
+
+/// The key's workspace, if the path names it; 404 otherwise, like
+/// another workspace's row on a page.
+pub fn own_workspace(scope: &crate::db::scope::Scope, org_id: &str) -> Result<(), AppError> {
+    if scope.workspace_id().as_str() == org_id {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// A page of a list as JSON, with the next page's URL, if any, in a
+/// `Link: <…>; rel="next"` header.
+pub fn json_page(body: impl serde::Serialize, next: Option<String>) -> actix_web::HttpResponse {
+    let mut response = actix_web::HttpResponse::Ok();
+    if let Some(next) = next {
+        response.insert_header((header::LINK, format!("<{next}>; rel=\"next\"")));
+    }
+    response.json(body)
 }
 
 /// Query strings the API can't read (a `limit` that isn't a number) are

@@ -34,6 +34,56 @@ impl Modify for Keys {
     }
 }
 
+/// Every member-key operation may be refused past the key's rate limit:
+/// said once here rather than in each handler's annotation.
+struct RateLimited;
+
+impl Modify for RateLimited {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder};
+        let response = ResponseBuilder::new()
+            .description("The key made all the calls its kind may make this minute")
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::Integer),
+                    )
+                    .description(Some("Seconds until the next minute"))
+                    .build(),
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ApiError")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let for_members = operation
+                    .tags
+                    .as_ref()
+                    .is_some_and(|tags| tags.iter().any(|t| t == "member"));
+                if for_members {
+                    operation
+                        .responses
+                        .responses
+                        .insert("429".into(), response.clone().into());
+                }
+            }
+        }
+    }
+}
+
 /// The document's root.
 #[derive(OpenApi)]
 #[openapi(
@@ -45,8 +95,42 @@ impl Modify for Keys {
     ),
     paths(
         api::authorize::authorize,
+        api::organizations::list,
+        api::organizations::create,
+        api::organizations::show,
+        api::organizations::update,
+        api::organizations::archive,
+        api::organizations::restore,
         api::members::list,
-        api::members::roles,
+        api::members::update,
+        api::members::remove,
+        api::invitations::list,
+        api::invitations::create,
+        api::invitations::resend,
+        api::invitations::revoke,
+        api::roles::list,
+        api::roles::create,
+        api::roles::update,
+        api::roles::delete,
+        api::teams::list,
+        api::teams::create,
+        api::teams::update,
+        api::teams::archive,
+        api::teams::restore,
+        api::resources::projects,
+        api::resources::create_project,
+        api::resources::show_project,
+        api::resources::update_project,
+        api::resources::delete_project,
+        api::resources::agents,
+        api::resources::create_agent,
+        api::resources::start_agent,
+        api::resources::stop_agent,
+        api::resources::delete_agent,
+        api::resources::limits,
+        api::resources::set_limits,
+        api::wallet::member_wallet,
+        api::wallet::transactions,
         api::charges::create,
         api::wallet::show,
         api::key::key,
@@ -55,7 +139,7 @@ impl Modify for Keys {
         api::payments::notify,
     ),
     components(schemas(ApiError, ApiErrorDetail)),
-    modifiers(&Keys)
+    modifiers(&Keys, &RateLimited)
 )]
 struct Document;
 

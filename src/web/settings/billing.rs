@@ -19,7 +19,7 @@ use crate::db::billing::{DailySpendRow, EntryCursor, EntryRow, WalletRow};
 use crate::db::scope::{Scope, role_permissions};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
-use crate::domain::{FieldErrors, LedgerEntryId, LedgerKind, Money, Permission, ProjectId};
+use crate::domain::{FieldErrors, LedgerKind, Money, Permission, ProjectId};
 use crate::services::ServiceError;
 use crate::services::billing::{
     self, ControlsInput, HistoryQuery, Overview, TopUpInput, TopUpOutcome, TransferInput,
@@ -174,22 +174,9 @@ pub fn filter_pairs(history: &HistoryQuery) -> [(&'static str, &str); 5] {
     ]
 }
 
-/// `<microseconds since the epoch>.<entry id>`, the last entry shown.
+/// The cursor after the last entry shown.
 fn cursor_of(entry: &EntryView) -> String {
-    format!(
-        "{}.{}",
-        entry.row.created_at.and_utc().timestamp_micros(),
-        entry.row.id.as_str()
-    )
-}
-
-fn parse_cursor(text: &str) -> Option<EntryCursor> {
-    let (micros, id) = text.split_once('.')?;
-    let created_at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc();
-    Some(EntryCursor {
-        created_at,
-        id: LedgerEntryId::parse(id)?,
-    })
+    EntryCursor::after(&entry.row).encode()
 }
 
 /// How a charged project reads once deleted or moved to another workspace.
@@ -397,7 +384,7 @@ async fn load(
     let first_day = today - chrono::Days::new(CHART_DAYS as u64 - 1);
     let month_start = today.with_day(1).unwrap_or(today);
     let since = first_day.min(month_start).format("%Y-%m-%d").to_string();
-    let after = before.and_then(parse_cursor);
+    let after = before.and_then(EntryCursor::decode);
     let overview = billing::overview(&state.db, scope, history, after, PAGE_SIZE, since).await?;
     Ok((overview, first_day))
 }

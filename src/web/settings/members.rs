@@ -303,7 +303,7 @@ pub async fn invite(
         role_id,
     };
     match members::invite(&state.members, &form.scope, input.clone()).await {
-        Ok(()) => {
+        Ok(_) => {
             SessionData::new(&session).flash(
                 FlashLevel::Success,
                 format!("An invitation was sent to {}.", input.email.trim()),
