@@ -20,6 +20,7 @@ mod api_rate_limits;
 mod api_resources;
 mod apps;
 mod audit;
+mod browser_api_keys;
 mod browser_billing;
 mod browser_contrast;
 mod browser_invitations;
