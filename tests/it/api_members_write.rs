@@ -37,18 +37,8 @@ async fn members_change_within_the_hierarchy_and_their_keys_follow(app: TestApp)
     let app = app
         .with_role("acme", "Auditor", 20, &["audit.read", "members.read"])
         .await;
-    let auditor = app
-        .text_value_with(
-            "SELECT id AS value FROM roles WHERE workspace_id = ? AND name = 'Auditor'",
-            &[&acme],
-        )
-        .await;
-    let admin_role = app
-        .text_value_with(
-            "SELECT id AS value FROM roles WHERE workspace_id = ? AND system_key = 'admin'",
-            &[&acme],
-        )
-        .await;
+    let auditor = app.role_of("acme", "Auditor").await;
+    let admin_role = app.role_of("acme", "admin").await;
     let dave_key = key_in(&app, "dave@example.com", &acme, &[("name", "dave")]).await;
     let dave = app.membership_of("acme", "dave@example.com").await;
     let ann = app.membership_of("acme", "ann@example.com").await;
@@ -170,12 +160,7 @@ async fn members_change_within_the_hierarchy_and_their_keys_follow(app: TestApp)
 async fn a_narrow_key_gives_no_role_beyond_its_scope(app: TestApp) {
     let (app, acme, _) = acme_with_admin(app).await;
     let app = app.with_role("acme", "Biller", 20, &["billing.read"]).await;
-    let biller = app
-        .text_value_with(
-            "SELECT id AS value FROM roles WHERE workspace_id = ? AND name = 'Biller'",
-            &[&acme],
-        )
-        .await;
+    let biller = app.role_of("acme", "Biller").await;
     let narrow = key_in(
         &app,
         "erin@example.com",
@@ -215,12 +200,7 @@ async fn a_narrow_key_gives_no_role_beyond_its_scope(app: TestApp) {
     // her chosen-scope key dies.
     let follows = key_in(&app, "erin@example.com", &acme, &[("name", "follows")]).await;
     let ann = key_in(&app, "ann@example.com", &acme, &[("name", "ann")]).await;
-    let member_role = app
-        .text_value_with(
-            "SELECT id AS value FROM roles WHERE workspace_id = ? AND system_key = 'member'",
-            &[&acme],
-        )
-        .await;
+    let member_role = app.role_of("acme", "member").await;
     let erin = app.membership_of("acme", "erin@example.com").await;
     let erin_path = format!("/api/v1/organizations/{acme}/members/{erin}");
     let (status, body) = call(
@@ -252,12 +232,7 @@ async fn a_narrow_key_gives_no_role_beyond_its_scope(app: TestApp) {
 
 async fn invitations_are_created_listed_resent_and_revoked(app: TestApp) {
     let (app, acme, erin) = acme_with_admin(app).await;
-    let member_role = app
-        .text_value_with(
-            "SELECT id AS value FROM roles WHERE workspace_id = ? AND system_key = 'member'",
-            &[&acme],
-        )
-        .await;
+    let member_role = app.role_of("acme", "member").await;
     let invitations = format!("/api/v1/organizations/{acme}/invitations");
     let invite = json!({"name": "Fay", "email": "fay@example.com", "role_id": member_role});
     let (status, body) = call(
@@ -367,9 +342,9 @@ async fn custom_roles_are_created_updated_and_deleted(app: TestApp) {
     let (status, body) = call(&app, &erin, Method::POST, &roles, Some(new.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["is_system"], false);
-    assert!(
-        body["level"].as_i64().is_some_and(|l| l < 80),
-        "below the admin's rank: {body}"
+    assert_eq!(
+        body["level"], 20,
+        "ten above the member role it inherits: {body}"
     );
     assert!(body["inherits_from"].is_string(), "{body}");
     let id = body["id"].as_str().expect("an id").to_owned();
@@ -411,12 +386,7 @@ async fn custom_roles_are_created_updated_and_deleted(app: TestApp) {
             .is_some_and(|p| p.contains(&json!("resources.read"))),
         "its own permissions kept: {body}"
     );
-    let admin = app
-        .text_value_with(
-            "SELECT id AS value FROM roles WHERE workspace_id = ? AND system_key = 'admin'",
-            &[&acme],
-        )
-        .await;
+    let admin = app.role_of("acme", "admin").await;
     let (status, _) = call(
         &app,
         &erin,
@@ -472,12 +442,7 @@ async fn write_endpoints_refuse_another_workspaces_rows(app: TestApp) {
     );
     let ann = key_in(&app, "ann@example.com", &acme, &[("name", "ann")]).await;
     let cat = app.membership_of("bobco", "cat@example.com").await;
-    let bobs = app
-        .text_value_with(
-            "SELECT id AS value FROM roles WHERE workspace_id = ? AND name = 'Bobs'",
-            &[&bobco],
-        )
-        .await;
+    let bobs = app.role_of("bobco", "Bobs").await;
     // Bob's rows through Acme's path, and through Bob Co's path.
     for org in [&acme, &bobco] {
         let base = format!("/api/v1/organizations/{org}");

@@ -108,7 +108,9 @@ pub struct RoleFields {
     /// inherits.
     #[serde(default)]
     permissions: Option<Vec<String>>,
-    /// Rank, below the caller's (default: just below it).
+    /// Rank, below the caller's (default: ten above the role it inherits
+    /// from, or 20, a little above the member role; at most just below the
+    /// caller's).
     #[serde(default)]
     level: Option<i32>,
     /// A role ranked below this one, by id or name (`member`); empty for
@@ -129,6 +131,17 @@ fn role_ref(scope: &Scope, typed: &str) -> String {
                 || r.system_key.is_some_and(|s| s.as_str() == typed)
         })
         .map_or_else(|| typed.to_owned(), |r| r.id.to_string())
+}
+
+/// A new role's rank when none is given: ten above the role it inherits
+/// from (or 20, just above the member role's 10), and below the caller's.
+fn default_level(scope: &Scope, inherits_from: &str) -> i32 {
+    let above = scope
+        .workspace_roles()
+        .iter()
+        .find(|r| r.id.as_str() == inherits_from)
+        .map_or(20, |parent| parent.level + 10);
+    above.min(scope.role_level() - 1)
 }
 
 /// The path's workspace, for a key that may manage roles.
@@ -173,12 +186,16 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     managing(&scope, &org_id)?;
     let fields = fields.into_inner();
+    let inherits_from = role_ref(&scope, fields.inherits_from.as_deref().unwrap_or(""));
+    let level = fields
+        .level
+        .unwrap_or_else(|| default_level(&scope, &inherits_from));
     let input = RoleInput {
         name: fields.name.unwrap_or_default(),
         description: fields.description.unwrap_or_default(),
-        level: fields.level.unwrap_or(scope.role_level() - 1).to_string(),
+        level: level.to_string(),
         permissions: fields.permissions.unwrap_or_default(),
-        inherits_from: role_ref(&scope, fields.inherits_from.as_deref().unwrap_or("")),
+        inherits_from,
     };
     let id = roles::create(&state.db, &scope, input).await?;
     let body = RoleBody::of(find(&state, &scope, id.clone()).await?);
