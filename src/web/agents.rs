@@ -188,7 +188,8 @@ pub async fn create(
     }
 }
 
-fn agent_id(path: &str) -> Result<AgentId, AppError> {
+/// The id in the URL path; a malformed one names nothing (404).
+pub(crate) fn agent_id(path: &str) -> Result<AgentId, AppError> {
     AgentId::parse(path).ok_or(AppError::NotFound)
 }
 

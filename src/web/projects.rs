@@ -144,7 +144,8 @@ struct Shown {
     created_key: Option<CreatedKey>,
 }
 
-fn project_id(path: &str) -> Result<ProjectId, AppError> {
+/// The id in the URL path; a malformed one names nothing (404).
+pub(crate) fn project_id(path: &str) -> Result<ProjectId, AppError> {
     ProjectId::parse(path).ok_or(AppError::NotFound)
 }
 

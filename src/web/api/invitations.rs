@@ -78,13 +78,15 @@ async fn listed(state: &AppState, scope: &Scope) -> Result<Vec<InvitationBody>, 
         .collect())
 }
 
-/// The invitation with this id, as now listed.
-async fn one(state: &AppState, scope: &Scope, id: &str) -> Result<InvitationBody, AppError> {
-    listed(state, scope)
-        .await?
-        .into_iter()
-        .find(|i| i.id == id)
-        .ok_or(AppError::NotFound)
+/// The pending invitation with this id, as now stored (one query, not
+/// the whole list).
+async fn pending(state: &AppState, scope: &Scope, id: String) -> Result<InvitationBody, AppError> {
+    let scope = scope.clone();
+    let found = state
+        .db
+        .run(move |conn| db::invitations::find_pending(conn, &scope, &id))
+        .await?;
+    Ok(InvitationBody::of(found.row))
 }
 
 /// The workspace's invitations (`members.invite`).
@@ -154,7 +156,7 @@ pub async fn create(
         role_id: body.role_id,
     };
     let id = members::invite(&state.members, &scope, input).await?;
-    let invitation = one(&state, &scope, &id).await?;
+    let invitation = pending(&state, &scope, id.clone()).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -190,7 +192,7 @@ pub async fn resend(
     let (org_id, id) = path.into_inner();
     inviting(&scope, &org_id)?;
     members::resend(&state.members, &scope, id.clone()).await?;
-    Ok(HttpResponse::Ok().json(one(&state, &scope, &id).await?))
+    Ok(HttpResponse::Ok().json(pending(&state, &scope, id).await?))
 }
 
 /// Revokes a pending invitation (`members.invite`): its link stops

@@ -17,6 +17,7 @@ use crate::web::AppState;
 use crate::web::api::{ApiScope, json_page, own_workspace};
 use crate::web::error::{ApiError, AppError};
 use crate::web::page::cursor_page_of;
+use crate::web::settings::members::member_id;
 
 /// Members per page unless `limit` asks for fewer (at most this many).
 const PAGE: i64 = 100;
@@ -144,11 +145,6 @@ pub struct MemberPatch {
     /// can't enter, and their keys stop working).
     #[serde(default)]
     status: Option<String>,
-}
-
-/// The membership the path names, if it is one.
-fn member_id(member_id: &str) -> Result<MembershipId, AppError> {
-    MembershipId::parse(member_id).ok_or(AppError::NotFound)
 }
 
 /// Changes a member's role or status (`members.manage`), within the same

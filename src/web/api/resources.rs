@@ -19,8 +19,10 @@ use crate::services::agents::{self, AgentInput};
 use crate::services::projects::{self, ProjectInput};
 use crate::services::resources::{self, LimitsInput, Usage};
 use crate::web::AppState;
+use crate::web::agents::agent_id;
 use crate::web::api::{ApiScope, own_workspace};
 use crate::web::error::{ApiError, AppError};
+use crate::web::projects::project_id;
 
 /// The path's workspace, for a key that may do `permission`.
 fn allowed(scope: &Scope, org_id: &str, permission: Permission) -> Result<(), AppError> {
@@ -92,11 +94,6 @@ async fn project(state: &AppState, scope: &Scope, id: ProjectId) -> Result<Proje
         .db
         .run(move |conn| db::projects::find(conn, &scope, &id))
         .await?)
-}
-
-/// The project the path names, if it is one.
-fn project_id(id: &str) -> Result<ProjectId, AppError> {
-    ProjectId::parse(id).ok_or(AppError::NotFound)
 }
 
 /// Creates a project (`projects.manage`).
@@ -274,11 +271,6 @@ async fn agent(state: &AppState, scope: &Scope, id: AgentId) -> Result<AgentBody
         .run(move |conn| db::agents::find(conn, &scope, &id))
         .await?;
     Ok(AgentBody::of(row))
-}
-
-/// The agent the path names, if it is one.
-fn agent_id(id: &str) -> Result<AgentId, AppError> {
-    AgentId::parse(id).ok_or(AppError::NotFound)
 }
 
 /// The workspace's agents (`resources.read`).

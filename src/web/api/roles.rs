@@ -17,6 +17,7 @@ use crate::services::roles::{self, RoleInput};
 use crate::web::AppState;
 use crate::web::api::{ApiScope, own_workspace};
 use crate::web::error::{ApiError, AppError};
+use crate::web::settings::roles::role_id;
 
 /// The roles query.
 #[derive(Deserialize, IntoParams)]
@@ -205,11 +206,6 @@ pub async fn create(
             format!("/api/v1/organizations/{org_id}/roles/{id}"),
         ))
         .json(body))
-}
-
-/// The role the path names, if it is one.
-fn role_id(role_id: &str) -> Result<RoleId, AppError> {
-    RoleId::parse(role_id).ok_or(AppError::NotFound)
 }
 
 /// Updates a custom role ranked below the caller's (`roles.manage`);

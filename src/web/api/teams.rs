@@ -18,6 +18,7 @@ use crate::services::teams::{self, TeamInput};
 use crate::web::AppState;
 use crate::web::api::{ApiScope, own_workspace};
 use crate::web::error::{ApiError, AppError};
+use crate::web::settings::teams::team_id;
 
 /// A team of the organization.
 #[derive(Serialize, ToSchema)]
@@ -63,11 +64,6 @@ async fn team(state: &AppState, scope: &Scope, id: WorkspaceId) -> Result<TeamRo
         .db
         .run(move |conn| db::teams::find(conn, &scope, &id))
         .await?)
-}
-
-/// The team the path names, if it is one.
-fn team_id(id: &str) -> Result<WorkspaceId, AppError> {
-    WorkspaceId::parse(id).ok_or(AppError::NotFound)
 }
 
 /// The organization's teams, archived ones included (`teams.manage`).

@@ -397,7 +397,8 @@ pub struct RoleForm {
     role_id: String,
 }
 
-fn member_id(path: &str) -> Result<MembershipId, AppError> {
+/// The id in the URL path; a malformed one names nothing (404).
+pub(crate) fn member_id(path: &str) -> Result<MembershipId, AppError> {
     MembershipId::parse(path).ok_or(AppError::NotFound)
 }
 

@@ -254,7 +254,8 @@ pub async fn create(
     }
 }
 
-fn role_id(path: &str) -> Result<RoleId, AppError> {
+/// The id in the URL path; a malformed one names nothing (404).
+pub(crate) fn role_id(path: &str) -> Result<RoleId, AppError> {
     RoleId::parse(path).ok_or(AppError::NotFound)
 }
 

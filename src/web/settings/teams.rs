@@ -174,7 +174,8 @@ pub async fn create(
     }
 }
 
-fn team_id(path: &str) -> Result<WorkspaceId, AppError> {
+/// The id in the URL path; a malformed one names nothing (404).
+pub(crate) fn team_id(path: &str) -> Result<WorkspaceId, AppError> {
     WorkspaceId::parse(path).ok_or(AppError::NotFound)
 }
 
