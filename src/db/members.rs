@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::expect_one;
 use super::schema::{memberships, roles, users};
 use super::stamps::{MaybeStamp, Stamp};
-use super::{AnyConnection, DbError, natively, now};
+use super::{AnyConnection, DbError, fixed_limit, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::{MembershipId, MembershipStatus, RoleId, SystemRole, UserId, WorkspaceId};
 
@@ -93,11 +93,13 @@ pub fn page(
         if let Some(after) = after {
             query = query.filter(memberships::id.gt(after));
         }
-        query
-            .order(memberships::id.asc())
-            .limit(limit + 1)
-            .select(MemberListing::as_select())
-            .load(native)
+        fixed_limit(
+            query
+                .order(memberships::id.asc())
+                .select(MemberListing::as_select()),
+            limit + 1,
+        )
+        .load(native)
     })?)
 }
 

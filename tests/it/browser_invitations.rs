@@ -216,6 +216,34 @@ async fn invite_accept_change_role(app: &TestApp, chromedriver: &Path) {
         1
     );
 
+    // The row's other buttons post its one form to their own actions.
+    open_page(ann, app, "/settings/members").await;
+    let deactivate = ann
+        .find(Locator::XPath(
+            "//tr[@data-member='bob@example.com']//button[normalize-space()='Deactivate']",
+        ))
+        .await
+        .expect("a Deactivate button in Bob's row");
+    click_element_and_wait_for_next_page(ann, &deactivate, "Bob's Deactivate button").await;
+    expect_path(ann, "/settings/members").await;
+    expect_text(
+        ann,
+        "#flash",
+        "Bob Builder was deactivated and can no longer enter Acme Corp.",
+    )
+    .await;
+    expect_text(ann, &format!("{bob_row} .badge"), "inactive").await;
+    expect_text(ann, &format!("{bob_row} td.role"), "Admin").await;
+    assert_eq!(
+        app.count(
+            "memberships m JOIN users u ON u.id = m.user_id \
+             WHERE u.email = 'bob@example.com' AND m.status = 'inactive'"
+        )
+        .await,
+        1,
+        "Bob's membership is inactive, his role kept"
+    );
+
     futures::join!(ann_browser.close(), bob_browser.close());
     println!(
         "invitation journey on {:?}: {launched:?} to launch two Chromiums, {:?} in all",

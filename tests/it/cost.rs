@@ -116,19 +116,28 @@ async fn member_counter_follows_every_membership_change(app: TestApp) {
     let row = r#"tr[data-member="bob@example.com"]"#;
     let page = ann.get("/settings/members").await;
     let deactivate = page
-        .attr_of(&format!("{row} form[action$=\"/deactivate\"]"), "action")
+        .attr_of(
+            &format!("{row} button[formaction$=\"/deactivate\"]"),
+            "formaction",
+        )
         .expect("deactivate");
     ann.submit("/settings/members", &deactivate, &[]).await;
     assert_counter(&app, &ann, "acme", 2).await;
     let page = ann.get("/settings/members").await;
     let reactivate = page
-        .attr_of(&format!("{row} form[action$=\"/reactivate\"]"), "action")
+        .attr_of(
+            &format!("{row} button[formaction$=\"/reactivate\"]"),
+            "formaction",
+        )
         .expect("reactivate");
     ann.submit("/settings/members", &reactivate, &[]).await;
     assert_counter(&app, &ann, "acme", 3).await;
     let page = ann.get("/settings/members").await;
     let remove = page
-        .attr_of(&format!("{row} form[action$=\"/remove\"]"), "action")
+        .attr_of(
+            &format!("{row} button[formaction$=\"/remove\"]"),
+            "formaction",
+        )
         .expect("remove");
     ann.submit("/settings/members", &remove, &[]).await;
     assert_counter(&app, &ann, "acme", 2).await;

@@ -178,7 +178,10 @@ async fn member_changes_apply_on_the_next_request(app: TestApp) {
     );
 
     let deactivate = page
-        .attr_of(&format!("{row} form[action$=\"/deactivate\"]"), "action")
+        .attr_of(
+            &format!("{row} button[formaction$=\"/deactivate\"]"),
+            "formaction",
+        )
         .expect("deactivate");
     ann.submit("/settings/members", &deactivate, &[]).await;
     let home = bob.get("/").await;
@@ -200,7 +203,10 @@ async fn member_changes_apply_on_the_next_request(app: TestApp) {
             .contains("inactive")
     );
     let reactivate = members
-        .attr_of(&format!("{row} form[action$=\"/reactivate\"]"), "action")
+        .attr_of(
+            &format!("{row} button[formaction$=\"/reactivate\"]"),
+            "formaction",
+        )
         .expect("reactivate");
     ann.submit("/settings/members", &reactivate, &[]).await;
     assert!(
@@ -212,7 +218,10 @@ async fn member_changes_apply_on_the_next_request(app: TestApp) {
     );
 
     let remove = members
-        .attr_of(&format!("{row} form[action$=\"/remove\"]"), "action")
+        .attr_of(
+            &format!("{row} button[formaction$=\"/remove\"]"),
+            "formaction",
+        )
         .expect("remove");
     ann.submit("/settings/members", &remove, &[]).await;
     assert!(

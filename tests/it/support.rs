@@ -918,15 +918,25 @@ fn numbered_placeholders(sql: &str) -> String {
     numbered
 }
 
-/// The hidden inputs of the first form with `action` on a page.
+/// The hidden inputs of the first form that posts to `action` on a page:
+/// its own action, or a submit button's `formaction`.
 pub fn hidden_fields(body: &str, action: &str) -> Vec<(String, String)> {
     let html = Html::parse_document(body);
     let form_selector = Selector::parse(&format!(r#"form[action="{action}"]"#)).expect("selector");
+    let button_selector =
+        Selector::parse(&format!(r#"form button[formaction="{action}"]"#)).expect("selector");
     let hidden = Selector::parse(r#"input[type="hidden"]"#).expect("selector");
     let form = html
         .select(&form_selector)
         .next()
-        .unwrap_or_else(|| panic!("no form with action {action} on the page:\n{body}"));
+        .or_else(|| {
+            let button = html.select(&button_selector).next()?;
+            button
+                .ancestors()
+                .filter_map(scraper::ElementRef::wrap)
+                .find(|element| element.value().name() == "form")
+        })
+        .unwrap_or_else(|| panic!("no form posting to {action} on the page:\n{body}"));
     let fields: Vec<_> = form
         .select(&hidden)
         .filter_map(|input| {
