@@ -1,12 +1,13 @@
 //! Browser journey in headless Chromium: invite by email, accept through the
 //! link, change the new member's role, the audit log as the new Admin sees
-//! it. Screenshots: `members-invited-…`, `members-role-changed-…`,
-//! `invitation-…`, `audit-admin-…`.
+//! it, and deactivating him from his row. Screenshots: `members-invited-…`,
+//! `members-role-changed-…`, `invitation-…`, `audit-admin-…`.
 
 use std::path::Path;
 use std::time::Instant;
 
-use fantoccini::Locator;
+use fantoccini::elements::Element;
+use fantoccini::{Client, Locator};
 
 use crate::browser_support::*;
 use crate::support::{PASSWORD, TestApp};
@@ -152,12 +153,7 @@ async fn invite_accept_change_role(app: &TestApp, chromedriver: &Path) {
     let bob_row = "#members-table tr[data-member='bob@example.com']";
     expect_text(ann, &format!("{bob_row} td.role"), "Member").await;
     choose(ann, &format!("{bob_row} select[name='role_id']"), "Admin").await;
-    let change_role = ann
-        .find(Locator::XPath(
-            "//tr[@data-member='bob@example.com']//button[normalize-space()='Change role']",
-        ))
-        .await
-        .expect("a Change role button in Bob's row");
+    let change_role = member_row_button(ann, "bob@example.com", "Change role").await;
     click_element_and_wait_for_next_page(ann, &change_role, "Bob's Change role button").await;
     expect_path(ann, "/settings/members").await;
     expect_text(ann, "#flash", "Bob Builder's role was changed.").await;
@@ -218,12 +214,7 @@ async fn invite_accept_change_role(app: &TestApp, chromedriver: &Path) {
 
     // The row's other buttons post its one form to their own actions.
     open_page(ann, app, "/settings/members").await;
-    let deactivate = ann
-        .find(Locator::XPath(
-            "//tr[@data-member='bob@example.com']//button[normalize-space()='Deactivate']",
-        ))
-        .await
-        .expect("a Deactivate button in Bob's row");
+    let deactivate = member_row_button(ann, "bob@example.com", "Deactivate").await;
     click_element_and_wait_for_next_page(ann, &deactivate, "Bob's Deactivate button").await;
     expect_path(ann, "/settings/members").await;
     expect_text(
@@ -250,4 +241,13 @@ async fn invite_accept_change_role(app: &TestApp, chromedriver: &Path) {
         app.backend,
         started.elapsed()
     );
+}
+
+/// The button labelled `label` in the members table's row of `email`.
+async fn member_row_button(c: &Client, email: &str, label: &str) -> Element {
+    c.find(Locator::XPath(&format!(
+        "//tr[@data-member='{email}']//button[normalize-space()='{label}']"
+    )))
+    .await
+    .unwrap_or_else(|_| panic!("a {label} button in the row of {email}"))
 }
