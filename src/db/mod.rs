@@ -150,7 +150,7 @@ impl Tally {
 /// The database side of one request: where its statements and pool
 /// checkouts are counted (tests and benchmarks read them), and the
 /// connection the session load hands on to the request's next `Db::run`
-/// ([`Db::run_idempotent_handing_on`]), so a page view checks out one
+/// ([`Db::read_handing_on`]), so a page view checks out one
 /// connection, not one for its session and another for its data.
 ///
 /// Only that one hand-over is made: the connection waits from the session
@@ -205,6 +205,19 @@ impl RequestDb {
             checkouts.add();
         }
         pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// The connection handed on to this request if there is one, else one
+    /// the pool has free right now (counted); `None` rather than waiting.
+    fn free_connection(&self, pool: &DbPool) -> Option<PooledConnection<Manager>> {
+        if let Some(conn) = Self::take(&self.handed_on) {
+            return Some(conn);
+        }
+        let conn = pool.try_get()?;
+        if let Some(checkouts) = &self.checkouts {
+            checkouts.add();
+        }
+        Some(conn)
     }
 
     /// Keeps `conn` for the request's next `Db::run`.
@@ -610,11 +623,22 @@ impl Db {
         .map_err(|e| E::from(DbError::Unavailable(format!("blocking pool: {e}"))))?
     }
 
-    /// Like [`Db::run`] for work that may run again without harm (reads):
-    /// when its connection turns out closed (PostgreSQL restarted, the
-    /// backend was killed), that connection is discarded and the work runs
-    /// again on another, up to once per pooled connection plus one.
-    pub async fn run_idempotent<T, E, F>(&self, work: F) -> Result<T, E>
+    /// Like [`Db::run`] for a short read: a page's rows, a session. It may
+    /// run again without harm, so when its connection turns out closed
+    /// (PostgreSQL restarted, the backend was killed) that connection is
+    /// discarded and the read runs again on another, up to once per pooled
+    /// connection plus one.
+    ///
+    /// On SQLite, when a connection is free at once, the read runs right
+    /// here on the calling worker thread: it is tens of microseconds of
+    /// this process's own CPU, less than handing it to a blocking thread
+    /// and waking the worker again costs (the dashboard served 38 % more
+    /// views a second, benches/README.md). It never waits there: a busy
+    /// pool sends it to the blocking pool as before, and in WAL mode a
+    /// reader doesn't wait for writers. So `work` must not write (a write
+    /// could wait for the lock) and must stay short (an export or a scan
+    /// belongs in [`Db::run`]): the worker serves nothing else meanwhile.
+    pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
@@ -623,11 +647,11 @@ impl Db {
         self.idempotent(work, false).await
     }
 
-    /// Like [`Db::run_idempotent`], and then, when it succeeded, the
-    /// connection is handed on to the request's next `Db::run` instead of
-    /// going back to the pool: for the session load, which every signed-in
-    /// page view follows with its own data (see [`RequestDb`]).
-    pub async fn run_idempotent_handing_on<T, E, F>(&self, work: F) -> Result<T, E>
+    /// Like [`Db::read`], and then, when it succeeded, the connection is
+    /// handed on to the request's next `Db::run` instead of going back to
+    /// the pool: for the session load, which every signed-in page view
+    /// follows with its own data (see [`RequestDb`]).
+    pub async fn read_handing_on<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
@@ -642,8 +666,18 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
-        let pool = self.pool.clone();
         let request = RequestDb::current();
+        if self.backend == Backend::Sqlite
+            && let Some(mut conn) = request.free_connection(&self.pool)
+        {
+            let _counting = SinkGuard::set(request.statements.clone());
+            let outcome = work(&mut conn);
+            if hand_on && outcome.is_ok() {
+                request.hand_on(conn);
+            }
+            return outcome;
+        }
+        let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let _counting = SinkGuard::set(request.statements.clone());
             let attempts = pool.max_size() + 1;
@@ -675,7 +709,7 @@ impl Db {
 
     /// Checks that a query round-trips, for `/readyz`.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.run_idempotent(|conn| {
+        self.read(|conn| {
             conn.batch_execute("SELECT 1")?;
             Ok::<_, DbError>(())
         })
@@ -786,4 +820,52 @@ pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
     now.with_nanosecond((now.nanosecond() / 1_000) * 1_000)
         .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_db(dir: &tempfile::TempDir, pool_size: u32) -> Db {
+        let url = format!("sqlite://{}/reads.db", dir.path().display());
+        Db::connect(&url, pool_size).expect("open SQLite")
+    }
+
+    fn read_thread(conn: &mut AnyConnection) -> Result<std::thread::ThreadId, DbError> {
+        conn.batch_execute("SELECT 1")?;
+        Ok(std::thread::current().id())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_sqlite_read_with_a_free_connection_runs_on_the_calling_thread() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = sqlite_db(&dir, 2);
+        let ran_on = db.read(read_thread).await.expect("read");
+        assert_eq!(ran_on, std::thread::current().id());
+    }
+
+    /// With every connection taken, the read must wait on the blocking pool,
+    /// not on the worker thread: a worker blocked in `pool.get()` can't run
+    /// the task that gives the connection back until the pool's own wait
+    /// (`SQLITE_BUSY_TIMEOUT_MS` + 3 s) has run out, and meanwhile serves
+    /// nobody. The connection comes back after 200 ms here.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_sqlite_read_waits_for_a_busy_pool_off_the_calling_thread() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = sqlite_db(&dir, 1);
+        let held = db.connection().expect("the only connection");
+        let give_back = async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(held);
+        };
+        let started = std::time::Instant::now();
+        let (ran_on, ()) = tokio::join!(db.read(read_thread), give_back);
+        let waited = started.elapsed();
+        let ran_on = ran_on.expect("the read ran once the connection came back");
+        assert_ne!(ran_on, std::thread::current().id());
+        assert!(
+            waited < Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS),
+            "the worker thread was blocked waiting for the pool ({waited:?})"
+        );
+    }
 }

@@ -163,7 +163,7 @@ pub async fn authorize(
     if let Some(resource) = resource {
         let workspace = grant.caller.workspace_id.clone();
         let found = db
-            .run(move |conn| match &resource {
+            .read(move |conn| match &resource {
                 Resource::Project(id) => db::projects::is_in(conn, &workspace, id),
                 Resource::Agent(id) => db::agents::is_in(conn, &workspace, id),
                 Resource::App(id) => db::apps::is_in(conn, &workspace, id),

@@ -56,7 +56,7 @@ async fn session_rows(state: &AppState, scope: &Scope) -> Result<Vec<SessionRow>
         DbSessionStore::expiry_now(state.config.session_idle, state.config.session_lifetime);
     let sessions = state
         .db
-        .run(move |conn| db::sessions::list_for_user(conn, &user, expiry))
+        .read(move |conn| db::sessions::list_for_user(conn, &user, expiry))
         .await?;
     Ok(sessions
         .into_iter()

@@ -79,7 +79,7 @@ async fn read(state: &AppState, page: &Page) -> Result<(Read, HashMap<AgentId, i
         .collect();
     let read: Read = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let agents = db::agents::list(conn, &scope)?;
             let projects = db::projects::all(conn, &scope)?;
             let counter = db::agents::running_and_limit(conn, scope.workspace_id())?;

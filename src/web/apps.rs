@@ -63,7 +63,7 @@ pub async fn index(
     let scope = page.scope.clone();
     let (rows, (count, limit)) = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let rows = db::apps::list(conn, &scope)?;
             let counter = db::apps::count_and_limit(conn, scope.workspace_id())?;
             Ok::<_, DbError>((rows, counter))

@@ -70,7 +70,7 @@ pub async fn index(
     let (scope, wanted) = (page.scope.clone(), filter.clone());
     let (entries, facets) = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let entries = db::audit::page(conn, &scope, &wanted, PAGE_SIZE)?;
             Ok::<_, DbError>((entries, db::audit::facets(conn, &scope)?))
         })

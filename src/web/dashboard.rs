@@ -44,7 +44,7 @@ pub async fn show(state: web::Data<AppState>, page: Page) -> Result<DashboardPag
         let scope = page.scope.clone();
         let mut entries = state
             .db
-            .run(move |conn| db::audit::page(conn, &scope, &Filter::default(), LATEST))
+            .read(move |conn| db::audit::page(conn, &scope, &Filter::default(), LATEST))
             .await?;
         entries.truncate(LATEST as usize);
         Some(

@@ -90,7 +90,7 @@ async fn usable_name(state: &AppState, workspace: &crate::domain::WorkspaceId) -
     let id = workspace.clone();
     state
         .db
-        .run(move |conn| db::workspaces::name_of(conn, &id))
+        .read(move |conn| db::workspaces::name_of(conn, &id))
         .await
         .unwrap_or_else(|_: DbError| "your new organization".into())
 }

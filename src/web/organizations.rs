@@ -43,7 +43,7 @@ pub async fn index(state: web::Data<AppState>, page: Page) -> Result<HttpRespons
     let cutoff = organizations::restore_cutoff(&state.organizations);
     let (cards, archived) = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let cards = db::organizations::cards_for(conn, &user)?;
             let archived = db::organizations::archived_owned_by(conn, &user, cutoff)?;
             Ok::<_, db::DbError>((cards, archived))

@@ -61,7 +61,7 @@ async fn list(
     let scope = page.scope.clone();
     let projects = state
         .db
-        .run(move |conn| db::projects::list(conn, &scope))
+        .read(move |conn| db::projects::list(conn, &scope))
         .await?;
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -158,7 +158,7 @@ async fn show_project(
     let scope = page.scope.clone();
     let (project, keys, agents) = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let project = db::projects::find(conn, &scope, &id)?;
             let keys = db::projects::keys(conn, &scope, &id)?;
             let agents = db::agents::names_on_project(conn, &scope, &id)?;

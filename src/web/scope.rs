@@ -113,7 +113,7 @@ impl Known {
         let workspace = active.clone();
         Ok(state
             .db
-            .run(move |conn| db::members::roles_of(conn, &workspace))
+            .read(move |conn| db::members::roles_of(conn, &workspace))
             .await?)
     }
 }

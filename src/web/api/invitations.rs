@@ -68,7 +68,7 @@ async fn listed(state: &AppState, scope: &Scope) -> Result<Vec<InvitationBody>, 
     let scope = scope.clone();
     let listed = state
         .db
-        .run(move |conn| db::invitations::listed(conn, &scope, HISTORY))
+        .read(move |conn| db::invitations::listed(conn, &scope, HISTORY))
         .await?;
     Ok(listed
         .pending
@@ -84,7 +84,7 @@ async fn pending(state: &AppState, scope: &Scope, id: String) -> Result<Invitati
     let scope = scope.clone();
     let found = state
         .db
-        .run(move |conn| db::invitations::find_pending(conn, &scope, &id))
+        .read(move |conn| db::invitations::find_pending(conn, &scope, &id))
         .await?;
     Ok(InvitationBody::of(found.row))
 }

@@ -90,7 +90,7 @@ pub async fn list(
     let (read_scope, search) = (scope.clone(), query.q.clone());
     let rows = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             db::members::page(conn, &read_scope, search.as_deref(), after.as_ref(), limit)
         })
         .await?;
@@ -202,7 +202,7 @@ pub async fn update(
     let read_scope = scope.clone();
     let row = state
         .db
-        .run(move |conn| db::members::find(conn, &read_scope, &member))
+        .read(move |conn| db::members::find(conn, &read_scope, &member))
         .await?;
     Ok(HttpResponse::Ok().json(MemberBody::of(&scope, &row.member)))
 }

@@ -95,7 +95,7 @@ async fn profile(
 ) -> Result<OrganizationBody, AppError> {
     let found = state
         .db
-        .run(move |conn| db::organizations::profile_for_member(conn, &user, &workspace))
+        .read(move |conn| db::organizations::profile_for_member(conn, &user, &workspace))
         .await?;
     let (profile, owner) = found.ok_or(AppError::NotFound)?;
     Ok(OrganizationBody::of(profile, owner))
@@ -133,7 +133,7 @@ pub async fn list(
         let user = scope.user_id().clone();
         state
             .db
-            .run(move |conn| db::workspaces::accessible_to(conn, &user))
+            .read(move |conn| db::workspaces::accessible_to(conn, &user))
             .await?
     } else {
         vec![scope.workspace().clone()]
@@ -285,7 +285,7 @@ pub async fn update(
     let read_scope = scope.clone();
     let now = state
         .db
-        .run(move |conn| db::organizations::settings(conn, &read_scope))
+        .read(move |conn| db::organizations::settings(conn, &read_scope))
         .await?;
     let patch = patch.into_inner();
     let input = GeneralInput {

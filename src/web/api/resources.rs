@@ -72,7 +72,7 @@ pub async fn projects(
     allowed(&scope, &org_id, Permission::ResourcesRead)?;
     let rows = state
         .db
-        .run(move |conn| db::projects::all(conn, &scope))
+        .read(move |conn| db::projects::all(conn, &scope))
         .await?;
     let body: Vec<ProjectBody> = rows.into_iter().map(ProjectBody::of).collect();
     Ok(HttpResponse::Ok().json(body))
@@ -92,7 +92,7 @@ async fn project(state: &AppState, scope: &Scope, id: ProjectId) -> Result<Proje
     let scope = scope.clone();
     Ok(state
         .db
-        .run(move |conn| db::projects::find(conn, &scope, &id))
+        .read(move |conn| db::projects::find(conn, &scope, &id))
         .await?)
 }
 
@@ -268,7 +268,7 @@ async fn agent(state: &AppState, scope: &Scope, id: AgentId) -> Result<AgentBody
     let scope = scope.clone();
     let row = state
         .db
-        .run(move |conn| db::agents::find(conn, &scope, &id))
+        .read(move |conn| db::agents::find(conn, &scope, &id))
         .await?;
     Ok(AgentBody::of(row))
 }
@@ -295,7 +295,7 @@ pub async fn agents(
     allowed(&scope, &org_id, Permission::ResourcesRead)?;
     let rows = state
         .db
-        .run(move |conn| db::agents::list(conn, &scope))
+        .read(move |conn| db::agents::list(conn, &scope))
         .await?;
     let body: Vec<AgentBody> = rows.into_iter().map(AgentBody::of).collect();
     Ok(HttpResponse::Ok().json(body))

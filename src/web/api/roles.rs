@@ -88,7 +88,7 @@ pub async fn list(
     let read_scope = scope.clone();
     let roles = state
         .db
-        .run(move |conn| db::roles::all(conn, &read_scope))
+        .read(move |conn| db::roles::all(conn, &read_scope))
         .await?;
     let body: Vec<RoleBody> = roles
         .into_iter()
@@ -156,7 +156,7 @@ async fn find(state: &AppState, scope: &Scope, id: RoleId) -> Result<RoleDetail,
     let scope = scope.clone();
     Ok(state
         .db
-        .run(move |conn| db::roles::find(conn, &scope, &id))
+        .read(move |conn| db::roles::find(conn, &scope, &id))
         .await?)
 }
 

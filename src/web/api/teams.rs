@@ -62,7 +62,7 @@ async fn team(state: &AppState, scope: &Scope, id: WorkspaceId) -> Result<TeamRo
     let scope = scope.clone();
     Ok(state
         .db
-        .run(move |conn| db::teams::find(conn, &scope, &id))
+        .read(move |conn| db::teams::find(conn, &scope, &id))
         .await?)
 }
 
@@ -88,7 +88,7 @@ pub async fn list(
     managing(&scope, &org_id)?;
     let rows = state
         .db
-        .run(move |conn| db::teams::list(conn, &scope))
+        .read(move |conn| db::teams::list(conn, &scope))
         .await?;
     let body: Vec<TeamBody> = rows.into_iter().map(TeamBody::of).collect();
     Ok(HttpResponse::Ok().json(body))

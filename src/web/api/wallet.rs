@@ -97,7 +97,7 @@ pub async fn member_wallet(
     scope.require(Permission::BillingRead)?;
     let (wallet, models) = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let wallet = db::billing::wallet(conn, &scope)?;
             let models = if wallet.models_restricted {
                 Some(db::billing::allowed_models(conn, &scope)?)

@@ -86,7 +86,7 @@ impl SessionStore for DbSessionStore {
         let expiry = self.expiry();
         let loaded = self
             .db
-            .run_idempotent_handing_on(move |conn| {
+            .read_handing_on(move |conn| {
                 match db::sessions::load_with_access(conn, &id_hash, expiry) {
                     Ok(loaded) => Ok(loaded.map(Ok)),
                     // Reading the user's workspaces failed: load the bare

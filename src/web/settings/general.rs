@@ -51,7 +51,7 @@ async fn load_general(
     let scope = scope.clone();
     Ok(state
         .db
-        .run(move |conn| db::organizations::settings(conn, &scope))
+        .read(move |conn| db::organizations::settings(conn, &scope))
         .await?)
 }
 
@@ -243,7 +243,7 @@ pub async fn avatar(
         .clone();
     let (content_type, bytes) = state
         .db
-        .run(move |conn| db::organizations::avatar(conn, &workspace))
+        .read(move |conn| db::organizations::avatar(conn, &workspace))
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok()

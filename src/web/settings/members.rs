@@ -146,7 +146,7 @@ async fn read(
     let can_invite = scope.can(Permission::MembersInvite);
     Ok(state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
             let invitations = if can_invite {
                 db::invitations::listed(conn, &scope, HISTORY_SIZE)?

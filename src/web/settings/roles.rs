@@ -75,7 +75,7 @@ async fn load(state: &AppState, scope: &Scope) -> Result<Vec<(RoleDetail, i64)>,
     let scope = scope.clone();
     Ok(state
         .db
-        .run(move |conn| db::roles::list(conn, &scope))
+        .read(move |conn| db::roles::list(conn, &scope))
         .await?)
 }
 
@@ -270,7 +270,7 @@ pub async fn edit_form(
     let (scope, lookup) = (page.scope.clone(), id.clone());
     let role = state
         .db
-        .run(move |conn| db::roles::find(conn, &scope, &lookup))
+        .read(move |conn| db::roles::find(conn, &scope, &lookup))
         .await?;
     if role.system_key.is_some() || role.level >= page.scope.role_level() {
         return Err(AppError::Refused(

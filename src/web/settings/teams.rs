@@ -92,7 +92,7 @@ async fn render(
     let scope = page.scope.clone();
     let rows = state
         .db
-        .run(move |conn| db::teams::list(conn, &scope))
+        .read(move |conn| db::teams::list(conn, &scope))
         .await?;
     let teams = rows
         .into_iter()
