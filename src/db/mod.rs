@@ -159,10 +159,17 @@ impl Tally {
 /// connection for all of a view, through its rendering and later queries,
 /// was tried and let a pool of 10 collapse under 64 concurrent page views
 /// on PostgreSQL (benches/README.md).
+///
+/// A request with a body to read (a form post) hands nothing on: its
+/// handler reads the body first, at the client's pace, and a connection
+/// held meanwhile is one a slow or stalled client takes from everyone
+/// else (a dozen such posts held a pool of 10 and every other request
+/// failed when its wait for a connection ran out).
 #[derive(Clone, Default)]
 pub struct RequestDb {
     statements: Option<Tally>,
     checkouts: Option<Tally>,
+    hands_on: bool,
     handed_on: Arc<std::sync::Mutex<Option<PooledConnection<Manager>>>>,
 }
 
@@ -172,8 +179,14 @@ impl RequestDb {
         Self {
             statements: Some(statements),
             checkouts: Some(checkouts),
-            handed_on: Arc::default(),
+            ..Self::default()
         }
+    }
+
+    /// Lets the session load hand its connection on to the page's first
+    /// query: for requests without a body to wait for (`GET`, `HEAD`).
+    pub fn handing_on(self, hands_on: bool) -> Self {
+        Self { hands_on, ..self }
     }
 
     /// Serves `request` with this. A connection still handed on when the
@@ -220,8 +233,12 @@ impl RequestDb {
         Some(conn)
     }
 
-    /// Keeps `conn` for the request's next `Db::run`.
+    /// Keeps `conn` for the request's next `Db::run`, when this request
+    /// may hold one; otherwise it goes back to the pool.
     fn hand_on(&self, conn: PooledConnection<Manager>) {
+        if !self.hands_on {
+            return;
+        }
         if let Ok(mut held) = self.handed_on.lock() {
             *held = Some(conn);
         }

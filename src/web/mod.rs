@@ -342,12 +342,17 @@ async fn request_db(
     let expose = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.config.expose_db_statements);
+    let hands_on = req.method().is_safe();
     let request = session::with_preload_slot(next.call(req));
     if !expose {
-        return RequestDb::default().serve(request).await;
+        return RequestDb::default()
+            .handing_on(hands_on)
+            .serve(request)
+            .await;
     }
     let (statements, checkouts) = (Tally::default(), Tally::default());
     let mut res = RequestDb::counting_into(statements.clone(), checkouts.clone())
+        .handing_on(hands_on)
         .serve(request)
         .await?;
     let headers = res.headers_mut();

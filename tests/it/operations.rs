@@ -11,8 +11,45 @@ use crate::support::TestApp;
 on_both_backends!(
     health_and_readiness,
     metrics_in_prometheus_text,
-    failures_show_a_request_id
+    failures_show_a_request_id,
+    stalled_form_posts_hold_no_database_connection
 );
+
+/// A form post whose body never finishes arriving (a slow or hostile
+/// client) must not hold a database connection while its handler waits for
+/// the body: a few more of them than the pool has connections, and every
+/// other request would fail when its wait for a connection ran out.
+async fn stalled_form_posts_hold_no_database_connection(app: TestApp) {
+    use std::io::Write;
+
+    let owner = app.signed_up("Ada Lovelace", "ada@example.com").await;
+    let session = owner
+        .cookie("tenantry_session")
+        .expect("a signed-in session cookie");
+    let address = app.base.trim_start_matches("http://");
+    let pool_size = crate::support::test_settings().db_pool_size;
+    let mut stalled = Vec::new();
+    for _ in 0..pool_size + 2 {
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        write!(
+            stream,
+            "POST /settings/general HTTP/1.1\r\nHost: {address}\r\n\
+             Cookie: tenantry_session={session}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: 1000\r\n\r\nname=Stalled"
+        )
+        .expect("send the start of a post");
+        stalled.push(stream);
+    }
+    // Let the server read each post's headers and load its session (a few
+    // milliseconds each, even with the rest of the suite running).
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+
+    let res = owner.get("/").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("Ada Lovelace"), "{}", res.body);
+    drop(stalled);
+}
 
 async fn health_and_readiness(app: TestApp) {
     let res = app.client().get("/healthz").await;
