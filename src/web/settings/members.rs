@@ -132,30 +132,35 @@ async fn render(
     render_with_status(&body, status)
 }
 
-/// The page's data in one `Db::run` (on the connection the session load
-/// handed on) and at most two statements: a page of members, and (for
-/// those who may invite) the invitations with their delivery status. The
-/// roles for the menus came with the scope.
+/// The page's data on the connection the session load handed on, in at
+/// most two statements: a page of members, and (for those who may invite)
+/// the invitations with their delivery status. The roles for the menus
+/// came with the scope. A search may walk many members (a short or rare
+/// fragment), so it runs on the blocking pool, not on the worker thread
+/// (`Db::read`).
 async fn read(
     state: &AppState,
     scope: &Scope,
     search: &str,
     after: Option<MembershipId>,
 ) -> Result<(Vec<MemberListing>, Listed), AppError> {
+    let searching = !search.trim().is_empty();
     let (scope, search) = (scope.clone(), search.to_owned());
     let can_invite = scope.can(Permission::MembersInvite);
-    Ok(state
-        .db
-        .read(move |conn| {
-            let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
-            let invitations = if can_invite {
-                db::invitations::listed(conn, &scope, HISTORY_SIZE)?
-            } else {
-                Listed::default()
-            };
-            Ok::<_, DbError>((rows, invitations))
-        })
-        .await?)
+    let work = move |conn: &mut db::AnyConnection| {
+        let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
+        let invitations = if can_invite {
+            db::invitations::listed(conn, &scope, HISTORY_SIZE)?
+        } else {
+            Listed::default()
+        };
+        Ok::<_, DbError>((rows, invitations))
+    };
+    Ok(if searching {
+        state.db.run(work).await?
+    } else {
+        state.db.read(work).await?
+    })
 }
 
 impl MembersPage {
