@@ -103,6 +103,12 @@ pub fn page(
     })?)
 }
 
+/// Whether [`page`] with this search may walk many members (a short or
+/// rare fragment): such a read is not short (see `Db::read_long_if`).
+pub fn search_may_walk(search: Option<&str>) -> bool {
+    search.is_some_and(|s| !s.trim().is_empty())
+}
+
 /// At most this many candidates are taken from SQLite's search index; a
 /// fragment matching more users than that is common enough that walking
 /// the members in order finds a page of matches quickly.

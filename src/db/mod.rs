@@ -214,10 +214,14 @@ impl RequestDb {
         if let Some(conn) = Self::take(&self.handed_on) {
             return Ok(conn);
         }
+        self.count_checkout();
+        pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    fn count_checkout(&self) {
         if let Some(checkouts) = &self.checkouts {
             checkouts.add();
         }
-        pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
     /// The connection handed on to this request if there is one, else one
@@ -227,9 +231,7 @@ impl RequestDb {
             return Some(conn);
         }
         let conn = pool.try_get()?;
-        if let Some(checkouts) = &self.checkouts {
-            checkouts.add();
-        }
+        self.count_checkout();
         Some(conn)
     }
 
@@ -654,14 +656,27 @@ impl Db {
     /// pool sends it to the blocking pool as before, and in WAL mode a
     /// reader doesn't wait for writers. So `work` must not write (a write
     /// could wait for the lock) and must stay short (an export or a scan
-    /// belongs in [`Db::run`]): the worker serves nothing else meanwhile.
+    /// belongs in [`Db::read_long_if`] or [`Db::run`]): the worker serves
+    /// nothing else meanwhile.
     pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
         F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
-        self.idempotent(work, false).await
+        self.idempotent(work, false, true).await
+    }
+
+    /// Like [`Db::read`], except that when `long` (a search that may walk
+    /// many rows) it never runs on the calling worker thread, only on the
+    /// blocking pool.
+    pub async fn read_long_if<T, E, F>(&self, long: bool, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    {
+        self.idempotent(work, false, !long).await
     }
 
     /// Like [`Db::read`], and then, when it succeeded, the connection is
@@ -674,17 +689,18 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
-        self.idempotent(work, true).await
+        self.idempotent(work, true, true).await
     }
 
-    async fn idempotent<T, E, F>(&self, work: F, hand_on: bool) -> Result<T, E>
+    async fn idempotent<T, E, F>(&self, work: F, hand_on: bool, inline: bool) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
         F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
         let request = RequestDb::current();
-        if self.backend == Backend::Sqlite
+        if inline
+            && self.backend == Backend::Sqlite
             && let Some(mut conn) = request.free_connection(&self.pool)
         {
             let _counting = SinkGuard::set(request.statements.clone());

@@ -88,16 +88,13 @@ pub async fn list(
     let limit = query.limit.unwrap_or(PAGE).clamp(1, PAGE);
     let after = cursor(query.cursor.as_deref())?;
     let (read_scope, search) = (scope.clone(), query.q.clone());
-    let searching = search.as_deref().is_some_and(|q| !q.trim().is_empty());
-    let work = move |conn: &mut db::AnyConnection| {
-        db::members::page(conn, &read_scope, search.as_deref(), after.as_ref(), limit)
-    };
-    // A search may walk many members: not on the worker thread (`Db::read`).
-    let rows = if searching {
-        state.db.run(work).await?
-    } else {
-        state.db.read(work).await?
-    };
+    let long = db::members::search_may_walk(search.as_deref());
+    let rows = state
+        .db
+        .read_long_if(long, move |conn| {
+            db::members::page(conn, &read_scope, search.as_deref(), after.as_ref(), limit)
+        })
+        .await?;
     let path = format!("/api/v1/organizations/{org_id}/members");
     let (limit_text, q) = (limit.to_string(), query.q.clone().unwrap_or_default());
     let filters = [("limit", limit_text.as_str()), ("q", q.as_str())];

@@ -135,32 +135,29 @@ async fn render(
 /// The page's data on the connection the session load handed on, in at
 /// most two statements: a page of members, and (for those who may invite)
 /// the invitations with their delivery status. The roles for the menus
-/// came with the scope. A search may walk many members (a short or rare
-/// fragment), so it runs on the blocking pool, not on the worker thread
-/// (`Db::read`).
+/// came with the scope. A search may walk many members, so it stays off
+/// the worker thread (`Db::read_long_if`).
 async fn read(
     state: &AppState,
     scope: &Scope,
     search: &str,
     after: Option<MembershipId>,
 ) -> Result<(Vec<MemberListing>, Listed), AppError> {
-    let searching = !search.trim().is_empty();
+    let long = db::members::search_may_walk(Some(search));
     let (scope, search) = (scope.clone(), search.to_owned());
     let can_invite = scope.can(Permission::MembersInvite);
-    let work = move |conn: &mut db::AnyConnection| {
-        let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
-        let invitations = if can_invite {
-            db::invitations::listed(conn, &scope, HISTORY_SIZE)?
-        } else {
-            Listed::default()
-        };
-        Ok::<_, DbError>((rows, invitations))
-    };
-    Ok(if searching {
-        state.db.run(work).await?
-    } else {
-        state.db.read(work).await?
-    })
+    Ok(state
+        .db
+        .read_long_if(long, move |conn| {
+            let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
+            let invitations = if can_invite {
+                db::invitations::listed(conn, &scope, HISTORY_SIZE)?
+            } else {
+                Listed::default()
+            };
+            Ok::<_, DbError>((rows, invitations))
+        })
+        .await?)
 }
 
 impl MembersPage {
