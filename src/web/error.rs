@@ -133,6 +133,9 @@ impl AppError {
             AppError::RateLimited {
                 retry_after_seconds,
             } => Some(*retry_after_seconds),
+            // Long enough for a database restart or failover to finish,
+            // short enough that a person retrying by hand is not held up.
+            AppError::Unavailable(_) => Some(5),
             _ => None,
         }
     }

@@ -262,6 +262,7 @@ pub fn build_app(
         .service(
             web::scope("")
                 .wrap(from_fn(csrf::ensure_binding_cookie))
+                .wrap(from_fn(session::answer_failed_load))
                 .wrap(sessions)
                 .configure(routes::configure),
         )

@@ -12,6 +12,7 @@ on_both_backends!(
     health_and_readiness,
     metrics_in_prometheus_text,
     failures_show_a_request_id,
+    an_unreadable_session_gets_an_error_page_and_keeps_its_cookie,
     stalled_form_posts_hold_no_database_connection
 );
 
@@ -101,6 +102,42 @@ async fn failures_show_a_request_id(mut app: TestApp) {
         !res.body.contains("memberships"),
         "no internals on the page"
     );
+}
+
+/// The session itself can't be read (here its table is gone; on
+/// PostgreSQL `outage` does it by cutting the connection): the request gets
+/// the error page with its request id, as any other failure does, instead
+/// of actix-session's bare 500 or being served as a signed-out visitor, and
+/// the browser's session cookie is not replaced.
+async fn an_unreadable_session_gets_an_error_page_and_keeps_its_cookie(mut app: TestApp) {
+    app.skip_invariants();
+    let browser = app.signed_up("Ann", "ann@example.com").await;
+    let cookie = browser.cookie("tenantry_session");
+    app.execute("ALTER TABLE sessions RENAME TO sessions_gone")
+        .await;
+    for res in [browser.get("/").await, browser.get("/login").await] {
+        assert_eq!(
+            res.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{}",
+            res.body
+        );
+        assert_eq!(res.text_of("h1").as_deref(), Some("Something went wrong"));
+        let shown = res.text_of("#request-id").expect("request id on the page");
+        assert_eq!(
+            res.headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some(shown.as_str())
+        );
+        assert!(
+            res.headers.contains_key("content-security-policy"),
+            "the error page has the security headers: {:?}",
+            res.headers
+        );
+        assert!(!res.body.contains("sessions"), "no internals on the page");
+    }
+    assert_eq!(browser.cookie("tenantry_session"), cookie);
 }
 
 #[test]

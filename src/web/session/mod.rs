@@ -12,13 +12,18 @@ pub mod store;
 use std::cell::RefCell;
 
 use actix_session::Session;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::db::DbError;
 use crate::db::members::RoleRow;
 use crate::db::users::User;
 use crate::db::workspaces::WorkspaceAccess;
 use crate::domain::{UserId, WorkspaceId};
+use crate::web::error::AppError;
 
 pub(crate) const USER_ID_KEY: &str = "uid";
 pub(crate) const PUBLIC_ID_KEY: &str = "sid";
@@ -165,24 +170,56 @@ impl<'a> SessionData<'a> {
     }
 }
 
+/// What the session store left for the request it loaded a session for.
+enum Loaded {
+    /// Nothing (no cookie, or nothing to preload).
+    Nothing,
+    /// What it read with the session.
+    Preload(Box<Preload>),
+    /// The session could not be read (the database is down, say): the
+    /// request must be answered with that error, not served as anonymous.
+    Failed(DbError),
+}
+
 tokio::task_local! {
     /// What the session store read for the request being served.
-    static PRELOADED: RefCell<Option<Preload>>;
+    static PRELOADED: RefCell<Loaded>;
 }
 
 /// Serves `request` with a slot for what the session store reads along
 /// with the session (see [`Preload`]); wraps the session middleware.
 pub async fn with_preload_slot<F: std::future::Future>(request: F) -> F::Output {
-    PRELOADED.scope(RefCell::new(None), request).await
+    PRELOADED
+        .scope(RefCell::new(Loaded::Nothing), request)
+        .await
 }
 
 /// Called by the store's `load`: hands the request what it read.
 fn put_preload(preload: Preload) {
     if PRELOADED
-        .try_with(|slot| *slot.borrow_mut() = Some(preload))
+        .try_with(|slot| *slot.borrow_mut() = Loaded::Preload(Box::new(preload)))
         .is_err()
     {
         tracing::debug!("session loaded outside a request: nothing preloaded");
+    }
+}
+
+/// Called by the store's `load` when reading the session failed: the
+/// failure is kept for [`answer_failed_load`], which answers the request
+/// with it (a 503 page with its request id when the database is down).
+/// actix-session itself would answer any load error with a bare 500 that no
+/// error handler sees. Gives the error back when there is no request to
+/// keep it for.
+fn put_load_failure(error: DbError) -> Result<(), DbError> {
+    let mut error = Some(error);
+    let kept = PRELOADED.try_with(|slot| {
+        if let Some(error) = error.take() {
+            *slot.borrow_mut() = Loaded::Failed(error);
+        }
+    });
+    match (kept, error) {
+        (Ok(()), _) | (_, None) => Ok(()),
+        (Err(_), Some(error)) => Err(error),
     }
 }
 
@@ -190,9 +227,48 @@ fn put_preload(preload: Preload) {
 /// (`None` when it read nothing for them, e.g. the session changed hands
 /// during this request). Taken once: the `Scope` extractor keeps the result.
 pub fn take_preload_for(user: &UserId) -> Option<Preload> {
-    PRELOADED
-        .try_with(|slot| slot.borrow_mut().take())
+    let taken = PRELOADED
+        .try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            match std::mem::replace(&mut *slot, Loaded::Nothing) {
+                Loaded::Preload(preload) => Some(preload),
+                failed @ Loaded::Failed(_) => {
+                    *slot = failed;
+                    None
+                }
+                Loaded::Nothing => None,
+            }
+        })
         .ok()
-        .flatten()
-        .filter(|p| p.user_id.as_ref() == Some(user))
+        .flatten()?;
+    (taken.user_id.as_ref() == Some(user)).then_some(*taken)
+}
+
+/// Middleware inside the session middleware: a request whose session could
+/// not be read is answered with that error (503 when the database is
+/// unreachable) before any handler sees it, so it is neither served as
+/// anonymous nor given a new session in place of the one it came with.
+pub async fn answer_failed_load(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let failed = PRELOADED
+        .try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            match std::mem::replace(&mut *slot, Loaded::Nothing) {
+                Loaded::Failed(error) => Some(error),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        })
+        .ok()
+        .flatten();
+    match failed {
+        Some(error) => Ok(req
+            .error_response(AppError::from(error))
+            .map_into_right_body()),
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
 }

@@ -7,7 +7,9 @@
 //! the active one's roles in one statement and hands the latter to the
 //! `Scope` extractor through the request's preload slot (see [`Preload`]).
 //! A connection that turns out broken during `load` is replaced and the
-//! read retried (it is a read, so that is always safe).
+//! read retried (it is a read, so that is always safe). A load that still
+//! fails is handed to the request as its answer (see
+//! `session::answer_failed_load`), not to actix-session as an error.
 
 use std::collections::HashMap;
 
@@ -15,7 +17,10 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration as CookieDuration;
 use sha2::{Digest, Sha256};
 
-use super::{PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY, WORKSPACE_KEY, put_preload};
+use super::{
+    PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY, WORKSPACE_KEY, put_load_failure,
+    put_preload,
+};
 use crate::db::sessions::{Expiry, LoadedSession, SessionWrite};
 use crate::db::{self, Db, DbError};
 use crate::domain::{UserId, WorkspaceId};
@@ -84,7 +89,7 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
         let id_hash = hash_key(key.as_ref());
         let expiry = self.expiry();
-        let loaded = self
+        let read = self
             .db
             .read_handing_on(move |conn| {
                 match db::sessions::load_with_access(conn, &id_hash, expiry) {
@@ -99,8 +104,15 @@ impl SessionStore for DbSessionStore {
                     }
                 }
             })
-            .await
-            .map_err(|e: DbError| LoadError::Other(e.into()))?;
+            .await;
+        let loaded = match read {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                tracing::warn!(%error, "session load failed");
+                put_load_failure(error).map_err(|e| LoadError::Other(e.into()))?;
+                return Ok(None);
+            }
+        };
         let (state, preload) = match loaded {
             None => return Ok(None),
             Some(Err(state)) => (state, None),
