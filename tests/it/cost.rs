@@ -349,19 +349,24 @@ async fn killed_postgres_connections_are_replaced() {
     }
 }
 
-/// SQLite is built with the query planner stability guarantee
-/// (`.cargo/config.toml`): without it, every execution of a cached
-/// statement that binds its `LIMIT` (or a value an ANALYZE sample was
-/// consulted for) was planned anew.
+/// SQLite is built as `.cargo/config.toml` says: with the query planner
+/// stability guarantee (without it, every execution of a cached statement
+/// that binds its `LIMIT`, or a value an ANALYZE sample was consulted for,
+/// was planned anew) and in multi-thread mode (no per-connection mutex
+/// around every call; the concurrency tests on SQLite run on this build).
 #[actix_web::test]
 async fn sqlite_plans_cached_statements_once() {
     let Some(app) = TestApp::start(TestBackend::Sqlite, |_| {}).await else {
         panic!("SQLite always runs");
     };
-    assert_eq!(
-        app.text_value("SELECT CAST(sqlite_compileoption_used('ENABLE_QPSG') AS TEXT) AS value")
+    for option in ["ENABLE_QPSG", "THREADSAFE=2"] {
+        assert_eq!(
+            app.text_value(&format!(
+                "SELECT CAST(sqlite_compileoption_used('{option}') AS TEXT) AS value"
+            ))
             .await,
-        "1",
-        "LIBSQLITE3_FLAGS from .cargo/config.toml did not reach the SQLite build"
-    );
+            "1",
+            "{option}: LIBSQLITE3_FLAGS from .cargo/config.toml did not reach the SQLite build"
+        );
+    }
 }
