@@ -211,37 +211,42 @@ fn put_preload(preload: Preload) {
 /// error handler sees. Gives the error back when there is no request to
 /// keep it for.
 fn put_load_failure(error: DbError) -> Result<(), DbError> {
-    let mut error = Some(error);
-    let kept = PRELOADED.try_with(|slot| {
-        if let Some(error) = error.take() {
+    let unkept = std::cell::Cell::new(Some(error));
+    let _outside_a_request = PRELOADED.try_with(|slot| {
+        if let Some(error) = unkept.take() {
             *slot.borrow_mut() = Loaded::Failed(error);
         }
     });
-    match (kept, error) {
-        (Ok(()), _) | (_, None) => Ok(()),
-        (Err(_), Some(error)) => Err(error),
-    }
+    unkept.take().map_or(Ok(()), Err)
+}
+
+/// Takes what the slot holds if `pick` wants it (`Ok`); what it gives back
+/// (`Err`) stays in the slot.
+fn take_from_slot<T>(pick: impl FnOnce(Loaded) -> Result<T, Loaded>) -> Option<T> {
+    PRELOADED
+        .try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            match pick(std::mem::replace(&mut *slot, Loaded::Nothing)) {
+                Ok(taken) => Some(taken),
+                Err(kept) => {
+                    *slot = kept;
+                    None
+                }
+            }
+        })
+        .ok()
+        .flatten()
 }
 
 /// What the store read with this request's session, for the user `user`
 /// (`None` when it read nothing for them, e.g. the session changed hands
 /// during this request). Taken once: the `Scope` extractor keeps the result.
 pub fn take_preload_for(user: &UserId) -> Option<Preload> {
-    let taken = PRELOADED
-        .try_with(|slot| {
-            let mut slot = slot.borrow_mut();
-            match std::mem::replace(&mut *slot, Loaded::Nothing) {
-                Loaded::Preload(preload) => Some(preload),
-                failed @ Loaded::Failed(_) => {
-                    *slot = failed;
-                    None
-                }
-                Loaded::Nothing => None,
-            }
-        })
-        .ok()
-        .flatten()?;
-    (taken.user_id.as_ref() == Some(user)).then_some(*taken)
+    let preload = take_from_slot(|loaded| match loaded {
+        Loaded::Preload(preload) => Ok(preload),
+        other => Err(other),
+    })?;
+    (preload.user_id.as_ref() == Some(user)).then_some(*preload)
 }
 
 /// Middleware inside the session middleware: a request whose session could
@@ -252,19 +257,10 @@ pub async fn answer_failed_load(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let failed = PRELOADED
-        .try_with(|slot| {
-            let mut slot = slot.borrow_mut();
-            match std::mem::replace(&mut *slot, Loaded::Nothing) {
-                Loaded::Failed(error) => Some(error),
-                other => {
-                    *slot = other;
-                    None
-                }
-            }
-        })
-        .ok()
-        .flatten();
+    let failed = take_from_slot(|loaded| match loaded {
+        Loaded::Failed(error) => Ok(error),
+        other => Err(other),
+    });
     match failed {
         Some(error) => Ok(req
             .error_response(AppError::from(error))
