@@ -107,8 +107,9 @@ impl SessionStore for DbSessionStore {
             .await;
         let loaded = match read {
             Ok(loaded) => loaded,
+            // Logged once, with the request id, when the error page is
+            // rendered.
             Err(error) => {
-                tracing::warn!(%error, "session load failed");
                 put_load_failure(error).map_err(|e| LoadError::Other(e.into()))?;
                 return Ok(None);
             }
