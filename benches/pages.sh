@@ -28,7 +28,19 @@ THREADS=${BENCH_THREADS:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 SIZES=${BENCH_SIZES:-"5000 100000"}
 BACKENDS=${BENCH_BACKENDS:-"sqlite postgres"}
-PG_URL=${BENCH_POSTGRES_URL:-${TENANTRY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1/postgres}}
+# PostgreSQL on this machine is reached over its Unix socket when it has
+# one, as pgbench and psql do by default: over TCP, libpq's default
+# (`sslmode=prefer`) wraps a loopback connection in TLS, which cost a
+# page view about a sixth of its throughput (benches/README.md).
+# BENCH_POSTGRES_URL names another server or transport.
+PG_SOCKET_DIR=${BENCH_PG_SOCKET_DIR:-/var/run/postgresql}
+if [[ -n "${BENCH_POSTGRES_URL:-}" ]]; then
+    PG_URL=$BENCH_POSTGRES_URL
+elif [[ -S "$PG_SOCKET_DIR/.s.PGSQL.5432" ]]; then
+    PG_URL="postgres://postgres@$(printf '%s' "$PG_SOCKET_DIR" | sed 's|/|%2F|g')/postgres"
+else
+    PG_URL=${TENANTRY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1/postgres}
+fi
 SEARCH=${BENCH_SEARCH:-person 4242}
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -371,6 +383,7 @@ done
 echo
 echo "Tenantry pages: wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after $WARMUP warm-up), $(nproc) CPUs shared by server and wrk"
 echo "Binary: $BIN; load average before: $LOADAVG_BEFORE; search: \"$SEARCH\""
+echo "PostgreSQL: ${PG_URL%%\?*}"
 echo
 awk -F'|' -v pglog="$PGLOG_RESULTS" '
     BEGIN {
