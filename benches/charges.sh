@@ -25,19 +25,8 @@ CONNECTION_COUNTS=${BENCH_CONNECTION_COUNTS:-"16 64"}
 WALLETS=${BENCH_WALLETS:-64}
 POOL=${BENCH_POOL_SIZE:-10}
 BACKENDS=${BENCH_BACKENDS:-"sqlite postgres"}
-# PostgreSQL on this machine is reached over its Unix socket when it has
-# one, as pgbench and psql do by default: over TCP, libpq's default
-# (`sslmode=prefer`) wraps a loopback connection in TLS, which cost a
-# page view about a sixth of its throughput (benches/README.md).
-# BENCH_POSTGRES_URL names another server or transport.
-PG_SOCKET_DIR=${BENCH_PG_SOCKET_DIR:-/var/run/postgresql}
-if [[ -n "${BENCH_POSTGRES_URL:-}" ]]; then
-    PG_URL=$BENCH_POSTGRES_URL
-elif [[ -S "$PG_SOCKET_DIR/.s.PGSQL.5432" ]]; then
-    PG_URL="postgres://postgres@$(printf '%s' "$PG_SOCKET_DIR" | sed 's|/|%2F|g')/postgres"
-else
-    PG_URL=${TENANTRY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1/postgres}
-fi
+# shellcheck source=benches/postgres_url.sh
+source "$(dirname "${BASH_SOURCE[0]}")/postgres_url.sh"
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
