@@ -170,7 +170,8 @@ fn coupon(config: &Config, command: CouponCommand) -> anyhow::Result<()> {
 
 /// Migrates, then serves until interrupted.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url, config.db_pool_size)?;
+    let db = Db::connect(&config.database_url, config.db_pool_size)?
+        .with_reads_on_workers(config.db_reads_on_workers);
     let applied = db.migrate()?;
     tracing::info!(backend = db.backend().name(), applied, "database ready");
     if let Some(missing) = db.missing_search_index() {
@@ -184,10 +185,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         retention,
     ));
     let base_url = config.base_url.clone();
+    let reads_on_workers = db.reads_on_workers();
+    let workers = config
+        .workers
+        .unwrap_or_else(|| default_workers(db.backend(), reads_on_workers));
     let state = AppState::new(config, db)?;
-    tracing::info!(%base_url, "Tenantry is listening");
-    web::run(listener, state, None)?.await?;
+    tracing::info!(%base_url, workers, reads_on_workers, "Tenantry is listening");
+    web::run(listener, state, Some(workers))?.await?;
     Ok(())
+}
+
+/// One worker per CPU, as actix-web chooses; two when PostgreSQL reads
+/// run on the workers, so a core isn't idle while its worker waits for the
+/// database's answer (benches/README.md: a slightly higher rate and p99
+/// than one per CPU, and a read that waits on a lock stalls half as much).
+fn default_workers(backend: db::Backend, reads_on_workers: bool) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if backend == db::Backend::Postgres && reads_on_workers {
+        2 * cpus
+    } else {
+        cpus
+    }
 }
 
 fn create_user(

@@ -59,6 +59,15 @@ pub struct Settings {
     pub trusted_proxy_hops: u32,
     /// Size of the database connection pool.
     pub db_pool_size: u32,
+    /// Whether short reads (a session, a page's rows) run on the HTTP
+    /// worker thread when a connection is free, instead of a blocking
+    /// thread: unset chooses yes for SQLite and for a PostgreSQL on this
+    /// host, no for one across the network.
+    pub db_reads_on_workers: Option<bool>,
+    /// HTTP worker threads; unset is one per CPU, or two per CPU when
+    /// PostgreSQL reads run on the workers (one waits for the database
+    /// while the other serves).
+    pub workers: Option<usize>,
     /// Send `X-Db-Statements` (SQL statements the request ran) on every
     /// response: for tests and benchmarks, not for production.
     pub expose_db_statements: bool,
@@ -219,6 +228,8 @@ impl Default for Settings {
             trust_proxy_headers: false,
             trusted_proxy_hops: 1,
             db_pool_size: 10,
+            db_reads_on_workers: None,
+            workers: None,
             expose_db_statements: false,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
@@ -289,6 +300,11 @@ pub struct Config {
     pub trusted_proxy_hops: Option<std::num::NonZeroU32>,
     /// Connection pool size.
     pub db_pool_size: u32,
+    /// Where short reads run; `None` lets the database choose by backend
+    /// and host.
+    pub db_reads_on_workers: Option<bool>,
+    /// HTTP worker threads, if set.
+    pub workers: Option<usize>,
     /// Whether responses carry `X-Db-Statements`.
     pub expose_db_statements: bool,
     /// Argon2id cost parameters.
@@ -422,6 +438,8 @@ impl Config {
                 None
             },
             db_pool_size: settings.db_pool_size.max(1),
+            db_reads_on_workers: settings.db_reads_on_workers,
+            workers: settings.workers.map(|workers| workers.max(1)),
             expose_db_statements: settings.expose_db_statements,
             argon2: Argon2Cost {
                 memory_kib: settings.argon2_memory_kib,

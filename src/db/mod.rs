@@ -322,6 +322,50 @@ impl Backend {
     }
 }
 
+/// Whether a PostgreSQL URL names a server on this host: a Unix socket
+/// (a host that is a path, `%2F…` in the URL or `?host=/…`, or no host at
+/// all, libpq's default) or a loopback address. There a round trip is a few
+/// microseconds of the server's own CPU, less than handing the work to a
+/// blocking thread costs, so short reads run on the worker thread
+/// ([`Db::read`]); across hosts the worker would sit idle for the network.
+pub fn is_colocated_postgres(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let (authority_and_path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let host_param = query.split('&').find_map(|pair| pair.strip_prefix("host="));
+    if let Some(host) = host_param {
+        return is_local_host(host);
+    }
+    let authority = authority_and_path
+        .split_once('/')
+        .map_or(authority_and_path, |(authority, _)| authority);
+    let host_and_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(bracketed) = host_and_port.strip_prefix('[') {
+        bracketed
+            .split_once(']')
+            .map_or(bracketed, |(host, _)| host)
+    } else {
+        host_and_port
+            .split_once(':')
+            .map_or(host_and_port, |(host, _)| host)
+    };
+    is_local_host(host)
+}
+
+fn is_local_host(host: &str) -> bool {
+    let lower = host.to_ascii_lowercase();
+    lower.is_empty()
+        || lower.starts_with('/')
+        || lower.starts_with("%2f")
+        || lower == "localhost"
+        || lower
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Errors of the repository layer.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -461,6 +505,7 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     statements: Tally,
+    reads_on_workers: bool,
 }
 
 /// Sets up each new connection: SQLite pragmas, and the [`Observer`].
@@ -534,7 +579,25 @@ impl Db {
             pool,
             backend,
             statements,
+            reads_on_workers: backend == Backend::Sqlite || is_colocated_postgres(url),
         })
+    }
+
+    /// Overrides where short reads run (see [`Db::read`]): `Some(false)`
+    /// keeps every query off the worker threads, `Some(true)` runs short
+    /// reads there even for a PostgreSQL on another host; `None` keeps the
+    /// default (SQLite, or a PostgreSQL on this host).
+    pub fn with_reads_on_workers(self, choice: Option<bool>) -> Self {
+        Self {
+            reads_on_workers: choice.unwrap_or(self.reads_on_workers),
+            ..self
+        }
+    }
+
+    /// Whether short reads run on the calling worker thread when a
+    /// connection is free (see [`Db::read`]).
+    pub fn reads_on_workers(&self) -> bool {
+        self.reads_on_workers
     }
 
     /// Every statement this pool's connections have run (tests compare it
@@ -648,16 +711,20 @@ impl Db {
     /// discarded and the read runs again on another, up to once per pooled
     /// connection plus one.
     ///
-    /// On SQLite, when a connection is free at once, the read runs right
-    /// here on the calling worker thread: it is tens of microseconds of
-    /// this process's own CPU, less than handing it to a blocking thread
-    /// and waking the worker again costs (the dashboard served 38 % more
-    /// views a second, benches/README.md). It never waits there: a busy
-    /// pool sends it to the blocking pool as before, and in WAL mode a
-    /// reader doesn't wait for writers. So `work` must not write (a write
-    /// could wait for the lock) and must stay short (an export or a scan
-    /// belongs in [`Db::read_long_if`] or [`Db::run`]): the worker serves
-    /// nothing else meanwhile.
+    /// On SQLite, and on a PostgreSQL on this host
+    /// ([`is_colocated_postgres`]), when a connection is free at once the
+    /// read runs right here on the calling worker thread: it is tens of
+    /// microseconds of this host's CPU, less than handing it to a blocking
+    /// thread and waking the worker again costs (the SQLite dashboard
+    /// served 38 % more views a second; on PostgreSQL about a fifth more,
+    /// with half the p99, benches/README.md). It never waits for a
+    /// connection there: a busy pool sends it to the blocking pool as
+    /// before. On SQLite in WAL mode a reader doesn't wait for writers; on
+    /// PostgreSQL a plain read waits only for a lock that DDL takes. So
+    /// `work` must not write (a write could wait for a lock) and must stay
+    /// short (an export or a scan belongs in [`Db::read_long_if`] or
+    /// [`Db::run`]): the worker serves nothing else meanwhile.
+    /// `db_reads_on_workers` in the settings overrides the choice.
     pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -700,15 +767,25 @@ impl Db {
     {
         let request = RequestDb::current();
         if inline
-            && self.backend == Backend::Sqlite
+            && self.reads_on_workers
             && let Some(mut conn) = request.free_connection(&self.pool)
         {
-            let _counting = SinkGuard::set(request.statements.clone());
+            let counting = SinkGuard::set(request.statements.clone());
+            CONNECTION_CLOSED.set(false);
             let outcome = work(&mut conn);
-            if hand_on && outcome.is_ok() {
-                request.hand_on(conn);
+            if outcome.is_err() && CONNECTION_CLOSED.get() {
+                // Discarded on drop (`Manager::has_broken`); the retries
+                // below run on the blocking pool, where waiting for a new
+                // connection holds no worker.
+                tracing::warn!("database connection was closed; retrying on another");
+                drop(conn);
+                drop(counting);
+            } else {
+                if hand_on && outcome.is_ok() {
+                    request.hand_on(conn);
+                }
+                return outcome;
             }
-            return outcome;
         }
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
@@ -899,6 +976,96 @@ mod tests {
         assert!(
             waited < Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS),
             "the worker thread was blocked waiting for the pool ({waited:?})"
+        );
+    }
+
+    #[test]
+    fn postgres_on_this_host_is_told_from_its_url() {
+        for local in [
+            "postgres://postgres@127.0.0.1/test",
+            "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+            "postgresql://app:secret@localhost/tenantry",
+            "postgres://app@[::1]:5432/tenantry",
+            "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/postgres",
+            "postgres:///tenantry",
+            "postgres://app@db.internal/tenantry?host=/var/run/postgresql",
+        ] {
+            assert!(is_colocated_postgres(local), "{local} is on this host");
+        }
+        for remote in [
+            "postgres://app:secret@db.internal:5432/tenantry",
+            "postgres://app@10.0.0.7/tenantry",
+            "postgres://app@[2001:db8::1]:5432/tenantry",
+            "postgres://app@localhost.example.com/tenantry",
+            "postgres://app@127.0.0.1/tenantry?host=db.internal",
+        ] {
+            assert!(
+                !is_colocated_postgres(remote),
+                "{remote} is across the network"
+            );
+        }
+    }
+
+    /// The PostgreSQL of `TENANTRY_TEST_POSTGRES_URL` (on this host in CI),
+    /// or `None` after saying so (a failure under `TENANTRY_REQUIRE_POSTGRES`).
+    fn test_postgres(pool_size: u32) -> Option<Db> {
+        let Ok(url) = std::env::var("TENANTRY_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var_os("TENANTRY_REQUIRE_POSTGRES").is_none(),
+                "TENANTRY_REQUIRE_POSTGRES is set but TENANTRY_TEST_POSTGRES_URL is not"
+            );
+            eprintln!("SKIPPED (no TENANTRY_TEST_POSTGRES_URL): PostgreSQL read placement");
+            return None;
+        };
+        Some(Db::connect(&url, pool_size).expect("connect to the test PostgreSQL"))
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_postgres_read_runs_where_the_setting_says() {
+        let Some(db) = test_postgres(2) else {
+            return;
+        };
+        let db = db.with_reads_on_workers(Some(true));
+        let ran_on = db.read(read_thread).await.expect("read");
+        assert_eq!(ran_on, std::thread::current().id(), "on the worker");
+        let db = db.with_reads_on_workers(Some(false));
+        let ran_on = db.read(read_thread).await.expect("read");
+        assert_ne!(ran_on, std::thread::current().id(), "on the blocking pool");
+    }
+
+    /// A pooled connection the server closed (a restart, a killed backend)
+    /// fails the read on the worker; the read runs again on another
+    /// connection, off the worker, and succeeds.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_postgres_read_on_the_worker_survives_a_killed_connection() {
+        let Some(db) = test_postgres(1) else {
+            return;
+        };
+        let db = db.with_reads_on_workers(Some(true));
+        let pid = db
+            .read(|conn| {
+                #[derive(QueryableByName)]
+                struct Pid {
+                    #[diesel(sql_type = diesel::sql_types::Integer)]
+                    pid: i32,
+                }
+                let row: Pid =
+                    diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(conn)?;
+                Ok::<_, DbError>(row.pid)
+            })
+            .await
+            .expect("pid");
+        let url = std::env::var("TENANTRY_TEST_POSTGRES_URL").expect("url");
+        let mut admin = diesel::PgConnection::establish(&url).expect("admin connection");
+        diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
+            .execute(&mut admin)
+            .expect("terminate");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let ran_on = db.read(read_thread).await.expect("read after the kill");
+        assert_ne!(
+            ran_on,
+            std::thread::current().id(),
+            "retried off the worker"
         );
     }
 }

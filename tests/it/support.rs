@@ -148,7 +148,9 @@ fn serve(
     let mut settings = settings;
     settings.bind = format!("127.0.0.1:{port}");
     let config = Config::resolve(settings).expect("config");
-    let db = Db::connect(&config.database_url, config.db_pool_size).expect("connect");
+    let db = Db::connect(&config.database_url, config.db_pool_size)
+        .expect("connect")
+        .with_reads_on_workers(config.db_reads_on_workers);
     db.migrate().expect("migrate");
     let inspect = Db::connect(&config.database_url, 2).expect("connect inspector");
     let state = AppState::new(config, db).expect("state");
