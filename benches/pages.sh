@@ -187,47 +187,47 @@ seed() {
     workspace=$(sql "$backend" "SELECT id FROM workspaces WHERE slug = '$slug'")
     role=$(sql "$backend" "SELECT id FROM roles WHERE workspace_id = '$workspace' AND system_key = 'member'")
     [[ -n "$workspace" && -n "$role" ]] || die "no workspace or member role for $slug"
+    # seq: n, the user's and the membership's timestamps (12 hex digits),
+    # and 32 random hex digits for each id; the SQL below reads it alike on
+    # both backends.
+    local users_and_memberships="
+            INSERT INTO users (id, email, name, password_hash, status, created_at, updated_at)
+            SELECT $(v7_id user_ts user_random), 'person' || n || '.$slug@example.com', 'Person ' || n, 'x',
+                   'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM seq ORDER BY n;
+            INSERT INTO memberships (id, workspace_id, user_id, role_id, status, joined_at, updated_at)
+            SELECT $(v7_id member_ts member_random), '$workspace', users.id, '$role', 'active',
+                   '2026-01-01 00:00:00', '2026-01-01 00:00:00'
+            FROM seq JOIN users ON users.email = 'person' || n || '.$slug@example.com' ORDER BY n;"
     if [[ $backend == sqlite ]]; then
-        local r="lower(hex(randomblob(8)))"
         sql sqlite "BEGIN IMMEDIATE;
             CREATE TEMP TABLE seq AS
                 WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < $n - 1)
-                SELECT n, printf('%012x', 1767225600000 + n) AS t, printf('%012x', 1767225601000 + n) AS m,
-                       $r AS r, $r AS q FROM s;
-            INSERT INTO users (id, email, name, password_hash, status, created_at, updated_at)
-            SELECT substr(t, 1, 8) || '-' || substr(t, 9, 4) || '-7' || substr(r, 1, 3) || '-' ||
-                   substr('89ab', 1 + n % 4, 1) || substr(r, 4, 3) || '-' || substr(r, 7, 10) || substr(q, 1, 2),
-                   'person' || n || '.$slug@example.com', 'Person ' || n, 'x', 'active',
-                   '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM seq ORDER BY n;
-            INSERT INTO memberships (id, workspace_id, user_id, role_id, status, joined_at, updated_at)
-            SELECT substr(m, 1, 8) || '-' || substr(m, 9, 4) || '-7' || substr(q, 3, 3) || '-' ||
-                   substr('89ab', 1 + n % 4, 1) || substr(q, 6, 3) || '-' || substr(q, 9, 8) || substr(r, 13, 4),
-                   '$workspace', users.id, '$role', 'active', '2026-01-01 00:00:00', '2026-01-01 00:00:00'
-            FROM seq JOIN users ON users.email = 'person' || n || '.$slug@example.com' ORDER BY n;
+                SELECT n, printf('%012x', 1767225600000 + n) AS user_ts, printf('%012x', 1767225601000 + n) AS member_ts,
+                       lower(hex(randomblob(16))) AS user_random, lower(hex(randomblob(16))) AS member_random FROM s;
+            $users_and_memberships
             DROP TABLE seq;
             COMMIT; ANALYZE;"
     else
-        local r="md5(random()::text)"
         sql postgres "BEGIN;
             CREATE TEMP TABLE seq ON COMMIT DROP AS
-                SELECT n, lpad(to_hex(1767225600000 + n), 12, '0') AS t, lpad(to_hex(1767225601000 + n), 12, '0') AS m,
-                       $r AS r, $r AS q FROM generate_series(0, $n - 1) AS n;
-            INSERT INTO users (id, email, name, password_hash, status, created_at, updated_at)
-            SELECT substr(t, 1, 8) || '-' || substr(t, 9, 4) || '-7' || substr(r, 1, 3) || '-' ||
-                   substr('89ab', 1 + n % 4, 1) || substr(r, 4, 3) || '-' || substr(r, 7, 12),
-                   'person' || n || '.$slug@example.com', 'Person ' || n, 'x',
-                   'active', '2026-01-01', '2026-01-01' FROM seq ORDER BY n;
-            INSERT INTO memberships (id, workspace_id, user_id, role_id, status, joined_at, updated_at)
-            SELECT substr(m, 1, 8) || '-' || substr(m, 9, 4) || '-7' || substr(q, 1, 3) || '-' ||
-                   substr('89ab', 1 + n % 4, 1) || substr(q, 4, 3) || '-' || substr(q, 7, 12),
-                   '$workspace', users.id, '$role', 'active', '2026-01-01', '2026-01-01'
-            FROM seq JOIN users ON users.email = 'person' || n || '.$slug@example.com' ORDER BY n;
+                SELECT n, lpad(to_hex(1767225600000 + n), 12, '0') AS user_ts, lpad(to_hex(1767225601000 + n), 12, '0') AS member_ts,
+                       md5(random()::text) AS user_random, md5(random()::text) AS member_random
+                FROM generate_series(0, $n - 1) AS n;
+            $users_and_memberships
             COMMIT;"
         # As autovacuum would within a minute of such a load: VACUUM moves
         # the trigram indexes' pending entries (GIN's fast-update list, which
         # every search reads through) into the index proper.
         sql postgres "VACUUM ANALYZE users, memberships"
     fi
+}
+
+# v7_id TIMESTAMP_COLUMN RANDOM_COLUMN: SQL for a UUID v7 text from seq's
+# 12 hex digits of milliseconds and 32 random hex digits (version 7, the
+# variant's two bits from n).
+v7_id() {
+    echo "substr($1, 1, 8) || '-' || substr($1, 9, 4) || '-7' || substr($2, 1, 3) || '-' ||
+          substr('89ab', 1 + n % 4, 1) || substr($2, 4, 3) || '-' || substr($2, 7, 12)"
 }
 
 switch_to() {

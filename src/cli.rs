@@ -197,8 +197,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// One worker per CPU, as actix-web chooses; two when PostgreSQL reads
 /// run on the workers, so a core isn't idle while its worker waits for the
-/// database's answer (benches/README.md: a slightly higher rate and p99
-/// than one per CPU, and a read that waits on a lock stalls half as much).
+/// database's answer (benches/README.md: about a quarter more dashboard
+/// views a second than one per CPU, at the same p99).
 fn default_workers(backend: db::Backend, reads_on_workers: bool) -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if backend == db::Backend::Postgres && reads_on_workers {

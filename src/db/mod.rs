@@ -716,8 +716,8 @@ impl Db {
     /// read runs right here on the calling worker thread: it is tens of
     /// microseconds of this host's CPU, less than handing it to a blocking
     /// thread and waking the worker again costs (the SQLite dashboard
-    /// served 38 % more views a second; on PostgreSQL about a fifth more,
-    /// with half the p99, benches/README.md). It never waits for a
+    /// served 38 % more views a second; on PostgreSQL about 40 % more, with
+    /// half the p99, benches/README.md). It never waits for a
     /// connection there: a busy pool sends it to the blocking pool as
     /// before. On SQLite in WAL mode a reader doesn't wait for writers; on
     /// PostgreSQL a plain read waits only for a lock that DDL takes. So
