@@ -102,6 +102,9 @@ diesel::table! {
         status -> Text,
         joined_at -> Timestamp,
         updated_at -> Timestamp,
+        user_name -> Text,
+        user_email -> Text,
+        user_last_login_at -> Nullable<Timestamp>,
     }
 }
 

@@ -31,6 +31,7 @@ on_both_backends!(
     concurrent_invitations_make_one_pending,
     member_changes_apply_on_the_next_request,
     members_table_searches_and_pages,
+    members_table_follows_renames_and_sign_ins,
     searches_page_through_rare_and_common_fragments,
 );
 
@@ -302,6 +303,51 @@ async fn members_table_searches_and_pages(app: TestApp) {
         0,
         "% is a character, not a wildcard"
     );
+}
+
+/// The members table reads the copy of each user's name, email and last
+/// sign-in that their memberships carry (migration 000025): a rename on
+/// the account page, a sign-in and an operator's change in SQL all reach
+/// it, in every workspace the user belongs to.
+async fn members_table_follows_renames_and_sign_ins(app: TestApp) {
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    app.signed_up("Bob", "bob@example.com").await;
+    app.add_member("acme", "bob@example.com", "member").await;
+    let row = r#"tr[data-member="bob@example.com"]"#;
+    let before = ann.get("/settings/members").await;
+    let text = before.text_of(row).expect("Bob's row");
+    assert!(text.contains("Bob"), "{text}");
+    assert!(!text.contains("never"), "Bob has signed in: {text}");
+
+    let bob = app.sign_in("bob@example.com").await;
+    let res = bob
+        .submit("/account", "/account/profile", &[("name", "Robert Stone")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let text = ann
+        .get("/settings/members")
+        .await
+        .text_of(row)
+        .expect("Bob's row");
+    assert!(text.contains("Robert Stone"), "{text}");
+    assert_eq!(
+        app.count("memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'bob@example.com' AND m.user_name <> 'Robert Stone'")
+            .await,
+        0,
+        "every membership of Bob's has the new name"
+    );
+
+    app.execute(
+        "UPDATE users SET last_login_at = '2026-05-04 03:02:00' WHERE email = 'bob@example.com'",
+    )
+    .await;
+    let text = ann
+        .get("/settings/members")
+        .await
+        .text_of(row)
+        .expect("Bob's row");
+    assert!(text.contains("2026-05-04 03:02"), "{text}");
 }
 
 /// The emails in the members table for a search, over every page (the
