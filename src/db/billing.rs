@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{case_when, exists};
 use diesel::prelude::*;
 
+use super::charge_statement::ChargeStatement;
 use super::expect_one;
 use super::schema::{
     budget_alerts, coupons, daily_spend, ledger_entries, member_spend, memberships, roles, top_ups,
@@ -238,76 +239,38 @@ pub fn enter_charge(
     }
 }
 
-/// The wallet after a charge entered by [`charge_in_one_statement`].
-#[derive(QueryableByName)]
-struct DebitedRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    balance: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    month_spent: i64,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-    monthly_spend_limit: Option<i64>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
-    member_monthly_limit: Option<i64>,
-}
-
 /// [`debit`], [`add_daily_spend`] and [`enter`] as one PostgreSQL
-/// statement: the inserts read the update's `RETURNING`, so nothing is
-/// written when the debit's conditions fail, and a duplicate idempotency
-/// key undoes the whole statement.
+/// statement, prepared once per connection (see [`ChargeStatement`]).
 fn charge_in_one_statement(
     pg: &mut diesel::PgConnection,
     charge: &NewCharge<'_>,
     id: &LedgerEntryId,
     at: NaiveDateTime,
 ) -> Result<Option<Debited>, DbError> {
-    use diesel::sql_types::{BigInt, Text, Timestamp};
     let debit = &charge.debit;
-    let row = diesel::sql_query(
-        "WITH debited AS ( \
-           UPDATE wallets SET \
-             balance = balance - $1, \
-             month_spent = CASE WHEN spend_month = $2 THEN month_spent ELSE 0 END + $1, \
-             spend_month = $2, updated_at = $9 \
-           WHERE workspace_id = $3 AND balance >= $1 \
-             AND (monthly_spend_limit IS NULL \
-               OR CASE WHEN spend_month = $2 THEN month_spent ELSE 0 END + $1 <= monthly_spend_limit) \
-             AND (NOT models_restricted \
-               OR EXISTS (SELECT 1 FROM wallet_models WHERE workspace_id = $3 AND model = $4)) \
-             AND EXISTS (SELECT 1 FROM workspaces WHERE id = $3 AND status = $10) \
-           RETURNING balance, month_spent, monthly_spend_limit, member_monthly_limit), \
-         spent AS ( \
-           INSERT INTO daily_spend (workspace_id, day, project_id, model, amount, charges) \
-           SELECT $3, $5, $6, $4, $1, 1 FROM debited \
-           ON CONFLICT (workspace_id, day, project_id, model) DO UPDATE \
-           SET amount = daily_spend.amount + EXCLUDED.amount, charges = daily_spend.charges + 1), \
-         entered AS ( \
-           INSERT INTO ledger_entries (id, workspace_id, kind, amount, balance_after, \
-             idempotency_key, request_digest, project_id, model, description, created_at) \
-           SELECT $11, $3, $12, -$1, balance, $7, $8, $6, $4, $13, $9 FROM debited) \
-         SELECT balance, month_spent, monthly_spend_limit, member_monthly_limit FROM debited",
-    )
-    .bind::<BigInt, _>(debit.amount.micros())
-    .bind::<Text, _>(debit.month)
-    .bind::<Text, _>(debit.workspace)
-    .bind::<Text, _>(debit.model)
-    .bind::<Text, _>(charge.day)
-    .bind::<Text, _>(charge.project)
-    .bind::<Text, _>(charge.idempotency_key)
-    .bind::<Text, _>(charge.request_digest)
-    .bind::<Timestamp, _>(at)
-    .bind::<Text, _>(WorkspaceStatus::Active)
-    .bind::<Text, _>(id)
-    .bind::<Text, _>(LedgerKind::Charge)
-    .bind::<Text, _>(charge.description)
-    .get_result::<DebitedRow>(pg)
+    let row: Option<(i64, i64, Option<i64>, Option<i64>)> = ChargeStatement {
+        amount: debit.amount.micros(),
+        month: debit.month,
+        workspace: debit.workspace,
+        model: debit.model,
+        day: charge.day,
+        project: charge.project,
+        idempotency_key: charge.idempotency_key,
+        request_digest: charge.request_digest,
+        at,
+        entry_id: id,
+        description: charge.description,
+    }
+    .get_result(pg)
     .optional()?;
-    Ok(row.map(|row| Debited {
-        balance_after: row.balance,
-        month_spent: row.month_spent,
-        monthly_spend_limit: row.monthly_spend_limit,
-        member_monthly_limit: row.member_monthly_limit,
-    }))
+    Ok(row.map(
+        |(balance_after, month_spent, monthly_spend_limit, member_monthly_limit)| Debited {
+            balance_after,
+            month_spent,
+            monthly_spend_limit,
+            member_monthly_limit,
+        },
+    ))
 }
 
 /// The entry [`charge_in_one_statement`] wrote, as [`enter`] returns it.

@@ -31,6 +31,7 @@ pub mod api_keys;
 pub mod apps;
 pub mod audit;
 pub mod billing;
+mod charge_statement;
 mod fixed_limit;
 pub mod invitations;
 pub mod members;
