@@ -141,14 +141,7 @@ mod tests {
     /// (they hide any real ones), or `None` after saying so (a failure
     /// under `TENANTRY_REQUIRE_POSTGRES`).
     fn connection() -> Option<diesel::PgConnection> {
-        let Ok(url) = std::env::var("TENANTRY_TEST_POSTGRES_URL") else {
-            assert!(
-                std::env::var_os("TENANTRY_REQUIRE_POSTGRES").is_none(),
-                "TENANTRY_REQUIRE_POSTGRES is set but TENANTRY_TEST_POSTGRES_URL is not"
-            );
-            eprintln!("SKIPPED (no TENANTRY_TEST_POSTGRES_URL): the prepared charge statement");
-            return None;
-        };
+        let url = crate::db::test_postgres_url("the prepared charge statement")?;
         let mut conn = diesel::PgConnection::establish(&url).expect("connect");
         conn.batch_execute(
             "CREATE TEMPORARY TABLE workspaces (id TEXT PRIMARY KEY, status TEXT NOT NULL);

@@ -60,6 +60,23 @@ pub struct MemberListing {
     pub joined_at: NaiveDateTime,
 }
 
+/// A members query (with or without `users` joined) as a page: after the
+/// cursor, in joining order, [`MemberListing`]'s columns, `limit + 1` rows.
+macro_rules! in_joining_order {
+    ($query:expr, $after:expr, $limit:expr) => {{
+        let mut query = $query.into_boxed();
+        if let Some(after) = $after {
+            query = query.filter(memberships::id.gt(after));
+        }
+        fixed_limit(
+            query
+                .order(memberships::id.asc())
+                .select(MemberListing::as_select()),
+            $limit + 1,
+        )
+    }};
+}
+
 /// A page of the scoped workspace's members in joining order, after the
 /// cursor, optionally filtered by a name or email fragment. Reads
 /// `limit + 1` rows so the caller knows whether there is a next page.
@@ -83,41 +100,18 @@ pub fn page(
     }
     Ok(natively!(conn, |native| match &pattern {
         // The filter is on `users`, where the search indexes are.
-        Some(pattern) => {
-            let mut query = scope
-                .memberships()
-                .inner_join(users::table)
-                .filter(
-                    lower(users::name)
-                        .like(pattern)
-                        .escape('\\')
-                        .or(users::email.like(pattern).escape('\\')),
-                )
-                .into_boxed();
-            if let Some(after) = after {
-                query = query.filter(memberships::id.gt(after));
-            }
-            fixed_limit(
-                query
-                    .order(memberships::id.asc())
-                    .select(MemberListing::as_select()),
-                limit + 1,
-            )
-            .load(native)
-        }
-        None => {
-            let mut query = scope.memberships().into_boxed();
-            if let Some(after) = after {
-                query = query.filter(memberships::id.gt(after));
-            }
-            fixed_limit(
-                query
-                    .order(memberships::id.asc())
-                    .select(MemberListing::as_select()),
-                limit + 1,
-            )
-            .load(native)
-        }
+        Some(pattern) => in_joining_order!(
+            scope.memberships().inner_join(users::table).filter(
+                lower(users::name)
+                    .like(pattern)
+                    .escape('\\')
+                    .or(users::email.like(pattern).escape('\\')),
+            ),
+            after,
+            limit
+        )
+        .load(native),
+        None => in_joining_order!(scope.memberships(), after, limit).load(native),
     })?)
 }
 

@@ -933,6 +933,22 @@ pub fn now() -> chrono::NaiveDateTime {
         .unwrap_or(now)
 }
 
+/// `TENANTRY_TEST_POSTGRES_URL` for a unit test of `what` on PostgreSQL,
+/// or `None` after saying the test was skipped (a failure under
+/// `TENANTRY_REQUIRE_POSTGRES`, as CI sets it).
+#[cfg(test)]
+pub(crate) fn test_postgres_url(what: &str) -> Option<String> {
+    let Ok(url) = std::env::var("TENANTRY_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("TENANTRY_REQUIRE_POSTGRES").is_none(),
+            "TENANTRY_REQUIRE_POSTGRES is set but TENANTRY_TEST_POSTGRES_URL is not"
+        );
+        eprintln!("SKIPPED (no TENANTRY_TEST_POSTGRES_URL): {what}");
+        return None;
+    };
+    Some(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1010,14 +1026,7 @@ mod tests {
     /// The PostgreSQL of `TENANTRY_TEST_POSTGRES_URL` (on this host in CI),
     /// or `None` after saying so (a failure under `TENANTRY_REQUIRE_POSTGRES`).
     fn test_postgres(pool_size: u32) -> Option<Db> {
-        let Ok(url) = std::env::var("TENANTRY_TEST_POSTGRES_URL") else {
-            assert!(
-                std::env::var_os("TENANTRY_REQUIRE_POSTGRES").is_none(),
-                "TENANTRY_REQUIRE_POSTGRES is set but TENANTRY_TEST_POSTGRES_URL is not"
-            );
-            eprintln!("SKIPPED (no TENANTRY_TEST_POSTGRES_URL): PostgreSQL read placement");
-            return None;
-        };
+        let url = test_postgres_url("PostgreSQL read placement")?;
         Some(Db::connect(&url, pool_size).expect("connect to the test PostgreSQL"))
     }
 
