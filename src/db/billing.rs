@@ -247,30 +247,14 @@ fn charge_in_one_statement(
     id: &LedgerEntryId,
     at: NaiveDateTime,
 ) -> Result<Option<Debited>, DbError> {
-    let debit = &charge.debit;
-    let row: Option<(i64, i64, Option<i64>, Option<i64>)> = ChargeStatement {
-        amount: debit.amount.micros(),
-        month: debit.month,
-        workspace: debit.workspace,
-        model: debit.model,
-        day: charge.day,
-        project: charge.project,
-        idempotency_key: charge.idempotency_key,
-        request_digest: charge.request_digest,
+    Ok(ChargeStatement {
+        charge,
+        amount: charge.debit.amount.micros(),
         at,
         entry_id: id,
-        description: charge.description,
     }
     .get_result(pg)
-    .optional()?;
-    Ok(row.map(
-        |(balance_after, month_spent, monthly_spend_limit, member_monthly_limit)| Debited {
-            balance_after,
-            month_spent,
-            monthly_spend_limit,
-            member_monthly_limit,
-        },
-    ))
+    .optional()?)
 }
 
 /// The entry [`charge_in_one_statement`] wrote, as [`enter`] returns it.

@@ -21,32 +21,19 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
-use crate::domain::{LedgerEntryId, LedgerKind, ProjectId, WorkspaceId, WorkspaceStatus};
+use super::billing::NewCharge;
+use crate::domain::{LedgerEntryId, LedgerKind, WorkspaceStatus};
 
-/// One charge's values for [`ChargeStatement`]'s parameters.
+/// One charge as [`ChargeStatement`]'s parameters.
 pub(super) struct ChargeStatement<'a> {
-    /// Micro-credits to take (positive).
+    /// The charge (for no particular member: their limit is not in it).
+    pub charge: &'a NewCharge<'a>,
+    /// Its amount in micro-credits, bound as a number.
     pub amount: i64,
-    /// The current month, `YYYY-MM`.
-    pub month: &'a str,
-    /// The wallet's workspace.
-    pub workspace: &'a WorkspaceId,
-    /// The model charged for.
-    pub model: &'a str,
-    /// Today, `YYYY-MM-DD`, for the day's spend.
-    pub day: &'a str,
-    /// The project the key belongs to.
-    pub project: &'a ProjectId,
-    /// Unique per wallet.
-    pub idempotency_key: &'a str,
-    /// Tells a repeat from a reuse of the key.
-    pub request_digest: &'a str,
     /// Now.
     pub at: NaiveDateTime,
     /// The new ledger entry's id.
     pub entry_id: &'a LedgerEntryId,
-    /// What for.
-    pub description: &'a str,
 }
 
 /// The statement's own type, as its static query id.
@@ -68,22 +55,23 @@ impl RunQueryDsl<diesel::PgConnection> for ChargeStatement<'_> {}
 
 impl QueryFragment<Pg> for ChargeStatement<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let charge = self.charge;
         out.push_sql("WITH p AS NOT MATERIALIZED (SELECT ");
         out.push_bind_param::<BigInt, _>(&self.amount)?;
         out.push_sql("::bigint AS amount, ");
-        out.push_bind_param::<Text, _>(self.month)?;
+        out.push_bind_param::<Text, _>(charge.debit.month)?;
         out.push_sql("::text AS month, ");
-        out.push_bind_param::<Text, _>(self.workspace)?;
+        out.push_bind_param::<Text, _>(charge.debit.workspace)?;
         out.push_sql("::text AS workspace, ");
-        out.push_bind_param::<Text, _>(self.model)?;
+        out.push_bind_param::<Text, _>(charge.debit.model)?;
         out.push_sql("::text AS model, ");
-        out.push_bind_param::<Text, _>(self.day)?;
+        out.push_bind_param::<Text, _>(charge.day)?;
         out.push_sql("::text AS day, ");
-        out.push_bind_param::<Text, _>(self.project)?;
+        out.push_bind_param::<Text, _>(charge.project)?;
         out.push_sql("::text AS project, ");
-        out.push_bind_param::<Text, _>(self.idempotency_key)?;
+        out.push_bind_param::<Text, _>(charge.idempotency_key)?;
         out.push_sql("::text AS idempotency_key, ");
-        out.push_bind_param::<Text, _>(self.request_digest)?;
+        out.push_bind_param::<Text, _>(charge.request_digest)?;
         out.push_sql("::text AS request_digest, ");
         out.push_bind_param::<Timestamp, _>(&self.at)?;
         out.push_sql("::timestamp AS at, ");
@@ -93,7 +81,7 @@ impl QueryFragment<Pg> for ChargeStatement<'_> {
         out.push_sql("::text AS entry_id, ");
         out.push_bind_param::<Text, _>(&LedgerKind::Charge)?;
         out.push_sql("::text AS kind, ");
-        out.push_bind_param::<Text, _>(self.description)?;
+        out.push_bind_param::<Text, _>(charge.description)?;
         out.push_sql("::text AS description)");
         out.push_sql(BODY);
         Ok(())
@@ -135,6 +123,8 @@ mod tests {
     use diesel::prelude::*;
 
     use super::*;
+    use crate::db::billing::Debit;
+    use crate::domain::{Money, ProjectId, WorkspaceId};
 
     /// A connection to `TENANTRY_TEST_POSTGRES_URL`'s PostgreSQL with the
     /// tables the statement touches as temporary tables of the session
@@ -171,18 +161,25 @@ mod tests {
         key: &str,
     ) -> QueryResult<Option<After>> {
         let project = ProjectId::generate();
-        ChargeStatement {
-            amount,
-            month: "2026-12",
-            workspace,
-            model: "m",
+        let charge = NewCharge {
+            debit: Debit {
+                workspace,
+                amount: Money::from_micros(amount),
+                model: "m",
+                month: "2026-12",
+            },
             day: "2026-12-03",
             project: &project,
             idempotency_key: key,
             request_digest: "digest",
+            description: "",
+            member: None,
+        };
+        ChargeStatement {
+            charge: &charge,
+            amount,
             at: chrono::Utc::now().naive_utc(),
             entry_id: &LedgerEntryId::generate(),
-            description: "",
         }
         .get_result(conn)
         .optional()

@@ -242,7 +242,6 @@ pub fn find(
 ) -> Result<MemberRow, DbError> {
     Ok(scope
         .memberships()
-        .inner_join(users::table)
         .inner_join(roles::table)
         .filter(memberships::id.eq(id))
         .select(MemberRow::as_select())
