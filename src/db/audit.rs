@@ -149,7 +149,8 @@ pub struct Event<'a> {
 }
 
 /// One entry as listed.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_entries)]
 pub struct Entry {
     /// Its id (time-ordered; the page cursor).
     pub id: String,
@@ -241,6 +242,9 @@ pub fn page(
     filter: &Filter,
     limit: i64,
 ) -> Result<Vec<Entry>, DbError> {
+    if filter.actor.is_none() && filter.action.is_none() && filter.before.is_none() {
+        return latest(conn, scope, limit);
+    }
     Ok(natively!(conn, |native| {
         let mut query = scope.audit_entries().into_boxed();
         if let Some(actor) = &filter.actor {
@@ -255,19 +259,22 @@ pub fn page(
         query
             .order(audit_entries::id.desc())
             .limit(limit + 1)
-            .select((
-                audit_entries::id,
-                audit_entries::actor_user_id,
-                audit_entries::actor_name,
-                audit_entries::action,
-                audit_entries::target_type,
-                audit_entries::target_label,
-                audit_entries::details,
-                audit_entries::ip,
-                audit_entries::created_at,
-            ))
+            .select(Entry::as_select())
             .load(native)
     })?)
+}
+
+/// The newest page, unfiltered: what the dashboard and the log's first view
+/// show. Written without `into_boxed` because diesel prepares a boxed query
+/// anew on every call; this one keeps its prepared statement (and, on
+/// PostgreSQL, its plan) for the life of the connection.
+fn latest(conn: &mut AnyConnection, scope: &Scope, limit: i64) -> Result<Vec<Entry>, DbError> {
+    Ok(natively!(conn, |native| scope
+        .audit_entries()
+        .order(audit_entries::id.desc())
+        .limit(limit + 1)
+        .select(Entry::as_select())
+        .load(native))?)
 }
 
 /// What the log's filter menus offer: everyone who has acted in the scoped

@@ -130,7 +130,12 @@ struct LiveSession {
 /// active workspace (for role menus), in one query: a row per accessible
 /// workspace, the active one repeated once per role (or one row without
 /// any). The `Scope` extractor takes it from there instead of asking
-/// again. `None` when the session doesn't exist or has expired.
+/// again. The rows are as many as the user's workspaces and the active
+/// one's roles, a handful; decoding the session's and user's columns again
+/// on each was measured cheaper overall than a `UNION ALL` returning them
+/// once (SQLite: 0.4 % fewer instructions; PostgreSQL: 275 µs of its CPU
+/// per dashboard view against 185–235). `None` when the session doesn't
+/// exist or has expired.
 pub fn load_with_access(
     conn: &mut AnyConnection,
     id_hash: &str,
@@ -171,10 +176,6 @@ pub fn load_with_access(
         .filter(sessions::expires_at.gt(expiry.now))
         .filter(sessions::last_seen_at.gt(expiry.idle_cutoff))
         .filter(sessions::created_at.gt(expiry.lifetime_cutoff))
-        .order((
-            active_roles.field(roles::level).desc(),
-            active_roles.field(roles::name).asc(),
-        ))
         .select((
             LiveSession::as_select(),
             // `Option<T>` selects T's columns as nullable: NULL without a
@@ -214,6 +215,13 @@ pub fn load_with_access(
         }
     }
     sort_accessible(&mut accessible);
+    // Sorted here, not by the query: an ORDER BY made SQLite copy every
+    // joined row, all 37 columns, through a sorter (and PostgreSQL sort
+    // them) for the few roles a workspace has: 7 % of a SQLite dashboard
+    // view's instructions.
+    active_roles.sort_by(|a: &RoleRow, b: &RoleRow| {
+        b.level.cmp(&a.level).then_with(|| a.name.cmp(&b.name))
+    });
     Ok(Some(LoadedSession {
         state: session.state,
         user_id: session.user_id,

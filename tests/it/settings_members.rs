@@ -33,6 +33,7 @@ on_both_backends!(
     members_table_searches_and_pages,
     members_table_follows_renames_and_sign_ins,
     searches_page_through_rare_and_common_fragments,
+    role_menus_list_roles_by_rank_then_name,
 );
 
 async fn resend_replaces_the_link_and_is_rate_limited(app: TestApp) {
@@ -338,6 +339,34 @@ async fn members_table_follows_renames_and_sign_ins(app: TestApp) {
     .await;
     let text = bobs_row(&ann).await;
     assert!(text.contains("2026-05-04 03:02"), "{text}");
+}
+
+/// The role menus list the workspace's roles highest rank first, and
+/// roles of one rank by name, whatever order they were created in (the
+/// session load reads them unordered and sorts them).
+async fn role_menus_list_roles_by_rank_then_name(app: TestApp) {
+    let app = app.with_acme().await;
+    for (name, level) in [("Zeta", 50), ("Alpha", 50), ("Beta", 60)] {
+        app.add_role("acme", name, level, &["members.read"]).await;
+    }
+    let menu = app
+        .browser("ann@example.com")
+        .get("/settings/members")
+        .await
+        .text_of("select#role_id")
+        .expect("the invite form's role menu");
+    let order = ["Admin", "Beta", "Alpha", "Zeta", "Member"];
+    let positions: Vec<usize> = order
+        .iter()
+        .map(|role| {
+            menu.find(role)
+                .unwrap_or_else(|| panic!("{role} in {menu}"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|pair| pair[0] < pair[1]),
+        "expected {order:?}, got {menu}"
+    );
 }
 
 /// The text of Bob's row in the members table as `viewer` sees it.
