@@ -361,13 +361,20 @@ pub struct RoleRow {
     pub permissions: String,
 }
 
+/// Puts roles in the order every role menu shows: highest rank first, then
+/// by name. Done here rather than by each query's `ORDER BY`, so that the
+/// roles the session load brings (unordered, see
+/// `sessions::load_with_access`) and those read on their own come in one
+/// order whatever the database's collation.
+pub fn sort_by_rank(roles: &mut [RoleRow]) {
+    roles.sort_by(|a, b| b.level.cmp(&a.level).then_with(|| a.name.cmp(&b.name)));
+}
+
 /// The scoped workspace's roles, highest rank first.
 pub fn roles(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleRow>, DbError> {
-    Ok(scope
-        .roles()
-        .order((roles::level.desc(), roles::name.asc()))
-        .select(RoleRow::as_select())
-        .load(conn)?)
+    let mut roles: Vec<RoleRow> = scope.roles().select(RoleRow::as_select()).load(conn)?;
+    sort_by_rank(&mut roles);
+    Ok(roles)
 }
 
 /// A workspace's roles, highest rank first: for the `Scope` being built
@@ -377,11 +384,12 @@ pub fn roles_of(
     conn: &mut AnyConnection,
     workspace: &WorkspaceId,
 ) -> Result<Vec<RoleRow>, DbError> {
-    Ok(roles::table
+    let mut roles: Vec<RoleRow> = roles::table
         .filter(roles::workspace_id.eq(workspace))
-        .order((roles::level.desc(), roles::name.asc()))
         .select(RoleRow::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    sort_by_rank(&mut roles);
+    Ok(roles)
 }
 
 /// The role the acting user holds in the scoped workspace as stored right

@@ -7,7 +7,7 @@ use super::stamps::Stamp;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::members::RoleRow;
+use super::members::{RoleRow, sort_by_rank};
 use super::schema::{memberships, roles, sessions, users, workspaces};
 use super::users::User;
 use super::workspaces::{WorkspaceAccess, sort_accessible};
@@ -219,9 +219,7 @@ pub fn load_with_access(
     // joined row, all 37 columns, through a sorter (and PostgreSQL sort
     // them) for the few roles a workspace has: 7 % of a SQLite dashboard
     // view's instructions.
-    active_roles.sort_by(|a: &RoleRow, b: &RoleRow| {
-        b.level.cmp(&a.level).then_with(|| a.name.cmp(&b.name))
-    });
+    sort_by_rank(&mut active_roles);
     Ok(Some(LoadedSession {
         state: session.state,
         user_id: session.user_id,
