@@ -7,10 +7,11 @@
 //! with the ledger entry that records it.
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{case_when, exists};
+use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::charge_statement::ChargeStatement;
+use super::debit_statements::{DailySpendStatement, DebitStatement};
 use super::expect_one;
 use super::schema::{
     budget_alerts, coupons, daily_spend, ledger_entries, member_spend, memberships, roles, top_ups,
@@ -113,42 +114,14 @@ pub struct Debited {
 /// the row, so none can overdraw. Returns the wallet after it, or `None`
 /// when a condition failed (see [`why_refused`]).
 fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<Debited>, DbError> {
-    let amount = debit.amount.micros();
-    let this_month = wallets::spend_month.eq(debit.month);
-    let spent_before = case_when(this_month, wallets::month_spent).otherwise(0_i64);
-    let active = workspaces::table
-        .filter(workspaces::id.eq(debit.workspace))
-        .filter(workspaces::status.eq(WorkspaceStatus::Active));
-    let allowed = wallet_models::table
-        .filter(wallet_models::workspace_id.eq(debit.workspace))
-        .filter(wallet_models::model.eq(debit.model));
-    let target = wallets::table
-        .filter(wallets::workspace_id.eq(debit.workspace))
-        .filter(wallets::balance.ge(amount))
-        .filter(
-            wallets::monthly_spend_limit
-                .is_null()
-                .or((spent_before + amount)
-                    .nullable()
-                    .le(wallets::monthly_spend_limit)),
-        )
-        .filter(wallets::models_restricted.eq(false).or(exists(allowed)))
-        .filter(exists(active));
-    Ok(diesel::update(target)
-        .set((
-            wallets::balance.eq(wallets::balance - amount),
-            wallets::month_spent.eq(spent_before + amount),
-            wallets::spend_month.eq(debit.month),
-            wallets::updated_at.eq(now()),
-        ))
-        .returning((
-            wallets::balance,
-            wallets::month_spent,
-            wallets::monthly_spend_limit,
-            wallets::member_monthly_limit,
-        ))
-        .get_result::<Debited>(conn)
-        .optional()?)
+    let statement = DebitStatement {
+        debit,
+        amount: debit.amount.micros(),
+        at: now(),
+    };
+    Ok(natively!(conn, |native| statement
+        .get_result::<Debited>(native)
+        .optional())?)
 }
 
 /// A charge to enter: the debit, and what the ledger and the spend
@@ -324,38 +297,20 @@ pub fn members_with_roles(
 }
 
 /// Adds a charge to its day's total for its project and model. Runs after
-/// [`debit`] in the charge's transaction: the wallet row that debit
-/// locked serializes the workspace's charges, so the update-or-insert
-/// can't race another charge of the same series.
+/// [`debit`] in the charge's transaction (see [`DailySpendStatement`]).
 fn add_daily_spend(
     conn: &mut AnyConnection,
     debit: &Debit<'_>,
     day: &str,
     project: &ProjectId,
 ) -> Result<(), DbError> {
-    let series = daily_spend::table
-        .filter(daily_spend::workspace_id.eq(debit.workspace))
-        .filter(daily_spend::day.eq(day))
-        .filter(daily_spend::project_id.eq(project))
-        .filter(daily_spend::model.eq(debit.model));
-    let added = diesel::update(series)
-        .set((
-            daily_spend::amount.eq(daily_spend::amount + debit.amount.micros()),
-            daily_spend::charges.eq(daily_spend::charges + 1),
-        ))
-        .execute(conn)?;
-    if added == 0 {
-        diesel::insert_into(daily_spend::table)
-            .values((
-                daily_spend::workspace_id.eq(debit.workspace),
-                daily_spend::day.eq(day),
-                daily_spend::project_id.eq(project),
-                daily_spend::model.eq(debit.model),
-                daily_spend::amount.eq(debit.amount.micros()),
-                daily_spend::charges.eq(1_i64),
-            ))
-            .execute(conn)?;
-    }
+    let statement = DailySpendStatement {
+        debit,
+        amount: debit.amount.micros(),
+        day,
+        project,
+    };
+    natively!(conn, |native| statement.execute(native))?;
     Ok(())
 }
 

@@ -32,6 +32,7 @@ pub mod apps;
 pub mod audit;
 pub mod billing;
 mod charge_statement;
+mod debit_statements;
 mod fixed_limit;
 pub mod invitations;
 pub mod members;
