@@ -107,16 +107,38 @@ pub fn try_again_in(minutes: i64) -> String {
 
 /// Renders a template with a status other than 200 (a form re-rendered with
 /// its errors is 422, a refused sign-in 401, a throttled one 429).
-pub fn render_with_status(
-    template: &impl askama::Template,
+pub fn render_with_status<T: askama::Template>(
+    template: &T,
     status: actix_web::http::StatusCode,
 ) -> Result<actix_web::HttpResponse, AppError> {
-    let body = template
-        .render()
+    let mut body = String::with_capacity(page_capacity::<T>());
+    template
+        .render_into(&mut body)
         .map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    RECENT_PAGE_LEN.set(body.len());
     Ok(actix_web::HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(body))
+}
+
+thread_local! {
+    /// The length of the page this worker rendered last.
+    static RECENT_PAGE_LEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The most a page's buffer reserves up front (a page longer than this
+/// grows it as before).
+const MAX_PAGE_RESERVE: usize = 256 * 1024;
+
+/// How much to reserve for `template`'s page: askama's own estimate counts
+/// a loop's body once, so a members page of 50 rows (70 KB) grew its
+/// buffer from 8 KB by doubling, copying 120 KB on the way, a third of its
+/// rendering. The last page this worker rendered is a better guess: a
+/// worker serves the same pages again and again, and reserving too much
+/// costs only address space until the response is sent.
+fn page_capacity<T: askama::Template>() -> usize {
+    let recent = RECENT_PAGE_LEN.get().min(MAX_PAGE_RESERVE);
+    T::SIZE_HINT.max(recent + recent / 8)
 }
 
 /// A redirect after a successful POST (303, so the browser GETs the target).
