@@ -11,8 +11,8 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::charge_statement::ChargeStatement;
-use super::debit_statements::{DailySpendStatement, DebitStatement};
 use super::expect_one;
+use super::ledger_statements::{DailySpendStatement, DebitStatement, EntryStatement};
 use super::schema::{
     budget_alerts, coupons, daily_spend, ledger_entries, member_spend, memberships, roles, top_ups,
     users, wallet_models, wallets, workspaces,
@@ -716,22 +716,13 @@ pub struct EntryRow {
 pub fn enter(conn: &mut AnyConnection, entry: &NewEntry<'_>) -> Result<EntryRow, DbError> {
     let id = LedgerEntryId::generate();
     let at = now();
-    diesel::insert_into(ledger_entries::table)
-        .values((
-            ledger_entries::id.eq(&id),
-            ledger_entries::workspace_id.eq(entry.workspace),
-            ledger_entries::kind.eq(entry.kind),
-            ledger_entries::amount.eq(entry.amount.micros()),
-            ledger_entries::balance_after.eq(entry.balance_after),
-            ledger_entries::idempotency_key.eq(entry.idempotency_key),
-            ledger_entries::request_digest.eq(entry.request_digest),
-            ledger_entries::project_id.eq(entry.project),
-            ledger_entries::model.eq(entry.model),
-            ledger_entries::description.eq(entry.description),
-            ledger_entries::user_id.eq(entry.user),
-            ledger_entries::created_at.eq(at),
-        ))
-        .execute(conn)?;
+    let statement = EntryStatement {
+        entry,
+        id: &id,
+        amount: entry.amount.micros(),
+        at,
+    };
+    natively!(conn, |native| statement.execute(native))?;
     Ok(EntryRow {
         id,
         kind: entry.kind,

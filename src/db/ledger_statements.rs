@@ -1,5 +1,5 @@
-//! A charge's debit and its day's spend as statements each connection
-//! prepares once.
+//! A charge's debit, its day's spend and every ledger entry as statements
+//! each connection prepares once.
 //!
 //! diesel never caches an `UPDATE` or an `ON CONFLICT … DO UPDATE` (a
 //! changeset's SQL may change with its values), so on SQLite every charge
@@ -8,8 +8,10 @@
 //! it, all inside the one-writer-at-a-time window that bounds SQLite's
 //! charges. The SQL here is fixed text with a static query id, so a
 //! connection prepares it the first time and reuses it after (PostgreSQL's
-//! member charges get the same). The one-statement PostgreSQL charge is
-//! [`super::charge_statement`].
+//! member charges get the same). diesel does cache its insert of a ledger
+//! entry, but walks its twelve values four times per call to find it (a
+//! tenth of a charge); the entry here is bound once. The one-statement
+//! PostgreSQL charge is [`super::charge_statement`].
 //!
 //! The binds are pushed in the order their placeholders appear (SQLite's
 //! `?` are positional).
@@ -22,7 +24,8 @@ use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
 use super::billing::Debit;
-use crate::domain::{ProjectId, WorkspaceId, WorkspaceStatus};
+use super::billing::NewEntry;
+use crate::domain::{LedgerEntryId, LedgerKind, ProjectId, UserId, WorkspaceId, WorkspaceStatus};
 
 /// The conditional debit of [`super::billing::debit`]: takes the amount if
 /// the workspace is active, the balance covers it, the month's spend stays
@@ -145,6 +148,80 @@ where
             ", 1) ON CONFLICT (workspace_id, day, project_id, model) DO UPDATE SET \
              amount = daily_spend.amount + excluded.amount, charges = daily_spend.charges + 1",
         );
+        Ok(())
+    }
+}
+
+/// Appends an entry to the ledger (see [`super::billing::enter`]).
+pub(super) struct EntryStatement<'a> {
+    /// The entry.
+    pub entry: &'a NewEntry<'a>,
+    /// Its id.
+    pub id: &'a LedgerEntryId,
+    /// Its signed amount in micro-credits, bound as a number.
+    pub amount: i64,
+    /// Now.
+    pub at: NaiveDateTime,
+}
+
+/// [`EntryStatement`]'s type, as its static query id.
+pub(super) struct EntryStatementId;
+
+impl QueryId for EntryStatement<'_> {
+    type QueryId = EntryStatementId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<Conn> RunQueryDsl<Conn> for EntryStatement<'_> {}
+
+impl<DB> QueryFragment<DB> for EntryStatement<'_>
+where
+    DB: Backend
+        + HasSqlType<BigInt>
+        + HasSqlType<Text>
+        + HasSqlType<Timestamp>
+        + HasSqlType<Nullable<Text>>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    LedgerEntryId: ToSql<Text, DB>,
+    LedgerKind: ToSql<Text, DB>,
+    WorkspaceId: ToSql<Text, DB>,
+    for<'x> Option<&'x ProjectId>: ToSql<Nullable<Text>, DB>,
+    for<'x> Option<&'x str>: ToSql<Nullable<Text>, DB>,
+    for<'x> Option<&'x UserId>: ToSql<Nullable<Text>, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let entry = self.entry;
+        out.push_sql(
+            "INSERT INTO ledger_entries (id, workspace_id, kind, amount, balance_after, \
+             idempotency_key, request_digest, project_id, model, description, user_id, created_at) \
+             VALUES (",
+        );
+        out.push_bind_param::<Text, _>(self.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(entry.workspace)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&entry.kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.amount)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&entry.balance_after)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(entry.idempotency_key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(entry.request_digest)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&entry.project)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&entry.model)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(entry.description)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&entry.user)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(")");
         Ok(())
     }
 }
