@@ -143,6 +143,57 @@ pub struct NewCharge<'a> {
     pub member: Option<&'a UserId>,
 }
 
+/// A [`NewCharge`] that owns its parts, to hand to another thread
+/// ([`super::Db::enter_charge`]).
+#[derive(Debug, Clone)]
+pub struct OwnedCharge {
+    /// The wallet's workspace.
+    pub workspace: WorkspaceId,
+    /// Micro-credits to take (positive).
+    pub amount: Money,
+    /// The model charged for.
+    pub model: String,
+    /// The current month, `YYYY-MM`.
+    pub month: String,
+    /// Today, `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// The project whose key was charged.
+    pub project: ProjectId,
+    /// Unique per wallet: the charge is entered once.
+    pub idempotency_key: String,
+    /// Tells a repeat of the charge from a reuse of its key.
+    pub request_digest: String,
+    /// What for.
+    pub description: String,
+    /// The member it was made for, if any.
+    pub member: Option<UserId>,
+}
+
+impl OwnedCharge {
+    /// The charge as [`enter_charge`] takes it.
+    pub fn as_new_charge(&self) -> NewCharge<'_> {
+        NewCharge {
+            debit: Debit {
+                workspace: &self.workspace,
+                amount: self.amount,
+                model: &self.model,
+                month: &self.month,
+            },
+            day: &self.day,
+            project: &self.project,
+            idempotency_key: &self.idempotency_key,
+            request_digest: &self.request_digest,
+            description: &self.description,
+            member: self.member.as_ref(),
+        }
+    }
+}
+
+/// What entering a charge came to: the wallet after it and its entry, or
+/// why it was refused (nothing written), or the database's error (a
+/// repeated idempotency key is `Conflict(LedgerIdempotencyKey)`).
+pub type ChargeOutcome = Result<Result<(Debited, EntryRow), DebitRefusal>, DbError>;
+
 /// Why a charge left everything as it was.
 #[derive(Debug)]
 enum ChargeAbort {
@@ -162,10 +213,7 @@ impl From<DbError> for ChargeAbort {
 /// `Conflict(LedgerIdempotencyKey)` and enters nothing. On PostgreSQL a
 /// charge for no particular member is one statement (one round trip, no
 /// `BEGIN`/`COMMIT`): the platform calls this on every metered use.
-pub fn enter_charge(
-    conn: &mut AnyConnection,
-    charge: &NewCharge<'_>,
-) -> Result<Result<(Debited, EntryRow), DebitRefusal>, DbError> {
+pub fn enter_charge(conn: &mut AnyConnection, charge: &NewCharge<'_>) -> ChargeOutcome {
     if let (AnyConnection::Postgresql(pg), None) = (&mut *conn, charge.member) {
         let id = LedgerEntryId::generate();
         let at = now();

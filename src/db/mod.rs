@@ -31,6 +31,7 @@ pub mod api_keys;
 pub mod apps;
 pub mod audit;
 pub mod billing;
+mod charge_queue;
 mod charge_statement;
 mod fixed_limit;
 pub mod invitations;
@@ -508,6 +509,7 @@ pub struct Db {
     backend: Backend,
     statements: Tally,
     reads_on_workers: bool,
+    charges: std::sync::Arc<charge_queue::ChargeQueue>,
 }
 
 /// Sets up each new connection: SQLite pragmas, and the [`Observer`].
@@ -582,6 +584,7 @@ impl Db {
             backend,
             statements,
             reads_on_workers: backend == Backend::Sqlite || is_colocated_postgres(url),
+            charges: std::sync::Arc::default(),
         })
     }
 
@@ -660,6 +663,19 @@ impl Db {
         self.pool
             .get()
             .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Enters a charge (see [`billing::enter_charge`]): on SQLite with the
+    /// other charges waiting, in one transaction ([`charge_queue`]); on
+    /// PostgreSQL on a connection of its own.
+    pub async fn enter_charge(&self, charge: billing::OwnedCharge) -> billing::ChargeOutcome {
+        match self.backend {
+            Backend::Sqlite => self.charges.enter(&self.pool, charge).await,
+            Backend::Postgres => {
+                self.run(move |conn| billing::enter_charge(conn, &charge.as_new_charge()))
+                    .await
+            }
+        }
     }
 
     /// Runs blocking repository work on the blocking pool with a pooled connection.

@@ -17,6 +17,7 @@ on_both_backends!(
     bad_requests_get_the_json_error_shape,
     a_key_charges_only_its_own_workspace,
     concurrent_charges_never_overdraw,
+    a_key_sent_many_times_at_once_charges_once_beside_other_charges,
     budget_alerts_go_to_billing_readers_once_per_threshold,
     a_members_charges_stop_at_the_limit_per_member,
 );
@@ -366,6 +367,59 @@ async fn concurrent_charges_never_overdraw(app: TestApp) {
     assert_eq!((created, refused), (400, 600), "{statuses:?}");
     assert_eq!(app.balance_of("acme").await, 0);
     assert_eq!(app.count("ledger_entries WHERE kind = 'charge'").await, 400);
+}
+
+/// 40 copies of one charge (one idempotency key) and 40 other charges, all
+/// at once: the copy is entered once and every copy answers its entry,
+/// and the repeats, refused by the ledger's unique key while other charges
+/// are entered beside them (on SQLite in the same transaction), take
+/// nothing from the others.
+async fn a_key_sent_many_times_at_once_charges_once_beside_other_charges(app: TestApp) {
+    let (app, key) = funded_acme(app).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/usage/charges", app.base);
+    let answers: Vec<(String, StatusCode, Value)> = futures::stream::iter(0..80)
+        .map(|i| {
+            let idempotency_key = if i % 2 == 0 {
+                "same".to_owned()
+            } else {
+                format!("other-{i}")
+            };
+            let request = client
+                .post(&url)
+                .bearer_auth(&key)
+                .header("Idempotency-Key", &idempotency_key)
+                .json(&json!({"model": "gpt-4o", "amount": 100_000}));
+            async move {
+                let res = request.send().await.expect("charge");
+                let status = res.status();
+                (
+                    idempotency_key,
+                    status,
+                    res.json().await.expect("a JSON body"),
+                )
+            }
+        })
+        .buffer_unordered(80)
+        .collect()
+        .await;
+    assert!(
+        answers.iter().all(|(_, s, _)| *s == StatusCode::CREATED),
+        "{answers:?}"
+    );
+    let copies: Vec<&Value> = answers
+        .iter()
+        .filter(|(k, _, _)| k == "same")
+        .map(|(_, _, body)| &body["entry"]["id"])
+        .collect();
+    assert_eq!(copies.len(), 40);
+    assert!(copies.iter().all(|id| *id == copies[0]), "{copies:?}");
+    assert_eq!(
+        app.count("ledger_entries WHERE kind = 'charge'").await,
+        41,
+        "the copy once, the others each"
+    );
+    assert_eq!(app.balance_of("acme").await, 10_000_000 - 41 * 100_000);
 }
 
 async fn budget_alerts_go_to_billing_readers_once_per_threshold(app: TestApp) {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::db::billing::{Debit, DebitRefusal, EntryRow, NewCharge, WalletRow};
+use crate::db::billing::{DebitRefusal, EntryRow, OwnedCharge, WalletRow};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{
     Email, FieldErrors, Money, Permission, PermissionSet, ProjectId, UserId, WorkspaceId,
@@ -194,9 +194,12 @@ fn digest(project: &ProjectId, charge: &ValidCharge) -> String {
     hex::encode(hash.finalize())
 }
 
-/// Charges the wallet of the project the presented key opens: one
-/// checkout, one transaction. A repeat of an earlier charge (same key,
-/// same parameters) answers what it did and charges nothing.
+/// Charges the wallet of the project the presented key opens. A repeat of
+/// an earlier charge (same key, same parameters) answers what it did and
+/// charges nothing. With the key remembered and no member named, the
+/// charge is one trip to the database: on SQLite in a transaction shared
+/// with the other charges waiting, on PostgreSQL one statement
+/// ([`Db::enter_charge`]).
 pub async fn charge(
     db: &Db,
     keys: &ProjectKeys,
@@ -206,70 +209,58 @@ pub async fn charge(
 ) -> Result<Charged, ServiceError> {
     let charge = validate_charge(input)?;
     let key_digest = secret_keys::hash(presented);
-    let remembered = keys.get(&key_digest);
-    let presented = presented.to_owned();
-    let alerts = alerts.clone();
-    let (charged, key) = db
-        .run(move |conn| {
-            let key = match remembered {
-                Some(key) => key,
-                None => {
-                    Arc::new(projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)?)
-                }
-            };
-            Ok::<_, ServiceError>((enter(conn, &key, &charge, &alerts)?, key))
-        })
-        .await?;
-    keys.put(key_digest, key);
-    Ok(charged)
-}
-
-/// Charges the wallet of the project `key` opens, on the caller's
-/// connection.
-fn enter(
-    conn: &mut db::AnyConnection,
-    key: &db::projects::KeyLookup,
-    charge: &ValidCharge,
-    alerts: &AlertSettings,
-) -> Result<Charged, ServiceError> {
-    let workspace = &key.workspace_id;
-    let digest = digest(&key.project_id, charge);
-    let (month, today) = (
-        current_month(),
-        chrono::Utc::now().format("%Y-%m-%d").to_string(),
-    );
-    let member = member_charged(conn, workspace, charge.member.as_ref())?;
-    let charge_row = NewCharge {
-        debit: Debit {
-            workspace,
-            amount: charge.amount,
-            model: &charge.model,
-            month: &month,
-        },
-        day: &today,
-        project: &key.project_id,
-        idempotency_key: &charge.idempotency_key,
-        request_digest: &digest,
-        description: &charge.description,
-        member: member.as_ref(),
+    let key = match keys.get(&key_digest) {
+        Some(key) => key,
+        None => {
+            let presented = presented.to_owned();
+            Arc::new(
+                db.run(move |conn| {
+                    projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)
+                })
+                .await?,
+            )
+        }
     };
-    let refusal = match db::billing::enter_charge(conn, &charge_row) {
+    let member = match charge.member.clone() {
+        Some(email) => {
+            let workspace = key.workspace_id.clone();
+            Some(
+                db.run(move |conn| member_charged(conn, &workspace, &email))
+                    .await?,
+            )
+        }
+        None => None,
+    };
+    let entry = owned_charge(&key, &charge, member);
+    let (debit_amount, month) = (entry.amount, entry.month.clone());
+    let refusal = match db.enter_charge(entry).await {
         Ok(Ok((wallet, entry))) => {
-            alert_on_thresholds(conn, key, &charge_row.debit, &wallet, alerts)?;
+            let crossed = crossed_thresholds(&wallet, debit_amount, &alerts.thresholds);
+            if !crossed.is_empty() {
+                let (key, alerts) = (key.clone(), alerts.clone());
+                db.run(move |conn| send_alerts(conn, &key, &month, &wallet, &crossed, &alerts))
+                    .await?;
+            }
+            keys.put(key_digest, key.clone());
             return Ok(Charged {
                 entry,
-                workspace_id: workspace.clone(),
+                workspace_id: key.workspace_id.clone(),
                 replayed: false,
             });
         }
-        Ok(Err(refusal)) => Some(refusal_of(refusal, charge)),
+        Ok(Err(refusal)) => Some(refusal_of(refusal, &charge)),
         Err(DbError::Conflict(UniqueKey::LedgerIdempotencyKey)) => None,
         Err(e) => return Err(e.into()),
     };
-    match db::billing::entry_by_key(conn, workspace, &charge.idempotency_key)? {
+    let digest = digest(&key.project_id, &charge);
+    let (workspace, idempotency_key) = (key.workspace_id.clone(), charge.idempotency_key.clone());
+    let earlier = db
+        .run(move |conn| db::billing::entry_by_key(conn, &workspace, &idempotency_key))
+        .await?;
+    match earlier {
         Some(entry) if entry.request_digest == digest => Ok(Charged {
             entry,
-            workspace_id: workspace.clone(),
+            workspace_id: key.workspace_id.clone(),
             replayed: true,
         }),
         Some(_) => Err(ServiceError::ChargeRefused(ChargeRefusal::KeyReused)),
@@ -279,23 +270,38 @@ fn enter(
     }
 }
 
-/// The active member a charge names, if it names one.
+/// The charge of the project `key` opens, as the database enters it.
+fn owned_charge(
+    key: &db::projects::KeyLookup,
+    charge: &ValidCharge,
+    member: Option<UserId>,
+) -> OwnedCharge {
+    OwnedCharge {
+        workspace: key.workspace_id.clone(),
+        amount: charge.amount,
+        model: charge.model.clone(),
+        month: current_month(),
+        day: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        project: key.project_id.clone(),
+        idempotency_key: charge.idempotency_key.clone(),
+        request_digest: digest(&key.project_id, charge),
+        description: charge.description.clone(),
+        member,
+    }
+}
+
+/// The active member of `workspace` with this email, whom a charge names.
 fn member_charged(
     conn: &mut db::AnyConnection,
     workspace: &WorkspaceId,
-    email: Option<&Email>,
-) -> Result<Option<UserId>, ServiceError> {
-    let Some(email) = email else {
-        return Ok(None);
-    };
-    db::billing::active_member(conn, workspace, email.as_str())?
-        .map(Some)
-        .ok_or_else(|| {
-            ServiceError::invalid(
-                "member",
-                "No active member of this workspace has this email.",
-            )
-        })
+    email: &Email,
+) -> Result<UserId, ServiceError> {
+    db::billing::active_member(conn, workspace, email.as_str())?.ok_or_else(|| {
+        ServiceError::invalid(
+            "member",
+            "No active member of this workspace has this email.",
+        )
+    })
 }
 
 /// Who is told, and how, when a month's spend passes a share of its limit.
@@ -307,31 +313,45 @@ pub struct AlertSettings {
     pub base_url: String,
 }
 
-/// Emails the members who may read the wallet's billing when this charge
-/// took the month's spend past a threshold of its limit, once per
-/// threshold and month: the alert's row and its emails commit together,
-/// just after the charge (so a crash between the two loses that alert
-/// rather than slowing every charge with the emails' work).
-fn alert_on_thresholds(
-    conn: &mut db::AnyConnection,
-    key: &db::projects::KeyLookup,
-    debit: &Debit<'_>,
+/// The thresholds (percentages of the monthly spend limit) that a charge
+/// of `amount` took the month's spend past, leaving it at `debited`.
+fn crossed_thresholds(
     debited: &db::billing::Debited,
-    alerts: &AlertSettings,
-) -> Result<(), ServiceError> {
+    amount: Money,
+    thresholds: &[u32],
+) -> Vec<u32> {
     let Some(limit) = debited.monthly_spend_limit else {
-        return Ok(());
+        return Vec::new();
     };
     let after = i128::from(debited.month_spent) * 100;
-    let before = after - i128::from(debit.amount.micros()) * 100;
-    let crossed = alerts.thresholds.iter().copied().filter(|&t| {
-        let line = i128::from(limit) * i128::from(t);
-        before < line && line <= after
-    });
-    for threshold in crossed {
+    let before = after - i128::from(amount.micros()) * 100;
+    thresholds
+        .iter()
+        .copied()
+        .filter(|&t| {
+            let line = i128::from(limit) * i128::from(t);
+            before < line && line <= after
+        })
+        .collect()
+}
+
+/// Emails the members who may read the wallet's billing that the month's
+/// spend passed `crossed` thresholds of its limit, once per threshold and
+/// month: each alert's row and its emails commit together, just after the
+/// charge (so a crash between the two loses that alert rather than
+/// slowing every charge with the emails' work).
+fn send_alerts(
+    conn: &mut db::AnyConnection,
+    key: &db::projects::KeyLookup,
+    month: &str,
+    debited: &db::billing::Debited,
+    crossed: &[u32],
+    alerts: &AlertSettings,
+) -> Result<(), ServiceError> {
+    for &threshold in crossed {
         let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
         write_transaction(conn, |conn| {
-            if db::billing::record_alert(conn, debit.workspace, debit.month, threshold)? {
+            if db::billing::record_alert(conn, &key.workspace_id, month, threshold)? {
                 send_alert(conn, key, debited, threshold, alerts)?;
             }
             Ok::<_, ServiceError>(())
