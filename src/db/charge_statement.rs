@@ -36,11 +36,9 @@ pub(super) struct ChargeStatement<'a> {
     pub entry_id: &'a LedgerEntryId,
 }
 
-/// The statement's own type, as its static query id.
-pub(super) struct ChargeStatementId;
-
+/// Its own type (with any lifetime) is its static query id.
 impl QueryId for ChargeStatement<'_> {
-    type QueryId = ChargeStatementId;
+    type QueryId = ChargeStatement<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 

@@ -40,11 +40,9 @@ pub(super) struct DebitStatement<'a> {
     pub at: NaiveDateTime,
 }
 
-/// [`DebitStatement`]'s type, as its static query id.
-pub(super) struct DebitStatementId;
-
+/// Its own type (with any lifetime) is its static query id.
 impl QueryId for DebitStatement<'_> {
-    type QueryId = DebitStatementId;
+    type QueryId = DebitStatement<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
@@ -113,11 +111,9 @@ pub(super) struct DailySpendStatement<'a> {
     pub project: &'a ProjectId,
 }
 
-/// [`DailySpendStatement`]'s type, as its static query id.
-pub(super) struct DailySpendStatementId;
-
+/// Its own type (with any lifetime) is its static query id.
 impl QueryId for DailySpendStatement<'_> {
-    type QueryId = DailySpendStatementId;
+    type QueryId = DailySpendStatement<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
@@ -164,11 +160,9 @@ pub(super) struct EntryStatement<'a> {
     pub at: NaiveDateTime,
 }
 
-/// [`EntryStatement`]'s type, as its static query id.
-pub(super) struct EntryStatementId;
-
+/// Its own type (with any lifetime) is its static query id.
 impl QueryId for EntryStatement<'_> {
-    type QueryId = EntryStatementId;
+    type QueryId = EntryStatement<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
@@ -223,5 +217,143 @@ where
         out.push_bind_param::<Timestamp, _>(&self.at)?;
         out.push_sql(")");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use diesel::connection::{Connection, InstrumentationEvent, SimpleConnection};
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+
+    use super::*;
+    use crate::domain::{Money, ProjectId, WorkspaceId};
+
+    fn count(conn: &mut diesel::SqliteConnection, sql: &str) -> i64 {
+        diesel::select(diesel::dsl::sql::<BigInt>(&format!("({sql})")))
+            .get_result(conn)
+            .expect(sql)
+    }
+
+    /// Two charges' statements on one SQLite connection: each statement is
+    /// put in the connection's cache once (the second charge reuses it,
+    /// where diesel's own `UPDATE` and upsert were parsed every time), and
+    /// they debit, add up the day and append to the ledger as they should.
+    #[test]
+    fn each_statement_is_prepared_once_and_does_its_part() {
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
+        conn.batch_execute(
+            "CREATE TABLE workspaces (id TEXT PRIMARY KEY, status TEXT NOT NULL);
+             CREATE TABLE wallets (workspace_id TEXT PRIMARY KEY, balance BIGINT NOT NULL,
+                 spend_month TEXT NOT NULL DEFAULT '', month_spent BIGINT NOT NULL DEFAULT 0,
+                 monthly_spend_limit BIGINT, member_monthly_limit BIGINT,
+                 models_restricted BOOLEAN NOT NULL DEFAULT FALSE, updated_at TIMESTAMP);
+             CREATE TABLE wallet_models (workspace_id TEXT, model TEXT);
+             CREATE TABLE daily_spend (workspace_id TEXT, day TEXT, project_id TEXT,
+                 model TEXT, amount BIGINT NOT NULL, charges BIGINT NOT NULL,
+                 PRIMARY KEY (workspace_id, day, project_id, model));
+             CREATE TABLE ledger_entries (id TEXT PRIMARY KEY, workspace_id TEXT, kind TEXT,
+                 amount BIGINT, balance_after BIGINT, idempotency_key TEXT, request_digest TEXT,
+                 project_id TEXT, model TEXT, description TEXT, user_id TEXT,
+                 created_at TIMESTAMP, UNIQUE (workspace_id, idempotency_key));",
+        )
+        .expect("tables");
+        let workspace = WorkspaceId::generate();
+        let project = ProjectId::generate();
+        conn.batch_execute(&format!(
+            "INSERT INTO workspaces VALUES ('{workspace}', 'active');
+             INSERT INTO wallets (workspace_id, balance) VALUES ('{workspace}', 1000);",
+            workspace = workspace.as_str()
+        ))
+        .expect("a funded wallet");
+        let cached = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&cached);
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if matches!(event, InstrumentationEvent::CacheQuery { .. }) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let debit = Debit {
+            workspace: &workspace,
+            amount: Money::from_micros(300),
+            model: "m",
+            month: "2026-12",
+        };
+        for key in ["first", "second"] {
+            let at = chrono::Utc::now().naive_utc();
+            let after = DebitStatement {
+                debit: &debit,
+                amount: 300,
+                at,
+            }
+            .get_result::<(i64, i64, Option<i64>, Option<i64>)>(&mut conn)
+            .expect("debited");
+            DailySpendStatement {
+                debit: &debit,
+                amount: 300,
+                day: "2026-12-03",
+                project: &project,
+            }
+            .execute(&mut conn)
+            .expect("day added up");
+            let entry = NewEntry {
+                workspace: &workspace,
+                kind: LedgerKind::Charge,
+                amount: -debit.amount,
+                balance_after: after.0,
+                idempotency_key: key,
+                request_digest: "digest",
+                project: Some(&project),
+                model: Some("m"),
+                description: "",
+                user: None,
+            };
+            EntryStatement {
+                entry: &entry,
+                id: &LedgerEntryId::generate(),
+                amount: -300,
+                at,
+            }
+            .execute(&mut conn)
+            .expect("entered");
+        }
+        assert_eq!(
+            cached.load(Ordering::Relaxed),
+            3,
+            "one cached statement each"
+        );
+        assert_eq!(count(&mut conn, "SELECT balance FROM wallets"), 400);
+        assert_eq!(count(&mut conn, "SELECT month_spent FROM wallets"), 600);
+        assert_eq!(
+            count(&mut conn, "SELECT amount * 10 + charges FROM daily_spend"),
+            6002
+        );
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT SUM(amount) FROM ledger_entries WHERE kind = 'charge'"
+            ),
+            -600
+        );
+        assert_eq!(
+            count(&mut conn, "SELECT MIN(balance_after) FROM ledger_entries"),
+            400
+        );
+        let refused = DebitStatement {
+            debit: &Debit {
+                amount: Money::from_micros(500),
+                ..debit
+            },
+            amount: 500,
+            at: chrono::Utc::now().naive_utc(),
+        }
+        .get_result::<(i64, i64, Option<i64>, Option<i64>)>(&mut conn)
+        .optional()
+        .expect("ran");
+        assert!(refused.is_none(), "500 is more than the 400 left");
+        assert_eq!(count(&mut conn, "SELECT balance FROM wallets"), 400);
     }
 }
