@@ -211,15 +211,7 @@ pub async fn charge(
     let key_digest = secret_keys::hash(presented);
     let key = match keys.get(&key_digest) {
         Some(key) => key,
-        None => {
-            let presented = presented.to_owned();
-            Arc::new(
-                db.run(move |conn| {
-                    projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)
-                })
-                .await?,
-            )
-        }
+        None => Arc::new(key_of(db, presented).await?),
     };
     let member = match charge.member.clone() {
         Some(email) => {
@@ -232,10 +224,14 @@ pub async fn charge(
         None => None,
     };
     let entry = owned_charge(&key, &charge, member);
-    let (debit_amount, month) = (entry.amount, entry.month.clone());
+    let (amount, month, digest) = (
+        entry.amount,
+        entry.month.clone(),
+        entry.request_digest.clone(),
+    );
     let refusal = match db.enter_charge(entry).await {
         Ok(Ok((wallet, entry))) => {
-            let crossed = crossed_thresholds(&wallet, debit_amount, &alerts.thresholds);
+            let crossed = crossed_thresholds(&wallet, amount, &alerts.thresholds);
             if !crossed.is_empty() {
                 let (key, alerts) = (key.clone(), alerts.clone());
                 db.run(move |conn| send_alerts(conn, &key, &month, &wallet, &crossed, &alerts))
@@ -252,15 +248,43 @@ pub async fn charge(
         Err(DbError::Conflict(UniqueKey::LedgerIdempotencyKey)) => None,
         Err(e) => return Err(e.into()),
     };
-    let digest = digest(&key.project_id, &charge);
-    let (workspace, idempotency_key) = (key.workspace_id.clone(), charge.idempotency_key.clone());
-    let earlier = db
-        .run(move |conn| db::billing::entry_by_key(conn, &workspace, &idempotency_key))
-        .await?;
+    earlier_answer(
+        db,
+        &key.workspace_id,
+        &charge.idempotency_key,
+        &digest,
+        refusal,
+    )
+    .await
+}
+
+/// The project key `presented` is, when it is live.
+async fn key_of(db: &Db, presented: &str) -> Result<db::projects::KeyLookup, ServiceError> {
+    let presented = presented.to_owned();
+    db.run(move |conn| projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected))
+        .await
+}
+
+/// The answer to a charge that entered nothing: the first answer again
+/// when its idempotency key was used by the same charge before, a 409 when
+/// by another, and otherwise its `refusal`.
+async fn earlier_answer(
+    db: &Db,
+    workspace: &WorkspaceId,
+    idempotency_key: &str,
+    digest: &str,
+    refusal: Option<ChargeRefusal>,
+) -> Result<Charged, ServiceError> {
+    let (workspace, idempotency_key) = (workspace.clone(), idempotency_key.to_owned());
+    let earlier = {
+        let workspace = workspace.clone();
+        db.run(move |conn| db::billing::entry_by_key(conn, &workspace, &idempotency_key))
+            .await?
+    };
     match earlier {
         Some(entry) if entry.request_digest == digest => Ok(Charged {
             entry,
-            workspace_id: key.workspace_id.clone(),
+            workspace_id: workspace,
             replayed: true,
         }),
         Some(_) => Err(ServiceError::ChargeRefused(ChargeRefusal::KeyReused)),
