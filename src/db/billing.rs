@@ -125,28 +125,10 @@ fn debit(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<Option<Debited>,
 }
 
 /// A charge to enter: the debit, and what the ledger and the spend
-/// counters record of it.
-pub struct NewCharge<'a> {
-    /// The wallet, amount, model and month.
-    pub debit: Debit<'a>,
-    /// Today, `YYYY-MM-DD` (UTC), the row of `daily_spend` it adds to.
-    pub day: &'a str,
-    /// The project whose key was charged.
-    pub project: &'a ProjectId,
-    /// Unique per wallet: the charge is entered once.
-    pub idempotency_key: &'a str,
-    /// Tells a repeat of the charge from a reuse of its key.
-    pub request_digest: &'a str,
-    /// What for.
-    pub description: &'a str,
-    /// The member it was made for (their monthly limit applies), if any.
-    pub member: Option<&'a UserId>,
-}
-
-/// A [`NewCharge`] that owns its parts, to hand to another thread
-/// ([`super::Db::enter_charge`]).
+/// counters record of it. It owns its parts, so it can be handed to the
+/// thread that enters it ([`super::Db::enter_charge`]).
 #[derive(Debug, Clone)]
-pub struct OwnedCharge {
+pub struct NewCharge {
     /// The wallet's workspace.
     pub workspace: WorkspaceId,
     /// Micro-credits to take (positive).
@@ -165,26 +147,18 @@ pub struct OwnedCharge {
     pub request_digest: String,
     /// What for.
     pub description: String,
-    /// The member it was made for, if any.
+    /// The member it was made for (their monthly limit applies), if any.
     pub member: Option<UserId>,
 }
 
-impl OwnedCharge {
-    /// The charge as [`enter_charge`] takes it.
-    pub fn as_new_charge(&self) -> NewCharge<'_> {
-        NewCharge {
-            debit: Debit {
-                workspace: &self.workspace,
-                amount: self.amount,
-                model: &self.model,
-                month: &self.month,
-            },
-            day: &self.day,
-            project: &self.project,
-            idempotency_key: &self.idempotency_key,
-            request_digest: &self.request_digest,
-            description: &self.description,
-            member: self.member.as_ref(),
+impl NewCharge {
+    /// Its debit of the wallet.
+    pub fn debit(&self) -> Debit<'_> {
+        Debit {
+            workspace: &self.workspace,
+            amount: self.amount,
+            model: &self.model,
+            month: &self.month,
         }
     }
 }
@@ -213,21 +187,21 @@ impl From<DbError> for ChargeAbort {
 /// `Conflict(LedgerIdempotencyKey)` and enters nothing. On PostgreSQL a
 /// charge for no particular member is one statement (one round trip, no
 /// `BEGIN`/`COMMIT`): the platform calls this on every metered use.
-pub fn enter_charge(conn: &mut AnyConnection, charge: &NewCharge<'_>) -> ChargeOutcome {
-    if let (AnyConnection::Postgresql(pg), None) = (&mut *conn, charge.member) {
+pub fn enter_charge(conn: &mut AnyConnection, charge: &NewCharge) -> ChargeOutcome {
+    if let (AnyConnection::Postgresql(pg), None) = (&mut *conn, &charge.member) {
         let id = LedgerEntryId::generate();
         let at = now();
         return match charge_in_one_statement(pg, charge, &id, at)? {
             Some(wallet) => Ok(Ok((wallet, charge_entry(charge, id, wallet, at)))),
-            None => Ok(Err(why_refused(conn, &charge.debit)?)),
+            None => Ok(Err(why_refused(conn, &charge.debit())?)),
         };
     }
     let entered = write_transaction(conn, |conn| {
-        let debit = &charge.debit;
+        let debit = &charge.debit();
         let Some(wallet) = self::debit(conn, debit)? else {
             return Err(ChargeAbort::Refused(why_refused(conn, debit)?));
         };
-        if let Some(member) = charge.member
+        if let Some(member) = &charge.member
             && let Err(spent) = add_member_spend(conn, debit, member, wallet.member_monthly_limit)?
         {
             return Err(ChargeAbort::Refused(DebitRefusal::MemberLimit {
@@ -235,7 +209,7 @@ pub fn enter_charge(conn: &mut AnyConnection, charge: &NewCharge<'_>) -> ChargeO
                 spent: Money::from_micros(spent),
             }));
         }
-        add_daily_spend(conn, debit, charge.day, charge.project)?;
+        add_daily_spend(conn, debit, &charge.day, &charge.project)?;
         let entry = enter(
             conn,
             &NewEntry {
@@ -243,12 +217,12 @@ pub fn enter_charge(conn: &mut AnyConnection, charge: &NewCharge<'_>) -> ChargeO
                 kind: LedgerKind::Charge,
                 amount: -debit.amount,
                 balance_after: wallet.balance_after,
-                idempotency_key: charge.idempotency_key,
-                request_digest: charge.request_digest,
-                project: Some(charge.project),
+                idempotency_key: &charge.idempotency_key,
+                request_digest: &charge.request_digest,
+                project: Some(&charge.project),
                 model: Some(debit.model),
-                description: charge.description,
-                user: charge.member,
+                description: &charge.description,
+                user: charge.member.as_ref(),
             },
         )?;
         Ok((wallet, entry))
@@ -264,13 +238,13 @@ pub fn enter_charge(conn: &mut AnyConnection, charge: &NewCharge<'_>) -> ChargeO
 /// statement, prepared once per connection (see [`ChargeStatement`]).
 fn charge_in_one_statement(
     pg: &mut diesel::PgConnection,
-    charge: &NewCharge<'_>,
+    charge: &NewCharge,
     id: &LedgerEntryId,
     at: NaiveDateTime,
 ) -> Result<Option<Debited>, DbError> {
     Ok(ChargeStatement {
         charge,
-        amount: charge.debit.amount.micros(),
+        amount: charge.amount.micros(),
         at,
         entry_id: id,
     }
@@ -280,7 +254,7 @@ fn charge_in_one_statement(
 
 /// The entry [`charge_in_one_statement`] wrote, as [`enter`] returns it.
 fn charge_entry(
-    charge: &NewCharge<'_>,
+    charge: &NewCharge,
     id: LedgerEntryId,
     wallet: Debited,
     at: NaiveDateTime,
@@ -288,12 +262,12 @@ fn charge_entry(
     EntryRow {
         id,
         kind: LedgerKind::Charge,
-        amount: -charge.debit.amount.micros(),
+        amount: -charge.amount.micros(),
         balance_after: wallet.balance_after,
-        request_digest: charge.request_digest.to_owned(),
+        request_digest: charge.request_digest.clone(),
         project_id: Some(charge.project.clone()),
-        model: Some(charge.debit.model.to_owned()),
-        description: charge.description.to_owned(),
+        model: Some(charge.model.clone()),
+        description: charge.description.clone(),
         created_at: at,
     }
 }

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use super::billing::{ChargeOutcome, OwnedCharge, enter_charge};
+use super::billing::{ChargeOutcome, NewCharge, enter_charge};
 use super::{DbError, DbPool, write_transaction};
 
 /// The most charges one transaction enters: the others wait for the next,
@@ -26,7 +26,7 @@ const MAX_BATCH: usize = 64;
 
 /// A charge waiting for the writer, with where its outcome goes.
 struct Queued {
-    charge: OwnedCharge,
+    charge: NewCharge,
     reply: oneshot::Sender<ChargeOutcome>,
 }
 
@@ -40,7 +40,7 @@ pub(super) struct ChargeQueue {
 
 impl ChargeQueue {
     /// Enters `charge` with the others waiting, and answers its outcome.
-    pub(super) async fn enter(&self, pool: &DbPool, charge: OwnedCharge) -> ChargeOutcome {
+    pub(super) async fn enter(&self, pool: &DbPool, charge: NewCharge) -> ChargeOutcome {
         let (reply, outcome) = oneshot::channel();
         let sent = self
             .sender
@@ -102,7 +102,7 @@ fn enter_batch(pool: &DbPool, batch: &[Queued]) -> Vec<ChargeOutcome> {
         Ok::<_, DbError>(
             batch
                 .iter()
-                .map(|queued| enter_charge(conn, &queued.charge.as_new_charge()))
+                .map(|queued| enter_charge(conn, &queued.charge))
                 .collect::<Vec<_>>(),
         )
     });

@@ -27,7 +27,7 @@ use crate::domain::{LedgerEntryId, LedgerKind, WorkspaceStatus};
 /// One charge as [`ChargeStatement`]'s parameters.
 pub(super) struct ChargeStatement<'a> {
     /// The charge (for no particular member: their limit is not in it).
-    pub charge: &'a NewCharge<'a>,
+    pub charge: &'a NewCharge,
     /// Its amount in micro-credits, bound as a number.
     pub amount: i64,
     /// Now.
@@ -57,19 +57,19 @@ impl QueryFragment<Pg> for ChargeStatement<'_> {
         out.push_sql("WITH p AS NOT MATERIALIZED (SELECT ");
         out.push_bind_param::<BigInt, _>(&self.amount)?;
         out.push_sql("::bigint AS amount, ");
-        out.push_bind_param::<Text, _>(charge.debit.month)?;
+        out.push_bind_param::<Text, _>(&charge.month)?;
         out.push_sql("::text AS month, ");
-        out.push_bind_param::<Text, _>(charge.debit.workspace)?;
+        out.push_bind_param::<Text, _>(&charge.workspace)?;
         out.push_sql("::text AS workspace, ");
-        out.push_bind_param::<Text, _>(charge.debit.model)?;
+        out.push_bind_param::<Text, _>(&charge.model)?;
         out.push_sql("::text AS model, ");
-        out.push_bind_param::<Text, _>(charge.day)?;
+        out.push_bind_param::<Text, _>(&charge.day)?;
         out.push_sql("::text AS day, ");
-        out.push_bind_param::<Text, _>(charge.project)?;
+        out.push_bind_param::<Text, _>(&charge.project)?;
         out.push_sql("::text AS project, ");
-        out.push_bind_param::<Text, _>(charge.idempotency_key)?;
+        out.push_bind_param::<Text, _>(&charge.idempotency_key)?;
         out.push_sql("::text AS idempotency_key, ");
-        out.push_bind_param::<Text, _>(charge.request_digest)?;
+        out.push_bind_param::<Text, _>(&charge.request_digest)?;
         out.push_sql("::text AS request_digest, ");
         out.push_bind_param::<Timestamp, _>(&self.at)?;
         out.push_sql("::timestamp AS at, ");
@@ -79,7 +79,7 @@ impl QueryFragment<Pg> for ChargeStatement<'_> {
         out.push_sql("::text AS entry_id, ");
         out.push_bind_param::<Text, _>(&LedgerKind::Charge)?;
         out.push_sql("::text AS kind, ");
-        out.push_bind_param::<Text, _>(charge.description)?;
+        out.push_bind_param::<Text, _>(&charge.description)?;
         out.push_sql("::text AS description)");
         out.push_sql(BODY);
         Ok(())
@@ -121,7 +121,6 @@ mod tests {
     use diesel::prelude::*;
 
     use super::*;
-    use crate::db::billing::Debit;
     use crate::domain::{Money, ProjectId, WorkspaceId};
 
     /// A connection to `TENANTRY_TEST_POSTGRES_URL`'s PostgreSQL with the
@@ -158,19 +157,16 @@ mod tests {
         amount: i64,
         key: &str,
     ) -> QueryResult<Option<After>> {
-        let project = ProjectId::generate();
         let charge = NewCharge {
-            debit: Debit {
-                workspace,
-                amount: Money::from_micros(amount),
-                model: "m",
-                month: "2026-12",
-            },
-            day: "2026-12-03",
-            project: &project,
-            idempotency_key: key,
-            request_digest: "digest",
-            description: "",
+            workspace: workspace.clone(),
+            amount: Money::from_micros(amount),
+            model: "m".into(),
+            month: "2026-12".into(),
+            day: "2026-12-03".into(),
+            project: ProjectId::generate(),
+            idempotency_key: key.into(),
+            request_digest: "digest".into(),
+            description: String::new(),
             member: None,
         };
         ChargeStatement {

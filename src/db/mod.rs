@@ -668,11 +668,11 @@ impl Db {
     /// Enters a charge (see [`billing::enter_charge`]): on SQLite with the
     /// other charges waiting, in one transaction ([`charge_queue`]); on
     /// PostgreSQL on a connection of its own.
-    pub async fn enter_charge(&self, charge: billing::OwnedCharge) -> billing::ChargeOutcome {
+    pub async fn enter_charge(&self, charge: billing::NewCharge) -> billing::ChargeOutcome {
         match self.backend {
             Backend::Sqlite => self.charges.enter(&self.pool, charge).await,
             Backend::Postgres => {
-                self.run(move |conn| billing::enter_charge(conn, &charge.as_new_charge()))
+                self.run(move |conn| billing::enter_charge(conn, &charge))
                     .await
             }
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::db::billing::{DebitRefusal, EntryRow, OwnedCharge, WalletRow};
+use crate::db::billing::{DebitRefusal, EntryRow, NewCharge, WalletRow};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{
     Email, FieldErrors, Money, Permission, PermissionSet, ProjectId, UserId, WorkspaceId,
@@ -223,7 +223,7 @@ pub async fn charge(
         }
         None => None,
     };
-    let entry = owned_charge(&key, &charge, member);
+    let entry = new_charge(&key, &charge, member);
     let (amount, month, digest) = (
         entry.amount,
         entry.month.clone(),
@@ -275,16 +275,14 @@ async fn earlier_answer(
     digest: &str,
     refusal: Option<ChargeRefusal>,
 ) -> Result<Charged, ServiceError> {
-    let (workspace, idempotency_key) = (workspace.clone(), idempotency_key.to_owned());
-    let earlier = {
-        let workspace = workspace.clone();
-        db.run(move |conn| db::billing::entry_by_key(conn, &workspace, &idempotency_key))
-            .await?
-    };
+    let (looked_up, idempotency_key) = (workspace.clone(), idempotency_key.to_owned());
+    let earlier = db
+        .run(move |conn| db::billing::entry_by_key(conn, &looked_up, &idempotency_key))
+        .await?;
     match earlier {
         Some(entry) if entry.request_digest == digest => Ok(Charged {
             entry,
-            workspace_id: workspace,
+            workspace_id: workspace.clone(),
             replayed: true,
         }),
         Some(_) => Err(ServiceError::ChargeRefused(ChargeRefusal::KeyReused)),
@@ -295,12 +293,12 @@ async fn earlier_answer(
 }
 
 /// The charge of the project `key` opens, as the database enters it.
-fn owned_charge(
+fn new_charge(
     key: &db::projects::KeyLookup,
     charge: &ValidCharge,
     member: Option<UserId>,
-) -> OwnedCharge {
-    OwnedCharge {
+) -> NewCharge {
+    NewCharge {
         workspace: key.workspace_id.clone(),
         amount: charge.amount,
         model: charge.model.clone(),
