@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::exists;
 use diesel::prelude::*;
 
-use super::charge_statement::ChargeStatement;
+use super::charge_statement::{ChargeStatement, ChargesStatement};
 use super::expect_one;
 use super::ledger_statements::{DailySpendStatement, DebitStatement, EntryStatement};
 use super::schema::{
@@ -185,8 +185,9 @@ impl From<DbError> for ChargeAbort {
 /// spend, the member's spend within their limit, and the ledger entry.
 /// A repeated idempotency key fails with
 /// `Conflict(LedgerIdempotencyKey)` and enters nothing. On PostgreSQL a
-/// charge for no particular member is one statement (one round trip, no
-/// `BEGIN`/`COMMIT`): the platform calls this on every metered use.
+/// charge for no particular member is one statement (one round trip, in
+/// the charge writer's transaction: see [`super::charge_queue`]), and
+/// when it fails, the transaction it was in has failed with it.
 pub fn enter_charge(conn: &mut AnyConnection, charge: &NewCharge) -> ChargeOutcome {
     if let (AnyConnection::Postgresql(pg), None) = (&mut *conn, &charge.member) {
         let id = LedgerEntryId::generate();
@@ -250,6 +251,69 @@ fn charge_in_one_statement(
     }
     .get_result(pg)
     .optional()?)
+}
+
+/// A row of [`ChargesStatement`]: a charge's place in it (from 1), and
+/// its wallet's balance, month spent, monthly spend limit and member
+/// monthly limit just after it.
+type ChargesStatementRow = (i64, i64, i64, Option<i64>, Option<i64>);
+
+/// What entering charges together came to, per charge: its wallet and
+/// entry, or `None` when it is left to be entered on its own.
+pub type EnteredTogether = Vec<Option<(Debited, EntryRow)>>;
+
+/// Enters `charges` as one PostgreSQL statement (see
+/// [`super::charge_statement::ChargesStatement`]), in the caller's
+/// transaction. Only charges for no particular member of the first one's
+/// month and day go in, and of those only the ones whose wallet covers
+/// all of them; the others come back `None`, with nothing of them written,
+/// to be entered one by one ([`enter_charge`]). A repeated idempotency key
+/// fails the statement and, with it, the transaction. The statement
+/// first locks the wallets of all of `charges`, so the ones entered one by
+/// one after it take no new locks (see [`lock_wallets`]).
+pub fn enter_charges_together(
+    pg: &mut diesel::PgConnection,
+    charges: &[&NewCharge],
+) -> Result<EnteredTogether, DbError> {
+    let mut outcomes: EnteredTogether = charges.iter().map(|_| None).collect();
+    let Some(first) = charges.iter().find(|charge| charge.member.is_none()) else {
+        return Ok(outcomes);
+    };
+    let (month, day) = (first.month.as_str(), first.day.as_str());
+    let together: Vec<usize> = (0..charges.len())
+        .filter(|&n| {
+            let charge = charges[n];
+            charge.member.is_none() && charge.month == month && charge.day == day
+        })
+        .collect();
+    if together.len() < 2 {
+        return Ok(outcomes);
+    }
+    let ids: Vec<LedgerEntryId> = together.iter().map(|_| LedgerEntryId::generate()).collect();
+    let parts: Vec<(&NewCharge, &LedgerEntryId)> =
+        together.iter().map(|&n| charges[n]).zip(&ids).collect();
+    let mut locked: Vec<&str> = charges.iter().map(|c| c.workspace.as_str()).collect();
+    locked.dedup();
+    let at = now();
+    let rows: Vec<ChargesStatementRow> =
+        ChargesStatement::new(&parts, locked, month, day, at).load(pg)?;
+    for (place, balance_after, month_spent, monthly_spend_limit, member_monthly_limit) in rows {
+        let Some(in_statement) = usize::try_from(place - 1).ok().filter(|&n| n < ids.len()) else {
+            continue;
+        };
+        let wallet = Debited {
+            balance_after,
+            month_spent,
+            monthly_spend_limit,
+            member_monthly_limit,
+        };
+        let n = together[in_statement];
+        outcomes[n] = Some((
+            wallet,
+            charge_entry(charges[n], ids[in_statement].clone(), wallet, at),
+        ));
+    }
+    Ok(outcomes)
 }
 
 /// The entry [`charge_in_one_statement`] wrote, as [`enter`] returns it.
@@ -495,6 +559,27 @@ pub fn credit(
             .returning(wallets::balance)
             .get_result(conn)?,
     )
+}
+
+/// Locks the wallets of `workspaces` (on PostgreSQL, `FOR UPDATE`, one
+/// by one in the order of their ids) until the transaction ends. A change
+/// to two wallets takes them this way first, in the order the charge
+/// writers take theirs ([`super::charge_queue`]), so the two can't each
+/// hold the wallet the other waits for. SQLite's write transactions run
+/// one at a time and need no locks.
+pub fn lock_wallets(conn: &mut AnyConnection, workspaces: &[&WorkspaceId]) -> Result<(), DbError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        let mut in_order = workspaces.to_vec();
+        in_order.sort();
+        for workspace in in_order {
+            wallets::table
+                .find(workspace)
+                .select(wallets::workspace_id)
+                .for_update()
+                .first::<WorkspaceId>(pg)?;
+        }
+    }
+    Ok(())
 }
 
 /// Takes `amount` from the wallet of `workspace` if its balance covers

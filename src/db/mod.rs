@@ -665,17 +665,11 @@ impl Db {
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
-    /// Enters a charge (see [`billing::enter_charge`]): on SQLite with the
-    /// other charges waiting, in one transaction ([`charge_queue`]); on
-    /// PostgreSQL on a connection of its own.
+    /// Enters a charge (see [`billing::enter_charge`]) with the other
+    /// charges waiting for its wallet's writer, in one transaction
+    /// ([`charge_queue`]).
     pub async fn enter_charge(&self, charge: billing::NewCharge) -> billing::ChargeOutcome {
-        match self.backend {
-            Backend::Sqlite => self.charges.enter(&self.pool, charge).await,
-            Backend::Postgres => {
-                self.run(move |conn| billing::enter_charge(conn, &charge))
-                    .await
-            }
-        }
+        self.charges.enter(&self.pool, self.backend, charge).await
     }
 
     /// Runs blocking repository work on the blocking pool with a pooled connection.

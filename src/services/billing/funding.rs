@@ -105,6 +105,7 @@ fn move_funds(
     key: &str,
 ) -> Result<(), ServiceError> {
     let organization = scope.workspace_id();
+    db::billing::lock_wallets(conn, &[organization, &team.workspace_id])?;
     let Some(balance_after) = db::billing::withdraw(conn, organization, amount)? else {
         let held = Money::from_micros(db::billing::wallet(conn, scope)?.balance);
         return Err(ServiceError::invalid(
