@@ -322,18 +322,7 @@ mod tests {
         amount: i64,
         key: &str,
     ) -> QueryResult<Option<After>> {
-        let charge = NewCharge {
-            workspace: workspace.clone(),
-            amount: Money::from_micros(amount),
-            model: "m".into(),
-            month: "2026-12".into(),
-            day: "2026-12-03".into(),
-            project: ProjectId::generate(),
-            idempotency_key: key.into(),
-            request_digest: "digest".into(),
-            description: String::new(),
-            member: None,
-        };
+        let charge = new_charge(workspace, &ProjectId::generate(), amount, key);
         ChargeStatement {
             charge: &charge,
             amount,
