@@ -33,6 +33,7 @@ pub mod audit;
 pub mod billing;
 mod charge_queue;
 mod charge_statement;
+mod checkpoint;
 mod fixed_limit;
 pub mod invitations;
 mod ledger_statements;
@@ -510,12 +511,16 @@ pub struct Db {
     statements: Tally,
     reads_on_workers: bool,
     charges: std::sync::Arc<charge_queue::ChargeQueue>,
+    _checkpoints: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
 /// Sets up each new connection: SQLite pragmas, and the [`Observer`].
 #[derive(Debug, Clone)]
 struct Customizer {
     statements: Tally,
+    /// SQLite's `wal_autocheckpoint` when a checkpoint thread runs (see
+    /// [`checkpoint`]); SQLite's default otherwise.
+    checkpoint_at_pages: Option<u32>,
 }
 
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Customizer {
@@ -531,6 +536,11 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for Customizer {
                      PRAGMA mmap_size = {SQLITE_MMAP_BYTES};"
                 ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
+            if let Some(pages) = self.checkpoint_at_pages {
+                sqlite
+                    .batch_execute(&format!("PRAGMA wal_autocheckpoint = {pages};"))
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+            }
         }
         Ok(())
     }
@@ -564,6 +574,10 @@ impl Db {
             ),
         }
         let statements = Tally::default();
+        let checkpoints = match backend {
+            Backend::Sqlite => checkpoint::Checkpointer::start(&connection_url),
+            Backend::Postgres => None,
+        };
         let pool = Pool::builder()
             .max_size(pool_size)
             // No `SELECT 1` before each use: a PostgreSQL connection that
@@ -575,6 +589,9 @@ impl Db {
             .connection_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS + 3_000))
             .connection_customizer(Box::new(Customizer {
                 statements: statements.clone(),
+                checkpoint_at_pages: checkpoints
+                    .as_ref()
+                    .map(|_| checkpoint::WRITERS_CHECKPOINT_AT_PAGES),
             }))
             .build(Manager(ConnectionManager::<AnyConnection>::new(
                 connection_url,
@@ -585,6 +602,7 @@ impl Db {
             statements,
             reads_on_workers: backend == Backend::Sqlite || is_colocated_postgres(url),
             charges: std::sync::Arc::default(),
+            _checkpoints: checkpoints.map(std::sync::Arc::new),
         })
     }
 
