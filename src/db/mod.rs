@@ -511,6 +511,8 @@ pub struct Db {
     statements: Tally,
     reads_on_workers: bool,
     charges: std::sync::Arc<charge_queue::ChargeQueue>,
+    /// Keeps SQLite's checkpoint thread running while any clone of this
+    /// handle lives (see [`checkpoint`]); `None` on PostgreSQL.
     _checkpoints: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
