@@ -36,8 +36,9 @@ use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 /// second tripled it. An idle server's copy finds nothing to do.
 const INTERVAL: Duration = Duration::from_millis(50);
 
-/// The log's length, in pages, from which the thread starts it again (1 MB:
-/// below it, a log copied back costs nothing but its file).
+/// The log's length, in pages, from which the thread starts it again (64 MB
+/// of 4 KB pages: below it, a log copied back costs nothing but its file,
+/// and each start holds the writers back for a copy and its `fsync`s).
 const RESTART_AT_PAGES: i32 = 16_384;
 
 /// Pages the writers may append while the thread copies the others, before

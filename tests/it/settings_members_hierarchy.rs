@@ -14,6 +14,7 @@ on_both_backends!(
     expired_invitations_are_expired_whether_marked_or_not,
     invitations_die_with_their_senders_right_to_send_them,
     role_menu_shows_a_current_role_the_viewer_cannot_give,
+    each_rows_role_menu_selects_that_members_role,
     transfer_races_remove_and_demote_without_losing_the_owner,
 );
 
@@ -307,6 +308,49 @@ async fn invitations_die_with_their_senders_right_to_send_them(app: TestApp) {
         invitation_status(&app, "from-ann@example.com").await,
         "pending"
     );
+}
+
+async fn each_rows_role_menu_selects_that_members_role(app: TestApp) {
+    let app = app.with_acme().await;
+    app.add_role("acme", "Ops", 50, &["audit.read"]).await;
+    member(&app, "Ada", "ada@example.com", "admin").await;
+    member(&app, "Oli", "oli@example.com", "Ops").await;
+    member(&app, "Max", "max@example.com", "member").await;
+    let page = app
+        .browser("ann@example.com")
+        .get("/settings/members")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    // The menus are rendered once per page for each role they can have
+    // selected: every row still offers the same roles, its own selected.
+    let menu_of = |email: &str| {
+        page.text_of(&format!(r#"tr[data-member="{email}"] select"#))
+            .expect("a role menu")
+    };
+    let selected_in = |email: &str| {
+        page.text_of(&format!(
+            r#"tr[data-member="{email}"] select option[selected]"#
+        ))
+        .expect("a selected option")
+    };
+    for (email, role) in [
+        ("ada@example.com", "Admin"),
+        ("oli@example.com", "Ops"),
+        ("max@example.com", "Member"),
+    ] {
+        assert_eq!(selected_in(email), role, "{email}'s menu");
+        assert_eq!(menu_of(email), menu_of("max@example.com"), "{email}'s menu");
+    }
+    let table = &page.body[page.body.find(r#"id="members-table""#).expect("table")..];
+    let table = &table[..table.find("</table>").expect("end of table")];
+    assert_eq!(
+        table.matches(" selected>").count(),
+        3,
+        "one selected option per row (the owner's own row has no menu): {table}"
+    );
+    for role in ["Admin", "Ops", "Member"] {
+        assert!(menu_of("ada@example.com").contains(role), "{role} offered");
+    }
 }
 
 async fn role_menu_shows_a_current_role_the_viewer_cannot_give(app: TestApp) {

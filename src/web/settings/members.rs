@@ -42,6 +42,7 @@ pub struct MembersPage {
     can_invite: bool,
     can_manage: bool,
     grantable: Vec<RoleRow>,
+    role_menus: RoleMenus,
     invite: InviteInput,
     invite_errors: FieldErrors,
     pending: Vec<InvitationView>,
@@ -128,7 +129,7 @@ async fn render(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let form = (invite, invite_errors);
-    let body = MembersPage::new(page, rows, invitations, search, next_href, form);
+    let body = MembersPage::new(page, rows, invitations, search, next_href, form)?;
     render_with_status(&body, status)
 }
 
@@ -168,7 +169,7 @@ impl MembersPage {
         search: String,
         next_href: Option<String>,
         (invite, invite_errors): (InviteInput, FieldErrors),
-    ) -> Self {
+    ) -> Result<Self, AppError> {
         let scope = &page.scope;
         let can_invite = scope.can(Permission::MembersInvite);
         let can_manage = scope.can(Permission::MembersManage);
@@ -184,7 +185,12 @@ impl MembersPage {
             .collect();
         let pending = InvitationView::all(invitations.pending, &grantable);
         let history = InvitationView::all(invitations.history, &grantable);
-        MembersPage {
+        let role_menus = if can_manage {
+            RoleMenus::new(&grantable)?
+        } else {
+            RoleMenus::default()
+        };
+        Ok(MembersPage {
             page,
             members,
             search,
@@ -192,11 +198,68 @@ impl MembersPage {
             can_invite,
             can_manage,
             grantable,
+            role_menus,
             invite,
             invite_errors,
             pending,
             history,
-        }
+        })
+    }
+
+    /// The options of a row's role menu, with the member's role selected
+    /// (none when the viewer can't give it: the row shows it disabled).
+    fn role_options(&self, member: &MemberView) -> &str {
+        self.role_menus.for_role(&member.role_id)
+    }
+}
+
+/// The options of the rows' role menus, rendered (and escaped) once per
+/// page for each role a menu can have selected, instead of once per row:
+/// a page of 50 members has 50 menus but only as many variants as the
+/// viewer has roles to give, plus one with none selected.
+#[derive(Default)]
+struct RoleMenus {
+    /// Each grantable role, with the options that have it selected.
+    selected: Vec<(RoleId, String)>,
+    /// The options with none selected.
+    none_selected: String,
+}
+
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = r#"{% for role in roles %}<option value="{{ role.id.as_str()|safe }}"{% if Some(role.id) == selected %} selected{% endif %}>{{ role.name }}</option>{% endfor %}"#
+)]
+struct RoleOptions<'a> {
+    roles: &'a [RoleRow],
+    selected: Option<&'a RoleId>,
+}
+
+impl RoleMenus {
+    fn new(grantable: &[RoleRow]) -> Result<Self, AppError> {
+        let options = |selected| {
+            RoleOptions {
+                roles: grantable,
+                selected,
+            }
+            .render()
+            .map_err(|e| AppError::Internal(format!("template: {e}")))
+        };
+        let selected = grantable
+            .iter()
+            .map(|role| Ok((role.id.clone(), options(Some(&role.id))?)))
+            .collect::<Result<_, AppError>>()?;
+        Ok(RoleMenus {
+            selected,
+            none_selected: options(None)?,
+        })
+    }
+
+    fn for_role(&self, role: &RoleId) -> &str {
+        self.selected
+            .iter()
+            .find(|(id, _)| id == role)
+            .map_or(&self.none_selected, |(_, options)| options)
     }
 }
 
