@@ -71,15 +71,19 @@ impl Checkpointer {
         if path.is_empty() || path == ":memory:" || path.contains("mode=memory") {
             return None;
         }
-        let mut conn = match SqliteConnection::establish(path) {
-            Ok(conn) => conn,
+        match Self::spawn(path) {
+            Ok(checkpointer) => Some(checkpointer),
             Err(error) => {
                 tracing::warn!(%error, "no checkpoint thread: writers will checkpoint");
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    fn spawn(path: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut conn = SqliteConnection::establish(path)?;
         let (running, stop) = mpsc::channel::<()>();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(INTERVAL) {
@@ -87,14 +91,8 @@ impl Checkpointer {
                         tracing::debug!(%error, "checkpoint failed; the next round retries");
                     }
                 }
-            });
-        match spawned {
-            Ok(_) => Some(Checkpointer { _running: running }),
-            Err(error) => {
-                tracing::warn!(%error, "no checkpoint thread: writers will checkpoint");
-                None
-            }
-        }
+            })?;
+        Ok(Checkpointer { _running: running })
     }
 }
 

@@ -205,12 +205,6 @@ impl MembersPage {
             history,
         })
     }
-
-    /// The options of a row's role menu, with the member's role selected
-    /// (none when the viewer can't give it: the row shows it disabled).
-    fn role_options(&self, member: &MemberView) -> &str {
-        self.role_menus.for_role(&member.role_id)
-    }
 }
 
 /// The options of the rows' role menus, rendered (and escaped) once per
@@ -255,6 +249,8 @@ impl RoleMenus {
         })
     }
 
+    /// The options of a row's role menu, with the member's role selected
+    /// (none when the viewer can't give it: the row shows it disabled).
     fn for_role(&self, role: &RoleId) -> &str {
         self.selected
             .iter()
