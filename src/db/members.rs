@@ -377,21 +377,6 @@ pub fn roles(conn: &mut AnyConnection, scope: &Scope) -> Result<Vec<RoleRow>, Db
     Ok(roles)
 }
 
-/// A workspace's roles, highest rank first: for the `Scope` being built
-/// (so there is none to start from yet), when the session's own query did
-/// not bring them.
-pub fn roles_of(
-    conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
-) -> Result<Vec<RoleRow>, DbError> {
-    let mut roles: Vec<RoleRow> = roles::table
-        .filter(roles::workspace_id.eq(workspace))
-        .select(RoleRow::as_select())
-        .load(conn)?;
-    sort_by_rank(&mut roles);
-    Ok(roles)
-}
-
 /// The role the acting user holds in the scoped workspace as stored right
 /// now, if their membership is still active. Member changes read it inside
 /// their transaction instead of trusting the rank seen when the request

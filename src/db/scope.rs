@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use crate::db::members::RoleRow;
 use crate::db::users::User;
 use crate::db::workspaces::WorkspaceAccess;
 use crate::domain::permission::Forbidden;
@@ -28,7 +27,6 @@ struct ScopeInner {
     active: WorkspaceAccess,
     permissions: PermissionSet,
     accessible: Vec<WorkspaceAccess>,
-    roles: Vec<RoleRow>,
 }
 
 impl Scope {
@@ -47,16 +45,14 @@ impl Scope {
             .map(|w| &w.workspace_id)
     }
 
-    /// The user acting in `active` (chosen by [`Scope::entered`]), whose
-    /// roles are `roles` (for role menus; changes re-read what they rely
-    /// on inside their transaction). `None` when `active` isn't accessible.
+    /// The user acting in `active` (chosen by [`Scope::entered`]). `None`
+    /// when `active` isn't accessible.
     pub fn enter(
         user: User,
         session_public_id: String,
         client_ip: String,
         accessible: Vec<WorkspaceAccess>,
         active: &WorkspaceId,
-        roles: Vec<RoleRow>,
     ) -> Option<Self> {
         let active = accessible
             .iter()
@@ -70,7 +66,6 @@ impl Scope {
             active,
             permissions,
             accessible,
-            roles,
         })))
     }
 
@@ -85,7 +80,6 @@ impl Scope {
         client_ip: String,
         active: WorkspaceAccess,
         permissions: PermissionSet,
-        roles: Vec<RoleRow>,
     ) -> Self {
         Self(Arc::new(ScopeInner {
             user,
@@ -94,7 +88,6 @@ impl Scope {
             accessible: vec![active.clone()],
             active,
             permissions,
-            roles,
         }))
     }
 
@@ -155,13 +148,6 @@ impl Scope {
         } else {
             Err(Forbidden(permission))
         }
-    }
-
-    /// The active workspace's roles, highest rank first, as read at the
-    /// start of the request: what role menus offer. A change that depends
-    /// on a role reads it again inside its transaction.
-    pub fn workspace_roles(&self) -> &[RoleRow] {
-        &self.0.roles
     }
 
     /// Every workspace the user may switch to (for the context switcher).

@@ -196,7 +196,6 @@ fn scope_of(
         "platform".to_owned(),
         accessible,
         workspace,
-        Vec::new(),
     ))
 }
 

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use crate::db::billing::WalletRow;
-use crate::db::members::RoleRow;
 use crate::db::scope::Scope;
 use crate::db::users::User;
 use crate::db::workspaces::WorkspaceAccess;
@@ -32,8 +31,6 @@ pub struct KeyGrant {
     user: User,
     /// The key's workspace with the holder's membership and role there.
     access: WorkspaceAccess,
-    /// That workspace's roles.
-    roles: Vec<RoleRow>,
 }
 
 impl KeyGrant {
@@ -46,7 +43,6 @@ impl KeyGrant {
             client_ip,
             self.access.clone(),
             self.caller.permissions,
-            self.roles.clone(),
         )
     }
 
@@ -128,14 +124,12 @@ async fn read_grant(
             let (Some(user), Some(access)) = (user, access) else {
                 return Err(ServiceError::KeyRejected);
             };
-            let roles = db::members::roles_of(conn, &caller.workspace_id)?;
             let wallet = db::billing::wallet_of(conn, &caller.workspace_id)?;
             Ok(Arc::new(KeyGrant {
                 caller,
                 wallet,
                 user,
                 access,
-                roles,
             }))
         })
         .await?;

@@ -137,12 +137,11 @@ pub(crate) fn grantable_role(
         .filter(|r| standing.can_grant(r)))
 }
 
-/// The roles the acting member may grant, for the invite and role forms
-/// (from the roles the scope was read with; granting one checks again).
-pub fn grantable_roles(scope: &Scope) -> Vec<RoleRow> {
+/// The roles the acting member may grant among the workspace's `roles`,
+/// for the invite and role forms (granting one checks again).
+pub fn grantable_roles(scope: &Scope, roles: &[RoleRow]) -> Vec<RoleRow> {
     let standing = Standing::of_scope(scope);
-    scope
-        .workspace_roles()
+    roles
         .iter()
         .filter(|r| standing.can_grant(r))
         .cloned()

@@ -330,6 +330,12 @@ fn security_headers(https: bool) -> DefaultHeaders {
     }
 }
 
+/// The pages that show role menus: their views have the session load
+/// bring the active workspace's roles (`scope::WorkspaceRoles`). Any other
+/// page that takes `WorkspaceRoles` reads them with its own data instead,
+/// a statement more; no page gets them wrong for being missing here.
+const ROLE_MENU_PAGES: [&str; 1] = ["/settings/members"];
+
 /// Gives each request a slot for what the session store reads with the
 /// session (see `session::with_preload_slot`), its `RequestDb` (so the
 /// session load's connection serves the page's data too) and, when
@@ -344,7 +350,8 @@ async fn request_db(
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.config.expose_db_statements);
     let hands_on = req.method().is_safe();
-    let request = session::with_preload_slot(next.call(req));
+    let roles_wanted = hands_on && ROLE_MENU_PAGES.contains(&req.path());
+    let request = session::with_preload_slot(next.call(req), roles_wanted);
     if !expose {
         return RequestDb::default()
             .handing_on(hands_on)

@@ -54,7 +54,7 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
     };
     let wanted = data.active_workspace();
     let ip = state.client_ip(req);
-    let Some(mut known) = who_and_where(&state, user_id, &public_id, &ip, user_agent(req)).await?
+    let Some(known) = who_and_where(&state, user_id, &public_id, &ip, user_agent(req)).await?
     else {
         // The account is gone or disabled: end the session here and now.
         data.sign_out();
@@ -66,16 +66,55 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
             "user {user} has no personal workspace"
         )));
     };
-    let roles_read_for = known.roles_of.clone();
-    let roles = known.roles_in(&state, &active).await?;
-    if wanted.as_ref() != Some(&active) || roles_read_for.as_ref() != Some(&active) {
+    if wanted.as_ref() != Some(&active) || known.row_workspace.as_ref() != Some(&active) {
         // Entering another workspace than asked, or one the session row
-        // doesn't name yet: store it, so the next load brings its roles.
+        // doesn't name yet: store it, so the next load can bring its roles.
         data.set_active_workspace(&active)
             .map_err(|e| AppError::Internal(e.to_string()))?;
     }
-    Scope::enter(known.user, public_id, ip, known.accessible, &active, roles)
+    if known.row_workspace.as_ref() == Some(&active)
+        && let Some(roles) = known.roles
+    {
+        req.extensions_mut().insert(PreloadedRoles(roles));
+    }
+    Scope::enter(known.user, public_id, ip, known.accessible, &active)
         .ok_or_else(|| AppError::Internal("the entered workspace vanished".into()))
+}
+
+/// The roles the session load brought for the workspace the request
+/// entered, kept in the request for [`WorkspaceRoles`].
+struct PreloadedRoles(Vec<RoleRow>);
+
+/// The active workspace's roles, highest rank first, for a page with role
+/// menus. Most pages never need them, so the session load brings them only
+/// for the pages `ROLE_MENU_PAGES` names (one statement for the view);
+/// elsewhere they are read here, a statement more. A role created or
+/// changed after the request's session load isn't among them: changes
+/// re-read what they rely on inside their transaction.
+pub struct WorkspaceRoles(pub Vec<RoleRow>);
+
+impl FromRequest for WorkspaceRoles {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let scope = Scope::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let scope = scope.await?;
+            if let Some(PreloadedRoles(roles)) = req.extensions_mut().remove::<PreloadedRoles>() {
+                return Ok(WorkspaceRoles(roles));
+            }
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::Internal("application state missing".into()))?;
+            let roles = state
+                .db
+                .read(move |conn| db::members::roles(conn, &scope))
+                .await?;
+            Ok(WorkspaceRoles(roles))
+        })
+    }
 }
 
 /// The request's user agent, as much of it as the session row keeps.
@@ -94,28 +133,10 @@ fn user_agent(req: &HttpRequest) -> String {
 struct Known {
     user: User,
     accessible: Vec<WorkspaceAccess>,
-    /// The workspace whose roles `roles` are, if any were read.
-    roles_of: Option<WorkspaceId>,
-    roles: Vec<RoleRow>,
-}
-
-impl Known {
-    /// The roles of `active`: those read with the session when they are
-    /// that workspace's (the usual case), else read now.
-    async fn roles_in(
-        &mut self,
-        state: &AppState,
-        active: &WorkspaceId,
-    ) -> Result<Vec<RoleRow>, AppError> {
-        if self.roles_of.as_ref() == Some(active) {
-            return Ok(std::mem::take(&mut self.roles));
-        }
-        let workspace = active.clone();
-        Ok(state
-            .db
-            .read(move |conn| db::members::roles_of(conn, &workspace))
-            .await?)
-    }
+    /// The workspace the session row named as active when it was read.
+    row_workspace: Option<WorkspaceId>,
+    /// That workspace's roles, if the load was asked for them.
+    roles: Option<Vec<RoleRow>>,
 }
 
 /// Usually what the session store read in the session's own query (and
@@ -139,15 +160,15 @@ async fn who_and_where(
         return Ok(loaded.await?.map(|(user, accessible)| Known {
             user,
             accessible,
-            roles_of: None,
-            roles: Vec::new(),
+            row_workspace: None,
+            roles: None,
         }));
     };
     record_activity_if_due(state, &preload, public_id, ip, user_agent).await?;
     Ok(preload.user.map(|user| Known {
         user,
         accessible: preload.accessible,
-        roles_of: preload.active_workspace_id,
+        row_workspace: preload.active_workspace_id,
         roles: preload.active_roles,
     }))
 }

@@ -242,7 +242,8 @@ async fn statements_per_page_view(app: TestApp) {
     ann.get("/").await;
     ann.get("/").await;
     // The session, the user, their workspaces, role and permissions: one
-    // statement; the dashboard's counts come with it; its latest activity
+    // statement (without the workspace's roles: only the members page asks
+    // for those); the dashboard's counts come with it; its latest activity
     // (for those who may read the log) is one more.
     assert_eq!(statements(&ann, "/").await, 2, "dashboard");
     assert_eq!(statements(&ann, "/settings/general").await, 2, "general");

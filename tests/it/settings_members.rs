@@ -34,7 +34,55 @@ on_both_backends!(
     members_table_follows_renames_and_sign_ins,
     searches_page_through_rare_and_common_fragments,
     role_menus_list_roles_by_rank_then_name,
+    a_refused_invite_redraws_the_role_menus,
 );
+
+/// Only the members page's own view has its session load bring the
+/// workspace's roles; an invite refused with 422 redraws the same page from
+/// a form post, whose load doesn't. Its menus must still offer every role
+/// and name each member's.
+async fn a_refused_invite_redraws_the_role_menus(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "member")
+        .await;
+    let ann = app.browser("ann@example.com");
+    let shown = ann.get("/settings/members").await;
+    let admin = app.role_of("acme", "admin").await;
+    let res = ann
+        .submit(
+            "/settings/members",
+            "/settings/members/invite",
+            &[
+                ("name", "Cy"),
+                ("email", "not an address"),
+                ("role_id", &admin),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.text_of("#email-error").is_some(), "{}", res.body);
+    assert_eq!(
+        res.attr_of("#role_id option[selected]", "value").as_deref(),
+        Some(admin.as_str()),
+        "the invite form keeps the role chosen"
+    );
+    assert_eq!(
+        res.text_of(r#"tr[data-member="bob@example.com"] td.role"#)
+            .as_deref(),
+        Some("Member")
+    );
+    assert_eq!(
+        res.body.matches("<option").count(),
+        shown.body.matches("<option").count(),
+        "the same menus as the page's own view"
+    );
+    assert_eq!(
+        res.body.matches(" selected").count(),
+        shown.body.matches(" selected").count()
+    );
+}
 
 async fn resend_replaces_the_link_and_is_rate_limited(app: TestApp) {
     let app = app.with_acme().await;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
-use crate::db::members::MemberListing;
+use crate::db::members::{MemberListing, RoleRow};
 use crate::db::scope::Scope;
 use crate::domain::{FieldErrors, MembershipId, Permission, RoleId};
 use crate::services::members;
@@ -53,9 +53,8 @@ pub struct MemberBody<'a> {
 
 /// A role's name as the API gives it: a system role's key (`owner`,
 /// `admin`, `member`), a custom role's name.
-fn role_name<'a>(scope: &'a Scope, id: &RoleId) -> &'a str {
-    scope
-        .workspace_roles()
+fn role_name<'a>(roles: &'a [RoleRow], id: &RoleId) -> &'a str {
+    roles
         .iter()
         .find(|r| &r.id == id)
         .map_or("", |r| r.system_key.map_or(r.name.as_str(), |s| s.as_str()))
@@ -89,10 +88,12 @@ pub async fn list(
     let after = cursor(query.cursor.as_deref())?;
     let (read_scope, search) = (scope.clone(), query.q.clone());
     let long = db::members::search_may_walk(search.as_deref());
-    let rows = state
+    let (rows, roles) = state
         .db
         .read_long_if(long, move |conn| {
-            db::members::page(conn, &read_scope, search.as_deref(), after.as_ref(), limit)
+            let rows =
+                db::members::page(conn, &read_scope, search.as_deref(), after.as_ref(), limit)?;
+            Ok::<_, db::DbError>((rows, db::members::roles(conn, &read_scope)?))
         })
         .await?;
     let path = format!("/api/v1/organizations/{org_id}/members");
@@ -101,19 +102,22 @@ pub async fn list(
     let (rows, next) = cursor_page_of(limit, rows, &path, &filters, "cursor", |m| {
         m.membership_id.to_string()
     });
-    let body: Vec<MemberBody> = rows.iter().map(|m| MemberBody::of(&scope, m)).collect();
+    let body: Vec<MemberBody> = rows
+        .iter()
+        .map(|m| MemberBody::of(&scope, &roles, m))
+        .collect();
     Ok(json_page(body, next))
 }
 
 impl<'a> MemberBody<'a> {
-    fn of(scope: &'a Scope, m: &'a MemberListing) -> Self {
+    fn of(scope: &'a Scope, roles: &'a [RoleRow], m: &'a MemberListing) -> Self {
         MemberBody {
             id: m.membership_id.as_str(),
             user_id: m.user_id.as_str(),
             agent_id: None,
             organization_id: scope.workspace_id().as_str(),
             role_id: m.role_id.as_str(),
-            role_name: role_name(scope, &m.role_id),
+            role_name: role_name(roles, &m.role_id),
             name: &m.name,
             email: &m.email,
             status: m.status.as_str(),
@@ -201,11 +205,14 @@ pub async fn update(
     };
     state.api_keys.cache.forget_all();
     let read_scope = scope.clone();
-    let row = state
+    let (row, roles) = state
         .db
-        .read(move |conn| db::members::find(conn, &read_scope, &member))
+        .read(move |conn| {
+            let row = db::members::find(conn, &read_scope, &member)?;
+            Ok::<_, AppError>((row, db::members::roles(conn, &read_scope)?))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(MemberBody::of(&scope, &row.member)))
+    Ok(HttpResponse::Ok().json(MemberBody::of(&scope, &roles, &row.member)))
 }
 
 /// A 422 on one field.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
+use crate::db::members::RoleRow;
 use crate::db::roles::RoleDetail;
 use crate::db::scope::Scope;
 use crate::domain::{Permission, PermissionSet, RoleId};
@@ -122,9 +123,8 @@ pub struct RoleFields {
 
 /// The role named by id, name or system key, for `inherits_from`; what was
 /// typed when none matches (the service then says so).
-fn role_ref(scope: &Scope, typed: &str) -> String {
-    scope
-        .workspace_roles()
+fn role_ref(roles: &[RoleRow], typed: &str) -> String {
+    roles
         .iter()
         .find(|r| {
             r.id.as_str() == typed
@@ -136,13 +136,22 @@ fn role_ref(scope: &Scope, typed: &str) -> String {
 
 /// A new role's rank when none is given: ten above the role it inherits
 /// from (or 20, just above the member role's 10), and below the caller's.
-fn default_level(scope: &Scope, inherits_from: &str) -> i32 {
-    let above = scope
-        .workspace_roles()
+fn default_level(scope: &Scope, roles: &[RoleRow], inherits_from: &str) -> i32 {
+    let above = roles
         .iter()
         .find(|r| r.id.as_str() == inherits_from)
         .map_or(20, |parent| parent.level + 10);
     above.min(scope.role_level() - 1)
+}
+
+/// The key's workspace's roles, highest rank first: what `inherits_from`
+/// may name.
+async fn workspace_roles(state: &AppState, scope: &Scope) -> Result<Vec<RoleRow>, AppError> {
+    let scope = scope.clone();
+    Ok(state
+        .db
+        .read(move |conn| db::members::roles(conn, &scope))
+        .await?)
 }
 
 /// The path's workspace, for a key that may manage roles.
@@ -187,10 +196,11 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     managing(&scope, &org_id)?;
     let fields = fields.into_inner();
-    let inherits_from = role_ref(&scope, fields.inherits_from.as_deref().unwrap_or(""));
+    let known = workspace_roles(&state, &scope).await?;
+    let inherits_from = role_ref(&known, fields.inherits_from.as_deref().unwrap_or(""));
     let level = fields
         .level
-        .unwrap_or_else(|| default_level(&scope, &inherits_from));
+        .unwrap_or_else(|| default_level(&scope, &known, &inherits_from));
     let input = RoleInput {
         name: fields.name.unwrap_or_default(),
         description: fields.description.unwrap_or_default(),
@@ -253,7 +263,7 @@ pub async fn update(
                 .collect()
         }),
         inherits_from: match fields.inherits_from {
-            Some(typed) => role_ref(&scope, &typed),
+            Some(typed) => role_ref(&workspace_roles(&state, &scope).await?, &typed),
             None => now
                 .inherits_from_id
                 .map(|r| r.to_string())

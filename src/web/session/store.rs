@@ -4,8 +4,9 @@
 //! lifetime are enforced here, on load.
 //!
 //! `load` reads the session, its user, the workspaces they may enter and
-//! the active one's roles in one statement and hands the latter to the
-//! `Scope` extractor through the request's preload slot (see [`Preload`]).
+//! (for a page with role menus) the active one's roles in one statement,
+//! and hands the latter to the `Scope` extractor through the request's
+//! preload slot (see [`Preload`]).
 //! A connection that turns out broken during `load` is replaced and the
 //! read retried (it is a read, so that is always safe). A load that still
 //! fails is handed to the request as its answer (see
@@ -19,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY, WORKSPACE_KEY, put_load_failure,
-    put_preload,
+    put_preload, roles_wanted,
 };
 use crate::db::sessions::{Expiry, LoadedSession, SessionWrite};
 use crate::db::{self, Db, DbError};
@@ -89,10 +90,11 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
         let id_hash = hash_key(key.as_ref());
         let expiry = self.expiry();
+        let with_roles = roles_wanted();
         let read = self
             .db
             .read_handing_on(move |conn| {
-                match db::sessions::load_with_access(conn, &id_hash, expiry) {
+                match db::sessions::load_with_access(conn, &id_hash, expiry, with_roles) {
                     Ok(loaded) => Ok(loaded.map(Ok)),
                     // Reading the user's workspaces failed: load the bare
                     // session, so the failure surfaces in the handler's

@@ -25,7 +25,7 @@ use crate::web::AppState;
 use crate::web::csrf::{EmptyForm, ScopedForm};
 use crate::web::error::AppError;
 use crate::web::page::{PAGE_SIZE, Page, cursor_page, format_time, render_with_status, see_other};
-use crate::web::scope::Permitted;
+use crate::web::scope::{Permitted, WorkspaceRoles};
 use crate::web::session::{FlashLevel, SessionData};
 
 /// Resolved invitations shown in the history.
@@ -94,31 +94,27 @@ pub async fn index(
     state: web::Data<AppState>,
     _permitted: Permitted<require::MembersRead>,
     page: Page,
+    WorkspaceRoles(roles): WorkspaceRoles,
     query: web::Query<MembersQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    render(
-        &state,
-        page,
-        query,
-        InviteInput::default(),
-        FieldErrors::new(),
-    )
-    .await
+    let form = (InviteInput::default(), FieldErrors::new());
+    render(&state, page, Some(roles), query, form).await
 }
 
 /// The page, with the invite form showing `invite` and `invite_errors`
-/// (422 when there are any).
+/// (422 when there are any). The workspace's roles are read with the
+/// page's data unless they came with the request (`WorkspaceRoles`).
 async fn render(
     state: &AppState,
     page: Page,
+    roles: Option<Vec<RoleRow>>,
     query: MembersQuery,
-    invite: InviteInput,
-    invite_errors: FieldErrors,
+    (invite, invite_errors): (InviteInput, FieldErrors),
 ) -> Result<HttpResponse, AppError> {
     let search = query.q.unwrap_or_default();
     let after = query.after.as_deref().and_then(MembershipId::parse);
-    let (rows, invitations) = read(state, &page.scope, &search, after).await?;
+    let (rows, invitations, roles) = read(state, &page.scope, roles, &search, after).await?;
     let filters = [("q", search.as_str())];
     let (rows, next_href) = cursor_page(rows, "/settings/members", &filters, "after", |row| {
         row.membership_id.to_string()
@@ -129,25 +125,28 @@ async fn render(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let form = (invite, invite_errors);
-    let body = MembersPage::new(page, rows, invitations, search, next_href, form)?;
+    let body = MembersPage::new(page, &roles, rows, invitations, search, next_href, form)?;
     render_with_status(&body, status)
 }
 
 /// The page's data on the connection the session load handed on, in at
 /// most two statements: a page of members, and (for those who may invite)
-/// the invitations with their delivery status. The roles for the menus
-/// came with the scope. A search may walk many members, so it stays off
-/// the worker thread (`Db::read_long_if`).
+/// the invitations with their delivery status; and the workspace's roles
+/// when they didn't come with the request (a form re-rendered with its
+/// errors). A search may walk many members, so it stays off the worker
+/// thread (`Db::read_long_if`).
 async fn read(
     state: &AppState,
     scope: &Scope,
+    roles: Option<Vec<RoleRow>>,
     search: &str,
     after: Option<MembershipId>,
-) -> Result<(Vec<MemberListing>, Listed), AppError> {
+) -> Result<(Vec<MemberListing>, Listed, Vec<RoleRow>), AppError> {
     let long = db::members::search_may_walk(Some(search));
     let (scope, search) = (scope.clone(), search.to_owned());
     let can_invite = scope.can(Permission::MembersInvite);
-    Ok(state
+    let need_roles = roles.is_none();
+    let (rows, invitations, read_roles) = state
         .db
         .read_long_if(long, move |conn| {
             let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
@@ -156,14 +155,21 @@ async fn read(
             } else {
                 Listed::default()
             };
-            Ok::<_, DbError>((rows, invitations))
+            let read_roles = if need_roles {
+                Some(db::members::roles(conn, &scope)?)
+            } else {
+                None
+            };
+            Ok::<_, DbError>((rows, invitations, read_roles))
         })
-        .await?)
+        .await?;
+    Ok((rows, invitations, roles.or(read_roles).unwrap_or_default()))
 }
 
 impl MembersPage {
     fn new(
         page: Page,
+        roles: &[RoleRow],
         rows: Vec<MemberListing>,
         invitations: Listed,
         search: String,
@@ -174,14 +180,14 @@ impl MembersPage {
         let can_invite = scope.can(Permission::MembersInvite);
         let can_manage = scope.can(Permission::MembersManage);
         let grantable = if can_invite || can_manage {
-            members::grantable_roles(scope)
+            members::grantable_roles(scope, roles)
         } else {
             Vec::new()
         };
         let standing = Standing::of_scope(scope);
         let members = rows
             .into_iter()
-            .map(|row| MemberView::of(row, scope, &standing, &grantable))
+            .map(|row| MemberView::of(row, scope, roles, &standing, &grantable))
             .collect();
         let pending = InvitationView::all(invitations.pending, &grantable);
         let history = InvitationView::all(invitations.history, &grantable);
@@ -265,10 +271,16 @@ impl MemberView {
         self.status == MembershipStatus::Active
     }
 
-    fn of(m: MemberListing, scope: &Scope, standing: &Standing, grantable: &[RoleRow]) -> Self {
+    fn of(
+        m: MemberListing,
+        scope: &Scope,
+        roles: &[RoleRow],
+        standing: &Standing,
+        grantable: &[RoleRow],
+    ) -> Self {
         // A role created and given after this request's session load isn't
-        // among the scope's roles: it shows as "—" and is not acted on.
-        let role = scope.workspace_roles().iter().find(|r| r.id == m.role_id);
+        // among the roles it brought: it shows as "—" and is not acted on.
+        let role = roles.iter().find(|r| r.id == m.role_id);
         let level = role.map_or(i32::MAX, |r| r.level);
         MemberView {
             actionable: may_act_on(scope.user_id(), standing, &m.user_id, level),
@@ -372,7 +384,7 @@ pub async fn invite(
             Ok(see_other("/settings/members"))
         }
         Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
-            render(&state, page, MembersQuery::default(), input, errors).await
+            render(&state, page, None, MembersQuery::default(), (input, errors)).await
         }
         Err(other) => Err(other.into()),
     }
@@ -413,7 +425,7 @@ pub async fn add(
                 email,
                 role_id,
             };
-            render(&state, page, MembersQuery::default(), typed, errors).await
+            render(&state, page, None, MembersQuery::default(), (typed, errors)).await
         }
         Err(other) => Err(other.into()),
     }
