@@ -39,6 +39,7 @@ diesel::table! {
         app_instances -> Integer,
         max_app_instances -> Nullable<Integer>,
         max_agents_per_member -> Nullable<Integer>,
+        roles_version -> Integer,
     }
 }
 

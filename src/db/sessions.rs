@@ -7,7 +7,6 @@ use super::stamps::Stamp;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::members::{RoleRow, sort_by_rank};
 use super::schema::{memberships, roles, sessions, users, workspaces};
 use super::users::User;
 use super::workspaces::{WorkspaceAccess, sort_accessible};
@@ -99,12 +98,6 @@ pub struct LoadedSession {
     pub user: Option<User>,
     /// The workspaces that user may enter right now (personal first).
     pub accessible: Vec<WorkspaceAccess>,
-    /// The roles of the session's active workspace, highest rank first,
-    /// when the load was asked for them (empty when the user may not enter
-    /// it; `None` when not asked).
-    pub active_roles: Option<Vec<RoleRow>>,
-    /// The workspace `active_roles` belong to.
-    pub active_workspace_id: Option<WorkspaceId>,
     /// Last request (to within a minute).
     pub last_seen_at: NaiveDateTime,
     /// Client IP last seen.
@@ -123,140 +116,73 @@ struct LiveSession {
     last_seen_at: NaiveDateTime,
     ip: String,
     user_agent: String,
-    active_workspace_id: Option<WorkspaceId>,
 }
 
-/// The joins and filters of the session load: the live session with this
-/// key hash, its active user, and every workspace they may enter with
-/// their role there. A macro, so each of the load's two shapes below is
-/// a query type of its own that diesel prepares once per connection.
-macro_rules! live_session_with_access {
-    ($id_hash:expr, $expiry:expr) => {
-        sessions::table
-            .left_join(
-                users::table.on(sessions::user_id
-                    .eq(users::id.nullable())
-                    .and(users::status.eq(UserStatus::Active))),
-            )
-            .left_join(
-                memberships::table.on(memberships::user_id
-                    .eq(users::id)
-                    .and(memberships::status.eq(MembershipStatus::Active))),
-            )
-            .left_join(
-                workspaces::table.on(workspaces::id
-                    .eq(memberships::workspace_id)
-                    .and(workspaces::status.ne(WorkspaceStatus::Archived))),
-            )
-            .left_join(roles::table.on(roles::id.eq(memberships::role_id)))
-            .filter(sessions::id_hash.eq($id_hash))
-            .filter(sessions::expires_at.gt($expiry.now))
-            .filter(sessions::last_seen_at.gt($expiry.idle_cutoff))
-            .filter(sessions::created_at.gt($expiry.lifetime_cutoff))
-    };
-}
-
-/// The live session with this key hash, its active user and every
+/// The live session with this key hash, its active user, and every
 /// workspace they may enter with their role there, in one query: a row per
-/// accessible workspace. With `with_roles`, the rows also bring the roles
-/// of the session's active workspace (for role menus): that workspace's
-/// row comes once per role. Only the pages with role menus ask for them:
-/// on PostgreSQL the extra join made the statement a third dearer to run
-/// (pgbench, 100 000-member organization: 19 000 against 28 000 tps), and
-/// its rows are twice as many to decode. The `Scope` extractor takes it
-/// from there instead of asking again. Decoding the session's and user's
-/// columns again on each row was measured cheaper overall than a `UNION
-/// ALL` returning them once (SQLite: 0.4 % fewer instructions;
-/// PostgreSQL: 275 µs of its CPU per dashboard view against 185–235).
-/// `None` when the session doesn't exist or has expired.
+/// accessible workspace. The `Scope` extractor takes it from there instead
+/// of asking again. The workspace's roles are not among the rows: they
+/// cost PostgreSQL a third more work for this statement (pgbench,
+/// 100 000-member organization: 19 000 against 28 000 tps) and doubled the
+/// rows to decode, for the one page with role menus, which keeps them in
+/// memory by `workspaces.roles_version` instead (`web::scope::RoleCache`).
+/// Decoding the session's and user's columns again on each row was
+/// measured cheaper overall than a `UNION ALL` returning them once
+/// (SQLite: 0.4 % fewer instructions; PostgreSQL: 275 µs of its CPU per
+/// dashboard view against 185–235). `None` when the session doesn't exist
+/// or has expired.
 pub fn load_with_access(
     conn: &mut AnyConnection,
     id_hash: &str,
     expiry: Expiry,
-    with_roles: bool,
 ) -> Result<Option<LoadedSession>, DbError> {
-    type Row = (
-        LiveSession,
-        Option<User>,
-        Option<WorkspaceAccess>,
-        Option<RoleRow>,
-    );
-    let rows: Vec<Row> = if with_roles {
-        let active_roles = diesel::alias!(roles as active_roles);
-        // `as_select` names the backend, so the query is built in each arm.
-        natively!(conn, |native| live_session_with_access!(id_hash, expiry)
-            .left_join(
-                active_roles.on(active_roles
-                    .field(roles::workspace_id)
-                    .eq(workspaces::id)
-                    .and(sessions::active_workspace_id.eq(workspaces::id.nullable()))),
-            )
-            .select((
-                LiveSession::as_select(),
-                // `Option<T>` selects T's columns as nullable: NULL without
-                // a user (or an accessible workspace) on the right of the
-                // join.
-                Option::<User>::as_select(),
-                Option::<WorkspaceAccess>::as_select(),
-                // An alias has no `as_select`: RoleRow's columns, in its
-                // order.
-                active_roles
-                    .fields((
-                        roles::id,
-                        roles::name,
-                        roles::system_key,
-                        roles::level,
-                        roles::permissions,
-                    ))
-                    .nullable(),
-            ))
-            .load(native))?
-    } else {
-        let rows: Vec<(LiveSession, Option<User>, Option<WorkspaceAccess>)> =
-            natively!(conn, |native| live_session_with_access!(id_hash, expiry)
-                .select((
-                    LiveSession::as_select(),
-                    Option::<User>::as_select(),
-                    Option::<WorkspaceAccess>::as_select(),
-                ))
-                .load(native))?;
-        rows.into_iter()
-            .map(|(session, user, access)| (session, user, access, None))
-            .collect()
-    };
+    type Row = (LiveSession, Option<User>, Option<WorkspaceAccess>);
+    // `as_select` names the backend, so the query is built in each arm.
+    let rows: Vec<Row> = natively!(conn, |native| sessions::table
+        .left_join(
+            users::table.on(sessions::user_id
+                .eq(users::id.nullable())
+                .and(users::status.eq(UserStatus::Active))),
+        )
+        .left_join(
+            memberships::table.on(memberships::user_id
+                .eq(users::id)
+                .and(memberships::status.eq(MembershipStatus::Active))),
+        )
+        .left_join(
+            workspaces::table.on(workspaces::id
+                .eq(memberships::workspace_id)
+                .and(workspaces::status.ne(WorkspaceStatus::Archived))),
+        )
+        .left_join(roles::table.on(roles::id.eq(memberships::role_id)))
+        .filter(sessions::id_hash.eq(id_hash))
+        .filter(sessions::expires_at.gt(expiry.now))
+        .filter(sessions::last_seen_at.gt(expiry.idle_cutoff))
+        .filter(sessions::created_at.gt(expiry.lifetime_cutoff))
+        .select((
+            LiveSession::as_select(),
+            // `Option<T>` selects T's columns as nullable: NULL without a
+            // user (or an accessible workspace) on the right of the join.
+            Option::<User>::as_select(),
+            Option::<WorkspaceAccess>::as_select(),
+        ))
+        .load(native))?;
     let mut rows = rows.into_iter();
-    let Some((session, user, first_access, first_role)) = rows.next() else {
+    let Some((session, user, first_access)) = rows.next() else {
         return Ok(None);
     };
-    let mut accessible: Vec<WorkspaceAccess> = Vec::new();
-    let mut active_roles = Vec::new();
     // A membership of an archived workspace joins no workspace: its columns
-    // come back NULL and the row is skipped. The active workspace comes
-    // once per role: keep it once.
-    let rest = rows.map(|(_, _, access, role)| (access, role));
-    for (access, role) in std::iter::once((first_access, first_role)).chain(rest) {
-        active_roles.extend(role);
-        if let Some(access) = access
-            && !accessible
-                .iter()
-                .any(|a| a.workspace_id == access.workspace_id)
-        {
-            accessible.push(access);
-        }
-    }
+    // come back NULL and the row is skipped.
+    let mut accessible: Vec<WorkspaceAccess> = std::iter::once(first_access)
+        .chain(rows.map(|(_, _, access)| access))
+        .flatten()
+        .collect();
     sort_accessible(&mut accessible);
-    // Sorted here, not by the query: an ORDER BY made SQLite copy every
-    // joined row, all 37 columns, through a sorter (and PostgreSQL sort
-    // them) for the few roles a workspace has: 7 % of a SQLite dashboard
-    // view's instructions.
-    sort_by_rank(&mut active_roles);
     Ok(Some(LoadedSession {
         state: session.state,
         user_id: session.user_id,
         user,
         accessible,
-        active_roles: with_roles.then_some(active_roles),
-        active_workspace_id: session.active_workspace_id,
         last_seen_at: session.last_seen_at,
         ip: session.ip,
         user_agent: session.user_agent,

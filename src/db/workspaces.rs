@@ -65,6 +65,9 @@ pub struct WorkspaceAccess {
     pub app_instances: i32,
     /// How many may be installed (`None`: no limit).
     pub max_app_instances: Option<i32>,
+    /// Moves with every change to the workspace's roles (a trigger), so
+    /// roles kept in memory can be told current without reading them.
+    pub roles_version: i32,
 }
 
 /// Every workspace the user may enter right now: active memberships of

@@ -79,6 +79,8 @@ pub struct AppState {
     /// Which sessions' due activity writes a request of this process is
     /// already making (see `scope::ActivityClaims`).
     pub activity_claims: scope::ActivityClaims,
+    /// Each workspace's roles as last read, for role menus.
+    pub role_cache: scope::RoleCache,
     /// Members' API keys checked less than a second ago, and this
     /// instance's share of their per-minute rate limits.
     pub api_keys: crate::services::authorization::KeyCheck,
@@ -139,6 +141,7 @@ impl AppState {
             csrf_key,
             mail,
             activity_claims: scope::ActivityClaims::default(),
+            role_cache: scope::RoleCache::default(),
             api_keys: crate::services::authorization::KeyCheck {
                 cache: crate::services::authorization::KeyCache::default(),
                 limiter: crate::services::rate_limits::KeyRateLimiter::new(key_rate_limits),
@@ -330,12 +333,6 @@ fn security_headers(https: bool) -> DefaultHeaders {
     }
 }
 
-/// The pages that show role menus: their views have the session load
-/// bring the active workspace's roles (`scope::WorkspaceRoles`). Any other
-/// page that takes `WorkspaceRoles` reads them with its own data instead,
-/// a statement more; no page gets them wrong for being missing here.
-const ROLE_MENU_PAGES: [&str; 1] = ["/settings/members"];
-
 /// Gives each request a slot for what the session store reads with the
 /// session (see `session::with_preload_slot`), its `RequestDb` (so the
 /// session load's connection serves the page's data too) and, when
@@ -350,8 +347,7 @@ async fn request_db(
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.config.expose_db_statements);
     let hands_on = req.method().is_safe();
-    let roles_wanted = hands_on && ROLE_MENU_PAGES.contains(&req.path());
-    let request = session::with_preload_slot(next.call(req), roles_wanted);
+    let request = session::with_preload_slot(next.call(req));
     if !expose {
         return RequestDb::default()
             .handing_on(hands_on)

@@ -66,32 +66,50 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
             "user {user} has no personal workspace"
         )));
     };
-    if wanted.as_ref() != Some(&active) || known.row_workspace.as_ref() != Some(&active) {
-        // Entering another workspace than asked, or one the session row
-        // doesn't name yet: store it, so the next load can bring its roles.
+    if wanted.as_ref() != Some(&active) {
+        // Entering another workspace than asked: store it.
         data.set_active_workspace(&active)
             .map_err(|e| AppError::Internal(e.to_string()))?;
-    }
-    if known.row_workspace.as_ref() == Some(&active)
-        && let Some(roles) = known.roles
-    {
-        req.extensions_mut().insert(PreloadedRoles(roles));
     }
     Scope::enter(known.user, public_id, ip, known.accessible, &active)
         .ok_or_else(|| AppError::Internal("the entered workspace vanished".into()))
 }
 
-/// The roles the session load brought for the workspace the request
-/// entered, kept in the request for [`WorkspaceRoles`].
-struct PreloadedRoles(Vec<RoleRow>);
-
 /// The active workspace's roles, highest rank first, for a page with role
-/// menus. Most pages never need them, so the session load brings them only
-/// for the pages `ROLE_MENU_PAGES` names (one statement for the view);
-/// elsewhere they are read here, a statement more. A role created or
-/// changed after the request's session load isn't among them: changes
-/// re-read what they rely on inside their transaction.
-pub struct WorkspaceRoles(pub Vec<RoleRow>);
+/// menus: from [`RoleCache`] when the roles version the session load read
+/// with the workspace is the one they were cached at. Otherwise the page
+/// reads them with its own data ([`WorkspaceRoles::missing`]), so a miss
+/// costs a statement but no second pool checkout, and hands them back to
+/// be cached ([`WorkspaceRoles::or_read`]). A role created or changed
+/// after the request's session load isn't among them: changes re-read
+/// what they rely on inside their transaction.
+pub struct WorkspaceRoles {
+    cached: Option<Vec<RoleRow>>,
+    state: web::Data<AppState>,
+    workspace: WorkspaceId,
+    version: i32,
+}
+
+impl WorkspaceRoles {
+    /// Whether the page must read the roles (`db::members::roles`) with
+    /// its data and pass them to [`WorkspaceRoles::or_read`].
+    pub fn missing(&self) -> bool {
+        self.cached.is_none()
+    }
+
+    /// The roles: the cached ones, else those the page `read` (and now
+    /// cached for the next view).
+    pub fn or_read(self, read: Option<Vec<RoleRow>>) -> Vec<RoleRow> {
+        if let Some(roles) = self.cached {
+            return roles;
+        }
+        let roles = read.unwrap_or_default();
+        self.state
+            .role_cache
+            .put(&self.workspace, self.version, &roles);
+        roles
+    }
+}
 
 impl FromRequest for WorkspaceRoles {
     type Error = AppError;
@@ -102,18 +120,56 @@ impl FromRequest for WorkspaceRoles {
         let req = req.clone();
         Box::pin(async move {
             let scope = scope.await?;
-            if let Some(PreloadedRoles(roles)) = req.extensions_mut().remove::<PreloadedRoles>() {
-                return Ok(WorkspaceRoles(roles));
-            }
             let state = req
                 .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| AppError::Internal("application state missing".into()))?;
-            let roles = state
-                .db
-                .read(move |conn| db::members::roles(conn, &scope))
-                .await?;
-            Ok(WorkspaceRoles(roles))
+                .ok_or_else(|| AppError::Internal("application state missing".into()))?
+                .clone();
+            let (workspace, version) = (scope.workspace_id(), scope.workspace().roles_version);
+            Ok(WorkspaceRoles {
+                cached: state.role_cache.get(workspace, version),
+                workspace: workspace.clone(),
+                version,
+                state,
+            })
         })
+    }
+}
+
+/// Each workspace's roles as this process last read them, with the
+/// `workspaces.roles_version` the reading request's session load saw. The
+/// version moves, by trigger, in the same transaction as any change to the
+/// roles, and every session load reads it with the workspace: a request
+/// whose load saw the version an entry was cached at gets roles at least
+/// as new as its own view of the workspace, on any number of instances,
+/// without asking the database. A page with role menus so costs no
+/// statement for them (the session load bringing them instead made
+/// PostgreSQL's work for that statement a third dearer).
+#[derive(Default)]
+pub struct RoleCache(std::sync::Mutex<std::collections::HashMap<WorkspaceId, (i32, Vec<RoleRow>)>>);
+
+/// Entries are forgotten wholesale past this many workspaces (a miss costs
+/// one small read).
+const MAX_CACHED_WORKSPACES: usize = 10_000;
+
+impl RoleCache {
+    /// The roles cached for `workspace` at `version`, if those are the ones.
+    fn get(&self, workspace: &WorkspaceId, version: i32) -> Option<Vec<RoleRow>> {
+        let cached = self.0.lock().ok()?;
+        cached
+            .get(workspace)
+            .filter(|(at, _)| *at == version)
+            .map(|(_, roles)| roles.clone())
+    }
+
+    /// Keeps `roles`, read after a session load that saw `version`.
+    fn put(&self, workspace: &WorkspaceId, version: i32, roles: &[RoleRow]) {
+        let Ok(mut cached) = self.0.lock() else {
+            return;
+        };
+        if cached.len() >= MAX_CACHED_WORKSPACES {
+            cached.clear();
+        }
+        cached.insert(workspace.clone(), (version, roles.to_vec()));
     }
 }
 
@@ -133,10 +189,6 @@ fn user_agent(req: &HttpRequest) -> String {
 struct Known {
     user: User,
     accessible: Vec<WorkspaceAccess>,
-    /// The workspace the session row named as active when it was read.
-    row_workspace: Option<WorkspaceId>,
-    /// That workspace's roles, if the load was asked for them.
-    roles: Option<Vec<RoleRow>>,
 }
 
 /// Usually what the session store read in the session's own query (and
@@ -157,19 +209,14 @@ async fn who_and_where(
             ip.to_owned(),
             user_agent,
         );
-        return Ok(loaded.await?.map(|(user, accessible)| Known {
-            user,
-            accessible,
-            row_workspace: None,
-            roles: None,
-        }));
+        return Ok(loaded
+            .await?
+            .map(|(user, accessible)| Known { user, accessible }));
     };
     record_activity_if_due(state, &preload, public_id, ip, user_agent).await?;
     Ok(preload.user.map(|user| Known {
         user,
         accessible: preload.accessible,
-        row_workspace: preload.active_workspace_id,
-        roles: preload.active_roles,
     }))
 }
 

@@ -247,9 +247,27 @@ async fn statements_per_page_view(app: TestApp) {
     // (for those who may read the log) is one more.
     assert_eq!(statements(&ann, "/").await, 2, "dashboard");
     assert_eq!(statements(&ann, "/settings/general").await, 2, "general");
-    // Members (as owner): the session (with the roles for the menus), a
-    // page of members, and the invitations with their deliveries.
+    // Members (as owner): the session, a page of members, and the
+    // invitations with their deliveries. The roles for the menus are read
+    // once, then kept in memory until their version moves.
+    assert_eq!(
+        statements(&ann, "/settings/members").await,
+        4,
+        "members, first view"
+    );
     assert_eq!(statements(&ann, "/settings/members").await, 3, "members");
+    app.execute("UPDATE roles SET level = level WHERE system_key = 'member'")
+        .await;
+    assert_eq!(
+        statements(&ann, "/settings/members").await,
+        4,
+        "members after a role change"
+    );
+    assert_eq!(
+        statements(&ann, "/settings/members").await,
+        3,
+        "members, again"
+    );
     // A search: on SQLite the FTS5 index is asked in the same statement.
     assert_eq!(
         statements(&ann, "/settings/members?q=ann").await,

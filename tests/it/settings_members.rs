@@ -35,7 +35,56 @@ on_both_backends!(
     searches_page_through_rare_and_common_fragments,
     role_menus_list_roles_by_rank_then_name,
     a_refused_invite_redraws_the_role_menus,
+    role_menus_follow_role_changes_made_elsewhere,
 );
+
+/// The members page keeps each workspace's roles in memory
+/// (`web::scope::RoleCache`), current by `workspaces.roles_version`, which
+/// a trigger moves with every change to them: a role added, renamed or
+/// deleted anywhere (another instance, a script) shows on the next view.
+/// A member joining changes a role's member count, not the version.
+async fn role_menus_follow_role_changes_made_elsewhere(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "member")
+        .await;
+    let ann = app.browser("ann@example.com");
+    let menu = |page: crate::support::Response| page.text_of("select#role_id").expect("menu");
+    assert!(!menu(ann.get("/settings/members").await).contains("Ops"));
+    app.add_role("acme", "Ops", 50, &["members.read"]).await;
+    assert!(menu(ann.get("/settings/members").await).contains("Ops"));
+    app.execute("UPDATE roles SET name = 'Operations' WHERE name = 'Ops'")
+        .await;
+    let renamed = menu(ann.get("/settings/members").await);
+    assert!(renamed.contains("Operations"), "{renamed}");
+    app.execute("UPDATE memberships SET role_id = (SELECT id FROM roles WHERE name = 'Operations') WHERE user_email = 'bob@example.com' AND workspace_id = (SELECT id FROM workspaces WHERE slug = 'acme')")
+        .await;
+    assert_eq!(
+        ann.get("/settings/members")
+            .await
+            .text_of(r#"tr[data-member="bob@example.com"] td.role"#)
+            .as_deref(),
+        Some("Operations")
+    );
+    app.execute("UPDATE memberships SET role_id = (SELECT id FROM roles WHERE system_key = 'member' AND workspace_id = memberships.workspace_id) WHERE user_email = 'bob@example.com' AND workspace_id = (SELECT id FROM workspaces WHERE slug = 'acme')")
+        .await;
+    app.execute("DELETE FROM roles WHERE name = 'Operations'")
+        .await;
+    assert!(!menu(ann.get("/settings/members").await).contains("Operations"));
+    let version = "SELECT CAST(roles_version AS TEXT) AS value FROM workspaces WHERE slug = 'acme'";
+    let before = app.text_value(version).await;
+    let app = app
+        .with_member("acme", "Cy", "cy@example.com", "member")
+        .await;
+    assert_eq!(app.text_value(version).await, before);
+    assert_eq!(
+        app.count("roles WHERE member_count = 2 AND system_key = 'member'")
+            .await,
+        1,
+        "the member count moved"
+    );
+}
 
 /// Only the members page's own view has its session load bring the
 /// workspace's roles; an invite refused with 422 redraws the same page from

@@ -3,8 +3,7 @@
 //! workspace and a one-shot flash message. Handlers never touch raw keys.
 //!
 //! The store also hands the request what it read along with the session
-//! (the user, the workspaces they may enter and, for a page with role
-//! menus, the active one's roles, see [`Preload`]) through a per-request slot ([`with_preload_slot`]), typed,
+//! (the user and the workspaces they may enter, see [`Preload`]) through a per-request slot ([`with_preload_slot`]), typed,
 //! never through the session state.
 
 pub mod store;
@@ -19,7 +18,6 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbError;
-use crate::db::members::RoleRow;
 use crate::db::users::User;
 use crate::db::workspaces::WorkspaceAccess;
 use crate::domain::{UserId, WorkspaceId};
@@ -77,11 +75,6 @@ pub struct Preload {
     pub user: Option<User>,
     /// The workspaces they may enter (personal first).
     pub accessible: Vec<WorkspaceAccess>,
-    /// The roles of `active_workspace_id` (empty when they may not enter
-    /// it), when the request asked for them ([`with_preload_slot`]).
-    pub active_roles: Option<Vec<RoleRow>>,
-    /// The workspace the session row named as active when it was read.
-    pub active_workspace_id: Option<WorkspaceId>,
     /// Last recorded activity.
     pub last_seen_at: NaiveDateTime,
     /// Client IP last recorded.
@@ -182,46 +175,23 @@ enum Loaded {
     Failed(DbError),
 }
 
-/// A request's slot: what it wants read with its session, and what was.
-struct Slot {
-    /// Whether the session load should bring the active workspace's roles.
-    roles_wanted: bool,
-    /// What the store read.
-    loaded: RefCell<Loaded>,
-}
-
 tokio::task_local! {
     /// What the session store read for the request being served.
-    static PRELOADED: Slot;
+    static PRELOADED: RefCell<Loaded>;
 }
 
 /// Serves `request` with a slot for what the session store reads along
-/// with the session (see [`Preload`]); wraps the session middleware. With
-/// `roles_wanted`, the load brings the active workspace's roles too (a
-/// page with role menus).
-pub async fn with_preload_slot<F: std::future::Future>(
-    request: F,
-    roles_wanted: bool,
-) -> F::Output {
-    let slot = Slot {
-        roles_wanted,
-        loaded: RefCell::new(Loaded::Nothing),
-    };
-    PRELOADED.scope(slot, request).await
-}
-
-/// Whether the request being served asked for its session load to bring
-/// the active workspace's roles.
-fn roles_wanted() -> bool {
+/// with the session (see [`Preload`]); wraps the session middleware.
+pub async fn with_preload_slot<F: std::future::Future>(request: F) -> F::Output {
     PRELOADED
-        .try_with(|slot| slot.roles_wanted)
-        .unwrap_or(false)
+        .scope(RefCell::new(Loaded::Nothing), request)
+        .await
 }
 
 /// Called by the store's `load`: hands the request what it read.
 fn put_preload(preload: Preload) {
     if PRELOADED
-        .try_with(|slot| *slot.loaded.borrow_mut() = Loaded::Preload(Box::new(preload)))
+        .try_with(|slot| *slot.borrow_mut() = Loaded::Preload(Box::new(preload)))
         .is_err()
     {
         tracing::debug!("session loaded outside a request: nothing preloaded");
@@ -238,7 +208,7 @@ fn put_load_failure(error: DbError) -> Result<(), DbError> {
     let unkept = std::cell::Cell::new(Some(error));
     let _outside_a_request = PRELOADED.try_with(|slot| {
         if let Some(error) = unkept.take() {
-            *slot.loaded.borrow_mut() = Loaded::Failed(error);
+            *slot.borrow_mut() = Loaded::Failed(error);
         }
     });
     unkept.take().map_or(Ok(()), Err)
@@ -249,7 +219,7 @@ fn put_load_failure(error: DbError) -> Result<(), DbError> {
 fn take_from_slot<T>(pick: impl FnOnce(Loaded) -> Result<T, Loaded>) -> Option<T> {
     PRELOADED
         .try_with(|slot| {
-            let mut slot = slot.loaded.borrow_mut();
+            let mut slot = slot.borrow_mut();
             match pick(std::mem::replace(&mut *slot, Loaded::Nothing)) {
                 Ok(taken) => Some(taken),
                 Err(kept) => {

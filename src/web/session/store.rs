@@ -3,10 +3,9 @@
 //! of the database yields no usable cookie. Idle timeout and absolute
 //! lifetime are enforced here, on load.
 //!
-//! `load` reads the session, its user, the workspaces they may enter and
-//! (for a page with role menus) the active one's roles in one statement,
-//! and hands the latter to the `Scope` extractor through the request's
-//! preload slot (see [`Preload`]).
+//! `load` reads the session, its user and the workspaces they may enter in
+//! one statement, and hands the latter two to the `Scope` extractor through
+//! the request's preload slot (see [`Preload`]).
 //! A connection that turns out broken during `load` is replaced and the
 //! read retried (it is a read, so that is always safe). A load that still
 //! fails is handed to the request as its answer (see
@@ -20,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     PUBLIC_ID_KEY, Preload, SIGNED_IN_KEYS, USER_ID_KEY, WORKSPACE_KEY, put_load_failure,
-    put_preload, roles_wanted,
+    put_preload,
 };
 use crate::db::sessions::{Expiry, LoadedSession, SessionWrite};
 use crate::db::{self, Db, DbError};
@@ -90,11 +89,10 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
         let id_hash = hash_key(key.as_ref());
         let expiry = self.expiry();
-        let with_roles = roles_wanted();
         let read = self
             .db
             .read_handing_on(move |conn| {
-                match db::sessions::load_with_access(conn, &id_hash, expiry, with_roles) {
+                match db::sessions::load_with_access(conn, &id_hash, expiry) {
                     Ok(loaded) => Ok(loaded.map(Ok)),
                     // Reading the user's workspaces failed: load the bare
                     // session, so the failure surfaces in the handler's
@@ -205,8 +203,6 @@ impl From<LoadedSession> for Preload {
             user_id: loaded.user_id,
             user: loaded.user,
             accessible: loaded.accessible,
-            active_roles: loaded.active_roles,
-            active_workspace_id: loaded.active_workspace_id,
             last_seen_at: loaded.last_seen_at,
             ip: loaded.ip,
             user_agent: loaded.user_agent,

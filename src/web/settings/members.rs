@@ -94,27 +94,29 @@ pub async fn index(
     state: web::Data<AppState>,
     _permitted: Permitted<require::MembersRead>,
     page: Page,
-    WorkspaceRoles(roles): WorkspaceRoles,
+    roles: WorkspaceRoles,
     query: web::Query<MembersQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let form = (InviteInput::default(), FieldErrors::new());
-    render(&state, page, Some(roles), query, form).await
+    render(&state, page, roles, query, form).await
 }
 
 /// The page, with the invite form showing `invite` and `invite_errors`
-/// (422 when there are any). The workspace's roles are read with the
-/// page's data unless they came with the request (`WorkspaceRoles`).
+/// (422 when there are any), and role menus offering the workspace's
+/// roles.
 async fn render(
     state: &AppState,
     page: Page,
-    roles: Option<Vec<RoleRow>>,
+    roles: WorkspaceRoles,
     query: MembersQuery,
     (invite, invite_errors): (InviteInput, FieldErrors),
 ) -> Result<HttpResponse, AppError> {
     let search = query.q.unwrap_or_default();
     let after = query.after.as_deref().and_then(MembershipId::parse);
-    let (rows, invitations, roles) = read(state, &page.scope, roles, &search, after).await?;
+    let (rows, invitations, read_roles) =
+        read(state, &page.scope, roles.missing(), &search, after).await?;
+    let roles = roles.or_read(read_roles);
     let filters = [("q", search.as_str())];
     let (rows, next_href) = cursor_page(rows, "/settings/members", &filters, "after", |row| {
         row.membership_id.to_string()
@@ -132,21 +134,19 @@ async fn render(
 /// The page's data on the connection the session load handed on, in at
 /// most two statements: a page of members, and (for those who may invite)
 /// the invitations with their delivery status; and the workspace's roles
-/// when they didn't come with the request (a form re-rendered with its
-/// errors). A search may walk many members, so it stays off the worker
-/// thread (`Db::read_long_if`).
+/// when `WorkspaceRoles` had them `missing`. A search may walk many
+/// members, so it stays off the worker thread (`Db::read_long_if`).
 async fn read(
     state: &AppState,
     scope: &Scope,
-    roles: Option<Vec<RoleRow>>,
+    roles_missing: bool,
     search: &str,
     after: Option<MembershipId>,
-) -> Result<(Vec<MemberListing>, Listed, Vec<RoleRow>), AppError> {
+) -> Result<(Vec<MemberListing>, Listed, Option<Vec<RoleRow>>), AppError> {
     let long = db::members::search_may_walk(Some(search));
     let (scope, search) = (scope.clone(), search.to_owned());
     let can_invite = scope.can(Permission::MembersInvite);
-    let need_roles = roles.is_none();
-    let (rows, invitations, read_roles) = state
+    Ok(state
         .db
         .read_long_if(long, move |conn| {
             let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
@@ -155,15 +155,14 @@ async fn read(
             } else {
                 Listed::default()
             };
-            let read_roles = if need_roles {
+            let roles = if roles_missing {
                 Some(db::members::roles(conn, &scope)?)
             } else {
                 None
             };
-            Ok::<_, DbError>((rows, invitations, read_roles))
+            Ok::<_, DbError>((rows, invitations, roles))
         })
-        .await?;
-    Ok((rows, invitations, roles.or(read_roles).unwrap_or_default()))
+        .await?)
 }
 
 impl MembersPage {
@@ -362,6 +361,7 @@ pub async fn invite(
     state: web::Data<AppState>,
     _permitted: Permitted<require::MembersInvite>,
     page: Page,
+    roles: WorkspaceRoles,
     session: Session,
     form: ScopedForm<InviteForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -384,7 +384,14 @@ pub async fn invite(
             Ok(see_other("/settings/members"))
         }
         Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
-            render(&state, page, None, MembersQuery::default(), (input, errors)).await
+            render(
+                &state,
+                page,
+                roles,
+                MembersQuery::default(),
+                (input, errors),
+            )
+            .await
         }
         Err(other) => Err(other.into()),
     }
@@ -405,6 +412,7 @@ pub async fn add(
     state: web::Data<AppState>,
     _permitted: Permitted<require::MembersInvite>,
     page: Page,
+    roles: WorkspaceRoles,
     session: Session,
     form: ScopedForm<AddForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -425,7 +433,14 @@ pub async fn add(
                 email,
                 role_id,
             };
-            render(&state, page, None, MembersQuery::default(), (typed, errors)).await
+            render(
+                &state,
+                page,
+                roles,
+                MembersQuery::default(),
+                (typed, errors),
+            )
+            .await
         }
         Err(other) => Err(other.into()),
     }
