@@ -86,10 +86,9 @@ async fn role_menus_follow_role_changes_made_elsewhere(app: TestApp) {
     );
 }
 
-/// Only the members page's own view has its session load bring the
-/// workspace's roles; an invite refused with 422 redraws the same page from
-/// a form post, whose load doesn't. Its menus must still offer every role
-/// and name each member's.
+/// An invite refused with 422 redraws the members page from a form post,
+/// through its own handler: its menus must offer the same roles as the
+/// page's own view and name each member's.
 async fn a_refused_invite_redraws_the_role_menus(app: TestApp) {
     let app = app
         .with_acme()

@@ -131,10 +131,10 @@ async fn render(
     render_with_status(&body, status)
 }
 
-/// The page's data on the connection the session load handed on, in at
-/// most two statements: a page of members, and (for those who may invite)
-/// the invitations with their delivery status; and the workspace's roles
-/// when `WorkspaceRoles` had them `missing`. A search may walk many
+/// The page's data on the connection the session load handed on: a page
+/// of members, (for those who may invite) the invitations with their
+/// delivery status, and the workspace's roles when `WorkspaceRoles` had
+/// them `missing` (the first view after they changed). A search may walk many
 /// members, so it stays off the worker thread (`Db::read_long_if`).
 async fn read(
     state: &AppState,
@@ -277,8 +277,8 @@ impl MemberView {
         standing: &Standing,
         grantable: &[RoleRow],
     ) -> Self {
-        // A role created and given after this request's session load isn't
-        // among the roles it brought: it shows as "—" and is not acted on.
+        // A role created and given after this view's session load isn't
+        // among `roles`: it shows as "—" and is not acted on.
         let role = roles.iter().find(|r| r.id == m.role_id);
         let level = role.map_or(i32::MAX, |r| r.level);
         MemberView {
