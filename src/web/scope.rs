@@ -103,7 +103,11 @@ impl WorkspaceRoles {
         if let Some(roles) = self.cached {
             return roles;
         }
-        let roles = read.unwrap_or_default();
+        // Nothing read (a page that didn't ask although they were missing)
+        // is not cached: it would stand for the roles until they change.
+        let Some(roles) = read else {
+            return Vec::new();
+        };
         self.state
             .role_cache
             .put(&self.workspace, self.version, &roles);
