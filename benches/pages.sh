@@ -248,6 +248,12 @@ status_counts() {
         END { printf "%d %d\n", bad, total }'
 }
 
+# CPU time the hypervisor gave to other guests (all CPUs, in clock ticks):
+# on a virtual machine a p99 can be a stall of the host, not of the app,
+# and this column tells the two apart.
+CLOCK_TICKS=$(getconf CLK_TCK)
+steal_ticks() { awk '$1 == "cpu" { print $9 + 0 }' /proc/stat; }
+
 # measure KEY PATH [COOKIE]: wrk req/s + p99, one client's median, statements.
 UNTRUSTWORTHY=0
 measure() {
@@ -268,12 +274,15 @@ measure() {
     done
     wrk_bg "${args[@]}" -d"$WARMUP" "$SERVER_URL$path" >/dev/null
     read -r bad0 total0 <<<"$(status_counts "$route")"
+    local steal0 steal1
+    steal0=$(steal_ticks)
     wrk_bg "${args[@]}" -d"$DURATION" "$SERVER_URL$path" >"$out"
+    steal1=$(steal_ticks)
     read -r bad1 total1 <<<"$(status_counts "$route")"
     if ((total1 == total0)); then
         # Not one request finished within the run (wrk's 2 s timeout): record it.
         log "WARNING: $key: no request to $route finished during the run"
-        printf '%s|0|timeout|-|-|-\n' "$key" >>"$RESULTS"
+        printf '%s|0|timeout|-|-|-|-\n' "$key" >>"$RESULTS"
         UNTRUSTWORTHY=1
         return 0
     fi
@@ -298,7 +307,8 @@ measure() {
         awk 'tolower($1) == "x-db-statements:" { gsub(/\r/, ""); s = $2 }
              tolower($1) == "x-db-checkouts:" { gsub(/\r/, ""); c = $2 }
              END { if (s != "") printf "%s/%s", s, (c == "" ? "?" : c) }')
-    printf '%s|%s|%s|%s|%s|%s\n' "$key" "$rps" "$p99" "$median" "${statements:--}" "$bad/$errors" >>"$RESULTS"
+    printf '%s|%s|%s|%s|%s|%s|%s\n' "$key" "$rps" "$p99" "$median" "${statements:--}" "$bad/$errors" \
+        "$(((steal1 - steal0) * 1000 / CLOCK_TICKS))" >>"$RESULTS"
 }
 
 # PostgreSQL's statements for one GET, from its log (BEGIN/COMMIT excluded).
@@ -400,16 +410,17 @@ echo
 awk -F'|' -v pglog="$PGLOG_RESULTS" '
     BEGIN {
         while ((getline line < pglog) > 0) { split(line, p, "|"); stmts[p[1] "|" p[2]] = p[3] }
-        printf "%-8s %7s %-10s %9s %9s %8s %11s %8s %7s %8s\n", "backend", "members", "page", "req/s", "p99 ms", "%healthz", "1-client ms", "stmts/co", "PG log", "bad/err"
+        printf "%-8s %7s %-10s %9s %9s %8s %11s %8s %7s %8s %8s\n", "backend", "members", "page", "req/s", "p99 ms", "%healthz", "1-client ms", "stmts/co", "PG log", "bad/err", "steal ms"
     }
     {
         if ($3 == "healthz") ceiling[$1] = $4
         ratio = ($1 in ceiling && ceiling[$1] > 0) ? sprintf("%.1f", 100 * $4 / ceiling[$1]) : "-"
         pg = ($1 == "postgres" && (($2 "|" $3) in stmts)) ? stmts[$2 "|" $3] : "-"
-        printf "%-8s %7s %-10s %9.0f %9s %8s %11s %8s %7s %8s\n", $1, $2, $3, $4, $5, ratio, $6, $7, pg, $8
+        printf "%-8s %7s %-10s %9.0f %9s %8s %11s %8s %7s %8s %8s\n", $1, $2, $3, $4, $5, ratio, $6, $7, pg, $8, $9
     }' "$RESULTS"
 echo
 echo "stmts/co: X-Db-Statements / X-Db-Checkouts (the app's count of statements, BEGIN/COMMIT included, and of pool checkouts for one view; '-' or '?' when the binary has no such header)."
+echo "steal ms: CPU time the hypervisor took from this machine during the timed run (both CPUs); a high p99 beside a high steal is the host's."
 echo "PG log: statements PostgreSQL logged for one view with log_statement = 'all' (BEGIN/COMMIT excluded)."
 echo "Goals (issue 8, 100 000 members): dashboard >= 8 % of /healthz on PostgreSQL, >= 20 % on SQLite;"
 echo "members page >= 60 % of the dashboard; p99 of both < 50 ms; search < 20 ms median (1-client column)."
