@@ -42,7 +42,8 @@ pub struct MembersPage {
     can_invite: bool,
     can_manage: bool,
     grantable: Vec<RoleRow>,
-    role_menus: RoleMenus,
+    /// The roles the listed members hold, as their rows show them.
+    row_roles: Vec<RowRole>,
     invite: InviteInput,
     invite_errors: FieldErrors,
     pending: Vec<InvitationView>,
@@ -54,15 +55,29 @@ pub struct MemberView {
     id: MembershipId,
     name: String,
     email: String,
-    role_id: RoleId,
-    role_name: String,
+    /// Their role: an index into the page's `row_roles`.
+    role: usize,
     status: MembershipStatus,
     last_login: Option<UtcMinute>,
     joined: UtcMinute,
     actionable: bool,
-    /// Whether the viewer could give the member's current role; when not,
-    /// the role menu shows it disabled instead of pre-selecting another.
-    role_grantable: bool,
+}
+
+/// A role as the members table shows it, worked out once per role the
+/// page's members hold (a page of 50 usually holds one or two) rather
+/// than once per row: its name, whether the viewer could give it, and the
+/// options of a role menu with it selected.
+struct RowRole {
+    id: RoleId,
+    /// "—" for a role created after this view's roles were read.
+    name: String,
+    /// Its rank; `i32::MAX` when unknown, so nobody acts on the row.
+    level: i32,
+    /// Whether the viewer could give it; when not, the row's menu shows it
+    /// disabled instead of pre-selecting another role.
+    grantable: bool,
+    /// The menu's options, with it selected when `grantable`.
+    options: String,
 }
 
 /// One invitation, pending or resolved.
@@ -184,17 +199,23 @@ impl MembersPage {
             Vec::new()
         };
         let standing = Standing::of_scope(scope);
+        let mut row_roles: Vec<RowRole> = Vec::new();
         let members = rows
             .into_iter()
-            .map(|row| MemberView::of(row, scope, roles, &standing, &grantable))
-            .collect();
+            .map(|row| {
+                let role =
+                    RowRole::index_of(&mut row_roles, &row.role_id, roles, &grantable, can_manage)?;
+                Ok(MemberView::of(
+                    row,
+                    role,
+                    &row_roles[role],
+                    scope,
+                    &standing,
+                ))
+            })
+            .collect::<Result<_, AppError>>()?;
         let pending = InvitationView::all(invitations.pending, &grantable);
         let history = InvitationView::all(invitations.history, &grantable);
-        let role_menus = if can_manage {
-            RoleMenus::new(&grantable)?
-        } else {
-            RoleMenus::default()
-        };
         Ok(MembersPage {
             page,
             members,
@@ -203,7 +224,7 @@ impl MembersPage {
             can_invite,
             can_manage,
             grantable,
-            role_menus,
+            row_roles,
             invite,
             invite_errors,
             pending,
@@ -212,18 +233,8 @@ impl MembersPage {
     }
 }
 
-/// The options of the rows' role menus, rendered (and escaped) once per
-/// page for each role a menu can have selected, instead of once per row:
-/// a page of 50 members has 50 menus but only as many variants as the
-/// viewer has roles to give, plus one with none selected.
-#[derive(Default)]
-struct RoleMenus {
-    /// Each grantable role, with the options that have it selected.
-    selected: Vec<(RoleId, String)>,
-    /// The options with none selected.
-    none_selected: String,
-}
-
+/// The options of a row's role menu, with `selected` selected (none when
+/// the viewer can't give the member's role: the row shows it disabled).
 #[derive(Template)]
 #[template(
     ext = "html",
@@ -234,33 +245,44 @@ struct RoleOptions<'a> {
     selected: Option<&'a RoleId>,
 }
 
-impl RoleMenus {
-    fn new(grantable: &[RoleRow]) -> Result<Self, AppError> {
-        let options = |selected| {
+impl RowRole {
+    /// The index in `row_roles` of the role with this id, added to them
+    /// the first time a row holds it. A role created and given after this
+    /// view's roles were read isn't among `roles`: it shows as "—" and is
+    /// not acted on.
+    /// The menu's options are rendered (and escaped) here, once per role
+    /// rather than once per row, and only for a viewer who may change
+    /// roles (`with_menu`).
+    fn index_of(
+        row_roles: &mut Vec<RowRole>,
+        id: &RoleId,
+        roles: &[RoleRow],
+        grantable: &[RoleRow],
+        with_menu: bool,
+    ) -> Result<usize, AppError> {
+        if let Some(known) = row_roles.iter().position(|r| &r.id == id) {
+            return Ok(known);
+        }
+        let role = roles.iter().find(|r| &r.id == id);
+        let is_grantable = grantable.iter().any(|r| &r.id == id);
+        let options = if with_menu {
             RoleOptions {
                 roles: grantable,
-                selected,
+                selected: is_grantable.then_some(id),
             }
             .render()
-            .map_err(|e| AppError::Internal(format!("template: {e}")))
+            .map_err(|e| AppError::Internal(format!("template: {e}")))?
+        } else {
+            String::new()
         };
-        let selected = grantable
-            .iter()
-            .map(|role| Ok((role.id.clone(), options(Some(&role.id))?)))
-            .collect::<Result<_, AppError>>()?;
-        Ok(RoleMenus {
-            selected,
-            none_selected: options(None)?,
-        })
-    }
-
-    /// The options of a row's role menu, with the member's role selected
-    /// (none when the viewer can't give it: the row shows it disabled).
-    fn for_role(&self, role: &RoleId) -> &str {
-        self.selected
-            .iter()
-            .find(|(id, _)| id == role)
-            .map_or(&self.none_selected, |(_, options)| options)
+        row_roles.push(RowRole {
+            id: id.clone(),
+            name: role.map_or_else(|| "—".to_owned(), |r| r.name.clone()),
+            level: role.map_or(i32::MAX, |r| r.level),
+            grantable: is_grantable,
+            options,
+        });
+        Ok(row_roles.len() - 1)
     }
 }
 
@@ -270,25 +292,20 @@ impl MemberView {
         self.status == MembershipStatus::Active
     }
 
+    /// The row of `m`, whose role is `row_roles[role]` (`row_role`).
     fn of(
         m: MemberListing,
+        role: usize,
+        row_role: &RowRole,
         scope: &Scope,
-        roles: &[RoleRow],
         standing: &Standing,
-        grantable: &[RoleRow],
     ) -> Self {
-        // A role created and given after this view's session load isn't
-        // among `roles`: it shows as "—" and is not acted on.
-        let role = roles.iter().find(|r| r.id == m.role_id);
-        let level = role.map_or(i32::MAX, |r| r.level);
         MemberView {
-            actionable: may_act_on(scope.user_id(), standing, &m.user_id, level),
-            role_grantable: grantable.iter().any(|r| r.id == m.role_id),
+            actionable: may_act_on(scope.user_id(), standing, &m.user_id, row_role.level),
             id: m.membership_id,
             name: m.name,
             email: m.email,
-            role_id: m.role_id,
-            role_name: role.map_or_else(|| "—".to_owned(), |r| r.name.clone()),
+            role,
             status: m.status,
             last_login: m.last_login_at.map(UtcMinute),
             joined: UtcMinute(m.joined_at),
