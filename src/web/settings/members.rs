@@ -250,6 +250,7 @@ impl RowRole {
     /// the first time a row holds it. A role created and given after this
     /// view's roles were read isn't among `roles`: it shows as "—" and is
     /// not acted on.
+    ///
     /// The menu's options are rendered (and escaped) here, once per role
     /// rather than once per row, and only for a viewer who may change
     /// roles (`with_menu`).
