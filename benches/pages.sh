@@ -25,6 +25,10 @@ set -euo pipefail
 DURATION=${BENCH_DURATION:-5s}
 WARMUP=${BENCH_WARMUP:-2s}
 THREADS=${BENCH_THREADS:-2}
+# A timed run the hypervisor took more than this much CPU from (both CPUs,
+# ms) is repeated, up to BENCH_ATTEMPTS runs in all; see `measure`.
+STEAL_LIMIT_MS=${BENCH_STEAL_LIMIT_MS:-50}
+ATTEMPTS=${BENCH_ATTEMPTS:-3}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 SIZES=${BENCH_SIZES:-"5000 100000"}
 BACKENDS=${BENCH_BACKENDS:-"sqlite postgres"}
@@ -274,10 +278,23 @@ measure() {
     done
     wrk_bg "${args[@]}" -d"$WARMUP" "$SERVER_URL$path" >/dev/null
     read -r bad0 total0 <<<"$(status_counts "$route")"
-    local steal0 steal1
-    steal0=$(steal_ticks)
-    wrk_bg "${args[@]}" -d"$DURATION" "$SERVER_URL$path" >"$out"
-    steal1=$(steal_ticks)
+    # A run the host stole more than STEAL_LIMIT_MS from is run again, up
+    # to ATTEMPTS times, and the least-stolen run is the row: its p99 and
+    # req/s are the app's. Every attempt's steal is printed.
+    local steal0 steal1 stolen attempt best_stolen="" stolen_list=""
+    for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
+        steal0=$(steal_ticks)
+        wrk_bg "${args[@]}" -d"$DURATION" "$SERVER_URL$path" >"$out.$attempt"
+        steal1=$(steal_ticks)
+        stolen=$(((steal1 - steal0) * 1000 / CLOCK_TICKS))
+        stolen_list+="${stolen_list:+,}$stolen"
+        if [[ -z "$best_stolen" ]] || ((stolen < best_stolen)); then
+            best_stolen=$stolen
+            cp "$out.$attempt" "$out"
+        fi
+        ((stolen <= STEAL_LIMIT_MS)) && break
+        log "$key: the host took $stolen ms during the run; running it again"
+    done
     read -r bad1 total1 <<<"$(status_counts "$route")"
     if ((total1 == total0)); then
         # Not one request finished within the run (wrk's 2 s timeout): record it.
@@ -308,7 +325,7 @@ measure() {
              tolower($1) == "x-db-checkouts:" { gsub(/\r/, ""); c = $2 }
              END { if (s != "") printf "%s/%s", s, (c == "" ? "?" : c) }')
     printf '%s|%s|%s|%s|%s|%s|%s\n' "$key" "$rps" "$p99" "$median" "${statements:--}" "$bad/$errors" \
-        "$(((steal1 - steal0) * 1000 / CLOCK_TICKS))" >>"$RESULTS"
+        "$stolen_list" >>"$RESULTS"
 }
 
 # PostgreSQL's statements for one GET, from its log (BEGIN/COMMIT excluded).
@@ -407,20 +424,22 @@ echo "Tenantry pages: wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after $WARMUP w
 echo "Binary: $BIN; load average before: $LOADAVG_BEFORE; search: \"$SEARCH\""
 echo "PostgreSQL: ${PG_URL%%\?*}"
 echo
-awk -F'|' -v pglog="$PGLOG_RESULTS" '
+awk -F'|' -v pglog="$PGLOG_RESULTS" -v cpus="$(nproc)" '
     BEGIN {
         while ((getline line < pglog) > 0) { split(line, p, "|"); stmts[p[1] "|" p[2]] = p[3] }
-        printf "%-8s %7s %-10s %9s %9s %8s %11s %8s %7s %8s %8s\n", "backend", "members", "page", "req/s", "p99 ms", "%healthz", "1-client ms", "stmts/co", "PG log", "bad/err", "steal ms"
+        printf "%-8s %7s %-10s %9s %7s %9s %8s %11s %8s %7s %8s  %s\n", "backend", "members", "page", "req/s", "cpu µs", "p99 ms", "%healthz", "1-client ms", "stmts/co", "PG log", "bad/err", "steal ms"
     }
     {
         if ($3 == "healthz") ceiling[$1] = $4
         ratio = ($1 in ceiling && ceiling[$1] > 0) ? sprintf("%.1f", 100 * $4 / ceiling[$1]) : "-"
         pg = ($1 == "postgres" && (($2 "|" $3) in stmts)) ? stmts[$2 "|" $3] : "-"
-        printf "%-8s %7s %-10s %9.0f %9s %8s %11s %8s %7s %8s %8s\n", $1, $2, $3, $4, $5, ratio, $6, $7, pg, $8, $9
+        cpu = ($4 > 0) ? sprintf("%.1f", cpus * 1000000 / $4) : "-"
+        printf "%-8s %7s %-10s %9.0f %7s %9s %8s %11s %8s %7s %8s  %s\n", $1, $2, $3, $4, cpu, $5, ratio, $6, $7, pg, $8, $9
     }' "$RESULTS"
 echo
 echo "stmts/co: X-Db-Statements / X-Db-Checkouts (the app's count of statements, BEGIN/COMMIT included, and of pool checkouts for one view; '-' or '?' when the binary has no such header)."
-echo "steal ms: CPU time the hypervisor took from this machine during the timed run (both CPUs); a high p99 beside a high steal is the host's."
+echo "cpu µs: the machine's CPU time per request ($(nproc) CPUs / req/s: server, database, kernel and wrk together), comparable across machines where req/s and its ratios are not."
+echo "steal ms: CPU time the hypervisor took from this machine during each timed run (both CPUs); a run with more than $STEAL_LIMIT_MS ms is run again (up to $ATTEMPTS in all) and the row is the least-stolen run: a high p99 beside a high steal is the host's."
 echo "PG log: statements PostgreSQL logged for one view with log_statement = 'all' (BEGIN/COMMIT excluded)."
 echo "Goals (issue 8, 100 000 members): dashboard >= 8 % of /healthz on PostgreSQL, >= 20 % on SQLite;"
 echo "members page >= 60 % of the dashboard; p99 of both < 50 ms; search < 20 ms median (1-client column)."

@@ -32,6 +32,7 @@ on_both_backends!(
     member_changes_apply_on_the_next_request,
     members_table_searches_and_pages,
     members_table_follows_renames_and_sign_ins,
+    members_table_shows_markup_in_names_as_text,
     searches_page_through_rare_and_common_fragments,
     role_menus_list_roles_by_rank_then_name,
     a_refused_invite_redraws_the_role_menus,
@@ -435,6 +436,55 @@ async fn members_table_follows_renames_and_sign_ins(app: TestApp) {
     .await;
     let text = bobs_row(&ann).await;
     assert!(text.contains("2026-05-04 03:02"), "{text}");
+}
+
+/// A name or role name holding markup is text wherever the members table
+/// writes it (its cells, the role menu's label and options),
+/// escaped once: never markup, never shown with its escapes (`&amp;lt;`).
+async fn members_table_shows_markup_in_names_as_text(app: TestApp) {
+    let name = r#"<b>Bo</b> & "Co" 'x'"#;
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", name, "bo@example.com", "member")
+        .await
+        .with_member("acme", "Al", "al@example.com", "admin")
+        .await;
+    app.execute("UPDATE roles SET name = '<i>Crew</i> & co' WHERE system_key = 'member'")
+        .await;
+    let acme = app.workspace_id("acme").await;
+    let al = app.sign_in("al@example.com").await;
+    assert_eq!(al.switch_to(&acme).await.status, StatusCode::SEE_OTHER);
+    for (viewer, browser) in [("Ann", app.browser("ann@example.com")), ("Al", al.clone())] {
+        let page = browser.get("/settings/members").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!page.body.contains("<b>Bo</b>"), "markup in the page");
+        assert!(!page.body.contains("<i>Crew</i>"), "markup in the page");
+        assert!(!page.body.contains("&amp;lt;"), "escaped twice");
+        let row = r#"tr[data-member="bo@example.com"]"#;
+        assert_eq!(
+            page.text_of(&format!("{row} td")).as_deref(),
+            Some(r#"<b>Bo</b> & "Co" 'x'"#),
+            "{viewer}"
+        );
+        assert_eq!(
+            page.text_of(&format!("{row} td.role")).as_deref(),
+            Some("<i>Crew</i> & co")
+        );
+        assert_eq!(
+            page.attr_of(&format!("{row} select"), "aria-label")
+                .as_deref(),
+            Some(r#"Role of <b>Bo</b> & "Co" 'x'"#),
+            "{viewer}"
+        );
+    }
+    let page = al.get("/settings/members").await;
+    assert_eq!(
+        page.text_of(r#"tr[data-member="bo@example.com"] select option[selected]"#)
+            .as_deref(),
+        Some("<i>Crew</i> & co"),
+        "an admin may give the member role: it is selected in Bo's menu"
+    );
 }
 
 /// The role menus list the workspace's roles highest rank first, and
