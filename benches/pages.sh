@@ -293,7 +293,9 @@ measure() {
             cp "$out.$attempt" "$out"
         fi
         ((stolen <= STEAL_LIMIT_MS)) && break
-        log "$key: the host took $stolen ms during the run; running it again"
+        if ((attempt < ATTEMPTS)); then
+            log "$key: the host took $stolen ms during the run; running it again"
+        fi
     done
     read -r bad1 total1 <<<"$(status_counts "$route")"
     if ((total1 == total0)); then
