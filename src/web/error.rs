@@ -117,6 +117,14 @@ impl From<crate::domain::permission::Forbidden> for AppError {
     }
 }
 
+/// A template that failed to render (a filter's or a `Display`'s error):
+/// a bug of ours, shown as the 500 page.
+impl From<askama::Error> for AppError {
+    fn from(error: askama::Error) -> Self {
+        AppError::Internal(format!("template: {error}"))
+    }
+}
+
 impl From<actix_session::SessionInsertError> for AppError {
     fn from(error: actix_session::SessionInsertError) -> Self {
         AppError::Internal(error.to_string())

@@ -79,10 +79,7 @@ struct ScopedFieldsHtml<'a> {
 impl ScopedFields {
     fn new(csrf: &str, workspace_id: &str) -> Result<Self, AppError> {
         use askama::Template;
-        ScopedFieldsHtml { csrf, workspace_id }
-            .render()
-            .map(Self)
-            .map_err(|e| AppError::Internal(format!("template: {e}")))
+        Ok(Self(ScopedFieldsHtml { csrf, workspace_id }.render()?))
     }
 }
 
@@ -112,9 +109,7 @@ pub fn render_with_status<T: askama::Template>(
     status: actix_web::http::StatusCode,
 ) -> Result<actix_web::HttpResponse, AppError> {
     let mut body = String::with_capacity(page_capacity::<T>());
-    template
-        .render_into(&mut body)
-        .map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    template.render_into(&mut body)?;
     RECENT_PAGE_LEN.set(body.len());
     Ok(actix_web::HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")

@@ -208,7 +208,7 @@ impl MembersPage {
                 Ok(MemberView::of(
                     row,
                     role,
-                    &row_roles[role],
+                    row_roles[role].level,
                     scope,
                     &standing,
                 ))
@@ -271,8 +271,7 @@ impl RowRole {
                 roles: grantable,
                 selected: is_grantable.then_some(id),
             }
-            .render()
-            .map_err(|e| AppError::Internal(format!("template: {e}")))?
+            .render()?
         } else {
             String::new()
         };
@@ -293,16 +292,11 @@ impl MemberView {
         self.status == MembershipStatus::Active
     }
 
-    /// The row of `m`, whose role is `row_roles[role]` (`row_role`).
-    fn of(
-        m: MemberListing,
-        role: usize,
-        row_role: &RowRole,
-        scope: &Scope,
-        standing: &Standing,
-    ) -> Self {
+    /// The row of `m`, whose role is the page's `row_roles[role]`, of rank
+    /// `level`.
+    fn of(m: MemberListing, role: usize, level: i32, scope: &Scope, standing: &Standing) -> Self {
         MemberView {
-            actionable: may_act_on(scope.user_id(), standing, &m.user_id, row_role.level),
+            actionable: may_act_on(scope.user_id(), standing, &m.user_id, level),
             id: m.membership_id,
             name: m.name,
             email: m.email,
