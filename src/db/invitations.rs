@@ -174,18 +174,7 @@ pub fn listed(
             ))
             .load(native)
     })?;
-    let (mut pending, mut history): (Vec<_>, Vec<_>) = rows
-        .into_iter()
-        .partition(|(row, _)| row.status == InvitationStatus::Pending && row.expires_at > at);
-    for (row, _) in &mut history {
-        if row.status == InvitationStatus::Pending {
-            row.status = InvitationStatus::Expired;
-            row.resolved_at = Some(row.expires_at);
-        }
-    }
-    pending.sort_by_key(|(row, _)| std::cmp::Reverse(row.created_at));
-    history.sort_by_key(|(row, _)| std::cmp::Reverse(row.resolved_at));
-    Ok(Listed { pending, history })
+    Ok(Listed::as_of(rows, at, history_limit))
 }
 
 /// What [`listed`] returns: invitations with their latest email's delivery.
@@ -195,6 +184,39 @@ pub struct Listed {
     pub pending: Vec<(InvitationRow, Option<Delivery>)>,
     /// Ended, most recently ended first.
     pub history: Vec<(InvitationRow, Option<Delivery>)>,
+}
+
+impl Listed {
+    /// The lists as they stand at `at`, which may be later than when they
+    /// were read: an invitation still pending then but past its expiry now
+    /// ends (expired, at its expiry) and joins the history, which keeps its
+    /// `history_limit` most recent. So lists kept in memory stay right as
+    /// time passes, for running out moves no version (see
+    /// `workspaces.invitations_version`).
+    pub fn as_seen_at(&self, at: NaiveDateTime, history_limit: i64) -> Listed {
+        let rows = self.pending.iter().chain(&self.history).cloned().collect();
+        Self::as_of(rows, at, history_limit)
+    }
+
+    fn as_of(
+        rows: Vec<(InvitationRow, Option<Delivery>)>,
+        at: NaiveDateTime,
+        history_limit: i64,
+    ) -> Listed {
+        let (mut pending, mut history): (Vec<_>, Vec<_>) = rows
+            .into_iter()
+            .partition(|(row, _)| row.status == InvitationStatus::Pending && row.expires_at > at);
+        for (row, _) in &mut history {
+            if row.status == InvitationStatus::Pending {
+                row.status = InvitationStatus::Expired;
+                row.resolved_at = Some(row.expires_at);
+            }
+        }
+        pending.sort_by_key(|(row, _)| std::cmp::Reverse(row.created_at));
+        history.sort_by_key(|(row, _)| std::cmp::Reverse(row.resolved_at));
+        history.truncate(usize::try_from(history_limit).unwrap_or(0));
+        Listed { pending, history }
+    }
 }
 
 /// A pending invitation with the role it offers, for the hierarchy checks

@@ -40,6 +40,7 @@ diesel::table! {
         max_app_instances -> Nullable<Integer>,
         max_agents_per_member -> Nullable<Integer>,
         roles_version -> Integer,
+        invitations_version -> Integer,
     }
 }
 

@@ -125,7 +125,7 @@ struct LiveSession {
 /// cost PostgreSQL a third more work for this statement (pgbench,
 /// 100 000-member organization: 19 000 against 28 000 tps) and doubled the
 /// rows to decode, for the one page with role menus, which keeps them in
-/// memory by `workspaces.roles_version` instead (`web::scope::RoleCache`).
+/// memory by `workspaces.roles_version` instead (`web::cache::RoleCache`).
 /// Decoding the session's and user's columns again on each row was
 /// measured cheaper overall than a `UNION ALL` returning them once
 /// (SQLite: 0.4 % fewer instructions; PostgreSQL: 275 µs of its CPU per

@@ -68,6 +68,10 @@ pub struct WorkspaceAccess {
     /// Moves with every change to the workspace's roles (a trigger), so
     /// roles kept in memory can be told current without reading them.
     pub roles_version: i32,
+    /// Moves with every change to what the members page shows of the
+    /// workspace's invitations (triggers), so invitations kept in memory
+    /// can be told current without reading them.
+    pub invitations_version: i32,
 }
 
 /// Every workspace the user may enter right now: active memberships of
@@ -170,4 +174,15 @@ pub fn lock_memberships(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Re
             .first::<WorkspaceId>(pg)?;
     }
     Ok(())
+}
+
+/// Serialises the changes to one workspace's invitations with those to its
+/// roles and memberships. An invitation's change moves the workspace's
+/// `invitations_version` by trigger, which on PostgreSQL locks the
+/// workspace row after the invitation's; a role's change locks the
+/// workspace row first and then updates the invitations offering it. Taking
+/// the workspace row first here too keeps one order, so the two can't
+/// deadlock.
+pub fn lock_invitations(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<(), DbError> {
+    lock_memberships(conn, workspace)
 }

@@ -338,6 +338,7 @@ pub async fn invite(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let scope = &scope_c;
+                db::workspaces::lock_invitations(conn, scope.workspace_id())?;
                 let standing = Standing::current(conn, scope)?;
                 let Some(role) = grantable_role(conn, scope, &standing, &input.role_id)? else {
                     return Err(ServiceError::invalid(
@@ -413,6 +414,7 @@ pub async fn resend(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let scope = &scope_c;
+                db::workspaces::lock_invitations(conn, scope.workspace_id())?;
                 let invitation = pending_within_reach(conn, scope, &invitation_id)?;
                 let last_sent = db::invitations::last_sent_at(conn, scope, &invitation_id)?;
                 if last_sent > db::now() - chrono::Duration::seconds(RESEND_INTERVAL_SECONDS) {
@@ -455,6 +457,7 @@ pub async fn revoke(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                db::workspaces::lock_invitations(conn, scope.workspace_id())?;
                 let invitation = pending_within_reach(conn, &scope, &invitation_id)?;
                 db::invitations::revoke(conn, &scope, &invitation_id, &actor.name)?;
                 let event = Event {
@@ -533,6 +536,7 @@ async fn resolve(
             write_transaction(conn, |conn| {
                 let invitation = db::invitations::usable_by_token(conn, &token_hash)?
                     .ok_or(DbError::NotFound)?;
+                db::workspaces::lock_invitations(conn, &invitation.workspace_id)?;
                 let status = if accept {
                     InvitationStatus::Accepted
                 } else {

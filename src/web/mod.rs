@@ -11,6 +11,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod cache;
 pub mod charts;
 pub mod context;
 pub mod csrf;
@@ -80,7 +81,9 @@ pub struct AppState {
     /// already making (see `scope::ActivityClaims`).
     pub activity_claims: scope::ActivityClaims,
     /// Each workspace's roles as last read, for role menus.
-    pub role_cache: scope::RoleCache,
+    pub role_cache: cache::RoleCache,
+    /// Each workspace's invitations as last listed, for the members page.
+    pub invitation_cache: cache::InvitationCache,
     /// Members' API keys checked less than a second ago, and this
     /// instance's share of their per-minute rate limits.
     pub api_keys: crate::services::authorization::KeyCheck,
@@ -141,7 +144,8 @@ impl AppState {
             csrf_key,
             mail,
             activity_claims: scope::ActivityClaims::default(),
-            role_cache: scope::RoleCache::default(),
+            role_cache: cache::RoleCache::default(),
+            invitation_cache: cache::InvitationCache::default(),
             api_keys: crate::services::authorization::KeyCheck {
                 cache: crate::services::authorization::KeyCache::default(),
                 limiter: crate::services::rate_limits::KeyRateLimiter::new(key_rate_limits),

@@ -76,11 +76,12 @@ async fn build_scope(req: &HttpRequest) -> Result<Scope, AppError> {
 }
 
 /// The active workspace's roles, highest rank first, for a page with role
-/// menus: from [`RoleCache`] when the roles version the session load read
-/// with the workspace is the one they were cached at. Otherwise the page
-/// reads them with its own data ([`WorkspaceRoles::missing`]), so a miss
-/// costs a statement but no second pool checkout, and hands them back to
-/// be cached ([`WorkspaceRoles::or_read`]). A role created or changed
+/// menus: from [`RoleCache`](crate::web::cache::RoleCache) when the roles
+/// version the session load read with the workspace is the one they were
+/// cached at. Otherwise the page reads them with its own data
+/// ([`WorkspaceRoles::missing`]), so a miss costs a statement but no second
+/// pool checkout, and hands them back to be cached
+/// ([`WorkspaceRoles::or_read`]). A role created or changed
 /// after the request's session load isn't among them: changes re-read
 /// what they rely on inside their transaction.
 pub struct WorkspaceRoles {
@@ -110,7 +111,7 @@ impl WorkspaceRoles {
         };
         self.state
             .role_cache
-            .put(&self.workspace, self.version, &roles);
+            .put(&self.workspace, self.version, roles.clone());
         roles
     }
 }
@@ -136,44 +137,6 @@ impl FromRequest for WorkspaceRoles {
                 state,
             })
         })
-    }
-}
-
-/// Each workspace's roles as this process last read them, with the
-/// `workspaces.roles_version` the reading request's session load saw. The
-/// version moves, by trigger, in the same transaction as any change to the
-/// roles, and every session load reads it with the workspace: a request
-/// whose load saw the version an entry was cached at gets roles at least
-/// as new as its own view of the workspace, on any number of instances,
-/// without asking the database. A page with role menus so costs no
-/// statement for them (the session load bringing them instead made
-/// PostgreSQL's work for that statement a third dearer).
-#[derive(Default)]
-pub struct RoleCache(std::sync::Mutex<std::collections::HashMap<WorkspaceId, (i32, Vec<RoleRow>)>>);
-
-/// Entries are forgotten wholesale past this many workspaces (a miss costs
-/// one small read).
-const MAX_CACHED_WORKSPACES: usize = 10_000;
-
-impl RoleCache {
-    /// The roles cached for `workspace` at `version`, if those are the ones.
-    fn get(&self, workspace: &WorkspaceId, version: i32) -> Option<Vec<RoleRow>> {
-        let cached = self.0.lock().ok()?;
-        cached
-            .get(workspace)
-            .filter(|(at, _)| *at == version)
-            .map(|(_, roles)| roles.clone())
-    }
-
-    /// Keeps `roles`, read after a session load that saw `version`.
-    fn put(&self, workspace: &WorkspaceId, version: i32, roles: &[RoleRow]) {
-        let Ok(mut cached) = self.0.lock() else {
-            return;
-        };
-        if cached.len() >= MAX_CACHED_WORKSPACES {
-            cached.clear();
-        }
-        cached.insert(workspace.clone(), (version, roles.to_vec()));
     }
 }
 

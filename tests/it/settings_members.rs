@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 
 use crate::on_both_backends;
-use crate::support::{Client, PASSWORD, TestApp, hidden_fields};
+use crate::support::{Client, PASSWORD, TestApp, TestBackend, hidden_fields};
 
 /// Ann (or whoever `by` is) invites someone to Acme with a system role,
 /// through the members page.
@@ -37,10 +37,109 @@ on_both_backends!(
     role_menus_list_roles_by_rank_then_name,
     a_refused_invite_redraws_the_role_menus,
     role_menus_follow_role_changes_made_elsewhere,
+    invitation_lists_follow_changes_made_elsewhere,
 );
 
+/// The members page keeps each workspace's invitations in memory
+/// (`web::cache::InvitationCache`), current by
+/// `workspaces.invitations_version`, which triggers move with every change
+/// the page shows: an invitation sent, accepted, or changed by a script or
+/// another instance, and its email's delivery. One that merely runs past
+/// its expiry moves nothing; the page still shows it as expired.
+async fn invitation_lists_follow_changes_made_elsewhere(app: TestApp) {
+    let app = app.with_acme().await;
+    let ann = app.browser("ann@example.com");
+    let pending = |page: &crate::support::Response, email: &str| {
+        page.text_of(&format!(r#"#pending-table tr[data-invitation="{email}"]"#))
+    };
+    let ended = |page: &crate::support::Response, email: &str| {
+        page.text_of(&format!(
+            r#"#history-table tr[data-invitation="{email}"] td.status"#
+        ))
+    };
+    assert!(ann.get("/settings/members").await.body.contains("None."));
+    let res = invite(&app, &ann, "Bob", "bob@example.com", "member").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let res = invite(&app, &ann, "Cy", "cy@example.com", "member").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    app.wait_for_mail_delivery().await;
+    let page = ann.get("/settings/members").await;
+    let shown = pending(&page, "bob@example.com").expect("Bob's invitation is pending");
+    assert!(shown.contains("delivered"), "{shown}");
+
+    // A delivery that failed (as another instance's mail worker records
+    // it; not due again, so this one's worker leaves it).
+    app.execute(&format!(
+        "UPDATE outbox_emails SET sent_at = NULL, attempts = 2, last_error = 'mailbox full', \
+         next_attempt_at = {} WHERE to_address = 'bob@example.com'",
+        match app.backend {
+            TestBackend::Sqlite => "datetime('now', '+1 day')",
+            TestBackend::Postgres => "(now() AT TIME ZONE 'UTC') + INTERVAL '1 day'",
+        }
+    ))
+    .await;
+    let shown = pending(&ann.get("/settings/members").await, "bob@example.com").expect("pending");
+    assert!(
+        shown.contains("failed 2 times, retrying: mailbox full"),
+        "{shown}"
+    );
+    app.execute(
+        "UPDATE outbox_emails SET sent_at = next_attempt_at, attempts = 3, last_error = NULL \
+         WHERE to_address = 'bob@example.com'",
+    )
+    .await;
+    let shown = pending(&ann.get("/settings/members").await, "bob@example.com").expect("pending");
+    assert!(shown.contains("delivered"), "{shown}");
+
+    // Revoked by a script.
+    app.execute(
+        "UPDATE invitations SET status = 'revoked', resolved_at = created_at, \
+         resolved_by_name = 'A script' WHERE email = 'bob@example.com'",
+    )
+    .await;
+    let page = ann.get("/settings/members").await;
+    assert_eq!(pending(&page, "bob@example.com"), None);
+    assert_eq!(ended(&page, "bob@example.com").as_deref(), Some("revoked"));
+
+    // Accepted through the emailed link.
+    let cy = app.signed_up("Cy", "cy@example.com").await;
+    let link = app.invitation_link("cy@example.com").await;
+    let res = cy.submit(&link, &format!("{link}/accept"), &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = ann.get("/settings/members").await;
+    assert_eq!(pending(&page, "cy@example.com"), None);
+    assert_eq!(ended(&page, "cy@example.com").as_deref(), Some("accepted"));
+
+    // Running out: nothing is written, and the next view shows it ended.
+    let res = invite(&app, &ann, "Di", "di@example.com", "member").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    app.execute(&format!(
+        "UPDATE invitations SET expires_at = {} WHERE email = 'di@example.com'",
+        match app.backend {
+            TestBackend::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now', '+2 seconds')",
+            TestBackend::Postgres => "(now() AT TIME ZONE 'UTC') + INTERVAL '2 seconds'",
+        }
+    ))
+    .await;
+    app.wait_for_mail_delivery().await;
+    let version =
+        "SELECT CAST(invitations_version AS TEXT) AS value FROM workspaces WHERE slug = 'acme'";
+    let before = app.text_value(version).await;
+    let page = ann.get("/settings/members").await;
+    assert!(pending(&page, "di@example.com").is_some(), "{}", page.body);
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let page = ann.get("/settings/members").await;
+    assert_eq!(pending(&page, "di@example.com"), None);
+    assert_eq!(ended(&page, "di@example.com").as_deref(), Some("expired"));
+    assert_eq!(
+        app.text_value(version).await,
+        before,
+        "the same version: the list kept in memory was shown"
+    );
+}
+
 /// The members page keeps each workspace's roles in memory
-/// (`web::scope::RoleCache`), current by `workspaces.roles_version`, which
+/// (`web::cache::RoleCache`), current by `workspaces.roles_version`, which
 /// a trigger moves with every change to them: a role added, renamed or
 /// deleted anywhere (another instance, a script) shows on the next view.
 /// A member joining changes a role's member count, not the version.

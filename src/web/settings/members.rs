@@ -2,6 +2,8 @@
 //! invite form, pending invitations with their delivery status, the
 //! invitation history, and the member actions (role, deactivate, remove).
 
+use std::sync::Arc;
+
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -16,7 +18,7 @@ use crate::db::{self, DbError};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
 use crate::domain::{
-    FieldErrors, InvitationStatus, MembershipId, MembershipStatus, Permission, RoleId,
+    FieldErrors, InvitationStatus, MembershipId, MembershipStatus, Permission, RoleId, WorkspaceId,
 };
 use crate::services::ServiceError;
 use crate::services::members::{self, InviteInput, Standing, may_act_on};
@@ -129,9 +131,18 @@ async fn render(
 ) -> Result<HttpResponse, AppError> {
     let search = query.q.unwrap_or_default();
     let after = query.after.as_deref().and_then(MembershipId::parse);
-    let (rows, invitations, read_roles) =
-        read(state, &page.scope, roles.missing(), &search, after).await?;
+    let invitations = CachedInvitations::of(state, &page.scope);
+    let (rows, read_invitations, read_roles) = read(
+        state,
+        &page.scope,
+        invitations.missing(),
+        roles.missing(),
+        &search,
+        after,
+    )
+    .await?;
     let roles = roles.or_read(read_roles);
+    let invitations = invitations.or_read(state, read_invitations);
     let filters = [("q", search.as_str())];
     let (rows, next_href) = cursor_page(rows, "/settings/members", &filters, "after", |row| {
         row.membership_id.to_string()
@@ -146,29 +157,85 @@ async fn render(
     render_with_status(&body, status)
 }
 
+/// The invitations the page lists, for a viewer who may invite: from
+/// [`InvitationCache`](crate::web::cache::InvitationCache) when the
+/// invitations version the session load read with the workspace is the one
+/// they were kept at, else read with the page's members (a statement more,
+/// no second pool checkout) and kept for the next view.
+enum CachedInvitations {
+    /// The viewer may not invite, or the workspace is a team (whose
+    /// members are added from its organization): the page lists none.
+    NotShown,
+    /// Kept at the version this view's session load saw.
+    Kept(Arc<Listed>),
+    /// To be read, then kept at `version`.
+    Missing {
+        workspace: WorkspaceId,
+        version: i32,
+    },
+}
+
+impl CachedInvitations {
+    fn of(state: &AppState, scope: &Scope) -> Self {
+        if !scope.can(Permission::MembersInvite) || scope.workspace().kind.is_team() {
+            return Self::NotShown;
+        }
+        let (workspace, version) = (scope.workspace_id(), scope.workspace().invitations_version);
+        match state.invitation_cache.get(workspace, version) {
+            Some(kept) => Self::Kept(kept),
+            None => Self::Missing {
+                workspace: workspace.clone(),
+                version,
+            },
+        }
+    }
+
+    fn missing(&self) -> bool {
+        matches!(self, Self::Missing { .. })
+    }
+
+    /// The lists as they stand now: those kept, else those `read` (now
+    /// kept for the next view).
+    fn or_read(self, state: &AppState, read: Option<Listed>) -> Listed {
+        let listed = match (self, read) {
+            (Self::Kept(kept), _) => kept,
+            (Self::Missing { workspace, version }, Some(read)) => {
+                let read = Arc::new(read);
+                state
+                    .invitation_cache
+                    .put(&workspace, version, Arc::clone(&read));
+                read
+            }
+            _ => return Listed::default(),
+        };
+        listed.as_seen_at(db::now(), HISTORY_SIZE)
+    }
+}
+
 /// The page's data on the connection the session load handed on: a page
-/// of members, (for those who may invite) the invitations with their
-/// delivery status, and the workspace's roles when `WorkspaceRoles` had
-/// them `missing` (the first view after they changed). A search may walk many
+/// of members, the invitations with their delivery status when they are
+/// `invitations_missing` (for those who may invite, on the first view after
+/// they changed), and the workspace's roles when `WorkspaceRoles` had them
+/// `missing` (the first view after they changed). A search may walk many
 /// members, so it stays off the worker thread (`Db::read_long_if`).
 async fn read(
     state: &AppState,
     scope: &Scope,
+    invitations_missing: bool,
     roles_missing: bool,
     search: &str,
     after: Option<MembershipId>,
-) -> Result<(Vec<MemberListing>, Listed, Option<Vec<RoleRow>>), AppError> {
+) -> Result<(Vec<MemberListing>, Option<Listed>, Option<Vec<RoleRow>>), AppError> {
     let long = db::members::search_may_walk(Some(search));
     let (scope, search) = (scope.clone(), search.to_owned());
-    let can_invite = scope.can(Permission::MembersInvite);
     Ok(state
         .db
         .read_long_if(long, move |conn| {
             let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
-            let invitations = if can_invite {
-                db::invitations::listed(conn, &scope, HISTORY_SIZE)?
+            let invitations = if invitations_missing {
+                Some(db::invitations::listed(conn, &scope, HISTORY_SIZE)?)
             } else {
-                Listed::default()
+                None
             };
             let roles = if roles_missing {
                 Some(db::members::roles(conn, &scope)?)
