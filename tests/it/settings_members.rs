@@ -38,7 +38,59 @@ on_both_backends!(
     a_refused_invite_redraws_the_role_menus,
     role_menus_follow_role_changes_made_elsewhere,
     invitation_lists_follow_changes_made_elsewhere,
+    invitation_changes_and_role_changes_race_without_deadlock,
 );
+
+/// Revoking an invitation moves the workspace's invitations version (a
+/// trigger updating the workspace row) while a change to the role it
+/// offers locks that row first and then renames the role on its pending
+/// invitations. Both take the workspace row first, so when they race
+/// neither waits for the other in a cycle (on PostgreSQL, a deadlock: one
+/// of them would fail).
+async fn invitation_changes_and_role_changes_race_without_deadlock(app: TestApp) {
+    let app = app.with_acme().await;
+    let ops = app.add_role("acme", "Ops", 50, &["members.read"]).await;
+    let ann = app.browser("ann@example.com");
+    let role_action = format!("/settings/roles/{ops}");
+    let role_form = hidden_fields(&ann.get(&role_action).await.body, &role_action);
+    for round in 0..8 {
+        let email = format!("x{round}@example.com");
+        let res = ann
+            .submit(
+                "/settings/members",
+                "/settings/members/invite",
+                &[("name", "X"), ("email", &email), ("role_id", &ops)],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let invitation = app
+            .text_value_with(
+                "SELECT id AS value FROM invitations WHERE email = ?",
+                &[&email],
+            )
+            .await;
+        let revoke = format!("/settings/invitations/{invitation}/revoke");
+        let revoke_form = hidden_fields(&ann.get("/settings/members").await.body, &revoke);
+        let name = format!("Ops {round}");
+        let role_fields = [
+            ("name", name.as_str()),
+            ("level", "50"),
+            ("permissions", "members.read"),
+        ];
+        let (revoked, renamed) = futures::join!(
+            ann.post_form(&revoke, &revoke_form, &[]),
+            ann.post_form(&role_action, &role_form, &role_fields),
+        );
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.body);
+        assert_eq!(renamed.status, StatusCode::SEE_OTHER, "{}", renamed.body);
+    }
+    assert_eq!(
+        app.count("invitations WHERE status = 'revoked'").await,
+        8,
+        "every revocation took"
+    );
+    assert_eq!(app.count("roles WHERE name = 'Ops 7'").await, 1);
+}
 
 /// The members page keeps each workspace's invitations in memory
 /// (`web::cache::InvitationCache`), current by
