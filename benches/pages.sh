@@ -35,6 +35,10 @@ BACKENDS=${BENCH_BACKENDS:-"sqlite postgres"}
 # shellcheck source=benches/postgres_url.sh
 source "$(dirname "${BASH_SOURCE[0]}")/postgres_url.sh"
 SEARCH=${BENCH_SEARCH:-person 4242}
+# Invitations per organization (the owner's members page lists them): 0
+# keeps the rows comparable with earlier runs; 60 is an organization that
+# invites people (10 pending, the rest ended).
+INVITATIONS=${BENCH_INVITATIONS:-0}
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
@@ -226,6 +230,37 @@ seed() {
     fi
 }
 
+# seed_invitations BACKEND SLUG N: N invitations to SLUG sent by its owner,
+# offering its member role: the first 10 pending (expiring in a week), the
+# rest ended a week ago (accepted or revoked, alternately).
+seed_invitations() {
+    local backend=$1 slug=$2 n=$3 workspace role series id ts
+    ((n > 0)) || return 0
+    workspace=$(sql "$backend" "SELECT id FROM workspaces WHERE slug = '$slug'")
+    role=$(sql "$backend" "SELECT id FROM roles WHERE workspace_id = '$workspace' AND system_key = 'member'")
+    # SQLite keeps times as text; PostgreSQL wants them typed.
+    if [[ $backend == sqlite ]]; then
+        series="(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $n) SELECT n FROM s) AS s"
+        id="printf('0190bbbb-0000-7000-8000-%012d', n)"
+        ts=""
+    else
+        series="generate_series(1, $n) AS s(n)"
+        id="'0190bbbb-0000-7000-8000-' || lpad(n::text, 12, '0')"
+        ts="TIMESTAMP "
+    fi
+    sql "$backend" "INSERT INTO invitations (id, workspace_id, email, name, role_id, token_hash, status,
+            invited_by_name, created_at, expires_at, send_count, last_sent_at, resolved_at, resolved_by_name, role_name)
+        SELECT $id, '$workspace', 'invitee' || n || '.$slug@example.com', 'Invitee ' || n,
+            CASE WHEN n <= 10 THEN '$role' END, 'bench-token-$slug-' || n,
+            CASE WHEN n <= 10 THEN 'pending' WHEN n % 2 = 0 THEN 'accepted' ELSE 'revoked' END, 'Bench Owner',
+            ${ts}'2026-01-01 00:00:00',
+            CASE WHEN n <= 10 THEN ${ts}'2099-01-01 00:00:00' ELSE ${ts}'2026-01-08 00:00:00' END,
+            1, ${ts}'2026-01-01 00:00:00',
+            CASE WHEN n <= 10 THEN NULL ELSE ${ts}'2026-01-02 00:00:00' END,
+            CASE WHEN n <= 10 THEN NULL ELSE 'Someone' END, 'Member'
+        FROM $series"
+}
+
 # v7_id TIMESTAMP_COLUMN RANDOM_COLUMN: SQL for a UUID v7 text from seq's
 # 12 hex digits of milliseconds and 32 random hex digits (version 7, the
 # variant's two bits from n).
@@ -391,6 +426,7 @@ for backend in $BACKENDS; do
         post /organizations/new /organizations "name=Org $size" "slug=org$size"
         started=$(date +%s)
         seed "$backend" "org$size" "$size"
+        seed_invitations "$backend" "org$size" "$INVITATIONS"
         log "$backend: seeded $size members in $(($(date +%s) - started)) s"
     done
     COOKIE=$(cookie_header)
