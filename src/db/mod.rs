@@ -239,6 +239,14 @@ impl RequestDb {
         Some(conn)
     }
 
+    /// Gives the connection the session load handed on back to the pool
+    /// now: for a view that turned out to need no query of its own (its
+    /// data was kept in memory), so the connection isn't held through its
+    /// rendering.
+    pub fn give_back() {
+        drop(Self::take(&Self::current().handed_on));
+    }
+
     /// Keeps `conn` for the request's next `Db::run`, when this request
     /// may hold one; otherwise it goes back to the pool.
     fn hand_on(&self, conn: PooledConnection<Manager>) {

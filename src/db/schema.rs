@@ -41,6 +41,7 @@ diesel::table! {
         max_agents_per_member -> Nullable<Integer>,
         roles_version -> Integer,
         invitations_version -> Integer,
+        members_version -> Integer,
     }
 }
 

@@ -72,6 +72,10 @@ pub struct WorkspaceAccess {
     /// workspace's invitations (triggers), so invitations kept in memory
     /// can be told current without reading them.
     pub invitations_version: i32,
+    /// Moves with every change to what the members page shows of the
+    /// workspace's memberships (triggers), so a page of members kept in
+    /// memory can be told current without reading it.
+    pub members_version: i32,
 }
 
 /// Every workspace the user may enter right now: active memberships of

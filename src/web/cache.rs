@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::db::invitations::Listed;
-use crate::db::members::RoleRow;
+use crate::db::members::{MemberListing, RoleRow};
 use crate::domain::WorkspaceId;
 
 /// Entries are forgotten wholesale past this many workspaces (a miss costs
@@ -18,16 +18,19 @@ use crate::domain::WorkspaceId;
 const MAX_CACHED_WORKSPACES: usize = 10_000;
 
 /// One kind of workspace data as this process last read it, by workspace,
-/// with the version the reading request's session load saw.
-pub struct VersionedCache<T>(Mutex<HashMap<WorkspaceId, (i32, T)>>);
+/// with the version the reading request's session load saw; forgotten
+/// wholesale past `CAPACITY` workspaces.
+pub struct VersionedCache<T, const CAPACITY: usize = MAX_CACHED_WORKSPACES>(
+    Mutex<HashMap<WorkspaceId, (i32, T)>>,
+);
 
-impl<T> Default for VersionedCache<T> {
+impl<T, const CAPACITY: usize> Default for VersionedCache<T, CAPACITY> {
     fn default() -> Self {
         Self(Mutex::new(HashMap::new()))
     }
 }
 
-impl<T: Clone> VersionedCache<T> {
+impl<T: Clone, const CAPACITY: usize> VersionedCache<T, CAPACITY> {
     /// What is kept for `workspace` at `version`, if that is what is kept.
     pub fn get(&self, workspace: &WorkspaceId, version: i32) -> Option<T> {
         let kept = self.0.lock().ok()?;
@@ -36,15 +39,72 @@ impl<T: Clone> VersionedCache<T> {
             .map(|(_, value)| value.clone())
     }
 
+    /// What a view whose session load saw `version` finds kept for
+    /// `workspace`: see [`Kept::or_read`].
+    pub fn lookup(&self, workspace: &WorkspaceId, version: i32) -> Kept<T> {
+        match self.get(workspace, version) {
+            Some(kept) => Kept::Current(kept),
+            None => Kept::Missing {
+                workspace: workspace.clone(),
+                version,
+            },
+        }
+    }
+
     /// Keeps `value`, read after a session load that saw `version`.
     pub fn put(&self, workspace: &WorkspaceId, version: i32, value: T) {
         let Ok(mut kept) = self.0.lock() else {
             return;
         };
-        if kept.len() >= MAX_CACHED_WORKSPACES {
+        if kept.len() >= CAPACITY {
             kept.clear();
         }
         kept.insert(workspace.clone(), (version, value));
+    }
+}
+
+/// What a page view found in a [`VersionedCache`].
+pub enum Kept<T> {
+    /// Not looked for: this view reads it (or doesn't show it) and keeps
+    /// nothing (a search, a later page, a viewer it isn't shown to).
+    Unkept,
+    /// Kept at the version this view's session load saw.
+    Current(T),
+    /// To be read by this view, then kept at `version`.
+    Missing {
+        /// Whose.
+        workspace: WorkspaceId,
+        /// The version this view's session load saw.
+        version: i32,
+    },
+}
+
+impl<T: Clone> Kept<T> {
+    /// Whether it was kept, so this view needn't read it.
+    pub fn is_current(&self) -> bool {
+        matches!(self, Self::Current(_))
+    }
+
+    /// Whether it is to be read and kept.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Self::Missing { .. })
+    }
+
+    /// What the view shows: what was kept, else what it `read` (kept in
+    /// `cache` for the next view when it was [`Kept::Missing`]).
+    pub fn or_read<const CAPACITY: usize>(
+        self,
+        cache: &VersionedCache<T, CAPACITY>,
+        read: Option<T>,
+    ) -> Option<T> {
+        match (self, read) {
+            (Self::Current(kept), _) => Some(kept),
+            (Self::Missing { workspace, version }, Some(read)) => {
+                cache.put(&workspace, version, read.clone());
+                Some(read)
+            }
+            (_, read) => read,
+        }
     }
 }
 
@@ -59,3 +119,14 @@ pub type RoleCache = VersionedCache<Vec<RoleRow>>;
 /// a fifth of the page's rate). Kept as read; the page brings them up to
 /// the time of its view (`Listed::as_seen_at`).
 pub type InvitationCache = VersionedCache<Arc<Listed>>;
+
+/// A page of members is up to 51 rows (about 15 KB for an organization's),
+/// so fewer workspaces' are kept than of the lists above.
+const MAX_CACHED_MEMBER_PAGES: usize = 1_000;
+
+/// Each workspace's first page of members (no search, no cursor: the view
+/// the Members tab opens on), by `workspaces.members_version`: that view so
+/// costs no statement beyond the session load's (its rows were two fifths
+/// of the instructions of a view of an organization's members on SQLite,
+/// and a round trip on PostgreSQL). Later pages and searches are read.
+pub type MemberPageCache = VersionedCache<Arc<Vec<MemberListing>>, MAX_CACHED_MEMBER_PAGES>;

@@ -84,6 +84,8 @@ pub struct AppState {
     pub role_cache: cache::RoleCache,
     /// Each workspace's invitations as last listed, for the members page.
     pub invitation_cache: cache::InvitationCache,
+    /// Each workspace's first page of members, by its members version.
+    pub member_page_cache: cache::MemberPageCache,
     /// Members' API keys checked less than a second ago, and this
     /// instance's share of their per-minute rate limits.
     pub api_keys: crate::services::authorization::KeyCheck,
@@ -146,6 +148,7 @@ impl AppState {
             activity_claims: scope::ActivityClaims::default(),
             role_cache: cache::RoleCache::default(),
             invitation_cache: cache::InvitationCache::default(),
+            member_page_cache: cache::MemberPageCache::default(),
             api_keys: crate::services::authorization::KeyCheck {
                 cache: crate::services::authorization::KeyCache::default(),
                 limiter: crate::services::rate_limits::KeyRateLimiter::new(key_rate_limits),

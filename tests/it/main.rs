@@ -52,6 +52,7 @@ mod settings_danger;
 mod settings_general;
 mod settings_members;
 mod settings_members_hierarchy;
+mod settings_members_kept;
 mod settings_members_matrix;
 mod settings_resources;
 mod settings_roles;

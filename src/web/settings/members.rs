@@ -14,16 +14,17 @@ use crate::db::invitations::{InvitationRow, Listed};
 use crate::db::members::{MemberListing, RoleRow};
 use crate::db::outbox::Delivery;
 use crate::db::scope::Scope;
-use crate::db::{self, DbError};
+use crate::db::{self, DbError, RequestDb};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
 use crate::domain::{
-    FieldErrors, InvitationStatus, MembershipId, MembershipStatus, Permission, RoleId, WorkspaceId,
+    FieldErrors, InvitationStatus, MembershipId, MembershipStatus, Permission, RoleId,
 };
 use crate::services::ServiceError;
 use crate::services::members::{self, InviteInput, Standing, may_act_on};
 use crate::services::teams::{self, AddMemberInput};
 use crate::web::AppState;
+use crate::web::cache::Kept;
 use crate::web::csrf::{EmptyForm, ScopedForm};
 use crate::web::error::AppError;
 use crate::web::page::{PAGE_SIZE, Page, cursor_page, format_time, render_with_status, see_other};
@@ -36,9 +37,9 @@ const HISTORY_SIZE: i64 = 50;
 /// The members page.
 #[derive(Template)]
 #[template(path = "settings/members.html")]
-pub struct MembersPage {
+pub struct MembersPage<'a> {
     page: Page,
-    members: Vec<MemberView>,
+    members: Vec<MemberView<'a>>,
     search: String,
     next_href: Option<String>,
     can_invite: bool,
@@ -52,11 +53,12 @@ pub struct MembersPage {
     history: Vec<InvitationView>,
 }
 
-/// One row of the members table.
-pub struct MemberView {
-    id: MembershipId,
-    name: String,
-    email: String,
+/// One row of the members table, borrowing from the page of members
+/// (which may be the one kept in memory for every view).
+pub struct MemberView<'a> {
+    id: &'a MembershipId,
+    name: &'a str,
+    email: &'a str,
     /// Their role: an index into the page's `row_roles`.
     role: usize,
     status: MembershipStatus,
@@ -122,6 +124,12 @@ pub async fn index(
 /// The page, with the invite form showing `invite` and `invite_errors`
 /// (422 when there are any), and role menus offering the workspace's
 /// roles.
+///
+/// What the page lists comes from memory where this process kept it at
+/// the version the session load read with the workspace (the first page of
+/// members, the invitations, the roles: `web::cache`), else it is read on
+/// the connection the session load handed on, in one `Db::read`, and kept
+/// for the next view.
 async fn render(
     state: &AppState,
     page: Page,
@@ -131,132 +139,133 @@ async fn render(
 ) -> Result<HttpResponse, AppError> {
     let search = query.q.unwrap_or_default();
     let after = query.after.as_deref().and_then(MembershipId::parse);
-    let invitations = CachedInvitations::of(state, &page.scope);
-    let (rows, read_invitations, read_roles) = read(
-        state,
-        &page.scope,
-        invitations.missing(),
-        roles.missing(),
-        &search,
-        after,
-    )
-    .await?;
+    let scope = &page.scope;
+    let (kept_rows, invitations) = kept(state, scope, search.is_empty() && after.is_none());
+    let wanted = Wanted {
+        rows: !kept_rows.is_current(),
+        invitations: invitations.is_missing(),
+        roles: roles.missing(),
+    };
+    let (read_rows, read_invitations, read_roles) =
+        read(state, scope, wanted, &search, after).await?;
+    let rows = kept_rows
+        .or_read(&state.member_page_cache, read_rows.map(Arc::new))
+        .unwrap_or_default();
+    let invitations = invitations
+        .or_read(&state.invitation_cache, read_invitations.map(Arc::new))
+        .map_or_else(Listed::default, |listed| {
+            listed.as_seen_at(db::now(), HISTORY_SIZE)
+        });
     let roles = roles.or_read(read_roles);
-    let invitations = invitations.or_read(state, read_invitations);
-    let filters = [("q", search.as_str())];
-    let (rows, next_href) = cursor_page(rows, "/settings/members", &filters, "after", |row| {
-        row.membership_id.to_string()
-    });
     let status = if invite_errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let form = (invite, invite_errors);
-    let body = MembersPage::new(page, &roles, rows, invitations, search, next_href, form)?;
+    let body = MembersPage::new(page, &roles, &rows, invitations, search, form)?;
     render_with_status(&body, status)
 }
 
-/// The invitations the page lists, for a viewer who may invite: from
-/// [`InvitationCache`](crate::web::cache::InvitationCache) when the
-/// invitations version the session load read with the workspace is the one
-/// they were kept at, else read with the page's members (a statement more,
-/// no second pool checkout) and kept for the next view.
-enum CachedInvitations {
-    /// The viewer may not invite, or the workspace is a team (whose
-    /// members are added from its organization): the page lists none.
-    NotShown,
-    /// Kept at the version this view's session load saw.
-    Kept(Arc<Listed>),
-    /// To be read, then kept at `version`.
-    Missing {
-        workspace: WorkspaceId,
-        version: i32,
-    },
+/// What this view of `scope` finds kept in memory: the first page of
+/// members (when it is the `first_page`: no search, no cursor) and the
+/// invitations (for those who may invite to an organization).
+fn kept(
+    state: &AppState,
+    scope: &Scope,
+    first_page: bool,
+) -> (Kept<Arc<Vec<MemberListing>>>, Kept<Arc<Listed>>) {
+    let workspace = scope.workspace();
+    let rows = if first_page {
+        let version = workspace.members_version;
+        state
+            .member_page_cache
+            .lookup(&workspace.workspace_id, version)
+    } else {
+        Kept::Unkept
+    };
+    let invitations = if scope.can(Permission::MembersInvite) && !workspace.kind.is_team() {
+        let version = workspace.invitations_version;
+        state
+            .invitation_cache
+            .lookup(&workspace.workspace_id, version)
+    } else {
+        Kept::Unkept
+    };
+    (rows, invitations)
 }
 
-impl CachedInvitations {
-    fn of(state: &AppState, scope: &Scope) -> Self {
-        if !scope.can(Permission::MembersInvite) || scope.workspace().kind.is_team() {
-            return Self::NotShown;
-        }
-        let (workspace, version) = (scope.workspace_id(), scope.workspace().invitations_version);
-        match state.invitation_cache.get(workspace, version) {
-            Some(kept) => Self::Kept(kept),
-            None => Self::Missing {
-                workspace: workspace.clone(),
-                version,
-            },
-        }
-    }
-
-    fn missing(&self) -> bool {
-        matches!(self, Self::Missing { .. })
-    }
-
-    /// The lists as they stand now: those kept, else those `read` (now
-    /// kept for the next view).
-    fn or_read(self, state: &AppState, read: Option<Listed>) -> Listed {
-        let listed = match (self, read) {
-            (Self::Kept(kept), _) => kept,
-            (Self::Missing { workspace, version }, Some(read)) => {
-                let read = Arc::new(read);
-                state
-                    .invitation_cache
-                    .put(&workspace, version, Arc::clone(&read));
-                read
-            }
-            _ => return Listed::default(),
-        };
-        listed.as_seen_at(db::now(), HISTORY_SIZE)
-    }
+/// What a view of the members page must read: what was not kept in memory
+/// at the version its session load saw (a search or a later page always
+/// reads its rows; invitations only for those who may invite).
+struct Wanted {
+    rows: bool,
+    invitations: bool,
+    roles: bool,
 }
 
-/// The page's data on the connection the session load handed on: a page
-/// of members, the invitations with their delivery status when they are
-/// `invitations_missing` (for those who may invite, on the first view after
-/// they changed), and the workspace's roles when `WorkspaceRoles` had them
-/// `missing` (the first view after they changed). A search may walk many
-/// members, so it stays off the worker thread (`Db::read_long_if`).
+/// The page's `wanted` data on the connection the session load handed
+/// on, in one `Db::read` (one pool checkout however many statements); a
+/// view that wants nothing runs no statement and gives that connection
+/// back before rendering. A search may walk many members, so it stays off
+/// the worker thread (`Db::read_long_if`).
 async fn read(
     state: &AppState,
     scope: &Scope,
-    invitations_missing: bool,
-    roles_missing: bool,
+    wanted: Wanted,
     search: &str,
     after: Option<MembershipId>,
-) -> Result<(Vec<MemberListing>, Option<Listed>, Option<Vec<RoleRow>>), AppError> {
-    let long = db::members::search_may_walk(Some(search));
+) -> Result<
+    (
+        Option<Vec<MemberListing>>,
+        Option<Listed>,
+        Option<Vec<RoleRow>>,
+    ),
+    AppError,
+> {
+    if !(wanted.rows || wanted.invitations || wanted.roles) {
+        RequestDb::give_back();
+        return Ok((None, None, None));
+    }
+    let long = wanted.rows && db::members::search_may_walk(Some(search));
     let (scope, search) = (scope.clone(), search.to_owned());
     Ok(state
         .db
         .read_long_if(long, move |conn| {
-            let rows = db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE)?;
-            let invitations = if invitations_missing {
-                Some(db::invitations::listed(conn, &scope, HISTORY_SIZE)?)
-            } else {
-                None
-            };
-            let roles = if roles_missing {
-                Some(db::members::roles(conn, &scope)?)
-            } else {
-                None
-            };
+            let rows = wanted
+                .rows
+                .then(|| db::members::page(conn, &scope, Some(&search), after.as_ref(), PAGE_SIZE))
+                .transpose()?;
+            let invitations = wanted
+                .invitations
+                .then(|| db::invitations::listed(conn, &scope, HISTORY_SIZE))
+                .transpose()?;
+            let roles = wanted
+                .roles
+                .then(|| db::members::roles(conn, &scope))
+                .transpose()?;
             Ok::<_, DbError>((rows, invitations, roles))
         })
         .await?)
 }
 
-impl MembersPage {
+impl<'a> MembersPage<'a> {
     fn new(
         page: Page,
         roles: &[RoleRow],
-        rows: Vec<MemberListing>,
+        rows: &'a [MemberListing],
         invitations: Listed,
         search: String,
-        next_href: Option<String>,
         (invite, invite_errors): (InviteInput, FieldErrors),
     ) -> Result<Self, AppError> {
+        let filters = [("q", search.as_str())];
+        let (rows, next_href) = cursor_page(
+            rows.iter().collect(),
+            "/settings/members",
+            &filters,
+            "after",
+            |row| row.membership_id.to_string(),
+        );
         let scope = &page.scope;
         let can_invite = scope.can(Permission::MembersInvite);
         let can_manage = scope.can(Permission::MembersManage);
@@ -353,7 +362,7 @@ impl RowRole {
     }
 }
 
-impl MemberView {
+impl<'a> MemberView<'a> {
     /// Whether the member may enter (the row offers "Deactivate").
     pub fn is_active(&self) -> bool {
         self.status == MembershipStatus::Active
@@ -361,12 +370,18 @@ impl MemberView {
 
     /// The row of `m`, whose role is the page's `row_roles[role]`, of rank
     /// `level`.
-    fn of(m: MemberListing, role: usize, level: i32, scope: &Scope, standing: &Standing) -> Self {
+    fn of(
+        m: &'a MemberListing,
+        role: usize,
+        level: i32,
+        scope: &Scope,
+        standing: &Standing,
+    ) -> Self {
         MemberView {
             actionable: may_act_on(scope.user_id(), standing, &m.user_id, level),
-            id: m.membership_id,
-            name: m.name,
-            email: m.email,
+            id: &m.membership_id,
+            name: &m.name,
+            email: &m.email,
             role,
             status: m.status,
             last_login: m.last_login_at.map(UtcMinute),
