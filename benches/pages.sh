@@ -7,7 +7,9 @@
 # (users + memberships, the way an import would), and measures with wrk
 # (-c64 by default):
 #   GET /healthz (the ceiling), and per organization the dashboard, the
-#   members page, a members search, the general settings and the audit log.
+#   members page (the first page, which the app keeps in memory, and a
+#   later one, "members2", which it reads on every view), a members
+#   search, the general settings and the audit log.
 # Per page it also times single requests from one client (median of 21) and
 # reads the statements one view ran: from `X-Db-Statements` (the app's own
 # count, BEGIN/COMMIT included) and, on PostgreSQL, from the server log with
@@ -382,6 +384,7 @@ pg_log_count() {
 PAGES=(
     "dashboard|/"
     "members|/settings/members"
+    "members2|/settings/members?after=80000000-0000-4000-8000-000000000000"
     "search|/settings/members?q=$(printf '%s' "$SEARCH" | sed 's/ /%20/g')"
     "general|/settings/general"
     "audit|/audit"

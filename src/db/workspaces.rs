@@ -168,7 +168,9 @@ pub fn name_of(conn: &mut AnyConnection, id: &WorkspaceId) -> Result<String, DbE
 /// pass their checks and leave the organization without an owner. On
 /// PostgreSQL this locks the workspace row (`FOR UPDATE`) until the
 /// transaction ends; SQLite's write transactions begin IMMEDIATE and so
-/// already run one at a time.
+/// already run one at a time. Taken before the memberships are touched,
+/// it is also the lock order the triggers that move `members_version` need
+/// (migration 000029: they update this row after the membership's).
 pub fn lock_memberships(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<(), DbError> {
     if let AnyConnection::Postgresql(pg) = conn {
         workspaces::table
