@@ -198,6 +198,26 @@ pub fn record(
     Ok(())
 }
 
+/// Records one event in each of `workspaces` (a change that concerns two:
+/// a transfer, a team and its organization), in the order of their ids.
+/// Recording moves each workspace's audit version, which locks its row of
+/// `audit_versions` on PostgreSQL until the transaction ends (migration
+/// 000031); one order for all such changes means two of them in opposite
+/// directions can't each hold the row the other waits for.
+pub fn record_in_each(
+    conn: &mut AnyConnection,
+    workspaces: [&WorkspaceId; 2],
+    actor: &Actor,
+    event: &Event<'_>,
+) -> Result<(), DbError> {
+    let mut in_order = workspaces;
+    in_order.sort();
+    for workspace in in_order {
+        record(conn, workspace, actor, event)?;
+    }
+    Ok(())
+}
+
 /// Records an event Tenantry itself caused (a background job), with no
 /// user as actor.
 pub fn record_by_system(

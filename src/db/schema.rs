@@ -71,6 +71,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_versions (workspace_id) {
+        workspace_id -> Text,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
     audit_facets (workspace_id, kind, value) {
         workspace_id -> Text,
         kind -> Text,
@@ -394,6 +401,7 @@ diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(workspace_avatars -> workspaces (workspace_id));
 diesel::joinable!(audit_entries -> workspaces (workspace_id));
 diesel::joinable!(audit_facets -> workspaces (workspace_id));
+diesel::joinable!(audit_versions -> workspaces (workspace_id));
 diesel::joinable!(invitations -> workspaces (workspace_id));
 diesel::joinable!(invitations -> roles (role_id));
 
@@ -407,6 +415,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     workspace_avatars,
     audit_entries,
     audit_facets,
+    audit_versions,
     invitations,
     outbox_emails,
     account_tokens,

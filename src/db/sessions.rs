@@ -7,7 +7,7 @@ use super::stamps::Stamp;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{memberships, roles, sessions, users, workspaces};
+use super::schema::{audit_versions, memberships, roles, sessions, users, workspaces};
 use super::users::User;
 use super::workspaces::{WorkspaceAccess, sort_accessible};
 use super::{AnyConnection, DbError, natively};
@@ -155,6 +155,7 @@ pub fn load_with_access(
                 .and(workspaces::status.ne(WorkspaceStatus::Archived))),
         )
         .left_join(roles::table.on(roles::id.eq(memberships::role_id)))
+        .left_join(audit_versions::table.on(audit_versions::workspace_id.eq(workspaces::id)))
         .filter(sessions::id_hash.eq(id_hash))
         .filter(sessions::expires_at.gt(expiry.now))
         .filter(sessions::last_seen_at.gt(expiry.idle_cutoff))

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::stamps::Stamp;
 
-use super::schema::{memberships, roles, workspaces};
+use super::schema::{audit_versions, memberships, roles, workspaces};
 use super::{AnyConnection, DbError};
 use crate::domain::{
     MembershipId, MembershipStatus, RoleId, SystemRole, UserId, WorkspaceId, WorkspaceKind,
@@ -15,7 +15,8 @@ use crate::domain::{
 };
 
 /// One workspace a user can enter, with their membership and role in it:
-/// a row of `workspaces` joined with `memberships` and `roles`.
+/// a row of `workspaces` joined with `memberships`, `roles` and (left)
+/// `audit_versions`.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = workspaces)]
 pub struct WorkspaceAccess {
@@ -76,6 +77,12 @@ pub struct WorkspaceAccess {
     /// workspace's memberships (triggers), so a page of members kept in
     /// memory can be told current without reading it.
     pub members_version: i32,
+    /// Moves with every entry recorded in the workspace's log (a trigger;
+    /// `None` before the first), so the latest activity kept in memory can
+    /// be told current without reading it. Read from a table of its own
+    /// (migration 000031 says why).
+    #[diesel(select_expression = audit_versions::version.nullable())]
+    pub audit_version: Option<i32>,
 }
 
 /// Every workspace the user may enter right now: active memberships of
@@ -87,6 +94,7 @@ pub fn accessible_to(
     let mut rows: Vec<WorkspaceAccess> = memberships::table
         .inner_join(workspaces::table)
         .inner_join(roles::table)
+        .left_join(audit_versions::table.on(audit_versions::workspace_id.eq(workspaces::id)))
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::status.ne(WorkspaceStatus::Archived))

@@ -90,8 +90,7 @@ pub async fn create(db: &Db, scope: &Scope, input: TeamInput) -> Result<Workspac
                 target_label: &team.name,
                 details: format!("in {}", scope.workspace().name),
             };
-            db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-            db::audit::record(conn, &id, &actor, &event)?;
+            db::audit::record_in_each(conn, [scope.workspace_id(), &id], &actor, &event)?;
             Ok::<_, ServiceError>(id)
         })
     })
@@ -124,8 +123,7 @@ pub async fn update(
                 target_label: &team.name,
                 details,
             };
-            db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-            db::audit::record(conn, &id, &actor, &event)?;
+            db::audit::record_in_each(conn, [scope.workspace_id(), &id], &actor, &event)?;
             Ok::<_, ServiceError>(())
         })
     })
@@ -163,8 +161,7 @@ pub async fn set_archived(
                 target_label: &team.name,
                 details: String::new(),
             };
-            db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-            db::audit::record(conn, &id, &actor, &event)?;
+            db::audit::record_in_each(conn, [scope.workspace_id(), &id], &actor, &event)?;
             Ok::<_, ServiceError>(team.name)
         })
     })

@@ -103,8 +103,7 @@ pub async fn move_project(
                     target_label: &project.name,
                     details,
                 };
-                db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-                db::audit::record(conn, &to, &actor, &event)?;
+                db::audit::record_in_each(conn, [scope.workspace_id(), &to], &actor, &event)?;
                 Ok::<_, ServiceError>((project.name, to_label))
             })
         })
@@ -158,8 +157,7 @@ pub async fn move_agent(
                     target_label: &agent.name,
                     details: format!("{from_label} → {to_label}"),
                 };
-                db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
-                db::audit::record(conn, &to, &actor, &event)?;
+                db::audit::record_in_each(conn, [scope.workspace_id(), &to], &actor, &event)?;
                 Ok::<_, ServiceError>((agent.name, to_label))
             })
         })

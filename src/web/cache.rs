@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::db::audit::Entry;
 use crate::db::invitations::Listed;
 use crate::db::members::{MemberListing, RoleRow};
 use crate::domain::WorkspaceId;
@@ -130,3 +131,11 @@ const MAX_CACHED_MEMBER_PAGES: usize = 1_000;
 /// of the instructions of a view of an organization's members on SQLite,
 /// and a round trip on PostgreSQL). Later pages and searches are read.
 pub type MemberPageCache = VersionedCache<Arc<Vec<MemberListing>>, MAX_CACHED_MEMBER_PAGES>;
+
+/// Each workspace's latest activity as the dashboard shows it (its newest
+/// entries, one more than shown to tell whether there are older ones), by
+/// `audit_versions.version`: a dashboard view so costs no statement beyond
+/// the session load's (that second round trip was about a quarter of a
+/// PostgreSQL dashboard view's cost). Entries never change once recorded,
+/// so only a new one makes the kept list old.
+pub type LatestActivityCache = VersionedCache<Arc<Vec<Entry>>>;

@@ -86,6 +86,8 @@ pub struct AppState {
     pub invitation_cache: cache::InvitationCache,
     /// Each workspace's first page of members, by its members version.
     pub member_page_cache: cache::MemberPageCache,
+    /// Each workspace's latest activity, by its audit version.
+    pub latest_activity_cache: cache::LatestActivityCache,
     /// Members' API keys checked less than a second ago, and this
     /// instance's share of their per-minute rate limits.
     pub api_keys: crate::services::authorization::KeyCheck,
@@ -149,6 +151,7 @@ impl AppState {
             role_cache: cache::RoleCache::default(),
             invitation_cache: cache::InvitationCache::default(),
             member_page_cache: cache::MemberPageCache::default(),
+            latest_activity_cache: cache::LatestActivityCache::default(),
             api_keys: crate::services::authorization::KeyCheck {
                 cache: crate::services::authorization::KeyCache::default(),
                 limiter: crate::services::rate_limits::KeyRateLimiter::new(key_rate_limits),

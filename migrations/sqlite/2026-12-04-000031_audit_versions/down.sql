@@ -1,0 +1,2 @@
+DROP TRIGGER audit_entries_bump_version;
+DROP TABLE audit_versions;
