@@ -119,8 +119,9 @@ struct LiveSession {
 }
 
 /// The live session with this key hash, its active user, and every
-/// workspace they may enter with their role there, in one query: a row per
-/// accessible workspace. The `Scope` extractor takes it from there instead
+/// workspace they may enter with their role there and its versions (the
+/// audit version from its own table), in one query: a row per accessible
+/// workspace. The `Scope` extractor takes it from there instead
 /// of asking again. The workspace's roles are not among the rows: they
 /// cost PostgreSQL a third more work for this statement (pgbench,
 /// 100 000-member organization: 19 000 against 28 000 tps) and doubled the
