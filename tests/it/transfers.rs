@@ -2,7 +2,8 @@
 //! between workspaces with their keys (which then resolve the new
 //! workspace) and, once agreed, their agents and runs; agents move onto a
 //! project of their new workspace; a move needs `resources.transfer` on
-//! both sides, and one that fails half-way leaves both sides as they were.
+//! both sides, and one that fails half-way leaves both sides as they were;
+//! two in opposite directions at once both succeed (no deadlock).
 
 use reqwest::StatusCode;
 
@@ -15,6 +16,7 @@ on_both_backends!(
     an_agent_moves_onto_a_project_of_another_workspace,
     moving_needs_the_right_on_both_sides,
     the_transfer_permission_table,
+    opposite_transfers_race_without_deadlock,
 );
 
 /// The workspace a key opens, by `GET /api/v1/key`.
@@ -38,13 +40,22 @@ async fn key_workspace(app: &TestApp, key: &str) -> (StatusCode, String) {
 
 /// Posts the project's transfer form (from its page) to `to`.
 async fn move_project(browser: &Client, project: &str, to: &str, move_agents: bool) -> Response {
-    let page = format!("/projects/{project}");
-    let action = format!("{page}/transfer");
+    let (action, hidden) = transfer_form(browser, project).await;
     let mut fields = vec![("to_workspace_id", to)];
     if move_agents {
         fields.push(("move_agents", "yes"));
     }
-    browser.submit(&page, &action, &fields).await
+    browser.post_form(&action, &hidden, &fields).await
+}
+
+/// A project's transfer form as its page offers it: where it posts and
+/// its hidden fields.
+async fn transfer_form(browser: &Client, project: &str) -> (String, Vec<(String, String)>) {
+    let page = browser.get(&format!("/projects/{project}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let action = format!("/projects/{project}/transfer");
+    let hidden = hidden_fields(&page.body, &action);
+    (action, hidden)
 }
 
 async fn workspace_of_project(app: &TestApp, project: &str) -> String {
@@ -525,6 +536,65 @@ async fn the_transfer_permission_table(app: TestApp) {
             )
             .await,
             1
+        );
+    }
+}
+
+/// Two transfers in opposite directions at once: one moves a project from
+/// Acme to its team while another moves one from the team to Acme. Each
+/// records an entry in both workspaces, which locks both workspaces' audit
+/// versions (on PostgreSQL) until it commits; both take them in the order
+/// of the workspaces' ids, so neither waits for the other in a cycle (a
+/// deadlock: one of them would fail).
+async fn opposite_transfers_race_without_deadlock(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_team("acme", "Platform")
+        .await
+        .with_project("acme", "Search")
+        .await
+        .with_project("acme", "Index")
+        .await;
+    let (acme, team) = (
+        app.workspace_id("acme").await,
+        app.team_id("acme", "Platform").await,
+    );
+    let projects = [
+        app.project_id("acme", "Search").await,
+        app.project_id("acme", "Index").await,
+    ];
+    let in_acme = app.browser("ann@example.com");
+    let in_team = app.sign_in("ann@example.com").await;
+    assert_eq!(in_team.switch_to(&team).await.status, StatusCode::SEE_OTHER);
+    let moved = move_project(&in_acme, &projects[1], &team, false).await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.body);
+    for round in 0..8 {
+        let (to_team, to_acme) = (&projects[round % 2], &projects[(round + 1) % 2]);
+        let (there_form, back_form) = (
+            transfer_form(&in_acme, to_team).await,
+            transfer_form(&in_team, to_acme).await,
+        );
+        let (to_team_field, to_acme_field) = (
+            [("to_workspace_id", team.as_str())],
+            [("to_workspace_id", acme.as_str())],
+        );
+        let (there, back) = futures::join!(
+            in_acme.post_form(&there_form.0, &there_form.1, &to_team_field),
+            in_team.post_form(&back_form.0, &back_form.1, &to_acme_field),
+        );
+        assert_eq!(there.status, StatusCode::SEE_OTHER, "{}", there.body);
+        assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    }
+    for workspace in [&acme, &team] {
+        assert_eq!(
+            app.count_with(
+                "audit_entries WHERE workspace_id = ? AND action = 'project.transfer'",
+                &[workspace]
+            )
+            .await,
+            17,
+            "every move recorded on both sides"
         );
     }
 }
