@@ -133,9 +133,10 @@ const MAX_CACHED_MEMBER_PAGES: usize = 1_000;
 pub type MemberPageCache = VersionedCache<Arc<Vec<MemberListing>>, MAX_CACHED_MEMBER_PAGES>;
 
 /// Each workspace's latest activity as the dashboard shows it (its newest
-/// entries, one more than shown to tell whether there are older ones), by
-/// `audit_versions.version`: a dashboard view so costs no statement beyond
-/// the session load's (that second round trip was about a quarter of a
-/// PostgreSQL dashboard view's cost). Entries never change once recorded,
-/// so only a new one makes the kept list old.
+/// entries, as read by the log's first page), by `audit_versions.version`:
+/// a dashboard view so costs no statement beyond the session load's (that
+/// second round trip was about a quarter of a PostgreSQL dashboard view's
+/// cost). What the dashboard shows of an entry never changes once it is
+/// recorded (a deleted account only clears the actor's id, which it doesn't
+/// show), so only a new entry makes the kept list old.
 pub type LatestActivityCache = VersionedCache<Arc<Vec<Entry>>>;
