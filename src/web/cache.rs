@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::db::audit::Entry;
 use crate::db::invitations::Listed;
-use crate::db::members::{MemberListing, RoleRow};
+use crate::db::members::RoleRow;
 use crate::domain::WorkspaceId;
+use crate::web::settings::members::ListedMember;
 
 /// Entries are forgotten wholesale past this many workspaces (a miss costs
 /// one small read).
@@ -121,16 +122,19 @@ pub type RoleCache = VersionedCache<Vec<RoleRow>>;
 /// the time of its view (`Listed::as_seen_at`).
 pub type InvitationCache = VersionedCache<Arc<Listed>>;
 
-/// A page of members is up to 51 rows (about 15 KB for an organization's),
-/// so fewer workspaces' are kept than of the lists above.
-const MAX_CACHED_MEMBER_PAGES: usize = 1_000;
+/// A page of members is up to 51 rows with their HTML (about 65 KB for an
+/// organization's), so fewer workspaces' are kept than of the lists above:
+/// at most about 33 MB.
+const MAX_CACHED_MEMBER_PAGES: usize = 500;
 
 /// Each workspace's first page of members (no search, no cursor: the view
 /// the Members tab opens on), by `workspaces.members_version`: that view so
 /// costs no statement beyond the session load's (its rows were two fifths
 /// of the instructions of a view of an organization's members on SQLite,
-/// and a round trip on PostgreSQL). Later pages and searches are read.
-pub type MemberPageCache = VersionedCache<Arc<Vec<MemberListing>>, MAX_CACHED_MEMBER_PAGES>;
+/// and a round trip on PostgreSQL), and with its rows' HTML rendered
+/// (`ListedMember`), the view copies them rather than escaping and
+/// formatting them again. Later pages and searches are read.
+pub type MemberPageCache = VersionedCache<Arc<Vec<ListedMember>>, MAX_CACHED_MEMBER_PAGES>;
 
 /// Each workspace's latest activity as the dashboard shows it (its newest
 /// entries, as read by the log's first page), by `audit_versions.version`:

@@ -14,6 +14,7 @@ on_both_backends!(
     signed_out_visitors_are_sent_to_sign_in,
     security_headers_on_every_kind_of_response,
     user_input_is_escaped,
+    member_rows_escape_what_members_typed,
     unknown_pages_are_404_pages,
     open_redirects_are_refused,
     switching_to_a_workspace_of_someone_else_changes_nothing,
@@ -226,6 +227,33 @@ async fn user_input_is_escaped(app: TestApp) {
         page.text_of("#user-menu").as_deref(),
         Some("<script>alert(1)</script>")
     );
+}
+
+/// The members table's rows are rendered once when a page of members is
+/// read and then written into each view as they are: a member's name must
+/// come out escaped in its cell and in the role menu's label, on the view
+/// that read the page and on the one that found it kept in memory.
+async fn member_rows_escape_what_members_typed(app: TestApp) {
+    let app = app.with_acme().await;
+    let hostile = r#"<img src=x onerror="alert(1)">&"#;
+    app.signed_up(hostile, "bob@example.com").await;
+    app.add_member("acme", "bob@example.com", "member").await;
+    let ann = app.browser("ann@example.com");
+    for view in ["read", "kept"] {
+        let page = ann.get("/settings/members").await;
+        assert!(!page.body.contains("<img src=x"), "{view}: raw markup");
+        let row = r#"#members-table tr[data-member="bob@example.com"]"#;
+        assert_eq!(
+            page.text_of(&format!("{row} td")).as_deref(),
+            Some(hostile),
+            "{view}: the name cell"
+        );
+        assert_eq!(
+            page.attr_of(&format!("{row} select"), "aria-label"),
+            Some(format!("Role of {hostile}")),
+            "{view}: the role menu's label"
+        );
+    }
 }
 
 async fn unknown_pages_are_404_pages(app: TestApp) {

@@ -47,7 +47,10 @@ async fn member_page_follows_changes_made_elsewhere(app: TestApp) {
     app.add_member("acme", "bob@example.com", "member").await;
     assert_ne!(app.text_value(VERSION).await, before, "a member joined");
     let text = row(&ann.get("/settings/members").await, "bob@example.com").expect("Bob listed");
-    assert!(text.contains("Member") && text.contains("active"), "{text}");
+    assert!(
+        text.contains("Member") && text.contains("active") && text.contains("Deactivate"),
+        "{text}"
+    );
 
     app.execute(&format!(
         "UPDATE memberships SET role_id = (SELECT id FROM roles WHERE system_key = 'admin' \
@@ -62,7 +65,10 @@ async fn member_page_follows_changes_made_elsewhere(app: TestApp) {
     ))
     .await;
     let text = row(&ann.get("/settings/members").await, "bob@example.com").expect("Bob listed");
-    assert!(text.contains("inactive"), "deactivated: {text}");
+    assert!(
+        text.contains("inactive") && text.contains("Reactivate") && !text.contains("Deactivate"),
+        "deactivated: {text}"
+    );
 
     app.execute("UPDATE users SET name = 'Robert' WHERE email = 'bob@example.com'")
         .await;

@@ -53,18 +53,76 @@ pub struct MembersPage<'a> {
     history: Vec<InvitationView>,
 }
 
-/// One row of the members table, borrowing from the page of members
-/// (which may be the one kept in memory for every view).
+/// One row of the members table, borrowing its HTML from the page of
+/// members (which may be the one kept in memory for every view).
 pub struct MemberView<'a> {
-    id: &'a MembershipId,
-    name: &'a str,
-    email: &'a str,
+    html: &'a MemberRowHtml,
     /// Their role: an index into the page's `row_roles`.
     role: usize,
-    status: MembershipStatus,
+    actionable: bool,
+}
+
+/// A member on a page of members, with their row's HTML rendered when the
+/// page was read. The first page is kept in memory (`web::cache`), so its
+/// rows are escaped and formatted once rather than on every view: that
+/// was most of the rendering of a members page, and the page is 50 rows.
+pub struct ListedMember {
+    listing: MemberListing,
+    html: MemberRowHtml,
+}
+
+/// The pieces of a member's row that are the same for every viewer
+/// (`settings/members_row.html`), which a view writes around its own: the
+/// role's name, the token, the menu's options.
+pub struct MemberRowHtml {
+    cells_to_role: String,
+    cells_after_role: String,
+    form_open: String,
+    menu_open: String,
+    form_close: String,
+}
+
+/// What a row's pieces are rendered from.
+#[derive(Template)]
+#[template(
+    path = "settings/members_row.html",
+    blocks = [
+        "cells_to_role",
+        "cells_after_role",
+        "form_open",
+        "menu_open",
+        "form_close"
+    ]
+)]
+struct MemberRowParts<'a> {
+    m: &'a MemberListing,
     last_login: Option<UtcMinute>,
     joined: UtcMinute,
-    actionable: bool,
+    is_active: bool,
+}
+
+impl ListedMember {
+    /// `rows` as read, each with its row's HTML.
+    fn all(rows: Vec<MemberListing>) -> Result<Vec<Self>, AppError> {
+        rows.into_iter().map(Self::of).collect()
+    }
+
+    fn of(listing: MemberListing) -> Result<Self, AppError> {
+        let parts = MemberRowParts {
+            m: &listing,
+            last_login: listing.last_login_at.map(UtcMinute),
+            joined: UtcMinute(listing.joined_at),
+            is_active: listing.status == MembershipStatus::Active,
+        };
+        let html = MemberRowHtml {
+            cells_to_role: parts.as_cells_to_role().render()?,
+            cells_after_role: parts.as_cells_after_role().render()?,
+            form_open: parts.as_form_open().render()?,
+            menu_open: parts.as_menu_open().render()?,
+            form_close: parts.as_form_close().render()?,
+        };
+        Ok(ListedMember { listing, html })
+    }
 }
 
 /// A role as the members table shows it, worked out once per role the
@@ -148,6 +206,7 @@ async fn render(
     };
     let (read_rows, read_invitations, read_roles) =
         read(state, scope, wanted, &search, after).await?;
+    let read_rows = read_rows.map(ListedMember::all).transpose()?;
     let rows = kept_rows
         .or_read(&state.member_page_cache, read_rows.map(Arc::new))
         .unwrap_or_default();
@@ -174,7 +233,7 @@ fn kept(
     state: &AppState,
     scope: &Scope,
     first_page: bool,
-) -> (Kept<Arc<Vec<MemberListing>>>, Kept<Arc<Listed>>) {
+) -> (Kept<Arc<Vec<ListedMember>>>, Kept<Arc<Listed>>) {
     let workspace = scope.workspace();
     let rows = if first_page {
         let version = workspace.members_version;
@@ -253,7 +312,7 @@ impl<'a> MembersPage<'a> {
     fn new(
         page: Page,
         roles: &[RoleRow],
-        rows: &'a [MemberListing],
+        rows: &'a [ListedMember],
         invitations: Listed,
         search: String,
         (invite, invite_errors): (InviteInput, FieldErrors),
@@ -264,7 +323,7 @@ impl<'a> MembersPage<'a> {
             "/settings/members",
             &filters,
             "after",
-            |row| row.membership_id.to_string(),
+            |row| row.listing.membership_id.to_string(),
         );
         let scope = &page.scope;
         let can_invite = scope.can(Permission::MembersInvite);
@@ -279,8 +338,9 @@ impl<'a> MembersPage<'a> {
         let members = rows
             .into_iter()
             .map(|row| {
+                let role_id = &row.listing.role_id;
                 let role =
-                    RowRole::index_of(&mut row_roles, &row.role_id, roles, &grantable, can_manage)?;
+                    RowRole::index_of(&mut row_roles, role_id, roles, &grantable, can_manage)?;
                 Ok(MemberView::of(
                     row,
                     role,
@@ -363,29 +423,19 @@ impl RowRole {
 }
 
 impl<'a> MemberView<'a> {
-    /// Whether the member may enter (the row offers "Deactivate").
-    pub fn is_active(&self) -> bool {
-        self.status == MembershipStatus::Active
-    }
-
     /// The row of `m`, whose role is the page's `row_roles[role]`, of rank
     /// `level`.
     fn of(
-        m: &'a MemberListing,
+        m: &'a ListedMember,
         role: usize,
         level: i32,
         scope: &Scope,
         standing: &Standing,
     ) -> Self {
         MemberView {
-            actionable: may_act_on(scope.user_id(), standing, &m.user_id, level),
-            id: &m.membership_id,
-            name: &m.name,
-            email: &m.email,
+            actionable: may_act_on(scope.user_id(), standing, &m.listing.user_id, level),
+            html: &m.html,
             role,
-            status: m.status,
-            last_login: m.last_login_at.map(UtcMinute),
-            joined: UtcMinute(m.joined_at),
         }
     }
 }
