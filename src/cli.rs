@@ -247,7 +247,7 @@ fn create_user(
             conn,
             &personal,
             &actor,
-            crate::db::audit::Action::AccountCreate,
+            crate::db::audit::Event::account_create,
             String::new(),
         )?;
         Ok::<_, db::DbError>(user)

@@ -9,7 +9,10 @@ use diesel::prelude::*;
 use super::schema::{audit_entries, audit_facets};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
-use crate::domain::{UserId, WorkspaceId};
+use crate::domain::{
+    AgentId, ApiKeyId, AppInstanceId, MembershipId, ProjectId, ProjectKeyId, RoleId, TopUpId,
+    UserId, WorkspaceId,
+};
 
 /// Who acted, as recorded.
 #[derive(Debug, Clone)]
@@ -33,10 +36,34 @@ impl Actor {
     }
 }
 
-/// Declares [`Action`]: each audited action with its stored key and the
-/// kind of thing it acts on, so an entry can't name one without the other.
+/// Why a constructor takes the target type it does: `actions!` calls it
+/// with each action's id type.
+macro_rules! target_doc {
+    (str) => {
+        "Its target is taken as text (`&str`): this kind's ids have no id type."
+    };
+    ($id:ident) => {
+        concat!(
+            "Its target is taken as a `&",
+            stringify!($id),
+            "`, the type of this kind's ids, ",
+            "so the compiler refuses any other kind of id there."
+        )
+    };
+}
+
+/// Declares [`Action`]: each audited action with its stored key, the kind
+/// of thing it acts on and the Rust type of that thing's id, so an entry
+/// can't name one without the others. Each action also gets a constructor
+/// on [`Event`] (named on its line, as no crate here derives names) taking
+/// its target as that type: the compiler then refuses, say, an agent's id
+/// as a membership action's target. `str` marks an action whose target has
+/// no id type; its line says why.
 macro_rules! actions {
-    ($($variant:ident => $key:literal, $target:literal;)*) => {
+    ($(
+        $(#[$why:meta])*
+        $variant:ident, $constructor:ident => $key:literal, $target:literal, $id:ident;
+    )*) => {
         /// Everything the audit log records, one variant per action.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Action {
@@ -61,92 +88,175 @@ macro_rules! actions {
                 }
             }
         }
+
+        impl Event<'_> {
+            $(
+                #[doc = concat!(
+                    "A `", $key, "` event on `target` (kind `", $target, "`), labelled `label`, ",
+                    "without details. ", target_doc!($id)
+                )]
+                $(#[doc = ""] #[$why])*
+                pub fn $constructor<'a>(target: &'a $id, label: &'a str) -> Event<'a> {
+                    Event {
+                        action: Action::$variant,
+                        target_id: TargetId::text(target),
+                        target_label: label,
+                        details: String::new(),
+                    }
+                }
+            )*
+        }
     };
 }
 
-actions! {
-    AccountCreate => "account.create", "account";
-    AccountEmailChange => "account.email.change", "account";
-    AccountEmailChangeRequest => "account.email.change_request", "account";
-    AccountEmailVerificationSent => "account.email.verification_sent", "account";
-    AccountEmailVerify => "account.email.verify", "account";
-    AccountPasswordChange => "account.password.change", "account";
-    AccountPasswordReset => "account.password.reset", "account";
-    AccountPasswordResetRequest => "account.password.reset_request", "account";
-    AccountProfileUpdate => "account.profile.update", "account";
-    AccountSessionRevoke => "account.session.revoke", "account";
-    AccountSessionRevokeOthers => "account.session.revoke_others", "account";
-    AccountSignIn => "account.sign_in", "account";
-    AgentCreate => "agent.create", "agent";
-    AgentDelete => "agent.delete", "agent";
-    AgentIdleStop => "agent.idle_stop", "agent";
-    AgentResume => "agent.resume", "agent";
-    AgentStart => "agent.start", "agent";
-    AgentStop => "agent.stop", "agent";
-    AgentTransfer => "agent.transfer", "agent";
-    ApiKeyCreate => "api_key.create", "API key";
-    ApiKeyRevoke => "api_key.revoke", "API key";
-    AppIdleStop => "app.idle_stop", "app";
-    AppInstall => "app.install", "app";
-    AppResume => "app.resume", "app";
-    AppStart => "app.start", "app";
-    AppStop => "app.stop", "app";
-    AppUninstall => "app.uninstall", "app";
-    InvitationAccept => "invitation.accept", "invitation";
-    InvitationCreate => "invitation.create", "invitation";
-    InvitationDecline => "invitation.decline", "invitation";
-    InvitationResend => "invitation.resend", "invitation";
-    InvitationRevoke => "invitation.revoke", "invitation";
-    MembershipAdd => "membership.add", "membership";
-    MembershipDeactivate => "membership.deactivate", "membership";
-    MembershipLeave => "membership.leave", "membership";
-    MembershipReactivate => "membership.reactivate", "membership";
-    MembershipRemove => "membership.remove", "membership";
-    MembershipRoleChange => "membership.role.change", "membership";
-    OrganizationArchive => "organization.archive", "organization";
-    OrganizationAvatarRemove => "organization.avatar.remove", "organization";
-    OrganizationAvatarUpdate => "organization.avatar.update", "organization";
-    OrganizationCreate => "organization.create", "organization";
-    OrganizationDelete => "organization.delete", "organization";
-    OrganizationOwnershipTransfer => "organization.ownership.transfer", "membership";
-    OrganizationRestore => "organization.restore", "organization";
-    OrganizationUpdate => "organization.update", "organization";
-    ProjectCreate => "project.create", "project";
-    ProjectDelete => "project.delete", "project";
-    ProjectKeyCreate => "project.key.create", "project key";
-    ProjectKeyRevoke => "project.key.revoke", "project key";
-    ProjectTransfer => "project.transfer", "project";
-    ProjectUpdate => "project.update", "project";
-    ResourceLimitsUpdate => "resources.limits.update", "workspace";
-    RoleCreate => "role.create", "role";
-    RoleDelete => "role.delete", "role";
-    RoleUpdate => "role.update", "role";
-    TeamArchive => "team.archive", "team";
-    TeamCreate => "team.create", "team";
-    TeamDelete => "team.delete", "team";
-    TeamRestore => "team.restore", "team";
-    TeamUpdate => "team.update", "team";
-    WalletControls => "wallet.controls", "wallet";
-    WalletCoupon => "wallet.coupon", "wallet";
-    WalletPlan => "wallet.plan", "wallet";
-    WalletTransfer => "wallet.transfer", "wallet";
-    WalletTopUp => "wallet.top_up", "wallet";
-    WorkspaceReactivate => "workspace.reactivate", "workspace";
-    WorkspaceSuspend => "workspace.suspend", "workspace";
+/// How a target id is stored: its canonical text. Implemented only for the
+/// id types actions take (and `str`, for the untyped ones).
+trait TargetId {
+    /// The text stored as `audit_entries.target_id`.
+    fn text(&self) -> &str;
 }
 
-/// What was done to what.
+impl TargetId for str {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+/// Implements [`TargetId`] for typed ids, as their `as_str`.
+macro_rules! target_ids {
+    ($($id:ty),*) => {
+        $(
+            impl TargetId for $id {
+                fn text(&self) -> &str {
+                    self.as_str()
+                }
+            }
+        )*
+    };
+}
+
+target_ids!(
+    AgentId,
+    ApiKeyId,
+    AppInstanceId,
+    MembershipId,
+    ProjectId,
+    ProjectKeyId,
+    RoleId,
+    TopUpId,
+    UserId,
+    WorkspaceId
+);
+
+actions! {
+    AccountCreate, account_create => "account.create", "account", UserId;
+    AccountEmailChange, account_email_change => "account.email.change", "account", UserId;
+    AccountEmailChangeRequest, account_email_change_request => "account.email.change_request", "account", UserId;
+    AccountEmailVerificationSent, account_email_verification_sent => "account.email.verification_sent", "account", UserId;
+    AccountEmailVerify, account_email_verify => "account.email.verify", "account", UserId;
+    AccountPasswordChange, account_password_change => "account.password.change", "account", UserId;
+    AccountPasswordReset, account_password_reset => "account.password.reset", "account", UserId;
+    AccountPasswordResetRequest, account_password_reset_request => "account.password.reset_request", "account", UserId;
+    AccountProfileUpdate, account_profile_update => "account.profile.update", "account", UserId;
+    AccountSessionRevoke, account_session_revoke => "account.session.revoke", "account", UserId;
+    AccountSessionRevokeOthers, account_session_revoke_others => "account.session.revoke_others", "account", UserId;
+    AccountSignIn, account_sign_in => "account.sign_in", "account", UserId;
+    AgentCreate, agent_create => "agent.create", "agent", AgentId;
+    AgentDelete, agent_delete => "agent.delete", "agent", AgentId;
+    AgentIdleStop, agent_idle_stop => "agent.idle_stop", "agent", AgentId;
+    AgentResume, agent_resume => "agent.resume", "agent", AgentId;
+    AgentStart, agent_start => "agent.start", "agent", AgentId;
+    AgentStop, agent_stop => "agent.stop", "agent", AgentId;
+    AgentTransfer, agent_transfer => "agent.transfer", "agent", AgentId;
+    ApiKeyCreate, api_key_create => "api_key.create", "API key", ApiKeyId;
+    ApiKeyRevoke, api_key_revoke => "api_key.revoke", "API key", ApiKeyId;
+    AppIdleStop, app_idle_stop => "app.idle_stop", "app", AppInstanceId;
+    AppInstall, app_install => "app.install", "app", AppInstanceId;
+    AppResume, app_resume => "app.resume", "app", AppInstanceId;
+    AppStart, app_start => "app.start", "app", AppInstanceId;
+    AppStop, app_stop => "app.stop", "app", AppInstanceId;
+    AppUninstall, app_uninstall => "app.uninstall", "app", AppInstanceId;
+    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
+    InvitationAccept, invitation_accept => "invitation.accept", "invitation", str;
+    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
+    InvitationCreate, invitation_create => "invitation.create", "invitation", str;
+    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
+    InvitationDecline, invitation_decline => "invitation.decline", "invitation", str;
+    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
+    InvitationResend, invitation_resend => "invitation.resend", "invitation", str;
+    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
+    InvitationRevoke, invitation_revoke => "invitation.revoke", "invitation", str;
+    MembershipAdd, membership_add => "membership.add", "membership", MembershipId;
+    MembershipDeactivate, membership_deactivate => "membership.deactivate", "membership", MembershipId;
+    MembershipLeave, membership_leave => "membership.leave", "membership", MembershipId;
+    MembershipReactivate, membership_reactivate => "membership.reactivate", "membership", MembershipId;
+    MembershipRemove, membership_remove => "membership.remove", "membership", MembershipId;
+    MembershipRoleChange, membership_role_change => "membership.role.change", "membership", MembershipId;
+    OrganizationArchive, organization_archive => "organization.archive", "organization", WorkspaceId;
+    OrganizationAvatarRemove, organization_avatar_remove => "organization.avatar.remove", "organization", WorkspaceId;
+    OrganizationAvatarUpdate, organization_avatar_update => "organization.avatar.update", "organization", WorkspaceId;
+    OrganizationCreate, organization_create => "organization.create", "organization", WorkspaceId;
+    OrganizationDelete, organization_delete => "organization.delete", "organization", WorkspaceId;
+    OrganizationOwnershipTransfer, organization_ownership_transfer => "organization.ownership.transfer", "membership", MembershipId;
+    OrganizationRestore, organization_restore => "organization.restore", "organization", WorkspaceId;
+    OrganizationUpdate, organization_update => "organization.update", "organization", WorkspaceId;
+    ProjectCreate, project_create => "project.create", "project", ProjectId;
+    ProjectDelete, project_delete => "project.delete", "project", ProjectId;
+    ProjectKeyCreate, project_key_create => "project.key.create", "project key", ProjectKeyId;
+    ProjectKeyRevoke, project_key_revoke => "project.key.revoke", "project key", ProjectKeyId;
+    ProjectTransfer, project_transfer => "project.transfer", "project", ProjectId;
+    ProjectUpdate, project_update => "project.update", "project", ProjectId;
+    ResourceLimitsUpdate, resource_limits_update => "resources.limits.update", "workspace", WorkspaceId;
+    RoleCreate, role_create => "role.create", "role", RoleId;
+    RoleDelete, role_delete => "role.delete", "role", RoleId;
+    RoleUpdate, role_update => "role.update", "role", RoleId;
+    TeamArchive, team_archive => "team.archive", "team", WorkspaceId;
+    TeamCreate, team_create => "team.create", "team", WorkspaceId;
+    TeamDelete, team_delete => "team.delete", "team", WorkspaceId;
+    TeamRestore, team_restore => "team.restore", "team", WorkspaceId;
+    TeamUpdate, team_update => "team.update", "team", WorkspaceId;
+    WalletControls, wallet_controls => "wallet.controls", "wallet", WorkspaceId;
+    /// Untyped: the target is the redeemed coupon's code, not a row id.
+    WalletCoupon, wallet_coupon => "wallet.coupon", "wallet", str;
+    /// Untyped: the target is the plan's configured key, not a row id.
+    WalletPlan, wallet_plan => "wallet.plan", "wallet", str;
+    WalletTransfer, wallet_transfer => "wallet.transfer", "wallet", WorkspaceId;
+    WalletTopUp, wallet_top_up => "wallet.top_up", "wallet", TopUpId;
+    WorkspaceReactivate, workspace_reactivate => "workspace.reactivate", "workspace", WorkspaceId;
+    WorkspaceSuspend, workspace_suspend => "workspace.suspend", "workspace", WorkspaceId;
+}
+
+/// What was done to what. Built only by the per-action constructors
+/// (`Event::app_install`, …), whose target parameter has the action's id
+/// type, so its fields are private.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {
     /// What was done (which also says to what kind of thing).
-    pub action: Action,
+    action: Action,
     /// Its id.
-    pub target_id: &'a str,
+    target_id: &'a str,
     /// A human label for it at the time.
-    pub target_label: &'a str,
+    target_label: &'a str,
     /// Extra facts, human-readable (`name: Acme → Acme Corp`).
-    pub details: String,
+    details: String,
 }
+
+impl Event<'_> {
+    /// Adds the extra facts (`name: Acme → Acme Corp`): the constructors
+    /// leave them empty, as many actions have none.
+    pub fn with_details(self, details: impl Into<String>) -> Self {
+        Self {
+            details: details.into(),
+            ..self
+        }
+    }
+}
+
+/// A constructor of events on targets of type `T`, such as
+/// `Event::membership_remove`: what a helper recording one of several
+/// actions takes instead of an [`Action`], so the caller's choice of action
+/// stays checked against the target's id type.
+pub type Constructor<T> = for<'a> fn(&'a T, &'a str) -> Event<'a>;
 
 /// One entry as listed.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -329,3 +439,27 @@ pub fn facets(conn: &mut AnyConnection, scope: &Scope) -> Result<Facets, DbError
 
 /// `audit_facets.kind` of an actor (the migration's trigger writes it).
 const FACET_ACTOR: &str = "actor";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_store_the_action_target_and_no_details() {
+        let id = MembershipId::generate();
+        let event = Event::membership_remove(&id, "ann@example.com");
+        assert_eq!(event.action, Action::MembershipRemove);
+        assert_eq!(event.action.target_type(), "membership");
+        assert_eq!(event.target_id, id.as_str());
+        assert_eq!(event.target_label, "ann@example.com");
+        assert_eq!(event.details, "");
+    }
+
+    #[test]
+    fn details_are_added_and_untyped_targets_stored_as_given() {
+        let event = Event::wallet_plan("pro", "Pro").with_details("10 credits a month");
+        assert_eq!(event.action.key(), "wallet.plan");
+        assert_eq!(event.target_id, "pro");
+        assert_eq!(event.details, "10 credits a month");
+    }
+}

@@ -7,7 +7,7 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{AgentId, AgentStatus, FieldErrors, ProjectId, WorkspaceId, WorkspaceKind};
@@ -57,12 +57,8 @@ pub async fn create(db: &Db, scope: &Scope, input: AgentInput) -> Result<AgentId
                     other => other.into(),
                 })?;
                 let id = db::agents::create(conn, &scope, &name, &project)?;
-                let event = Event {
-                    action: Action::AgentCreate,
-                    target_id: id.as_str(),
-                    target_label: &name,
-                    details: format!("on {}", found.name),
-                };
+                let event =
+                    Event::agent_create(&id, &name).with_details(format!("on {}", found.name));
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 Ok::<_, ServiceError>(id)
             })
@@ -111,22 +107,15 @@ fn start_in(
     if let Some(organization) = organization_of(scope) {
         claim_for_member(conn, organization, scope)?;
     }
-    let (action, details) = match actor {
-        Some(_) => (Action::AgentStart, format!("on {}", agent.project_name)),
-        None => (
-            Action::AgentResume,
-            format!(
-                "used again after an idle stop; runs for {} on {}",
-                scope.user().name,
-                agent.project_name
-            ),
-        ),
-    };
-    let event = Event {
-        action,
-        target_id: id.as_str(),
-        target_label: &agent.name,
-        details,
+    let event = match actor {
+        Some(_) => {
+            Event::agent_start(id, &agent.name).with_details(format!("on {}", agent.project_name))
+        }
+        None => Event::agent_resume(id, &agent.name).with_details(format!(
+            "used again after an idle stop; runs for {} on {}",
+            scope.user().name,
+            agent.project_name
+        )),
     };
     match actor {
         Some(actor) => db::audit::record(conn, scope.workspace_id(), actor, &event)?,
@@ -294,12 +283,7 @@ pub async fn stop(db: &Db, scope: &Scope, id: AgentId) -> Result<String, Service
             if let Some(parent) = &scope.workspace().parent_id {
                 db::agents::release_running_slot(conn, parent)?;
             }
-            let event = Event {
-                action: Action::AgentStop,
-                target_id: id.as_str(),
-                target_label: &agent.name,
-                details: String::new(),
-            };
+            let event = Event::agent_stop(&id, &agent.name);
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
             Ok::<_, ServiceError>(agent.name)
         })
@@ -315,12 +299,7 @@ pub async fn delete(db: &Db, scope: &Scope, id: AgentId) -> Result<String, Servi
             let agent = db::agents::find(conn, &scope, &id)?;
             db::agents::delete(conn, &scope, &id)
                 .map_err(|_| ServiceError::Refused("Stop the agent before deleting it."))?;
-            let event = Event {
-                action: Action::AgentDelete,
-                target_id: id.as_str(),
-                target_label: &agent.name,
-                details: String::new(),
-            };
+            let event = Event::agent_delete(&id, &agent.name);
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
             Ok::<_, ServiceError>(agent.name)
         })
@@ -363,14 +342,9 @@ pub async fn stop_idle(db: &Db, idle: chrono::Duration) -> Result<usize, Service
                         {
                             db::agents::release_member_slot(conn, organization, starter)?;
                         }
-                        let event = Event {
-                            action: Action::AgentIdleStop,
-                            target_id: agent.id.as_str(),
-                            target_label: &agent.name,
-                            details: format!(
-                                "no activity for {hours} hours; start it again to resume"
-                            ),
-                        };
+                        let event = Event::agent_idle_stop(&agent.id, &agent.name).with_details(
+                            format!("no activity for {hours} hours; start it again to resume"),
+                        );
                         db::audit::record_by_system(conn, &agent.workspace_id, &event)?;
                         Ok(true)
                     })

@@ -6,7 +6,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::db::api_keys::{KeyHolder, NewApiKey};
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, write_transaction};
 use crate::domain::{
@@ -187,12 +187,7 @@ pub async fn create(
                 };
                 let id = db::api_keys::create(conn, &scope, &new)?;
                 let details = describe(&prefix, key.kind, &stored_scope, key.expires_at);
-                let entry = Event {
-                    action: Action::ApiKeyCreate,
-                    target_id: id.as_str(),
-                    target_label: &key.name,
-                    details,
-                };
+                let entry = Event::api_key_create(&id, &key.name).with_details(details);
                 db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
                 Ok::<_, ServiceError>(id)
             })
@@ -233,12 +228,8 @@ pub async fn revoke(db: &Db, scope: &Scope, id: ApiKeyId) -> Result<String, Serv
                 return Err(ServiceError::Refused("This key was already revoked."));
             }
             db::api_keys::revoke(conn, &scope, &id)?;
-            let entry = Event {
-                action: Action::ApiKeyRevoke,
-                target_id: id.as_str(),
-                target_label: &key.name,
-                details: format!("{}… of {}", key.prefix, key.holder_email),
-            };
+            let entry = Event::api_key_revoke(&id, &key.name)
+                .with_details(format!("{}… of {}", key.prefix, key.holder_email));
             db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
             Ok(key.name)
         })

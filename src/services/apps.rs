@@ -5,7 +5,7 @@
 //! transaction. Idle instances are stopped by the idle job with the agents.
 
 use crate::config::AppSpec;
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, write_transaction};
 use crate::domain::{AppInstanceId, WorkspaceId};
@@ -45,12 +45,8 @@ pub async fn install(
                 claim(conn, parent, "the organization", "the organization's")?;
             }
             let id = db::apps::install(conn, &scope, &app.key)?;
-            let event = Event {
-                action: Action::AppInstall,
-                target_id: id.as_str(),
-                target_label: &app.name,
-                details: format!("{} a month", price(app.monthly_price_cents)),
-            };
+            let event = Event::app_install(&id, &app.name)
+                .with_details(format!("{} a month", price(app.monthly_price_cents)));
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
             Ok::<_, ServiceError>(app.name)
         })
@@ -104,15 +100,10 @@ pub async fn set_running(
                 })
             })?;
             let name = name_of(&catalogue, &instance.app_key);
-            let event = Event {
-                action: if running {
-                    Action::AppStart
-                } else {
-                    Action::AppStop
-                },
-                target_id: id.as_str(),
-                target_label: &name,
-                details: String::new(),
+            let event = if running {
+                Event::app_start(&id, &name)
+            } else {
+                Event::app_stop(&id, &name)
             };
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
             Ok::<_, ServiceError>(name)
@@ -139,12 +130,7 @@ pub async fn uninstall(
                 db::apps::release_slot(conn, parent)?;
             }
             let name = name_of(&catalogue, &instance.app_key);
-            let event = Event {
-                action: Action::AppUninstall,
-                target_id: id.as_str(),
-                target_label: &name,
-                details: String::new(),
-            };
+            let event = Event::app_uninstall(&id, &name);
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
             Ok::<_, ServiceError>(name)
         })
@@ -164,15 +150,11 @@ pub async fn stop_idle(
         write_transaction(conn, |conn| {
             let stopped = db::apps::stop_idle(conn, db::now() - idle)?;
             for (id, workspace, app) in &stopped {
-                let event = Event {
-                    action: Action::AppIdleStop,
-                    target_id: id.as_str(),
-                    target_label: &name_of(&catalogue, app),
-                    details: format!(
-                        "no activity for {} hours; start it again to resume",
-                        idle.num_hours()
-                    ),
-                };
+                let name = name_of(&catalogue, app);
+                let event = Event::app_idle_stop(id, &name).with_details(format!(
+                    "no activity for {} hours; start it again to resume",
+                    idle.num_hours()
+                ));
                 db::audit::record_by_system(conn, workspace, &event)?;
             }
             Ok::<_, ServiceError>(stopped.len())
@@ -209,12 +191,9 @@ pub async fn record_use(
             };
             if resumed {
                 billing::refuse_if_suspended(conn, &workspace)?;
-                let event = Event {
-                    action: Action::AppResume,
-                    target_id: id.as_str(),
-                    target_label: &name_of(&catalogue, &app),
-                    details: "used again after an idle stop".to_owned(),
-                };
+                let name = name_of(&catalogue, &app);
+                let event =
+                    Event::app_resume(&id, &name).with_details("used again after an idle stop");
                 db::audit::record_by_system(conn, &workspace, &event)?;
             }
             Ok::<_, ServiceError>(resumed)

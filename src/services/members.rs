@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use askama::Template;
 use sha2::{Digest, Sha256};
 
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Constructor, Event};
 use crate::db::members::{MemberRow, RoleRow};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
@@ -189,12 +189,8 @@ pub(crate) fn revoke_invitations_beyond_senders(
             Some(_) => continue,
         };
         db::invitations::revoke(conn, scope, &invitation.id, &actor.name)?;
-        let event = Event {
-            action: Action::InvitationRevoke,
-            target_id: &invitation.id,
-            target_label: &invitation.email,
-            details: format!("automatically: {reason}"),
-        };
+        let event = Event::invitation_revoke(&invitation.id, &invitation.email)
+            .with_details(format!("automatically: {reason}"));
         db::audit::record(conn, scope.workspace_id(), actor, &event)?;
         revoked += 1;
     }
@@ -370,12 +366,8 @@ pub async fn invite(
                     expires: expires_at,
                 };
                 queue_invitation_email(conn, scope, &id, &mail)?;
-                let event = Event {
-                    action: Action::InvitationCreate,
-                    target_id: &id,
-                    target_label: email_c.as_str(),
-                    details: format!("role: {}", role.name),
-                };
+                let event = Event::invitation_create(&id, email_c.as_str())
+                    .with_details(format!("role: {}", role.name));
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 Ok(id)
             })
@@ -431,12 +423,8 @@ pub async fn resend(
                     expires: expires_at,
                 };
                 queue_invitation_email(conn, scope, &invitation_id, &mail)?;
-                let event = Event {
-                    action: Action::InvitationResend,
-                    target_id: &invitation_id,
-                    target_label: &invitation.email,
-                    details: format!("send #{}", invitation.send_count + 1),
-                };
+                let event = Event::invitation_resend(&invitation_id, &invitation.email)
+                    .with_details(format!("send #{}", invitation.send_count + 1));
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 Ok(invitation.email)
             })
@@ -460,12 +448,7 @@ pub async fn revoke(
                 db::workspaces::lock_invitations(conn, scope.workspace_id())?;
                 let invitation = pending_within_reach(conn, &scope, &invitation_id)?;
                 db::invitations::revoke(conn, &scope, &invitation_id, &actor.name)?;
-                let event = Event {
-                    action: Action::InvitationRevoke,
-                    target_id: &invitation_id,
-                    target_label: &invitation.email,
-                    details: String::new(),
-                };
+                let event = Event::invitation_revoke(&invitation_id, &invitation.email);
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 Ok(invitation.email)
             })
@@ -561,16 +544,12 @@ async fn resolve(
                         }
                     })?;
                 }
-                let event = Event {
-                    action: if accept {
-                        Action::InvitationAccept
-                    } else {
-                        Action::InvitationDecline
-                    },
-                    target_id: &invitation.id,
-                    target_label: &invitation.email,
-                    details: format!("role: {}", invitation.role_name),
-                };
+                let event = if accept {
+                    Event::invitation_accept(&invitation.id, &invitation.email)
+                } else {
+                    Event::invitation_decline(&invitation.id, &invitation.email)
+                }
+                .with_details(format!("role: {}", invitation.role_name));
                 db::audit::record(conn, &invitation.workspace_id, &actor, &event)?;
                 Ok(invitation.workspace_id)
             })
@@ -581,14 +560,15 @@ async fn resolve(
 /// Runs one change to a member of the scoped workspace in one transaction:
 /// locks the workspace's memberships, re-reads the actor's standing and the
 /// target (another workspace's member is not found), applies the hierarchy
-/// rule, makes the change, records `action` with the details the change
-/// returns, and revokes the invitations their senders can no longer give.
-/// Returns the member's name.
+/// rule, makes the change, records the event `action` builds (an
+/// `Event` constructor taking a membership's id) with the details the
+/// change returns, and revokes the invitations their senders can no longer
+/// give. Returns the member's name.
 async fn change_member<F>(
     service: &MemberService,
     scope: &Scope,
     member: MembershipId,
-    action: Action,
+    action: Constructor<MembershipId>,
     change: F,
 ) -> Result<String, ServiceError>
 where
@@ -622,12 +602,7 @@ where
                     ));
                 }
                 let details = change(conn, &scope, &standing, &target)?;
-                let event = Event {
-                    action,
-                    target_id: member.as_str(),
-                    target_label: &target.member.email,
-                    details,
-                };
+                let event = action(&member, &target.member.email).with_details(details);
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok(target.member.name)
@@ -647,7 +622,7 @@ pub async fn change_role(
         service,
         scope,
         member,
-        Action::MembershipRoleChange,
+        Event::membership_role_change,
         move |conn, scope, standing, target| {
             let Some(role) = grantable_role(conn, scope, standing, &role_id)? else {
                 return Err(ServiceError::Refused(
@@ -675,10 +650,10 @@ pub async fn set_active(
     member: MembershipId,
     active: bool,
 ) -> Result<String, ServiceError> {
-    let action = if active {
-        Action::MembershipReactivate
+    let action: Constructor<MembershipId> = if active {
+        Event::membership_reactivate
     } else {
-        Action::MembershipDeactivate
+        Event::membership_deactivate
     };
     change_member(
         service,
@@ -714,7 +689,7 @@ pub async fn remove(
         service,
         scope,
         member,
-        Action::MembershipRemove,
+        Event::membership_remove,
         |conn, scope, _standing, target| {
             db::members::remove(conn, scope, &target.member.membership_id, &target.role.id)?;
             // Removed from an organization, removed from its teams too.

@@ -8,7 +8,7 @@
 use chrono::NaiveDateTime;
 
 use crate::config::RateLimit;
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Constructor, Event};
 use crate::db::scope::Scope;
 use crate::db::throttle::{KeyLimit, Reservation};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
@@ -138,12 +138,8 @@ pub async fn create(
                 } else {
                     ""
                 };
-                let event = Event {
-                    action: Action::OrganizationCreate,
-                    target_id: id.as_str(),
-                    target_label: name.as_str(),
-                    details: format!("slug: {slug}{prepaid}"),
-                };
+                let event = Event::organization_create(&id, name.as_str())
+                    .with_details(format!("slug: {slug}{prepaid}"));
                 db::audit::record(conn, &id, &actor, &event)?;
                 Ok::<_, ServiceError>(id)
             })
@@ -240,12 +236,8 @@ pub async fn update_general(
                 let before = db::organizations::settings(conn, &scope)?;
                 db::organizations::update_general(conn, &scope, &update)?;
                 let details = describe_changes(&before, &update);
-                let event = Event {
-                    action: Action::OrganizationUpdate,
-                    target_id: scope.workspace_id().as_str(),
-                    target_label: &update.name,
-                    details,
-                };
+                let event = Event::organization_update(scope.workspace_id(), &update.name)
+                    .with_details(details);
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)
             })
         })
@@ -342,7 +334,7 @@ pub async fn set_avatar(
                     conn,
                     &scope,
                     &actor,
-                    Action::OrganizationAvatarUpdate,
+                    Event::organization_avatar_update,
                     format!("{content_type}, {} bytes", bytes.len()),
                 )
             })
@@ -366,7 +358,7 @@ pub async fn remove_avatar(
                     conn,
                     &scope,
                     &actor,
-                    Action::OrganizationAvatarRemove,
+                    Event::organization_avatar_remove,
                     String::new(),
                 )
             })
@@ -379,15 +371,10 @@ fn record_on_org(
     conn: &mut db::AnyConnection,
     scope: &Scope,
     actor: &Actor,
-    action: Action,
+    action: Constructor<WorkspaceId>,
     details: String,
 ) -> Result<(), DbError> {
-    let event = Event {
-        action,
-        target_id: scope.workspace_id().as_str(),
-        target_label: &scope.workspace().name,
-        details,
-    };
+    let event = action(scope.workspace_id(), &scope.workspace().name).with_details(details);
     db::audit::record(conn, scope.workspace_id(), actor, &event)
 }
 
@@ -406,7 +393,7 @@ pub async fn archive(service: &OrganizationService, scope: &Scope) -> Result<(),
                     conn,
                     &scope,
                     &actor,
-                    Action::OrganizationArchive,
+                    Event::organization_archive,
                     format!("restorable for {retention} days"),
                 )
             })
@@ -436,12 +423,7 @@ pub async fn restore(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let restored = db::organizations::restore(conn, &user, &workspace, cutoff)?;
-                let event = Event {
-                    action: Action::OrganizationRestore,
-                    target_id: restored.id.as_str(),
-                    target_label: &restored.name,
-                    details: String::new(),
-                };
+                let event = Event::organization_restore(&restored.id, &restored.name);
                 db::audit::record(conn, &restored.id, &actor, &event)?;
                 Ok::<_, DbError>(restored)
             })
@@ -474,12 +456,12 @@ pub async fn delete_forever(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let event = Event {
-                    action: Action::OrganizationDelete,
-                    target_id: scope.workspace_id().as_str(),
-                    target_label: &scope.workspace().name,
-                    details: format!("slug: {}", scope.workspace().slug.as_deref().unwrap_or("—")),
-                };
+                let event =
+                    Event::organization_delete(scope.workspace_id(), &scope.workspace().name)
+                        .with_details(format!(
+                            "slug: {}",
+                            scope.workspace().slug.as_deref().unwrap_or("—")
+                        ));
                 db::audit::record(conn, &personal, &actor, &event)?;
                 db::organizations::delete_forever(conn, &scope)
             })
@@ -532,21 +514,18 @@ pub async fn transfer_ownership(
                     &target.user_id,
                     scope.user_id(),
                 )?;
-                let event = Event {
-                    action: Action::OrganizationOwnershipTransfer,
-                    target_id: target.membership_id.as_str(),
-                    target_label: &target.name,
-                    details: format!(
-                        "{} → {}{}",
-                        actor.name,
-                        target.email,
-                        if then_leave {
-                            "; previous owner left"
-                        } else {
-                            "; previous owner is now admin"
-                        }
-                    ),
-                };
+                let event =
+                    Event::organization_ownership_transfer(&target.membership_id, &target.name)
+                        .with_details(format!(
+                            "{} → {}{}",
+                            actor.name,
+                            target.email,
+                            if then_leave {
+                                "; previous owner left"
+                            } else {
+                                "; previous owner is now admin"
+                            }
+                        ));
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 if then_leave {
                     db::organizations::leave(conn, &scope)?;
@@ -591,12 +570,7 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
                     db::organizations::leave(conn, &scope)?;
                     db::teams::remove_from_teams_of(conn, scope.workspace_id(), scope.user_id())?;
                 }
-                let event = Event {
-                    action: Action::MembershipLeave,
-                    target_id: scope.workspace().membership_id.as_str(),
-                    target_label: &actor.name,
-                    details: String::new(),
-                };
+                let event = Event::membership_leave(&scope.workspace().membership_id, &actor.name);
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 crate::services::members::revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok::<_, ServiceError>(())

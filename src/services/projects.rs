@@ -4,7 +4,7 @@
 //! one transaction; handlers check `projects.manage` or `keys.manage`
 //! first.
 
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::projects::NewKey;
 use crate::db::scope::Scope;
 use crate::db::{self, Db, UniqueKey, write_transaction};
@@ -62,15 +62,6 @@ fn name_taken(error: ServiceError) -> ServiceError {
     }
 }
 
-fn event<'a>(action: Action, id: &'a str, label: &'a str, details: String) -> Event<'a> {
-    Event {
-        action,
-        target_id: id,
-        target_label: label,
-        details,
-    }
-}
-
 /// Creates a project in the active workspace.
 pub async fn create(
     db: &Db,
@@ -82,7 +73,7 @@ pub async fn create(
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let id = db::projects::create(conn, &scope, &name, &description)?;
-            let entry = event(Action::ProjectCreate, id.as_str(), &name, String::new());
+            let entry = Event::project_create(&id, &name);
             db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
             Ok::<_, ServiceError>(id)
         })
@@ -109,7 +100,7 @@ pub async fn update(
             } else {
                 format!("name: {} → {name}", before.name)
             };
-            let entry = event(Action::ProjectUpdate, id.as_str(), &name, details);
+            let entry = Event::project_update(&id, &name).with_details(details);
             db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
             Ok::<_, ServiceError>(())
         })
@@ -130,12 +121,7 @@ pub async fn delete(db: &Db, scope: &Scope, id: ProjectId) -> Result<String, Ser
                 ));
             }
             db::projects::delete(conn, &scope, &id)?;
-            let entry = event(
-                Action::ProjectDelete,
-                id.as_str(),
-                &project.name,
-                String::new(),
-            );
+            let entry = Event::project_delete(&id, &project.name);
             db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
             Ok::<_, ServiceError>(project.name)
         })
@@ -185,7 +171,7 @@ pub async fn create_key(
             };
             let id = db::projects::add_key(conn, &scope, &new)?;
             let details = format!("{stored_name} ({prefix}…) for {}", found.name);
-            let entry = event(Action::ProjectKeyCreate, id.as_str(), &stored_name, details);
+            let entry = Event::project_key_create(&id, &stored_name).with_details(details);
             db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
             Ok::<_, ServiceError>(())
         })
@@ -205,7 +191,7 @@ pub async fn revoke_key(
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let name = db::projects::revoke_key(conn, &scope, &project, &key)?;
-            let entry = event(Action::ProjectKeyRevoke, key.as_str(), &name, String::new());
+            let entry = Event::project_key_revoke(&key, &name);
             db::audit::record(conn, scope.workspace_id(), &actor, &entry)?;
             Ok::<_, ServiceError>(name)
         })

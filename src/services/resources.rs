@@ -4,7 +4,7 @@
 //! them. Setting them validates, changes and audits in one transaction.
 
 use crate::db::agents::LimitValues;
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, write_transaction};
 use crate::domain::{FieldErrors, WorkspaceId, WorkspaceKind};
@@ -181,23 +181,18 @@ pub async fn set_limits(
             };
             db::agents::set_limits(conn, &target, limits)?;
             let show = |limit: Option<i32>| limit.map_or("no limit".to_owned(), |n| n.to_string());
-            let event = Event {
-                action: Action::ResourceLimitsUpdate,
-                target_id: target.as_str(),
-                target_label: &row.name,
-                details: format!(
-                    "running agents: {} → {}; agent hours per month: {} → {}; app instances: {} → {}; \
+            let event = Event::resource_limits_update(&target, &row.name).with_details(format!(
+                "running agents: {} → {}; agent hours per month: {} → {}; app instances: {} → {}; \
                      running agents per member: {} → {}",
-                    show(row.max_running_agents),
-                    show(agents),
-                    show(row.max_agent_hours),
-                    show(hours),
-                    show(row.max_app_instances),
-                    show(instances),
-                    show(row.max_agents_per_member),
-                    show(limits.agents_per_member)
-                ),
-            };
+                show(row.max_running_agents),
+                show(agents),
+                show(row.max_agent_hours),
+                show(hours),
+                show(row.max_app_instances),
+                show(instances),
+                show(row.max_agents_per_member),
+                show(limits.agents_per_member)
+            ));
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
             Ok::<_, ServiceError>(row.name.clone())
         })

@@ -5,7 +5,7 @@
 //! or above the editor holds; a role still held by members or offered by
 //! pending invitations can't be deleted.
 
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Constructor, Event};
 use crate::db::roles::{CustomRole, RoleDetail};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, write_transaction};
@@ -352,17 +352,12 @@ fn record(
     conn: &mut db::AnyConnection,
     scope: &Scope,
     actor: &Actor,
-    action: Action,
+    action: Constructor<RoleId>,
     id: &RoleId,
     role: &str,
     details: String,
 ) -> Result<(), DbError> {
-    let event = Event {
-        action,
-        target_id: id.as_str(),
-        target_label: role,
-        details,
-    };
+    let event = action(id, role).with_details(details);
     db::audit::record(conn, scope.workspace_id(), actor, &event)
 }
 
@@ -380,7 +375,7 @@ pub async fn create(db: &Db, scope: &Scope, input: RoleInput) -> Result<RoleId, 
                 conn,
                 &scope,
                 &actor,
-                Action::RoleCreate,
+                Event::role_create,
                 &id,
                 &role.name,
                 details,
@@ -421,7 +416,7 @@ pub async fn update(
                 conn,
                 &scope,
                 &actor,
-                Action::RoleUpdate,
+                Event::role_update,
                 &id,
                 &role.name,
                 details,
@@ -475,7 +470,7 @@ pub async fn delete(db: &Db, scope: &Scope, id: RoleId) -> Result<String, Servic
                     ));
                 }
                 db::roles::delete(conn, &scope, &id)?;
-                record(conn, &scope, &actor, Action::RoleDelete, &id, &current.name, String::new())?;
+                record(conn, &scope, &actor, Event::role_delete, &id, &current.name, String::new())?;
                 revoke_invitations_beyond_senders(conn, &scope, &actor)?;
                 Ok(current.name)
             })

@@ -5,7 +5,7 @@
 //! the rules that depend on data (teams live in organizations, members come
 //! from the organization) are checked here.
 
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{Email, FieldErrors, PersonName, WorkspaceId, WorkspaceKind, free_text};
@@ -84,12 +84,8 @@ pub async fn create(db: &Db, scope: &Scope, input: TeamInput) -> Result<Workspac
                 &owner,
                 scope.user_id(),
             )?;
-            let event = Event {
-                action: Action::TeamCreate,
-                target_id: id.as_str(),
-                target_label: &team.name,
-                details: format!("in {}", scope.workspace().name),
-            };
+            let event = Event::team_create(&id, &team.name)
+                .with_details(format!("in {}", scope.workspace().name));
             db::audit::record_in_each(conn, [scope.workspace_id(), &id], &actor, &event)?;
             Ok::<_, ServiceError>(id)
         })
@@ -117,12 +113,7 @@ pub async fn update(
             } else {
                 format!("name: {} → {}", before.name, team.name)
             };
-            let event = Event {
-                action: Action::TeamUpdate,
-                target_id: id.as_str(),
-                target_label: &team.name,
-                details,
-            };
+            let event = Event::team_update(&id, &team.name).with_details(details);
             db::audit::record_in_each(conn, [scope.workspace_id(), &id], &actor, &event)?;
             Ok::<_, ServiceError>(())
         })
@@ -151,15 +142,10 @@ pub async fn set_archived(
                 DbError::NotFound => ServiceError::Refused("This team is not archived."),
                 other => other.into(),
             })?;
-            let event = Event {
-                action: if archived {
-                    Action::TeamArchive
-                } else {
-                    Action::TeamRestore
-                },
-                target_id: id.as_str(),
-                target_label: &team.name,
-                details: String::new(),
+            let event = if archived {
+                Event::team_archive(&id, &team.name)
+            } else {
+                Event::team_restore(&id, &team.name)
             };
             db::audit::record_in_each(conn, [scope.workspace_id(), &id], &actor, &event)?;
             Ok::<_, ServiceError>(team.name)
@@ -190,12 +176,7 @@ pub async fn delete(
                 ));
             }
             db::teams::delete(conn, &scope, &id)?;
-            let event = Event {
-                action: Action::TeamDelete,
-                target_id: id.as_str(),
-                target_label: &team.name,
-                details: String::new(),
-            };
+            let event = Event::team_delete(&id, &team.name);
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
             Ok::<_, ServiceError>(team.name)
         })
@@ -247,12 +228,8 @@ pub async fn add_member(
                     ));
                 };
                 let membership = db::teams::add(conn, &scope, &user, &role.id)?;
-                let event = Event {
-                    action: Action::MembershipAdd,
-                    target_id: membership.as_str(),
-                    target_label: &name,
-                    details: format!("{} as {}", email.as_str(), role.name),
-                };
+                let event = Event::membership_add(&membership, &name)
+                    .with_details(format!("{} as {}", email.as_str(), role.name));
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 Ok::<_, ServiceError>(name)
             })

@@ -7,7 +7,7 @@
 //! reference with its workspace), and both workspaces' audit logs record
 //! it.
 
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::scope::{Scope, role_permissions};
 use crate::db::workspaces::WorkspaceAccess;
 use crate::db::{self, Db, UniqueKey, write_transaction};
@@ -97,12 +97,7 @@ pub async fn move_project(
                 } else {
                     format!("{from_label} → {to_label}, with agents {}", names.join(", "))
                 };
-                let event = Event {
-                    action: Action::ProjectTransfer,
-                    target_id: id.as_str(),
-                    target_label: &project.name,
-                    details,
-                };
+                let event = Event::project_transfer(&id, &project.name).with_details(details);
                 db::audit::record_in_each(conn, [scope.workspace_id(), &to], &actor, &event)?;
                 Ok::<_, ServiceError>((project.name, to_label))
             })
@@ -151,12 +146,8 @@ pub async fn move_agent(
                     return Err(ServiceError::Refused("Stop the agent before moving it."));
                 }
                 db::agents::transfer(conn, &scope, &id, &to, &project)?;
-                let event = Event {
-                    action: Action::AgentTransfer,
-                    target_id: id.as_str(),
-                    target_label: &agent.name,
-                    details: format!("{from_label} → {to_label}"),
-                };
+                let event = Event::agent_transfer(&id, &agent.name)
+                    .with_details(format!("{from_label} → {to_label}"));
                 db::audit::record_in_each(conn, [scope.workspace_id(), &to], &actor, &event)?;
                 Ok::<_, ServiceError>((agent.name, to_label))
             })

@@ -15,7 +15,7 @@ use super::tokens::{
 };
 use super::{AccountService, account_context, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
-use crate::db::audit::{Action, Actor};
+use crate::db::audit::{Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, DbError, UniqueKey, write_transaction};
 use crate::domain::password::plausible_for_sign_in;
@@ -115,7 +115,7 @@ pub async fn resend_verification(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountEmailVerificationSent,
+                    Event::account_email_verification_sent,
                     format!("to {}", user.email),
                 )?;
                 Ok(queued)
@@ -165,7 +165,7 @@ pub async fn verify(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountEmailVerify,
+                    Event::account_email_verify,
                     user.email,
                 )?;
                 Ok(())
@@ -299,7 +299,7 @@ pub async fn request_change(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountEmailChangeRequest,
+                    Event::account_email_change_request,
                     format!("{} → {new}", user.email),
                 )?;
                 Ok(())
@@ -387,7 +387,7 @@ pub async fn confirm_change(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountEmailChange,
+                    Event::account_email_change,
                     format!("{} → {}", user.email, new.as_str()),
                 )?;
                 Ok(new.as_str().to_owned())

@@ -8,7 +8,7 @@ pub mod recovery;
 pub mod tokens;
 
 use crate::config::{LoginThrottle, RateLimit};
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Constructor, Event};
 use crate::db::scope::Scope;
 use crate::db::throttle::{KeyLimit, Reservation};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
@@ -114,7 +114,7 @@ pub async fn sign_up(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountCreate,
+                    Event::account_create,
                     String::new(),
                 )?;
                 Ok::<_, ServiceError>((user, personal, verification))
@@ -276,7 +276,7 @@ async fn record_success(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountSignIn,
+                    Event::account_sign_in,
                     String::new(),
                 )?;
                 Ok::<_, DbError>(personal)
@@ -349,7 +349,7 @@ pub async fn change_password(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountPasswordChange,
+                    Event::account_password_change,
                     details,
                 )?;
                 Ok::<_, DbError>(ended)
@@ -381,7 +381,7 @@ pub async fn rename(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountProfileUpdate,
+                    Event::account_profile_update,
                     details,
                 )
             })
@@ -409,7 +409,7 @@ pub async fn revoke_session(
                         conn,
                         &personal,
                         &actor,
-                        Action::AccountSessionRevoke,
+                        Event::account_session_revoke,
                         String::new(),
                     )?;
                 }
@@ -439,7 +439,7 @@ pub async fn revoke_other_sessions(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountSessionRevokeOthers,
+                    Event::account_session_revoke_others,
                     details,
                 )?;
                 Ok::<_, DbError>(ended)
@@ -458,19 +458,16 @@ fn account_context(scope: &Scope) -> Result<(Actor, WorkspaceId), ServiceError> 
     Ok((Actor::of(scope), personal))
 }
 
-/// Account events are recorded in the user's personal workspace's log.
+/// Account events are recorded in the user's personal workspace's log;
+/// `action` is the event's constructor (`Event::account_sign_in`, …),
+/// which takes the acting user's id as its target.
 pub(crate) fn record_account_event(
     conn: &mut db::AnyConnection,
     personal: &WorkspaceId,
     actor: &Actor,
-    action: Action,
+    action: Constructor<UserId>,
     details: String,
 ) -> Result<(), DbError> {
-    let event = Event {
-        action,
-        target_id: actor.user_id.as_str(),
-        target_label: &actor.name,
-        details,
-    };
+    let event = action(&actor.user_id, &actor.name).with_details(details);
     db::audit::record(conn, personal, actor, &event)
 }

@@ -12,7 +12,7 @@
 use super::tokens::{self, AccountMail, PASSWORD_RESET_TTL};
 use super::{AccountService, SignedIn, record_account_event};
 use crate::db::account_tokens::{NewToken, TokenPurpose};
-use crate::db::audit::{Action, Actor};
+use crate::db::audit::{Actor, Event};
 use crate::db::throttle::{KeyLimit, Reservation};
 use crate::db::{self, DbError, write_transaction};
 use crate::domain::time::format_time;
@@ -110,7 +110,7 @@ pub async fn request_reset(
                             conn,
                             &personal,
                             &actor,
-                            Action::AccountPasswordResetRequest,
+                            Event::account_password_reset_request,
                             String::new(),
                         )?;
                     }
@@ -214,7 +214,7 @@ pub async fn reset_password(
                     conn,
                     &personal,
                     &actor,
-                    Action::AccountPasswordReset,
+                    Event::account_password_reset,
                     format!("{ended} session(s) signed out"),
                 )?;
                 Ok(SignedIn {

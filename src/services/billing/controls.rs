@@ -2,7 +2,7 @@
 //! per member and the models that may be charged.
 
 use super::{MAX_MODEL_CHARS, MAX_MODELS, MAX_MONTHLY_LIMIT};
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, write_transaction};
 use crate::domain::{FieldErrors, Money};
@@ -44,17 +44,13 @@ pub async fn set_controls(
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             db::billing::set_controls(conn, &scope, limit, member_limit, models.as_deref())?;
-            let event = Event {
-                action: Action::WalletControls,
-                target_id: scope.workspace_id().as_str(),
-                target_label: &scope.workspace().name,
-                details: format!(
+            let event = Event::wallet_controls(scope.workspace_id(), &scope.workspace().name)
+                .with_details(format!(
                     "monthly limit {}; per member {}; models {}",
                     limit.map_or("none".to_owned(), |l| format!("{l} credits")),
                     member_limit.map_or("none".to_owned(), |l| format!("{l} credits")),
                     models.as_ref().map_or("all".to_owned(), |m| m.join(", "))
-                ),
-            };
+                ));
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
             Ok::<_, ServiceError>(())
         })

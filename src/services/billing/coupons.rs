@@ -2,7 +2,7 @@
 //! their expiry and number of redemptions.
 
 use super::{Credit, MAX_TOP_UP, credit};
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, UniqueKey, write_transaction};
 use crate::domain::{FieldErrors, LedgerKind, Money};
@@ -95,12 +95,8 @@ pub async fn redeem_coupon(db: &Db, scope: &Scope, typed: &str) -> Result<Money,
                         user: Some(scope.user_id()),
                     },
                 )?;
-                let event = Event {
-                    action: Action::WalletCoupon,
-                    target_id: &code,
-                    target_label: &description,
-                    details: format!("{amount} credits"),
-                };
+                let event = Event::wallet_coupon(&code, &description)
+                    .with_details(format!("{amount} credits"));
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 Ok(amount)
             })

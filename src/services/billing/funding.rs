@@ -1,7 +1,7 @@
 //! Funds an organization moves to its teams' wallets (and nowhere else).
 
 use super::{Credit, MAX_TOP_UP, credit};
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::billing::NewEntry;
 use crate::db::scope::Scope;
 use crate::db::{self, Db, UniqueKey, write_transaction};
@@ -142,12 +142,8 @@ fn move_funds(
         },
     )?;
     for (workspace, words) in [(organization, &out), (&team.workspace_id, &into)] {
-        let event = Event {
-            action: Action::WalletTransfer,
-            target_id: team.workspace_id.as_str(),
-            target_label: words,
-            details: format!("{amount} credits"),
-        };
+        let event = Event::wallet_transfer(&team.workspace_id, words)
+            .with_details(format!("{amount} credits"));
         db::audit::record(conn, workspace, actor, &event)?;
     }
     Ok(())

@@ -28,7 +28,7 @@ pub use overview::*;
 pub use plans::*;
 pub use top_ups::*;
 
-use crate::db::audit::{Action, Event};
+use crate::db::audit::Event;
 use crate::db::billing::{EntryRow, NewEntry};
 use crate::db::{self};
 use crate::domain::{LedgerKind, Money, UserId, WorkspaceId};
@@ -83,12 +83,8 @@ fn credit(conn: &mut db::AnyConnection, credit: &Credit<'_>) -> Result<EntryRow,
         },
     )?;
     if db::billing::reactivate(conn, credit.workspace)? {
-        let event = Event {
-            action: Action::WorkspaceReactivate,
-            target_id: credit.workspace.as_str(),
-            target_label: "the workspace",
-            details: format!("its wallet was funded ({})", credit.description),
-        };
+        let event = Event::workspace_reactivate(credit.workspace, "the workspace")
+            .with_details(format!("its wallet was funded ({})", credit.description));
         db::audit::record_by_system(conn, credit.workspace, &event)?;
     }
     Ok(entry)

@@ -4,7 +4,7 @@
 
 use super::current_month;
 use crate::config::PlanSpec;
-use crate::db::audit::{Action, Actor, Event};
+use crate::db::audit::{Actor, Event};
 use crate::db::billing::NewEntry;
 use crate::db::scope::Scope;
 use crate::db::{self, Db, UniqueKey, write_transaction};
@@ -90,12 +90,8 @@ pub async fn change_plan(
                         ),
                     ));
                 }
-                let event = Event {
-                    action: Action::WalletPlan,
-                    target_id: &chosen.key,
-                    target_label: &chosen.name,
-                    details: format!("{} credits a month", chosen.monthly_credits),
-                };
+                let event = Event::wallet_plan(&chosen.key, &chosen.name)
+                    .with_details(format!("{} credits a month", chosen.monthly_credits));
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 Ok(chosen.name.clone())
             })
@@ -151,15 +147,10 @@ fn suspend_unpaid(
     plan: &PlanSpec,
 ) -> Result<(), ServiceError> {
     if db::billing::suspend(conn, workspace)? {
-        let event = Event {
-            action: Action::WorkspaceSuspend,
-            target_id: workspace.as_str(),
-            target_label: "the workspace",
-            details: format!(
-                "its wallet couldn't pay the {} plan's {} credits for the month",
-                plan.name, plan.monthly_credits
-            ),
-        };
+        let event = Event::workspace_suspend(workspace, "the workspace").with_details(format!(
+            "its wallet couldn't pay the {} plan's {} credits for the month",
+            plan.name, plan.monthly_credits
+        ));
         db::audit::record_by_system(conn, workspace, &event)?;
     }
     Ok(())

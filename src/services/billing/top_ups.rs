@@ -2,7 +2,7 @@
 //! when the provider's signed notification arrives; receipts.
 
 use super::{Credit, MAX_TOP_UP, credit};
-use crate::db::audit::{Action, Event};
+use crate::db::audit::Event;
 use crate::db::billing::TopUpRow;
 use crate::db::scope::Scope;
 use crate::db::{self, Db, write_transaction};
@@ -122,12 +122,9 @@ fn credit_top_up(conn: &mut db::AnyConnection, top_up: &TopUpRow) -> Result<(), 
         },
     )?;
     db::billing::link_entry(conn, &top_up.id, &entry.id)?;
-    let event = Event {
-        action: Action::WalletTopUp,
-        target_id: top_up.id.as_str(),
-        target_label: &format!("{amount} credits"),
-        details: format!("card ending {}", top_up.card_last4),
-    };
+    let label = format!("{amount} credits");
+    let event = Event::wallet_top_up(&top_up.id, &label)
+        .with_details(format!("card ending {}", top_up.card_last4));
     db::audit::record_by_system(conn, workspace, &event)?;
     Ok(())
 }
