@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::expect_one;
-use super::schema::{memberships, projects, roles, users, workspace_avatars, workspaces};
+use super::schema::{memberships, roles, users, workspace_avatars, workspaces};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::{
@@ -343,11 +343,11 @@ pub fn owner_of(conn: &mut AnyConnection, scope: &Scope) -> Result<UserId, DbErr
 /// The id of one of the scoped workspace's system roles.
 fn system_role_id(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    scope: &Scope,
     role: SystemRole,
 ) -> Result<RoleId, DbError> {
-    Ok(roles::table
-        .filter(roles::workspace_id.eq(workspace))
+    Ok(scope
+        .roles()
         .filter(roles::system_key.eq(role))
         .select(roles::id)
         .first(conn)?)
@@ -360,11 +360,9 @@ pub fn transfer_ownership(
     scope: &Scope,
     new_owner: &MembershipId,
 ) -> Result<(), DbError> {
-    let workspace = scope.workspace_id();
-    let owner_role = system_role_id(conn, workspace, SystemRole::Owner)?;
-    let admin_role = system_role_id(conn, workspace, SystemRole::Admin)?;
-    let demoted = diesel::update(memberships::table)
-        .filter(memberships::workspace_id.eq(workspace))
+    let owner_role = system_role_id(conn, scope, SystemRole::Owner)?;
+    let admin_role = system_role_id(conn, scope, SystemRole::Admin)?;
+    let demoted = diesel::update(scope.memberships())
         .filter(memberships::user_id.eq(scope.user_id()))
         .filter(memberships::role_id.eq(&owner_role))
         .set((
@@ -372,8 +370,7 @@ pub fn transfer_ownership(
             memberships::updated_at.eq(now()),
         ))
         .execute(conn)?;
-    let promoted = diesel::update(memberships::table)
-        .filter(memberships::workspace_id.eq(workspace))
+    let promoted = diesel::update(scope.memberships())
         .filter(memberships::id.eq(new_owner))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .set((
@@ -389,12 +386,11 @@ pub fn transfer_ownership(
 
 /// Ends the acting user's membership of the scoped workspace (never the owner's).
 pub fn leave(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
-    let workspace = scope.workspace_id();
-    let owner_role = system_role_id(conn, workspace, SystemRole::Owner)?;
+    let owner_role = system_role_id(conn, scope, SystemRole::Owner)?;
     expect_one(
         diesel::delete(
-            memberships::table
-                .filter(memberships::workspace_id.eq(workspace))
+            scope
+                .memberships()
                 .filter(memberships::user_id.eq(scope.user_id()))
                 .filter(memberships::role_id.ne(&owner_role)),
         )
@@ -429,28 +425,51 @@ pub struct Card {
     pub avatar_version: i32,
 }
 
-/// The organizations `user` belongs to, as cards: four queries for the
-/// whole list (memberships with the member counters, owners, team and
-/// project counts grouped by organization), never one per card.
+/// A card as read: the viewer's membership with its role, the
+/// organization with its counters (kept in step with memberships, teams and
+/// projects by triggers), and its owner, if any.
+#[derive(Queryable)]
+struct CardRow {
+    id: WorkspaceId,
+    name: String,
+    slug: Option<String>,
+    status: WorkspaceStatus,
+    role_name: String,
+    role_system_key: Option<SystemRole>,
+    avatar_version: i32,
+    member_count: i32,
+    team_count: i32,
+    project_count: i32,
+    owner_name: Option<String>,
+    owner_email: Option<String>,
+}
+
+/// The organizations `user` belongs to, as cards, in one query whatever
+/// their number or size: the counts are the organizations' counters, and
+/// each owner is joined through the owner role of the organization.
 pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, DbError> {
-    type Row = (
-        WorkspaceId,
-        String,
-        Option<String>,
-        WorkspaceStatus,
-        String,
-        Option<SystemRole>,
-        i32,
-        i32,
-    );
-    let rows: Vec<Row> = memberships::table
+    let (owner_roles, owner_memberships) =
+        diesel::alias!(roles as owner_roles, memberships as owner_memberships);
+    let rows: Vec<CardRow> = memberships::table
         .inner_join(workspaces::table)
         .inner_join(roles::table)
+        .left_join(
+            owner_roles.on(owner_roles
+                .field(roles::workspace_id)
+                .eq(workspaces::id)
+                .and(owner_roles.field(roles::system_key).eq(SystemRole::Owner))),
+        )
+        .left_join(
+            owner_memberships.on(owner_memberships
+                .field(memberships::role_id)
+                .eq(owner_roles.field(roles::id))),
+        )
+        .left_join(users::table.on(users::id.eq(owner_memberships.field(memberships::user_id))))
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::kind.eq(WorkspaceKind::Organization))
         .filter(workspaces::status.ne(WorkspaceStatus::Archived))
-        .order(workspaces::name.asc())
+        .order((workspaces::name.asc(), workspaces::id.asc()))
         .select((
             workspaces::id,
             workspaces::name,
@@ -460,59 +479,28 @@ pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, D
             roles::system_key,
             workspaces::avatar_version,
             workspaces::member_count,
+            workspaces::team_count,
+            workspaces::project_count,
+            users::name.nullable(),
+            users::email.nullable(),
         ))
         .load(conn)?;
-    let ids: Vec<WorkspaceId> = rows.iter().map(|r| r.0.clone()).collect();
-    let owners: HashMap<WorkspaceId, (String, String)> = memberships::table
-        .inner_join(roles::table)
-        .inner_join(users::table)
-        .filter(memberships::workspace_id.eq_any(&ids))
-        .filter(roles::system_key.eq(SystemRole::Owner))
-        .select((memberships::workspace_id, users::name, users::email))
-        .load::<(WorkspaceId, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, name, email)| (id, (name, email)))
-        .collect();
-    let teams = counts(
-        workspaces::table
-            .filter(workspaces::parent_id.eq_any(&ids))
-            .filter(workspaces::kind.eq(WorkspaceKind::Team))
-            .group_by(workspaces::parent_id)
-            .select((
-                workspaces::parent_id.assume_not_null(),
-                diesel::dsl::count_star(),
-            ))
-            .load::<(WorkspaceId, i64)>(conn)?,
-    );
-    let projects = counts(
-        projects::table
-            .filter(projects::workspace_id.eq_any(&ids))
-            .group_by(projects::workspace_id)
-            .select((projects::workspace_id, diesel::dsl::count_star()))
-            .load::<(WorkspaceId, i64)>(conn)?,
-    );
     Ok(rows
         .into_iter()
-        .map(
-            |(id, name, slug, status, role_name, system_key, avatar_version, member_count)| Card {
-                member_count: member_count.into(),
-                team_count: teams.get(&id).copied().unwrap_or(0),
-                project_count: projects.get(&id).copied().unwrap_or(0),
-                owner: owners.get(&id).cloned(),
-                viewer_is_owner: system_key == Some(SystemRole::Owner),
-                id,
-                name,
-                slug: slug.unwrap_or_default(),
-                status,
-                role_name,
-                avatar_version,
-            },
-        )
+        .map(|row| Card {
+            member_count: row.member_count.into(),
+            team_count: row.team_count.into(),
+            project_count: row.project_count.into(),
+            owner: row.owner_name.zip(row.owner_email),
+            viewer_is_owner: row.role_system_key == Some(SystemRole::Owner),
+            id: row.id,
+            name: row.name,
+            slug: row.slug.unwrap_or_default(),
+            status: row.status,
+            role_name: row.role_name,
+            avatar_version: row.avatar_version,
+        })
         .collect())
-}
-
-fn counts(rows: Vec<(WorkspaceId, i64)>) -> HashMap<WorkspaceId, i64> {
-    rows.into_iter().collect()
 }
 
 /// How many owners each workspace has (a team's is its organization's):

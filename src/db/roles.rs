@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{memberships, roles};
-use super::{AnyConnection, DbError, natively, now};
+use super::{AnyConnection, DbError, expect_one, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::permission::{InheritingRole, effective_permissions};
 use crate::domain::{PermissionSet, RoleId, SystemRole};
@@ -118,21 +118,20 @@ pub fn update(
     id: &RoleId,
     role: &CustomRole,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(scope.roles())
-        .filter(roles::id.eq(id))
-        .filter(roles::system_key.is_null())
-        .set((
-            roles::name.eq(&role.name),
-            roles::description.eq(&role.description),
-            roles::level.eq(role.level),
-            roles::own_permissions.eq(role.own_permissions.to_stored()),
-            roles::inherits_from_id.eq(&role.inherits_from),
-            roles::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
+    expect_one(
+        diesel::update(scope.roles())
+            .filter(roles::id.eq(id))
+            .filter(roles::system_key.is_null())
+            .set((
+                roles::name.eq(&role.name),
+                roles::description.eq(&role.description),
+                roles::level.eq(role.level),
+                roles::own_permissions.eq(role.own_permissions.to_stored()),
+                roles::inherits_from_id.eq(&role.inherits_from),
+                roles::updated_at.eq(now()),
+            ))
+            .execute(conn)?,
+    )?;
     super::invitations::rename_role(conn, scope, id, &role.name)?;
     recompute_effective(conn, scope)
 }
@@ -161,16 +160,15 @@ pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &RoleId) -> Result<()
         .filter(roles::inherits_from_id.eq(id))
         .set(roles::inherits_from_id.eq(None::<RoleId>))
         .execute(conn)?;
-    let deleted = diesel::delete(
-        scope
-            .roles()
-            .filter(roles::id.eq(id))
-            .filter(roles::system_key.is_null()),
-    )
-    .execute(conn)?;
-    if deleted == 0 {
-        return Err(DbError::NotFound);
-    }
+    expect_one(
+        diesel::delete(
+            scope
+                .roles()
+                .filter(roles::id.eq(id))
+                .filter(roles::system_key.is_null()),
+        )
+        .execute(conn)?,
+    )?;
     recompute_effective(conn, scope)
 }
 

@@ -42,6 +42,8 @@ diesel::table! {
         roles_version -> Integer,
         invitations_version -> Integer,
         members_version -> Integer,
+        team_count -> Integer,
+        project_count -> Integer,
     }
 }
 

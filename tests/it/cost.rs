@@ -311,6 +311,9 @@ async fn statements_per_page_view(app: TestApp) {
     // The audit log: a page of entries and the filter menus.
     assert_eq!(statements(&ann, "/audit").await, 3, "audit");
     assert_eq!(statements(&ann, "/settings/roles").await, 2, "roles");
+    // The cards with their counters and owners, and the archived
+    // organizations the viewer may restore.
+    assert_eq!(statements(&ann, "/organizations").await, 3, "organizations");
     assert_eq!(statements(&ann, "/healthz").await, 0, "healthz");
     // A page view after a minute records the activity: one write more.
     app.execute(&format!(

@@ -371,7 +371,7 @@ impl TestApp {
     /// every workspace has exactly one owner, and the owner of an
     /// organization owns each of its teams, whose members are all members
     /// of the organization; nobody is a member twice; every
-    /// workspace's member counter matches its active members.
+    /// workspace's member, team and project counters match what they count.
     pub fn assert_invariants(&self) {
         let mut conn = self.db.connection().expect("inspector connection");
         for (workspace, owners) in
@@ -389,6 +389,15 @@ impl TestApp {
              WHERE m.workspace_id = w.id AND m.status = 'active')",
         ));
         assert_eq!(miscounted, 0, "workspaces whose member_count is off");
+        let miscounted = futures::executor::block_on(self.count(
+            "workspaces w WHERE w.team_count <> (SELECT COUNT(*) FROM workspaces t \
+             WHERE t.parent_id = w.id AND t.kind = 'team') \
+             OR w.project_count <> (SELECT COUNT(*) FROM projects p WHERE p.workspace_id = w.id)",
+        ));
+        assert_eq!(
+            miscounted, 0,
+            "workspaces whose team_count or project_count is off"
+        );
         let miscounted = futures::executor::block_on(self.count(
             "roles r WHERE r.member_count <> (SELECT COUNT(*) FROM memberships m \
              WHERE m.role_id = r.id)",

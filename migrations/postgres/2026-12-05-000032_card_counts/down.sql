@@ -1,0 +1,10 @@
+DROP TRIGGER projects_count_update ON projects;
+DROP FUNCTION projects_count_moved();
+DROP TRIGGER projects_count_delete ON projects;
+DROP TRIGGER projects_count_insert ON projects;
+DROP FUNCTION projects_count_changed();
+DROP TRIGGER workspaces_count_teams_delete ON workspaces;
+DROP TRIGGER workspaces_count_teams_insert ON workspaces;
+DROP FUNCTION workspaces_count_teams();
+ALTER TABLE workspaces DROP COLUMN project_count;
+ALTER TABLE workspaces DROP COLUMN team_count;
