@@ -154,6 +154,29 @@ pub fn in_workspaces(
         .load(conn)?)
 }
 
+/// The scoped workspace's projects by name, and those of `elsewhere` (the
+/// workspaces the user may move agents into) by workspace and name, in one
+/// statement: the agents page's project menu and its move targets.
+pub fn own_and_in(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    elsewhere: &[WorkspaceId],
+) -> Result<(Vec<ProjectRow>, Vec<(WorkspaceId, ProjectRow)>), DbError> {
+    let rows: Vec<(WorkspaceId, ProjectRow)> = projects::table
+        .filter(
+            projects::workspace_id
+                .eq(scope.workspace_id())
+                .or(projects::workspace_id.eq_any(elsewhere)),
+        )
+        .order((projects::workspace_id.asc(), projects::name.asc()))
+        .select((projects::workspace_id, ProjectRow::as_select()))
+        .load(conn)?;
+    let (own, others): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|(workspace, _)| workspace == scope.workspace_id());
+    Ok((own.into_iter().map(|(_, row)| row).collect(), others))
+}
+
 /// The workspace a project is in now.
 pub fn workspace_of(conn: &mut AnyConnection, id: &ProjectId) -> Result<WorkspaceId, DbError> {
     Ok(projects::table

@@ -388,17 +388,11 @@ pub fn month_start(at: NaiveDateTime) -> NaiveDateTime {
         .unwrap_or(at)
 }
 
-/// Seconds each agent of the active workspace ran this calendar month.
-pub async fn runtime_this_month(
-    db: &Db,
-    scope: &Scope,
-) -> Result<std::collections::HashMap<AgentId, i64>, ServiceError> {
-    let scope = scope.clone();
+/// The calendar month so far, from its first midnight to now: the period
+/// whose runtime the agents page shows beside each agent.
+pub fn this_month() -> (NaiveDateTime, NaiveDateTime) {
     let until = db::now();
-    let from = month_start(until);
-    Ok(db
-        .run(move |conn| db::agents::runtime_between(conn, &scope, from, until))
-        .await?)
+    (month_start(until), until)
 }
 
 #[cfg(test)]

@@ -40,11 +40,12 @@ pub struct Usage {
 }
 
 /// The active workspace's usage first, then (in an organization) each
-/// team's: three statements however many teams.
+/// team's: two statements however many teams, read on the connection the
+/// session load handed on.
 pub async fn overview(db: &Db, scope: &Scope) -> Result<Vec<Usage>, ServiceError> {
     let workspace = scope.workspace_id().clone();
     Ok(db
-        .run(move |conn| {
+        .read(move |conn| {
             // A team or a personal workspace has no teams: its own row only.
             let rows = db::agents::limits_with_teams(conn, &workspace)?;
             let ids: Vec<WorkspaceId> = rows.iter().map(|row| row.id.clone()).collect();

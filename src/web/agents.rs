@@ -60,35 +60,33 @@ impl AgentView {
     }
 }
 
-/// What the page reads: agents, projects for the menu, the counter, and
-/// the projects agents may be moved onto, by workspace.
+/// What the page reads: agents, projects for the menu, the projects agents
+/// may be moved onto by workspace, and each agent's runtime this month.
 type Read = (
     Vec<AgentRow>,
     Vec<ProjectRow>,
-    (i32, Option<i32>),
     Vec<(WorkspaceId, ProjectRow)>,
+    HashMap<AgentId, i64>,
 );
 
-/// The page's data: agents, projects (for the menu), the counter and the
-/// projects agents may move onto in one checkout; the runtime in another.
-async fn read(state: &AppState, page: &Page) -> Result<(Read, HashMap<AgentId, i64>), AppError> {
+/// The page's data in three statements on the connection the session load
+/// handed on; the running counter and its limit came with the scope.
+async fn read(state: &AppState, page: &Page) -> Result<Read, AppError> {
     let scope = page.scope.clone();
     let elsewhere: Vec<WorkspaceId> = transfers::destinations(&page.scope)
         .into_iter()
         .map(|w| w.workspace_id.clone())
         .collect();
-    let read: Read = state
+    let (from, until) = agents::this_month();
+    Ok(state
         .db
         .read(move |conn| {
             let agents = db::agents::list(conn, &scope)?;
-            let projects = db::projects::all(conn, &scope)?;
-            let counter = db::agents::running_and_limit(conn, scope.workspace_id())?;
-            let targets = db::projects::in_workspaces(conn, &elsewhere)?;
-            Ok::<_, DbError>((agents, projects, counter, targets))
+            let (projects, targets) = db::projects::own_and_in(conn, &scope, &elsewhere)?;
+            let runtime = db::agents::runtime_between(conn, &scope, from, until)?;
+            Ok::<_, DbError>((agents, projects, targets, runtime))
         })
-        .await?;
-    let runtime = agents::runtime_this_month(&state.db, &page.scope).await?;
-    Ok((read, runtime))
+        .await?)
 }
 
 impl AgentView {
@@ -109,7 +107,9 @@ async fn list(
     form: AgentInput,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let ((rows, projects, (running, limit), targets), runtime) = read(state, &page).await?;
+    let (rows, projects, targets, runtime) = read(state, &page).await?;
+    let running = page.scope.workspace().running_agents;
+    let limit = page.scope.workspace().max_running_agents;
     let names: HashMap<String, String> = destinations(&page.scope).into_iter().collect();
     let move_targets = targets
         .into_iter()
