@@ -10,8 +10,8 @@ use super::schema::{audit_entries, audit_facets};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
 use crate::domain::{
-    AgentId, ApiKeyId, AppInstanceId, MembershipId, ProjectId, ProjectKeyId, RoleId, TopUpId,
-    UserId, WorkspaceId,
+    AgentId, ApiKeyId, AppInstanceId, InvitationId, MembershipId, ProjectId, ProjectKeyId, RoleId,
+    TopUpId, UserId, WorkspaceId,
 };
 
 /// Who acted, as recorded.
@@ -139,6 +139,7 @@ target_ids!(
     AgentId,
     ApiKeyId,
     AppInstanceId,
+    InvitationId,
     MembershipId,
     ProjectId,
     ProjectKeyId,
@@ -176,16 +177,11 @@ actions! {
     AppStart, app_start => "app.start", "app", AppInstanceId;
     AppStop, app_stop => "app.stop", "app", AppInstanceId;
     AppUninstall, app_uninstall => "app.uninstall", "app", AppInstanceId;
-    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
-    InvitationAccept, invitation_accept => "invitation.accept", "invitation", str;
-    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
-    InvitationCreate, invitation_create => "invitation.create", "invitation", str;
-    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
-    InvitationDecline, invitation_decline => "invitation.decline", "invitation", str;
-    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
-    InvitationResend, invitation_resend => "invitation.resend", "invitation", str;
-    /// Untyped: invitation ids are plain strings; `domain::ids` has no type for them.
-    InvitationRevoke, invitation_revoke => "invitation.revoke", "invitation", str;
+    InvitationAccept, invitation_accept => "invitation.accept", "invitation", InvitationId;
+    InvitationCreate, invitation_create => "invitation.create", "invitation", InvitationId;
+    InvitationDecline, invitation_decline => "invitation.decline", "invitation", InvitationId;
+    InvitationResend, invitation_resend => "invitation.resend", "invitation", InvitationId;
+    InvitationRevoke, invitation_revoke => "invitation.revoke", "invitation", InvitationId;
     MembershipAdd, membership_add => "membership.add", "membership", MembershipId;
     MembershipDeactivate, membership_deactivate => "membership.deactivate", "membership", MembershipId;
     MembershipLeave, membership_leave => "membership.leave", "membership", MembershipId;

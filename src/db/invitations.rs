@@ -19,7 +19,9 @@ use super::outbox::Delivery;
 use super::schema::{invitations, outbox_emails, roles, workspaces};
 use super::{AnyConnection, DbError, natively, now};
 use crate::db::scope::Scope;
-use crate::domain::{Email, InvitationStatus, RoleId, UserId, WorkspaceId, WorkspaceStatus};
+use crate::domain::{
+    Email, InvitationId, InvitationStatus, RoleId, UserId, WorkspaceId, WorkspaceStatus,
+};
 
 diesel::define_sql_function!(
     /// SQL `COALESCE` over two timestamps, to order the history by when an
@@ -32,7 +34,7 @@ diesel::define_sql_function!(
 #[diesel(table_name = invitations)]
 pub struct InvitationRow {
     /// Id.
-    pub id: String,
+    pub id: InvitationId,
     /// Invited email.
     pub email: String,
     /// Invitee's name, as the inviter typed it.
@@ -94,8 +96,8 @@ pub fn create(
     scope: &Scope,
     actor: &Actor,
     new: &NewInvitation<'_>,
-) -> Result<String, DbError> {
-    let id = uuid::Uuid::now_v7().to_string();
+) -> Result<InvitationId, DbError> {
+    let id = InvitationId::generate();
     let created = now();
     diesel::insert_into(invitations::table)
         .values((
@@ -233,7 +235,7 @@ pub struct PendingInvitation {
 pub fn find_pending(
     conn: &mut AnyConnection,
     scope: &Scope,
-    id: &str,
+    id: &InvitationId,
 ) -> Result<PendingInvitation, DbError> {
     let (row, role) = scope
         .invitations()
@@ -248,7 +250,11 @@ pub fn find_pending(
 
 /// Whether the scoped workspace has this invitation still marked pending
 /// although its link has expired (so resend can say why it refuses).
-pub fn has_lapsed(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<bool, DbError> {
+pub fn has_lapsed(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &InvitationId,
+) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
         scope
             .invitations()
@@ -265,7 +271,7 @@ pub fn has_lapsed(conn: &mut AnyConnection, scope: &Scope, id: &str) -> Result<b
 #[diesel(table_name = invitations)]
 pub struct SentInvitation {
     /// Id.
-    pub id: String,
+    pub id: InvitationId,
     /// Invited email.
     pub email: String,
     /// Who sent it (`None` once their account is gone).
@@ -342,7 +348,7 @@ pub fn rename_role(
 pub fn reissue(
     conn: &mut AnyConnection,
     scope: &Scope,
-    id: &str,
+    id: &InvitationId,
     token_hash: &str,
     expires_at: NaiveDateTime,
 ) -> Result<(), DbError> {
@@ -363,7 +369,12 @@ pub fn reissue(
 
 /// Revokes a pending, unexpired invitation of the scoped workspace;
 /// `by` is the name the history shows.
-pub fn revoke(conn: &mut AnyConnection, scope: &Scope, id: &str, by: &str) -> Result<(), DbError> {
+pub fn revoke(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &InvitationId,
+    by: &str,
+) -> Result<(), DbError> {
     let at = now();
     expect_one(
         diesel::update(scope.invitations())
@@ -383,7 +394,7 @@ pub fn revoke(conn: &mut AnyConnection, scope: &Scope, id: &str, by: &str) -> Re
 #[derive(Debug, Clone, Queryable)]
 pub struct InvitationView {
     /// Id.
-    pub id: String,
+    pub id: InvitationId,
     /// Workspace.
     pub workspace_id: WorkspaceId,
     /// Organization name.
@@ -460,7 +471,7 @@ pub fn resolve(
 pub fn last_sent_at(
     conn: &mut AnyConnection,
     scope: &Scope,
-    id: &str,
+    id: &InvitationId,
 ) -> Result<NaiveDateTime, DbError> {
     Ok(scope
         .invitations()

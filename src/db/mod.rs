@@ -438,6 +438,8 @@ pub enum UniqueKey {
     AgentName,
     /// The wallet already has an entry made under this idempotency key.
     LedgerIdempotencyKey,
+    /// A coupon already has this code.
+    CouponCode,
     /// Another constraint (a bug or a race on a key no form shows); kept
     /// with the database's own words for the log.
     Other(String),
@@ -488,6 +490,7 @@ impl UniqueKey {
                 "ledger_entries.workspace_id, ledger_entries.idempotency_key",
                 UniqueKey::LedgerIdempotencyKey,
             ),
+            ("coupons_pkey", "coupons.code", UniqueKey::CouponCode),
         ];
         KNOWN
             .iter()

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::schema::{invitations, outbox_emails};
 use super::{AnyConnection, DbError, now};
+use crate::domain::InvitationId;
 
 /// A message to queue.
 #[derive(Debug, Clone)]
@@ -21,7 +22,7 @@ pub struct NewEmail<'a> {
     /// HTML part.
     pub html: &'a str,
     /// The invitation it delivers, if any (shown as its delivery status).
-    pub invitation_id: Option<&'a str>,
+    pub invitation_id: Option<&'a InvitationId>,
 }
 
 /// A queued message, as the worker sends it.

@@ -154,6 +154,10 @@ pub fn in_workspaces(
         .load(conn)?)
 }
 
+/// The scoped workspace's projects, and those of other workspaces each
+/// with its workspace.
+pub type OwnAndElsewhere = (Vec<ProjectRow>, Vec<(WorkspaceId, ProjectRow)>);
+
 /// The scoped workspace's projects by name, and those of `elsewhere` (the
 /// workspaces the user may move agents into) by workspace and name, in one
 /// statement: the agents page's project menu and its move targets.
@@ -161,7 +165,7 @@ pub fn own_and_in(
     conn: &mut AnyConnection,
     scope: &Scope,
     elsewhere: &[WorkspaceId],
-) -> Result<(Vec<ProjectRow>, Vec<(WorkspaceId, ProjectRow)>), DbError> {
+) -> Result<OwnAndElsewhere, DbError> {
     let rows: Vec<(WorkspaceId, ProjectRow)> = projects::table
         .filter(
             projects::workspace_id

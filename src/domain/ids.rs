@@ -98,6 +98,12 @@ id_type!(
     MembershipId
 );
 id_type!(
+    /// Identifies an invitation to a workspace (not its link's token, which
+    /// is secret: only its hash is kept). Resend, revoke, the outbox and
+    /// the audit log name an invitation by it.
+    InvitationId
+);
+id_type!(
     /// Identifies a project, which belongs to one workspace at a time.
     ProjectId
 );

@@ -15,8 +15,8 @@ pub mod time;
 
 pub use email::Email;
 pub use ids::{
-    AgentId, AgentRunId, ApiKeyId, AppInstanceId, LedgerEntryId, MembershipId, ProjectId,
-    ProjectKeyId, RoleId, TopUpId, UserId, WorkspaceId,
+    AgentId, AgentRunId, ApiKeyId, AppInstanceId, InvitationId, LedgerEntryId, MembershipId,
+    ProjectId, ProjectKeyId, RoleId, TopUpId, UserId, WorkspaceId,
 };
 pub use money::Money;
 pub use name::PersonName;

@@ -17,8 +17,8 @@ use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::permission::SystemRole;
 use crate::domain::{
-    Email, FieldErrors, InvitationStatus, MembershipId, MembershipStatus, PermissionSet,
-    PersonName, RoleId, UserId, WorkspaceId,
+    Email, FieldErrors, InvitationId, InvitationStatus, MembershipId, MembershipStatus,
+    PermissionSet, PersonName, RoleId, UserId, WorkspaceId,
 };
 use crate::services::ServiceError;
 use crate::services::mail::Notifier;
@@ -121,19 +121,22 @@ pub fn may_act_on(actor: &UserId, standing: &Standing, member: &UserId, level: i
 }
 
 /// The role of the scoped workspace with this id if `standing` may give
-/// it, read inside the caller's transaction.
+/// it, read inside the caller's transaction. `None` stands for a form's
+/// value that is no role id: it names no role, so it is refused like a
+/// role of another workspace, at the same point of the change (after the
+/// checks that come before it).
 pub(crate) fn grantable_role(
     conn: &mut db::AnyConnection,
     scope: &Scope,
     standing: &Standing,
-    role_id: &str,
+    role_id: Option<&RoleId>,
 ) -> Result<Option<RoleRow>, DbError> {
-    let Some(role_id) = RoleId::parse(role_id) else {
+    let Some(role_id) = role_id else {
         return Ok(None);
     };
     Ok(db::members::roles(conn, scope)?
         .into_iter()
-        .find(|r| r.id == role_id)
+        .find(|r| &r.id == role_id)
         .filter(|r| standing.can_grant(r)))
 }
 
@@ -204,8 +207,9 @@ pub struct InviteInput {
     pub name: String,
     /// Their email.
     pub email: String,
-    /// The role offered.
-    pub role_id: String,
+    /// The role offered; `None` when the form's value is no role id (it is
+    /// refused like a role the inviter can't give).
+    pub role_id: Option<RoleId>,
 }
 
 /// The email of an invitation.
@@ -255,7 +259,7 @@ struct InvitationMail<'a> {
 fn queue_invitation_email(
     conn: &mut db::AnyConnection,
     scope: &Scope,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
     mail: &InvitationMail<'_>,
 ) -> Result<(), ServiceError> {
     let expires = crate::domain::time::format_time(&mail.expires);
@@ -312,7 +316,7 @@ pub async fn invite(
     service: &MemberService,
     scope: &Scope,
     input: InviteInput,
-) -> Result<String, ServiceError> {
+) -> Result<InvitationId, ServiceError> {
     if scope.is_personal() {
         return Err(ServiceError::Refused(
             "Invitations are for organizations; your personal workspace is yours alone.",
@@ -336,7 +340,8 @@ pub async fn invite(
                 let scope = &scope_c;
                 db::workspaces::lock_invitations(conn, scope.workspace_id())?;
                 let standing = Standing::current(conn, scope)?;
-                let Some(role) = grantable_role(conn, scope, &standing, &input.role_id)? else {
+                let Some(role) = grantable_role(conn, scope, &standing, input.role_id.as_ref())?
+                else {
                     return Err(ServiceError::invalid(
                         "role_id",
                         "Choose a role you are allowed to give.",
@@ -395,7 +400,7 @@ pub async fn invite(
 pub async fn resend(
     service: &MemberService,
     scope: &Scope,
-    invitation_id: String,
+    invitation_id: InvitationId,
 ) -> Result<String, ServiceError> {
     let (token, token_hash) = new_token();
     let link = service.mail.link(&format!("/invitations/{token}"));
@@ -438,7 +443,7 @@ pub async fn resend(
 pub async fn revoke(
     service: &MemberService,
     scope: &Scope,
-    invitation_id: String,
+    invitation_id: InvitationId,
 ) -> Result<String, ServiceError> {
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     service
@@ -463,7 +468,7 @@ pub async fn revoke(
 fn pending_within_reach(
     conn: &mut db::AnyConnection,
     scope: &Scope,
-    id: &str,
+    id: &InvitationId,
 ) -> Result<db::invitations::InvitationRow, ServiceError> {
     let standing = Standing::current(conn, scope)?;
     let invitation = match db::invitations::find_pending(conn, scope, id) {
@@ -537,7 +542,7 @@ async fn resolve(
                         &invitation.role_id,
                     )
                     .map_err(|e| {
-                        if matches!(e, DbError::Conflict(_)) {
+                        if matches!(e, DbError::Conflict(UniqueKey::Membership)) {
                             ServiceError::Refused("You are already a member of this organization.")
                         } else {
                             e.into()
@@ -611,12 +616,14 @@ where
         .await
 }
 
-/// Gives a member another role, within the hierarchy rules.
+/// Gives a member another role, within the hierarchy rules. A `role_id`
+/// of `None` (a form's value that is no role id) is refused like a role
+/// the actor can't give, once the member is found and within reach.
 pub async fn change_role(
     service: &MemberService,
     scope: &Scope,
     member: MembershipId,
-    role_id: String,
+    role_id: Option<RoleId>,
 ) -> Result<String, ServiceError> {
     change_member(
         service,
@@ -624,7 +631,7 @@ pub async fn change_role(
         member,
         Event::membership_role_change,
         move |conn, scope, standing, target| {
-            let Some(role) = grantable_role(conn, scope, standing, &role_id)? else {
+            let Some(role) = grantable_role(conn, scope, standing, role_id.as_ref())? else {
                 return Err(ServiceError::Refused(
                     "You can only give roles ranked below yours whose permissions you hold.",
                 ));

@@ -8,7 +8,9 @@
 use crate::db::audit::{Actor, Event};
 use crate::db::scope::Scope;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
-use crate::domain::{Email, FieldErrors, PersonName, WorkspaceId, WorkspaceKind, free_text};
+use crate::domain::{
+    Email, FieldErrors, PersonName, RoleId, WorkspaceId, WorkspaceKind, free_text,
+};
 use crate::services::ServiceError;
 use crate::services::members::{Standing, grantable_role};
 
@@ -189,8 +191,9 @@ pub async fn delete(
 pub struct AddMemberInput {
     /// The email of an active member of the organization.
     pub email: String,
-    /// A role of the team.
-    pub role_id: String,
+    /// A role of the team; `None` when the form's value is no role id (it
+    /// is refused like a role the actor can't give).
+    pub role_id: Option<RoleId>,
 }
 
 /// Adds an active member of the organization to the scoped team with a
@@ -213,7 +216,9 @@ pub async fn add_member(
             write_transaction(conn, |conn| {
                 db::workspaces::lock_memberships(conn, scope.workspace_id())?;
                 let standing = Standing::current(conn, &scope)?;
-                let Some(role) = grantable_role(conn, &scope, &standing, &input.role_id)? else {
+                let Some(role) =
+                    grantable_role(conn, &scope, &standing, input.role_id.as_ref())?
+                else {
                     return Err(ServiceError::invalid(
                         "role_id",
                         "Choose a role ranked below your own.",

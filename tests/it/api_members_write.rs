@@ -286,6 +286,39 @@ async fn invitations_are_created_listed_resent_and_revoked(app: TestApp) {
         "ended ones follow: {body}"
     );
 
+    // Ids that are not ids: an invitation id answers like an unknown one
+    // (404), a role id like a role the caller can't give.
+    for id in ["not-an-id", "0b5e7c7e-0000-4000-8000-000000000000"] {
+        for (method, path) in [
+            (Method::POST, format!("{invitations}/{id}/resend")),
+            (Method::DELETE, format!("{invitations}/{id}")),
+        ] {
+            let (status, body) = call(&app, &erin, method, &path, None).await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (StatusCode::NOT_FOUND, Some("not_found")),
+                "{path}: {body}"
+            );
+        }
+    }
+    let unnamed = json!({"name": "Hal", "email": "hal@example.com", "role_id": "not-a-role"});
+    let (status, body) = call(&app, &erin, Method::POST, &invitations, Some(unnamed)).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("role_id")),
+        "{body}"
+    );
+    let dave_member = app.membership_of("acme", "dave@example.com").await;
+    let (status, body) = call(
+        &app,
+        &erin,
+        Method::PATCH,
+        &format!("/api/v1/organizations/{acme}/members/{dave_member}"),
+        Some(json!({"role_id": "not-a-role"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
     // Resent at most once a minute.
     let (status, body) = call(
         &app,

@@ -39,7 +39,81 @@ on_both_backends!(
     role_menus_follow_role_changes_made_elsewhere,
     invitation_lists_follow_changes_made_elsewhere,
     invitation_changes_and_role_changes_race_without_deadlock,
+    ids_that_name_nothing_answer_as_unknown_ones,
 );
+
+/// An invitation id in the URL that is not an id answers 404, like an
+/// unknown one, and changes nothing; a role id in a form that is not an
+/// id is refused like a role the actor can't give: the invite form comes
+/// back (422) with the role menu's message, the role change is refused.
+async fn ids_that_name_nothing_answer_as_unknown_ones(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_member("acme", "Bob", "bob@example.com", "member")
+        .await;
+    let ann = app.browser("ann@example.com");
+    let res = invite(&app, &ann, "Cy", "cy@example.com", "member").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = ann.get("/settings/members").await;
+    let hidden = hidden_fields(&page.body, "/settings/members/invite");
+    let audit_before = app.count("audit_entries").await;
+    for id in [
+        "not-an-id",
+        "1%20OR%201=1",
+        "0b5e7c7e-0000-4000-8000-000000000000",
+    ] {
+        for action in ["resend", "revoke"] {
+            let path = format!("/settings/invitations/{id}/{action}");
+            let res = ann.post_form(&path, &hidden, &[]).await;
+            assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}: {}", res.body);
+        }
+    }
+    assert_eq!(app.count("invitations WHERE status = 'pending'").await, 1);
+    assert_eq!(app.count("audit_entries").await, audit_before);
+
+    let res = ann
+        .submit(
+            "/settings/members",
+            "/settings/members/invite",
+            &[
+                ("name", "Dee"),
+                ("email", "dee@example.com"),
+                ("role_id", "not-a-role"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(
+        res.text_of("#role_id-error").as_deref(),
+        Some("Choose a role you are allowed to give.")
+    );
+    assert_eq!(
+        res.attr_of("#invite #role_id option[selected]", "value"),
+        None,
+        "no role is chosen for a value that names none"
+    );
+    assert_eq!(
+        res.attr_of("#email", "value").as_deref(),
+        Some("dee@example.com")
+    );
+
+    let bob = app.membership_of("acme", "bob@example.com").await;
+    let role = format!("/settings/members/{bob}/role");
+    let res = ann
+        .submit("/settings/members", &role, &[("role_id", "not-a-role")])
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert_eq!(
+        app.count_with(
+            "memberships WHERE id = ? AND role_id = ?",
+            &[&bob, &app.role_of("acme", "member").await],
+        )
+        .await,
+        1
+    );
+    assert_eq!(app.count("audit_entries").await, audit_before);
+}
 
 /// Revoking an invitation moves the workspace's invitations version (a
 /// trigger updating the workspace row) while a change to the role it

@@ -272,6 +272,19 @@ async fn team_members_come_from_the_organization(app: TestApp) {
         res.attr_of("#email", "value").as_deref(),
         Some("stranger@example.com")
     );
+    // A role id that is not an id: refused like a role the actor can't give.
+    let res = ann
+        .submit(
+            "/settings/members",
+            "/settings/members/add",
+            &[("email", "bob@example.com"), ("role_id", "not-a-role")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(
+        res.text_of("#role_id-error").as_deref(),
+        Some("Choose a role ranked below your own.")
+    );
     let res = add("bob@example.com").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     let res = add("bob@example.com").await;

@@ -65,4 +65,8 @@ async fn each_user_facing_unique_key_is_recognised(app: TestApp) {
         ),
         UniqueKey::Membership
     );
+    let coupon = "INSERT INTO coupons (code, amount, redemptions, created_at) \
+                  VALUES ('WELCOME', 1000000, 0, CURRENT_TIMESTAMP)";
+    app.execute(coupon).await;
+    assert_eq!(clash(&app, coupon), UniqueKey::CouponCode);
 }

@@ -64,7 +64,9 @@ pub fn create_coupon(
     }
     db::billing::create_coupon(conn, &code, amount, expires_at, coupon.max_redemptions).map_err(
         |e| match e {
-            db::DbError::Conflict(_) => ServiceError::invalid("code", "A coupon has this code."),
+            db::DbError::Conflict(db::UniqueKey::CouponCode) => {
+                ServiceError::invalid("code", "A coupon has this code.")
+            }
             other => other.into(),
         },
     )?;

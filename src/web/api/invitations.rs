@@ -13,11 +13,12 @@ use utoipa::ToSchema;
 use crate::db;
 use crate::db::invitations::InvitationRow;
 use crate::db::scope::Scope;
-use crate::domain::Permission;
+use crate::domain::{InvitationId, Permission, RoleId};
 use crate::services::members::{self, InviteInput};
 use crate::web::AppState;
 use crate::web::api::{ApiScope, own_workspace};
 use crate::web::error::{ApiError, AppError};
+use crate::web::settings::members::invitation_id;
 
 /// Ended invitations listed after the pending ones.
 const HISTORY: i64 = 50;
@@ -42,7 +43,7 @@ pub struct InvitationBody {
 impl InvitationBody {
     fn of(row: InvitationRow) -> Self {
         InvitationBody {
-            id: row.id,
+            id: row.id.into(),
             email: row.email,
             name: row.name,
             role_id: row.role_id.map(|id| id.to_string()),
@@ -80,7 +81,11 @@ async fn listed(state: &AppState, scope: &Scope) -> Result<Vec<InvitationBody>, 
 
 /// The pending invitation with this id, as now stored (one query, not
 /// the whole list).
-async fn pending(state: &AppState, scope: &Scope, id: String) -> Result<InvitationBody, AppError> {
+async fn pending(
+    state: &AppState,
+    scope: &Scope,
+    id: InvitationId,
+) -> Result<InvitationBody, AppError> {
     let scope = scope.clone();
     let found = state
         .db
@@ -153,7 +158,7 @@ pub async fn create(
     let input = InviteInput {
         name: body.name,
         email: body.email,
-        role_id: body.role_id,
+        role_id: RoleId::parse(&body.role_id),
     };
     let id = members::invite(&state.members, &scope, input).await?;
     let invitation = pending(&state, &scope, id.clone()).await?;
@@ -191,6 +196,7 @@ pub async fn resend(
 ) -> Result<HttpResponse, AppError> {
     let (org_id, id) = path.into_inner();
     inviting(&scope, &org_id)?;
+    let id = invitation_id(&id)?;
     members::resend(&state.members, &scope, id.clone()).await?;
     Ok(HttpResponse::Ok().json(pending(&state, &scope, id).await?))
 }
@@ -221,6 +227,6 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let (org_id, id) = path.into_inner();
     inviting(&scope, &org_id)?;
-    members::revoke(&state.members, &scope, id).await?;
+    members::revoke(&state.members, &scope, invitation_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -185,24 +185,7 @@ pub async fn update(
     own_workspace(&scope, &org_id)?;
     scope.require(Permission::MembersManage)?;
     let member = member_id(&member)?;
-    match patch.into_inner() {
-        MemberPatch {
-            role_id: Some(role_id),
-            status: None,
-        } => members::change_role(&state.members, &scope, member.clone(), role_id).await?,
-        MemberPatch {
-            role_id: None,
-            status: Some(status),
-        } => {
-            let active = match status.as_str() {
-                "active" => true,
-                "inactive" => false,
-                _ => return Err(invalid("status", "Use active or inactive.")),
-            };
-            members::set_active(&state.members, &scope, member.clone(), active).await?
-        }
-        _ => return Err(invalid("role_id", "Give either role_id or status.")),
-    };
+    apply(&state, &scope, member.clone(), patch.into_inner()).await?;
     state.api_keys.cache.forget_all();
     let read_scope = scope.clone();
     let (row, roles) = state
@@ -213,6 +196,38 @@ pub async fn update(
         })
         .await?;
     Ok(HttpResponse::Ok().json(MemberBody::of(&scope, &roles, &row.member)))
+}
+
+/// Makes the one change a patch asks for: a role or a status, never both
+/// (nor neither: that is a 422, as an unknown status is).
+async fn apply(
+    state: &AppState,
+    scope: &Scope,
+    member: MembershipId,
+    patch: MemberPatch,
+) -> Result<(), AppError> {
+    match patch {
+        MemberPatch {
+            role_id: Some(role_id),
+            status: None,
+        } => {
+            let role = RoleId::parse(&role_id);
+            members::change_role(&state.members, scope, member, role).await?;
+        }
+        MemberPatch {
+            role_id: None,
+            status: Some(status),
+        } => {
+            let active = match status.as_str() {
+                "active" => true,
+                "inactive" => false,
+                _ => return Err(invalid("status", "Use active or inactive.")),
+            };
+            members::set_active(&state.members, scope, member, active).await?;
+        }
+        _ => return Err(invalid("role_id", "Give either role_id or status.")),
+    }
+    Ok(())
 }
 
 /// A 422 on one field.

@@ -18,7 +18,7 @@ use crate::db::{self, DbError, RequestDb};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
 use crate::domain::{
-    FieldErrors, InvitationStatus, MembershipId, MembershipStatus, Permission, RoleId,
+    FieldErrors, InvitationId, InvitationStatus, MembershipId, MembershipStatus, Permission, RoleId,
 };
 use crate::services::ServiceError;
 use crate::services::members::{self, InviteInput, Standing, may_act_on};
@@ -47,7 +47,8 @@ pub struct MembersPage<'a> {
     grantable: Vec<RoleRow>,
     /// The roles the listed members hold, as their rows show them.
     row_roles: Vec<RowRole>,
-    invite: InviteInput,
+    /// The invite (or add-member) form as typed, shown again when refused.
+    invite: InviteForm,
     invite_errors: FieldErrors,
     pending: Vec<InvitationView>,
     history: Vec<InvitationView>,
@@ -144,7 +145,7 @@ struct RowRole {
 
 /// One invitation, pending or resolved.
 pub struct InvitationView {
-    id: String,
+    id: InvitationId,
     email: String,
     name: String,
     role_name: String,
@@ -175,7 +176,7 @@ pub async fn index(
     query: web::Query<MembersQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let form = (InviteInput::default(), FieldErrors::new());
+    let form = (InviteForm::default(), FieldErrors::new());
     render(&state, page, roles, query, form).await
 }
 
@@ -193,7 +194,7 @@ async fn render(
     page: Page,
     roles: WorkspaceRoles,
     query: MembersQuery,
-    (invite, invite_errors): (InviteInput, FieldErrors),
+    (invite, invite_errors): (InviteForm, FieldErrors),
 ) -> Result<HttpResponse, AppError> {
     let search = query.q.unwrap_or_default();
     let after = query.after.as_deref().and_then(MembershipId::parse);
@@ -315,7 +316,7 @@ impl<'a> MembersPage<'a> {
         rows: &'a [ListedMember],
         invitations: Listed,
         search: String,
-        (invite, invite_errors): (InviteInput, FieldErrors),
+        (invite, invite_errors): (InviteForm, FieldErrors),
     ) -> Result<Self, AppError> {
         let filters = [("q", search.as_str())];
         let (rows, next_href) = cursor_page(
@@ -489,8 +490,10 @@ fn delivery_status(delivery: Option<&Delivery>) -> String {
     }
 }
 
-/// The invite form.
-#[derive(Deserialize)]
+/// The invite form, as typed: what the page shows again when it is
+/// refused (a role id that names no role stays as it was sent, so no role
+/// is shown chosen).
+#[derive(Deserialize, Default)]
 pub struct InviteForm {
     #[serde(default)]
     name: String,
@@ -509,21 +512,17 @@ pub async fn invite(
     session: Session,
     form: ScopedForm<InviteForm>,
 ) -> Result<HttpResponse, AppError> {
-    let InviteForm {
-        name,
-        email,
-        role_id,
-    } = form.fields;
+    let typed = form.fields;
     let input = InviteInput {
-        name,
-        email,
-        role_id,
+        name: typed.name.clone(),
+        email: typed.email.clone(),
+        role_id: RoleId::parse(&typed.role_id),
     };
-    match members::invite(&state.members, &form.scope, input.clone()).await {
+    match members::invite(&state.members, &form.scope, input).await {
         Ok(_) => {
             SessionData::new(&session).flash(
                 FlashLevel::Success,
-                format!("An invitation was sent to {}.", input.email.trim()),
+                format!("An invitation was sent to {}.", typed.email.trim()),
             );
             Ok(see_other("/settings/members"))
         }
@@ -533,7 +532,7 @@ pub async fn invite(
                 page,
                 roles,
                 MembersQuery::default(),
-                (input, errors),
+                (typed, errors),
             )
             .await
         }
@@ -563,7 +562,7 @@ pub async fn add(
     let AddForm { email, role_id } = form.fields;
     let input = AddMemberInput {
         email: email.clone(),
-        role_id: role_id.clone(),
+        role_id: RoleId::parse(&role_id),
     };
     match teams::add_member(&state.db, &form.scope, input).await {
         Ok(name) => {
@@ -572,7 +571,7 @@ pub async fn add(
             Ok(see_other("/settings/members"))
         }
         Err(ServiceError::Invalid(errors) | ServiceError::Conflict(errors)) => {
-            let typed = InviteInput {
+            let typed = InviteForm {
                 name: String::new(),
                 email,
                 role_id,
@@ -598,7 +597,8 @@ pub async fn resend(
     path: web::Path<String>,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let email = members::resend(&state.members, &form.scope, path.into_inner()).await?;
+    let id = invitation_id(&path)?;
+    let email = members::resend(&state.members, &form.scope, id).await?;
     SessionData::new(&session).flash(
         FlashLevel::Success,
         format!("The invitation to {email} was sent again; the previous link no longer works."),
@@ -614,12 +614,19 @@ pub async fn revoke(
     path: web::Path<String>,
     form: ScopedForm<EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let email = members::revoke(&state.members, &form.scope, path.into_inner()).await?;
+    let id = invitation_id(&path)?;
+    let email = members::revoke(&state.members, &form.scope, id).await?;
     SessionData::new(&session).flash(
         FlashLevel::Success,
         format!("The invitation to {email} was revoked."),
     );
     Ok(see_other("/settings/members"))
+}
+
+/// The invitation id in the URL path; a malformed one names nothing (404,
+/// as an unknown one answers).
+pub(crate) fn invitation_id(path: &str) -> Result<InvitationId, AppError> {
+    InvitationId::parse(path).ok_or(AppError::NotFound)
 }
 
 /// The role form of a member row.
@@ -643,8 +650,8 @@ pub async fn change_role(
     form: ScopedForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
     let member = member_id(&path)?;
-    let name =
-        members::change_role(&state.members, &form.scope, member, form.fields.role_id).await?;
+    let role = RoleId::parse(&form.fields.role_id);
+    let name = members::change_role(&state.members, &form.scope, member, role).await?;
     SessionData::new(&session).flash(FlashLevel::Success, format!("{name}'s role was changed."));
     Ok(see_other("/settings/members"))
 }
