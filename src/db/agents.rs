@@ -10,7 +10,7 @@ use super::expect_one;
 use super::schema::{agent_runs, agents, member_agent_counts, projects, users, workspaces};
 use super::stamps::MaybeStamp;
 use super::{AnyConnection, DbError, natively, now};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::domain::{AgentId, AgentRunId, AgentStatus, ProjectId, UserId, WorkspaceId};
 
 /// An agent as the agents page lists it, with its project's name.
@@ -206,23 +206,18 @@ pub fn mark_stopped(
     Ok(())
 }
 
-/// Counts one more running agent in `workspace` if its limit allows it (a
+/// Counts one more running agent in `tenant` if its limit allows it (a
 /// conditional update: concurrent starts queue on the row and each sees
 /// the count the one before it left). `false` when the limit is reached.
-pub fn claim_running_slot(
-    conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
-) -> Result<bool, DbError> {
+pub fn claim_running_slot(conn: &mut AnyConnection, tenant: &Tenant) -> Result<bool, DbError> {
     let claimed = diesel::update(
-        workspaces::table
-            .filter(workspaces::id.eq(workspace))
-            .filter(
-                workspaces::max_running_agents
-                    .is_null()
-                    .or(workspaces::running_agents
-                        .nullable()
-                        .lt(workspaces::max_running_agents)),
-            ),
+        tenant.workspace_row().filter(
+            workspaces::max_running_agents
+                .is_null()
+                .or(workspaces::running_agents
+                    .nullable()
+                    .lt(workspaces::max_running_agents)),
+        ),
     )
     .set(workspaces::running_agents.eq(workspaces::running_agents + 1))
     .execute(conn)?;
@@ -316,14 +311,11 @@ pub fn member_usage(
         .load(conn)?)
 }
 
-/// Counts one running agent less in `workspace`.
-pub fn release_running_slot(
-    conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
-) -> Result<(), DbError> {
+/// Counts one running agent less in `tenant`.
+pub fn release_running_slot(conn: &mut AnyConnection, tenant: &Tenant) -> Result<(), DbError> {
     diesel::update(
-        workspaces::table
-            .filter(workspaces::id.eq(workspace))
+        tenant
+            .workspace_row()
             .filter(workspaces::running_agents.gt(0)),
     )
     .set(workspaces::running_agents.eq(workspaces::running_agents - 1))
@@ -334,10 +326,10 @@ pub fn release_running_slot(
 /// A workspace's running agents and their limit (`None`: no limit).
 pub fn running_and_limit(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
 ) -> Result<(i32, Option<i32>), DbError> {
-    Ok(workspaces::table
-        .filter(workspaces::id.eq(workspace))
+    Ok(tenant
+        .workspace_row()
         .select((workspaces::running_agents, workspaces::max_running_agents))
         .first(conn)?)
 }
@@ -493,10 +485,11 @@ pub struct IdleAgent {
     pub id: AgentId,
     /// Its name.
     pub name: String,
-    /// Its workspace.
-    pub workspace_id: WorkspaceId,
-    /// That workspace's organization, for a team.
-    pub parent_id: Option<WorkspaceId>,
+    /// Its workspace, which the job acts for when it stops it.
+    pub workspace: Tenant,
+    /// That workspace's organization, for a team (its running counter
+    /// counts the team's agents too).
+    pub parent: Option<Tenant>,
     /// Its workspace's kind.
     pub kind: crate::domain::WorkspaceKind,
     /// Who started it.
@@ -507,8 +500,8 @@ impl IdleAgent {
     /// The organization whose per-member quota it counts against.
     pub fn organization(&self) -> Option<&WorkspaceId> {
         match self.kind {
-            crate::domain::WorkspaceKind::Organization => Some(&self.workspace_id),
-            crate::domain::WorkspaceKind::Team => self.parent_id.as_ref(),
+            crate::domain::WorkspaceKind::Organization => Some(self.workspace.workspace_id()),
+            crate::domain::WorkspaceKind::Team => self.parent.as_ref().map(Tenant::workspace_id),
             crate::domain::WorkspaceKind::Personal => None,
         }
     }
@@ -549,32 +542,32 @@ pub struct AgentInUse {
     pub started_by: Option<UserId>,
 }
 
-/// The agent `id` of `workspace` (the workspace a key opens), if any.
+/// The agent `id` of `tenant` (the workspace a key opens), if any.
 pub fn in_use(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
     id: &AgentId,
 ) -> Result<Option<AgentInUse>, DbError> {
-    Ok(agents::table
+    Ok(tenant
+        .agents()
         .filter(agents::id.eq(id))
-        .filter(agents::workspace_id.eq(workspace))
         .select((agents::status, agents::idle_stopped, agents::started_by))
         .first(conn)
         .optional()?)
 }
 
-/// Notes that a running agent of `workspace` was used, at most once a
+/// Notes that a running agent of `tenant` was used, at most once a
 /// minute (a busy agent doesn't turn every report into a write).
 pub fn touch_running(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
     id: &AgentId,
 ) -> Result<(), DbError> {
     let at = now();
     diesel::update(
-        agents::table
+        tenant
+            .agents()
             .filter(agents::id.eq(id))
-            .filter(agents::workspace_id.eq(workspace))
             .filter(agents::status.eq(AgentStatus::Running))
             .filter(
                 agents::last_active_at
@@ -597,9 +590,10 @@ pub fn stop_if_idle(
     at: NaiveDateTime,
 ) -> Result<bool, DbError> {
     let stopped = diesel::update(
-        agents::table
+        agent
+            .workspace
+            .agents()
             .filter(agents::id.eq(&agent.id))
-            .filter(agents::workspace_id.eq(&agent.workspace_id))
             .filter(agents::status.eq(AgentStatus::Running))
             .filter(agents::last_active_at.lt(cutoff)),
     )
@@ -623,17 +617,11 @@ pub fn stop_if_idle(
     Ok(true)
 }
 
-/// Whether `workspace` holds the agent (an API caller's question, asked
+/// Whether `tenant` holds the agent (an API caller's question, asked
 /// for the workspace its key opens).
-pub fn is_in(
-    conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
-    id: &AgentId,
-) -> Result<bool, DbError> {
+pub fn is_in(conn: &mut AnyConnection, tenant: &Tenant, id: &AgentId) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
-        agents::table
-            .filter(agents::workspace_id.eq(workspace))
-            .filter(agents::id.eq(id)),
+        tenant.agents().filter(agents::id.eq(id)),
     ))
     .get_result(conn)?)
 }

@@ -11,10 +11,10 @@ use super::expect_one;
 use super::schema::{api_key_windows, api_keys, memberships, roles, users, workspaces};
 use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, natively, now};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::domain::{
-    ApiKeyId, ApiKeyKind, MembershipStatus, SystemRole, UserId, UserStatus, WorkspaceId,
-    WorkspaceKind, WorkspaceStatus,
+    ApiKeyId, ApiKeyKind, MembershipStatus, SystemRole, UserId, UserStatus, WorkspaceKind,
+    WorkspaceStatus,
 };
 
 /// A key as the API keys page lists it, with its holder.
@@ -182,8 +182,9 @@ pub struct KeyHolder {
     pub role_system_key: Option<SystemRole>,
     /// The holder's role's stored permissions (custom roles).
     pub role_permissions: String,
-    /// The workspace the key opens.
-    pub workspace_id: WorkspaceId,
+    /// The workspace the key opens: the key is the credential that names
+    /// it, so it is read as the [`Tenant`] the key's calls act for.
+    pub workspace: Tenant,
     /// Its name.
     pub workspace_name: String,
     /// Personal, organization or team.

@@ -10,7 +10,7 @@ use super::expect_one;
 use super::schema::{app_instances, workspaces};
 use super::stamps::MaybeStamp;
 use super::{AnyConnection, DbError, now};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::domain::{AgentStatus, AppInstanceId, WorkspaceId};
 
 /// An instance as the apps page lists it. (Its status reuses the agents'
@@ -121,31 +121,29 @@ pub fn uninstall(
     )
 }
 
-/// Counts one more instance in `workspace` if its limit allows it (a
+/// Counts one more instance in `tenant` if its limit allows it (a
 /// conditional update; concurrent installs queue on the row). `false` when
 /// the limit is reached.
-pub fn claim_slot(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<bool, DbError> {
+pub fn claim_slot(conn: &mut AnyConnection, tenant: &Tenant) -> Result<bool, DbError> {
     let claimed = diesel::update(
-        workspaces::table
-            .filter(workspaces::id.eq(workspace))
-            .filter(
-                workspaces::max_app_instances
-                    .is_null()
-                    .or(workspaces::app_instances
-                        .nullable()
-                        .lt(workspaces::max_app_instances)),
-            ),
+        tenant.workspace_row().filter(
+            workspaces::max_app_instances
+                .is_null()
+                .or(workspaces::app_instances
+                    .nullable()
+                    .lt(workspaces::max_app_instances)),
+        ),
     )
     .set(workspaces::app_instances.eq(workspaces::app_instances + 1))
     .execute(conn)?;
     Ok(claimed == 1)
 }
 
-/// Counts one instance less in `workspace`.
-pub fn release_slot(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<(), DbError> {
+/// Counts one instance less in `tenant`.
+pub fn release_slot(conn: &mut AnyConnection, tenant: &Tenant) -> Result<(), DbError> {
     diesel::update(
-        workspaces::table
-            .filter(workspaces::id.eq(workspace))
+        tenant
+            .workspace_row()
             .filter(workspaces::app_instances.gt(0)),
     )
     .set(workspaces::app_instances.eq(workspaces::app_instances - 1))
@@ -156,10 +154,10 @@ pub fn release_slot(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result
 /// A workspace's instances and their limit (`None`: no limit).
 pub fn count_and_limit(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
 ) -> Result<(i32, Option<i32>), DbError> {
-    Ok(workspaces::table
-        .filter(workspaces::id.eq(workspace))
+    Ok(tenant
+        .workspace_row()
         .select((workspaces::app_instances, workspaces::max_app_instances))
         .first(conn)?)
 }
@@ -222,13 +220,11 @@ pub fn stop_idle(
 /// or waits to resume there.
 pub fn use_instance(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
     id: &AppInstanceId,
 ) -> Result<Option<(String, bool)>, DbError> {
     let at = now();
-    let instance = app_instances::table
-        .filter(app_instances::id.eq(id))
-        .filter(app_instances::workspace_id.eq(workspace));
+    let instance = tenant.app_instances().filter(app_instances::id.eq(id));
     let found: Option<(String, AgentStatus, bool)> = instance
         .select((
             app_instances::app_key,
@@ -264,31 +260,27 @@ pub fn use_instance(
     Ok(Some((app, true)))
 }
 
-/// Whether `workspace` has the instance `id`.
+/// Whether `tenant` has the instance `id`.
 pub fn exists_in(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
     id: &AppInstanceId,
 ) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
-        app_instances::table
-            .filter(app_instances::id.eq(id))
-            .filter(app_instances::workspace_id.eq(workspace)),
+        tenant.app_instances().filter(app_instances::id.eq(id)),
     ))
     .get_result(conn)?)
 }
 
-/// Whether `workspace` holds the installed app (an API caller's question,
+/// Whether `tenant` holds the installed app (an API caller's question,
 /// asked for the workspace its key opens).
 pub fn is_in(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
     id: &AppInstanceId,
 ) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
-        app_instances::table
-            .filter(app_instances::workspace_id.eq(workspace))
-            .filter(app_instances::id.eq(id)),
+        tenant.app_instances().filter(app_instances::id.eq(id)),
     ))
     .get_result(conn)?)
 }

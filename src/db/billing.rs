@@ -19,7 +19,7 @@ use super::schema::{
 };
 use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, natively, now, write_transaction};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::domain::{
     LedgerEntryId, LedgerKind, MembershipStatus, Money, ProjectId, SystemRole, TopUpId,
     TopUpStatus, UserId, WorkspaceId, WorkspaceStatus,
@@ -75,10 +75,10 @@ pub fn wallet(conn: &mut AnyConnection, scope: &Scope) -> Result<WalletRow, DbEr
     Ok(scope.wallets().select(WalletRow::as_select()).first(conn)?)
 }
 
-/// The wallet of `workspace` (a key's, or a top-up's).
-pub fn wallet_of(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<WalletRow, DbError> {
-    Ok(wallets::table
-        .find(workspace)
+/// The wallet of `tenant` (a key's, or a top-up's).
+pub fn wallet_of(conn: &mut AnyConnection, tenant: &Tenant) -> Result<WalletRow, DbError> {
+    Ok(tenant
+        .wallets()
         .select(WalletRow::as_select())
         .first(conn)?)
 }
@@ -363,15 +363,15 @@ pub fn record_alert(
 /// role's system key and stored permissions (to check `billing.read`).
 pub type MemberWithRole = (String, String, Option<SystemRole>, String);
 
-/// The active members of `workspace` with their roles.
+/// The active members of `tenant` with their roles.
 pub fn members_with_roles(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
 ) -> Result<Vec<MemberWithRole>, DbError> {
-    Ok(memberships::table
+    Ok(tenant
+        .memberships()
         .inner_join(users::table.on(users::id.eq(memberships::user_id)))
         .inner_join(roles::table.on(roles::id.eq(memberships::role_id)))
-        .filter(memberships::workspace_id.eq(workspace))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .select((
             users::email,
@@ -437,16 +437,16 @@ fn add_member_spend(
     Ok(Ok(()))
 }
 
-/// The active member of `workspace` with this email, if any (a charge
+/// The active member of `tenant` with this email, if any (a charge
 /// made for them).
 pub fn active_member(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
     email: &str,
 ) -> Result<Option<UserId>, DbError> {
-    Ok(memberships::table
+    Ok(tenant
+        .memberships()
         .inner_join(users::table.on(users::id.eq(memberships::user_id)))
-        .filter(memberships::workspace_id.eq(workspace))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(users::email.eq(email))
         .select(users::id)
@@ -518,11 +518,12 @@ pub fn why_refused(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<DebitR
     if status != WorkspaceStatus::Active {
         return Ok(DebitRefusal::Inactive(status));
     }
-    let wallet = wallet_of(conn, debit.workspace)?;
+    let tenant = Tenant::of(debit.workspace.clone());
+    let wallet = wallet_of(conn, &tenant)?;
     if wallet.models_restricted {
         let allowed: bool = diesel::select(exists(
-            wallet_models::table
-                .filter(wallet_models::workspace_id.eq(debit.workspace))
+            tenant
+                .wallet_models()
                 .filter(wallet_models::model.eq(debit.model)),
         ))
         .get_result(conn)?;
@@ -544,36 +545,30 @@ pub fn why_refused(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<DebitR
     })
 }
 
-/// Adds `amount` to the wallet of `workspace`; returns the balance after.
-pub fn credit(
-    conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
-    amount: Money,
-) -> Result<i64, DbError> {
-    Ok(
-        diesel::update(wallets::table.filter(wallets::workspace_id.eq(workspace)))
-            .set((
-                wallets::balance.eq(wallets::balance + amount.micros()),
-                wallets::updated_at.eq(now()),
-            ))
-            .returning(wallets::balance)
-            .get_result(conn)?,
-    )
+/// Adds `amount` to the wallet of `tenant`; returns the balance after.
+pub fn credit(conn: &mut AnyConnection, tenant: &Tenant, amount: Money) -> Result<i64, DbError> {
+    Ok(diesel::update(tenant.wallets())
+        .set((
+            wallets::balance.eq(wallets::balance + amount.micros()),
+            wallets::updated_at.eq(now()),
+        ))
+        .returning(wallets::balance)
+        .get_result(conn)?)
 }
 
-/// Locks the wallets of `workspaces` (on PostgreSQL, `FOR UPDATE`, one
+/// Locks the wallets of `tenants` (on PostgreSQL, `FOR UPDATE`, one
 /// by one in the order of their ids) until the transaction ends. A change
 /// to two wallets takes them this way first, in the order the charge
 /// writers take theirs ([`super::charge_queue`]), so the two can't each
 /// hold the wallet the other waits for. SQLite's write transactions run
 /// one at a time and need no locks.
-pub fn lock_wallets(conn: &mut AnyConnection, workspaces: &[&WorkspaceId]) -> Result<(), DbError> {
+pub fn lock_wallets(conn: &mut AnyConnection, tenants: &[&Tenant]) -> Result<(), DbError> {
     if let AnyConnection::Postgresql(pg) = conn {
-        let mut in_order = workspaces.to_vec();
+        let mut in_order = tenants.to_vec();
         in_order.sort();
-        for workspace in in_order {
-            wallets::table
-                .find(workspace)
+        for tenant in in_order {
+            tenant
+                .wallets()
                 .select(wallets::workspace_id)
                 .for_update()
                 .first::<WorkspaceId>(pg)?;
@@ -582,17 +577,17 @@ pub fn lock_wallets(conn: &mut AnyConnection, workspaces: &[&WorkspaceId]) -> Re
     Ok(())
 }
 
-/// Takes `amount` from the wallet of `workspace` if its balance covers
+/// Takes `amount` from the wallet of `tenant` if its balance covers
 /// it (a move of funds, not a charge: no spend controls apply); the
 /// balance after, or `None` when it doesn't.
 pub fn withdraw(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
     amount: Money,
 ) -> Result<Option<i64>, DbError> {
     Ok(diesel::update(
-        wallets::table
-            .filter(wallets::workspace_id.eq(workspace))
+        tenant
+            .wallets()
             .filter(wallets::balance.ge(amount.micros())),
     )
     .set((
@@ -704,13 +699,14 @@ pub fn set_plan(
 }
 
 /// Up to `limit` wallets on `plan` whose fee `paid` (`YYYY-MM:plan`) is
-/// not yet charged: the plan-fee job's work.
+/// not yet charged: the plan-fee job's work, each wallet's workspace the
+/// [`Tenant`] the job acts for.
 pub fn due_plan_fees(
     conn: &mut AnyConnection,
     plan: &str,
     paid: &str,
     limit: i64,
-) -> Result<Vec<WorkspaceId>, DbError> {
+) -> Result<Vec<Tenant>, DbError> {
     Ok(wallets::table
         .filter(wallets::plan.eq(plan))
         .filter(wallets::plan_fee_paid.ne(paid))
@@ -719,14 +715,10 @@ pub fn due_plan_fees(
         .load(conn)?)
 }
 
-/// Notes that `workspace`'s fee `paid` (`YYYY-MM:plan`) is charged.
-pub fn mark_fee_paid(
-    conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
-    paid: &str,
-) -> Result<(), DbError> {
+/// Notes that `tenant`'s fee `paid` (`YYYY-MM:plan`) is charged.
+pub fn mark_fee_paid(conn: &mut AnyConnection, tenant: &Tenant, paid: &str) -> Result<(), DbError> {
     expect_one(
-        diesel::update(wallets::table.filter(wallets::workspace_id.eq(workspace)))
+        diesel::update(tenant.wallets())
             .set(wallets::plan_fee_paid.eq(paid))
             .execute(conn)?,
     )
@@ -843,14 +835,14 @@ pub fn enter(conn: &mut AnyConnection, entry: &NewEntry<'_>) -> Result<EntryRow,
     })
 }
 
-/// The entry of `workspace`'s wallet made under `key`, if any.
+/// The entry of `tenant`'s wallet made under `key`, if any.
 pub fn entry_by_key(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
     key: &str,
 ) -> Result<Option<EntryRow>, DbError> {
-    Ok(ledger_entries::table
-        .filter(ledger_entries::workspace_id.eq(workspace))
+    Ok(tenant
+        .ledger_entries()
         .filter(ledger_entries::idempotency_key.eq(key))
         .select(EntryRow::as_select())
         .first(conn)
@@ -1034,8 +1026,9 @@ pub fn set_controls(
 pub struct TopUpRow {
     /// Id (the receipt's number).
     pub id: TopUpId,
-    /// The wallet's workspace.
-    pub workspace_id: WorkspaceId,
+    /// The wallet's workspace, which the payment's notification acts for.
+    #[diesel(column_name = workspace_id)]
+    pub workspace: Tenant,
     /// Micro-credits asked for.
     pub amount: i64,
     /// Where it stands.

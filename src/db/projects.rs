@@ -14,7 +14,7 @@ use super::expect_one;
 use super::schema::{project_keys, projects, workspaces};
 use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, now};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::domain::{ProjectId, ProjectKeyId, WorkspaceId, WorkspaceKind};
 
 /// A project as its pages show it.
@@ -298,8 +298,10 @@ pub struct KeyLookup {
     pub project_id: ProjectId,
     /// The project's name.
     pub project_name: String,
-    /// The project's workspace now (it follows the project when moved).
-    pub workspace_id: WorkspaceId,
+    /// The project's workspace now (it follows the project when moved):
+    /// the key is the credential that names it, so it is read as the
+    /// [`Tenant`] the key's calls act for.
+    pub workspace: Tenant,
     /// That workspace's name.
     pub workspace_name: String,
     /// Personal, organization or team.
@@ -352,17 +354,11 @@ pub fn touch_key(conn: &mut AnyConnection, id: &ProjectKeyId) -> Result<(), DbEr
     Ok(())
 }
 
-/// Whether `workspace` holds the project (an API caller's question, asked
+/// Whether `tenant` holds the project (an API caller's question, asked
 /// for the workspace its key opens).
-pub fn is_in(
-    conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
-    id: &ProjectId,
-) -> Result<bool, DbError> {
+pub fn is_in(conn: &mut AnyConnection, tenant: &Tenant, id: &ProjectId) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
-        projects::table
-            .filter(projects::workspace_id.eq(workspace))
-            .filter(projects::id.eq(id)),
+        tenant.projects().filter(projects::id.eq(id)),
     ))
     .get_result(conn)?)
 }

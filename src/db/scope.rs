@@ -5,11 +5,20 @@
 //! `&Scope` filters by the workspace id inside it, so a row of another
 //! workspace is simply not found.
 //!
+//! Paths with no signed-in user (the charge and authorize API, background
+//! jobs, a payment's credit) come in through a [`Tenant`] instead: the same
+//! per-table entries, for a workspace a credential, a job's query or a
+//! payment named.
+//!
 //! Membership is re-checked on every request (one query that also feeds the
 //! context switcher), so a removed or deactivated member, or an archived
 //! workspace, is gone on the member's next request.
 
 use std::sync::Arc;
+
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::sql_types::Text;
 
 use crate::db::users::User;
 use crate::db::workspaces::WorkspaceAccess;
@@ -170,6 +179,75 @@ impl Scope {
     }
 }
 
+/// A workspace acted for without a signed-in user: one named by a
+/// credential (a project or API key), by a background job's own query
+/// (idle stops, monthly fees) or by a payment. It is the door those paths
+/// have to tenant tables, with the same property as [`Scope`]'s: its
+/// entries filter by its workspace, so a row of another workspace is not
+/// found. It carries no user and no permissions: the caller has already
+/// checked what it may do there.
+///
+/// Only the repository makes one: a row that names the workspace (a key's
+/// lookup, a job's work list, a top-up) reads its workspace id column
+/// straight into a `Tenant`, so the id is a door from the query that found
+/// it on, and service code has no constructor to hand an arbitrary id to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, FromSqlRow)]
+pub struct Tenant(WorkspaceId);
+
+/// A workspace id column read as the [`Tenant`] it names.
+impl<DB> FromSql<Text, DB> for Tenant
+where
+    DB: Backend,
+    WorkspaceId: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        WorkspaceId::from_sql(bytes).map(Self)
+    }
+}
+
+impl Tenant {
+    /// The workspace a debit the repository is entering names (it came
+    /// from a key's [`Tenant`] through the charge): only `db` makes a
+    /// tenant from an id it holds.
+    pub(super) fn of(id: WorkspaceId) -> Self {
+        Self(id)
+    }
+
+    /// The workspace's id: the filter of every query started from it.
+    pub fn workspace_id(&self) -> &WorkspaceId {
+        &self.0
+    }
+
+    /// The workspace's id, for an answer that names it (the door is not
+    /// needed any more).
+    pub fn into_workspace_id(self) -> WorkspaceId {
+        self.0
+    }
+}
+
+impl Scope {
+    /// The active workspace as a [`Tenant`], for service code that hands
+    /// a signed-in user's workspace to a function shared with key, job
+    /// and payment paths.
+    pub fn tenant(&self) -> Tenant {
+        Tenant(self.workspace_id().clone())
+    }
+
+    /// The organization the active team belongs to, as a [`Tenant`]
+    /// (whose counters a team's agents and apps also count against);
+    /// `None` outside a team.
+    pub fn parent_tenant(&self) -> Option<Tenant> {
+        self.0.active.parent_id.clone().map(Tenant)
+    }
+
+    /// Another workspace the user may enter (`id`: a team its
+    /// organization funds) as a [`Tenant`]; `None` when they can't enter
+    /// it. The caller checks what their role there allows.
+    pub fn accessible_tenant(&self, id: &WorkspaceId) -> Option<Tenant> {
+        self.accessible(id).map(|w| Tenant(w.workspace_id.clone()))
+    }
+}
+
 /// The permissions a membership's role grants. System roles take theirs
 /// from the catalogue; custom roles from their stored set.
 pub fn role_permissions(access: &WorkspaceAccess) -> PermissionSet {
@@ -177,13 +255,15 @@ pub fn role_permissions(access: &WorkspaceAccess) -> PermissionSet {
 }
 
 /// The scoped entry of each tenant table: `scope.memberships()` is
-/// `memberships WHERE workspace_id = <the active workspace>`, and it is the
+/// `memberships WHERE workspace_id = <the active workspace>`, and
+/// `tenant.wallets()` the same for a [`Tenant`]'s workspace. They are the
 /// only way the repository starts a query on a tenant table, so forgetting
-/// the filter is not something a function can do by accident.
+/// the filter is not something a function can do by accident. Each door
+/// lists the tables it opens (an entry nothing calls would be dead code).
 macro_rules! tenant_tables {
-    ($($table:ident),* $(,)?) => {
-        impl Scope {$(
-            #[doc = concat!("The `", stringify!($table), "` rows of the active workspace.")]
+    ($door:ident: $($table:ident),* $(,)?) => {
+        impl $door {$(
+            #[doc = concat!("The `", stringify!($table), "` rows of the workspace.")]
             pub(super) fn $table(
                 &self,
             ) -> diesel::dsl::Filter<
@@ -199,6 +279,7 @@ macro_rules! tenant_tables {
 }
 
 tenant_tables!(
+    Scope:
     agent_runs,
     api_keys,
     agents,
@@ -213,6 +294,17 @@ tenant_tables!(
     projects,
     roles,
     top_ups,
+    wallet_models,
+    wallets,
+);
+
+tenant_tables!(
+    Tenant:
+    agents,
+    app_instances,
+    ledger_entries,
+    memberships,
+    projects,
     wallet_models,
     wallets,
 );
@@ -236,5 +328,22 @@ impl Scope {
         workspaces::table
             .filter(workspaces::parent_id.eq(self.workspace_id()))
             .filter(workspaces::kind.eq(crate::domain::WorkspaceKind::Team))
+    }
+}
+
+/// `workspaces WHERE id = <a tenant's workspace>`.
+type WorkspaceRow<'a> = diesel::dsl::Filter<
+    super::schema::workspaces::table,
+    diesel::dsl::Eq<super::schema::workspaces::id, &'a WorkspaceId>,
+>;
+
+impl Tenant {
+    /// The workspace's own row (its usage counters and limits): the way
+    /// the repository starts a query on it for a [`Tenant`], so a counter
+    /// moved is the one of the workspace the tenant names.
+    pub(super) fn workspace_row(&self) -> WorkspaceRow<'_> {
+        use super::schema::workspaces;
+        use diesel::prelude::*;
+        workspaces::table.filter(workspaces::id.eq(self.workspace_id()))
     }
 }

@@ -8,7 +8,7 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
 use crate::db::audit::{Actor, Event};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{AgentId, AgentStatus, FieldErrors, ProjectId, WorkspaceId, WorkspaceKind};
 use crate::services::{ServiceError, billing};
@@ -97,11 +97,12 @@ fn start_in(
     // Claiming locks the counter row first, so the hours checked
     // next can't be used up meanwhile by a start racing this one.
     let (name, whose) = (&scope.workspace().name, "this workspace's");
-    claim(conn, scope.workspace_id(), name, whose)?;
+    claim(conn, &scope.tenant(), name, whose)?;
     billing::refuse_if_suspended(conn, scope.workspace_id())?;
     check_hours(conn, scope.workspace_id(), name, whose)?;
-    if let Some(parent) = &scope.workspace().parent_id {
-        claim(conn, parent, "the organization", "the organization's")?;
+    if let Some(parent) = scope.parent_tenant() {
+        claim(conn, &parent, "the organization", "the organization's")?;
+        let parent = parent.workspace_id();
         check_hours(conn, parent, "the organization", "the organization's")?;
     }
     if let Some(organization) = organization_of(scope) {
@@ -143,7 +144,7 @@ pub async fn record_use(db: &Db, presented: &str, id: AgentId) -> Result<UseOutc
     db.run(move |conn| {
         let key = crate::services::projects::key_in(conn, &presented)?
             .ok_or(ServiceError::KeyRejected)?;
-        let workspace = key.workspace_id;
+        let workspace = key.workspace;
         let agent = db::agents::in_use(conn, &workspace, &id)?.ok_or(ServiceError::NotFound)?;
         if agent.status == AgentStatus::Running {
             db::agents::touch_running(conn, &workspace, &id)?;
@@ -156,7 +157,7 @@ pub async fn record_use(db: &Db, presented: &str, id: AgentId) -> Result<UseOutc
         }
         let scope = agent
             .started_by
-            .map(|starter| scope_of(conn, &starter, &workspace))
+            .map(|starter| scope_of(conn, &starter, workspace.workspace_id()))
             .transpose()?
             .flatten()
             .filter(|scope| scope.can(crate::domain::Permission::ResourcesWrite))
@@ -192,7 +193,7 @@ fn scope_of(
 /// and who may raise it (the transaction then rolls back every claim).
 fn claim(
     conn: &mut db::AnyConnection,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
     label: &str,
     whose: &str,
 ) -> Result<(), ServiceError> {
@@ -279,9 +280,9 @@ pub async fn stop(db: &Db, scope: &Scope, id: AgentId) -> Result<String, Service
             if let (Some(organization), Some(starter)) = (organization_of(&scope), &starter) {
                 db::agents::release_member_slot(conn, organization, starter)?;
             }
-            db::agents::release_running_slot(conn, scope.workspace_id())?;
-            if let Some(parent) = &scope.workspace().parent_id {
-                db::agents::release_running_slot(conn, parent)?;
+            db::agents::release_running_slot(conn, &scope.tenant())?;
+            if let Some(parent) = scope.parent_tenant() {
+                db::agents::release_running_slot(conn, &parent)?;
             }
             let event = Event::agent_stop(&id, &agent.name);
             db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
@@ -333,8 +334,8 @@ pub async fn stop_idle(db: &Db, idle: chrono::Duration) -> Result<usize, Service
                         if !db::agents::stop_if_idle(conn, &agent, cutoff, now)? {
                             return Ok::<_, ServiceError>(false);
                         }
-                        db::agents::release_running_slot(conn, &agent.workspace_id)?;
-                        if let Some(parent) = &agent.parent_id {
+                        db::agents::release_running_slot(conn, &agent.workspace)?;
+                        if let Some(parent) = &agent.parent {
                             db::agents::release_running_slot(conn, parent)?;
                         }
                         if let (Some(organization), Some(starter)) =
@@ -345,7 +346,7 @@ pub async fn stop_idle(db: &Db, idle: chrono::Duration) -> Result<usize, Service
                         let event = Event::agent_idle_stop(&agent.id, &agent.name).with_details(
                             format!("no activity for {hours} hours; start it again to resume"),
                         );
-                        db::audit::record_by_system(conn, &agent.workspace_id, &event)?;
+                        db::audit::record_by_system(conn, agent.workspace.workspace_id(), &event)?;
                         Ok(true)
                     })
                 })

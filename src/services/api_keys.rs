@@ -7,11 +7,11 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::db::api_keys::{KeyHolder, NewApiKey};
 use crate::db::audit::{Actor, Event};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::db::{self, Db, write_transaction};
 use crate::domain::{
     ApiKeyId, ApiKeyKind, FieldErrors, MembershipStatus, Permission, PermissionSet, UserId,
-    UserStatus, WorkspaceId, WorkspaceKind, WorkspaceStatus, free_text,
+    UserStatus, WorkspaceKind, WorkspaceStatus, free_text,
 };
 use crate::services::{ServiceError, secret_keys};
 
@@ -263,8 +263,9 @@ pub struct ApiCaller {
     pub user_id: UserId,
     /// Their email.
     pub email: String,
-    /// The workspace it opens.
-    pub workspace_id: WorkspaceId,
+    /// The workspace it opens (read with the key, see
+    /// [`db::api_keys::KeyHolder`]).
+    pub workspace: Tenant,
     /// Its name.
     pub workspace_name: String,
     /// Personal, organization or team.
@@ -325,7 +326,7 @@ fn live_caller(found: KeyHolder, now: NaiveDateTime) -> Option<ApiCaller> {
         kind: found.kind,
         user_id: found.user_id,
         email: found.email,
-        workspace_id: found.workspace_id,
+        workspace: found.workspace,
         workspace_name: found.workspace_name,
         workspace_kind: found.workspace_kind,
         workspace_status: found.workspace_status,

@@ -6,9 +6,9 @@
 
 use crate::config::AppSpec;
 use crate::db::audit::{Actor, Event};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::db::{self, Db, write_transaction};
-use crate::domain::{AppInstanceId, WorkspaceId};
+use crate::domain::AppInstanceId;
 use crate::services::{ServiceError, billing};
 
 /// The catalogue app with this key.
@@ -36,13 +36,13 @@ pub async fn install(
         write_transaction(conn, |conn| {
             claim(
                 conn,
-                scope.workspace_id(),
+                &scope.tenant(),
                 &scope.workspace().name,
                 "this workspace's",
             )?;
             billing::refuse_if_suspended(conn, scope.workspace_id())?;
-            if let Some(parent) = &scope.workspace().parent_id {
-                claim(conn, parent, "the organization", "the organization's")?;
+            if let Some(parent) = scope.parent_tenant() {
+                claim(conn, &parent, "the organization", "the organization's")?;
             }
             let id = db::apps::install(conn, &scope, &app.key)?;
             let event = Event::app_install(&id, &app.name)
@@ -61,7 +61,7 @@ pub fn price(cents: u32) -> String {
 
 fn claim(
     conn: &mut db::AnyConnection,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
     label: &str,
     whose: &str,
 ) -> Result<(), ServiceError> {
@@ -125,9 +125,9 @@ pub async fn uninstall(
         write_transaction(conn, |conn| {
             let instance = db::apps::find(conn, &scope, &id)?;
             db::apps::uninstall(conn, &scope, &id)?;
-            db::apps::release_slot(conn, scope.workspace_id())?;
-            if let Some(parent) = &scope.workspace().parent_id {
-                db::apps::release_slot(conn, parent)?;
+            db::apps::release_slot(conn, &scope.tenant())?;
+            if let Some(parent) = scope.parent_tenant() {
+                db::apps::release_slot(conn, &parent)?;
             }
             let name = name_of(&catalogue, &instance.app_key);
             let event = Event::app_uninstall(&id, &name);
@@ -178,10 +178,11 @@ pub async fn record_use(
     db.run(move |conn| {
         let key = crate::services::projects::key_in(conn, &presented)?
             .ok_or(ServiceError::KeyRejected)?;
-        let workspace = key.workspace_id;
+        let tenant = key.workspace;
+        let workspace = tenant.workspace_id();
         write_transaction(conn, |conn| {
-            let Some((app, resumed)) = db::apps::use_instance(conn, &workspace, &id)? else {
-                return Err(if db::apps::exists_in(conn, &workspace, &id)? {
+            let Some((app, resumed)) = db::apps::use_instance(conn, &tenant, &id)? else {
+                return Err(if db::apps::exists_in(conn, &tenant, &id)? {
                     ServiceError::Refused(
                         "A person stopped this app: start it again on the apps page.",
                     )
@@ -190,11 +191,11 @@ pub async fn record_use(
                 });
             };
             if resumed {
-                billing::refuse_if_suspended(conn, &workspace)?;
+                billing::refuse_if_suspended(conn, workspace)?;
                 let name = name_of(&catalogue, &app);
                 let event =
                     Event::app_resume(&id, &name).with_details("used again after an idle stop");
-                db::audit::record_by_system(conn, &workspace, &event)?;
+                db::audit::record_by_system(conn, workspace, &event)?;
             }
             Ok::<_, ServiceError>(resumed)
         })

@@ -120,11 +120,11 @@ async fn read_grant(
             let user = db::users::find_active(conn, &caller.user_id)?;
             let access = db::workspaces::accessible_to(conn, &caller.user_id)?
                 .into_iter()
-                .find(|w| w.workspace_id == caller.workspace_id);
+                .find(|w| &w.workspace_id == caller.workspace.workspace_id());
             let (Some(user), Some(access)) = (user, access) else {
                 return Err(ServiceError::KeyRejected);
             };
-            let wallet = db::billing::wallet_of(conn, &caller.workspace_id)?;
+            let wallet = db::billing::wallet_of(conn, &caller.workspace)?;
             Ok(Arc::new(KeyGrant {
                 caller,
                 wallet,
@@ -155,7 +155,7 @@ pub async fn authorize(
         return Err(ServiceError::Suspended);
     }
     if let Some(resource) = resource {
-        let workspace = grant.caller.workspace_id.clone();
+        let workspace = grant.caller.workspace.clone();
         let found = db
             .read(move |conn| match &resource {
                 Resource::Project(id) => db::projects::is_in(conn, &workspace, id),

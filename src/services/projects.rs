@@ -223,7 +223,7 @@ pub async fn resolve_key(db: &Db, presented: &str) -> Result<Option<ResolvedKey>
         Ok::<_, ServiceError>(key_in(conn, &presented)?.map(|found| ResolvedKey {
             project_id: found.project_id,
             project_name: found.project_name,
-            workspace_id: found.workspace_id,
+            workspace_id: found.workspace.into_workspace_id(),
             workspace_name: found.workspace_name,
             workspace_kind: found.workspace_kind,
         }))

@@ -65,7 +65,7 @@ pub async fn index(
         .db
         .read(move |conn| {
             let rows = db::apps::list(conn, &scope)?;
-            let counter = db::apps::count_and_limit(conn, scope.workspace_id())?;
+            let counter = db::apps::count_and_limit(conn, &scope.tenant())?;
             Ok::<_, DbError>((rows, counter))
         })
         .await?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::db::billing::{DebitRefusal, EntryRow, NewCharge, WalletRow};
+use crate::db::scope::Tenant;
 use crate::db::{self, Db, DbError, UniqueKey, write_transaction};
 use crate::domain::{
     Email, FieldErrors, Money, Permission, PermissionSet, ProjectId, UserId, WorkspaceId,
@@ -215,7 +216,7 @@ pub async fn charge(
     };
     let member = match charge.member.clone() {
         Some(email) => {
-            let workspace = key.workspace_id.clone();
+            let workspace = key.workspace.clone();
             Some(
                 db.run(move |conn| member_charged(conn, &workspace, &email))
                     .await?,
@@ -240,7 +241,7 @@ pub async fn charge(
             keys.put(key_digest, key.clone());
             return Ok(Charged {
                 entry,
-                workspace_id: key.workspace_id.clone(),
+                workspace_id: key.workspace.workspace_id().clone(),
                 replayed: false,
             });
         }
@@ -250,7 +251,7 @@ pub async fn charge(
     };
     earlier_answer(
         db,
-        &key.workspace_id,
+        &key.workspace,
         &charge.idempotency_key,
         &digest,
         refusal,
@@ -270,7 +271,7 @@ async fn key_of(db: &Db, presented: &str) -> Result<db::projects::KeyLookup, Ser
 /// by another, and otherwise its `refusal`.
 async fn earlier_answer(
     db: &Db,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
     idempotency_key: &str,
     digest: &str,
     refusal: Option<ChargeRefusal>,
@@ -282,7 +283,7 @@ async fn earlier_answer(
     match earlier {
         Some(entry) if entry.request_digest == digest => Ok(Charged {
             entry,
-            workspace_id: workspace.clone(),
+            workspace_id: workspace.workspace_id().clone(),
             replayed: true,
         }),
         Some(_) => Err(ServiceError::ChargeRefused(ChargeRefusal::KeyReused)),
@@ -299,7 +300,7 @@ fn new_charge(
     member: Option<UserId>,
 ) -> NewCharge {
     NewCharge {
-        workspace: key.workspace_id.clone(),
+        workspace: key.workspace.workspace_id().clone(),
         amount: charge.amount,
         model: charge.model.clone(),
         month: current_month(),
@@ -315,7 +316,7 @@ fn new_charge(
 /// The active member of `workspace` with this email, whom a charge names.
 fn member_charged(
     conn: &mut db::AnyConnection,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
     email: &Email,
 ) -> Result<UserId, ServiceError> {
     db::billing::active_member(conn, workspace, email.as_str())?.ok_or_else(|| {
@@ -373,7 +374,7 @@ fn send_alerts(
     for &threshold in crossed {
         let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
         write_transaction(conn, |conn| {
-            if db::billing::record_alert(conn, &key.workspace_id, month, threshold)? {
+            if db::billing::record_alert(conn, key.workspace.workspace_id(), month, threshold)? {
                 send_alert(conn, key, debited, threshold, alerts)?;
             }
             Ok::<_, ServiceError>(())
@@ -408,7 +409,7 @@ fn send_alert(
         "You get this because your role in {workspace} can see its billing. \
          Each threshold is announced once a month."
     );
-    let readers = db::billing::members_with_roles(conn, &key.workspace_id)?;
+    let readers = db::billing::members_with_roles(conn, &key.workspace)?;
     for (email, name, system, stored) in readers {
         if !PermissionSet::of_role(system, &stored).contains(Permission::BillingRead) {
             continue;
@@ -452,8 +453,12 @@ pub async fn wallet_of_key(
     let presented = presented.to_owned();
     db.run(move |conn| {
         let key = projects::key_in(conn, &presented)?.ok_or(ServiceError::KeyRejected)?;
-        let wallet = db::billing::wallet_of(conn, &key.workspace_id)?;
-        Ok((key.workspace_id, key.workspace_name, wallet))
+        let wallet = db::billing::wallet_of(conn, &key.workspace)?;
+        Ok((
+            key.workspace.into_workspace_id(),
+            key.workspace_name,
+            wallet,
+        ))
     })
     .await
 }

@@ -89,7 +89,7 @@ pub async fn redeem_coupon(db: &Db, scope: &Scope, typed: &str) -> Result<Money,
                 credit(
                     conn,
                     &Credit {
-                        workspace: scope.workspace_id(),
+                        workspace: &scope.tenant(),
                         kind: LedgerKind::Coupon,
                         amount,
                         idempotency_key: &format!("coupon:{code}"),

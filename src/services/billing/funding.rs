@@ -3,7 +3,8 @@
 use super::{Credit, MAX_TOP_UP, credit};
 use crate::db::audit::{Actor, Event};
 use crate::db::billing::NewEntry;
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
+use crate::db::workspaces::WorkspaceAccess;
 use crate::db::{self, Db, UniqueKey, write_transaction};
 use crate::domain::{FieldErrors, LedgerKind, Money, Permission, WorkspaceId};
 use crate::services::ServiceError;
@@ -28,7 +29,7 @@ pub async fn transfer_to_team(
     scope: &Scope,
     input: &TransferInput,
 ) -> Result<(String, Money), ServiceError> {
-    let team = team_to_fund(scope, &input.team_id)?;
+    let (team, tenant) = team_to_fund(scope, &input.team_id)?;
     let mut errors = FieldErrors::new();
     let amount = errors.check(
         "transfer_amount",
@@ -53,7 +54,7 @@ pub async fn transfer_to_team(
                     conn,
                     &scope,
                     &actor,
-                    &team,
+                    (&team, &tenant),
                     amount,
                     &format!("transfer:{key}"),
                 )
@@ -68,12 +69,10 @@ pub async fn transfer_to_team(
     }
 }
 
-/// The team `typed` names, if it is a team of the scoped organization
-/// whose billing the user may manage.
-fn team_to_fund(
-    scope: &Scope,
-    typed: &str,
-) -> Result<crate::db::workspaces::WorkspaceAccess, ServiceError> {
+/// The team `typed` names, and the [`Tenant`] its wallet is credited
+/// through, if it is a team of the scoped organization whose billing the
+/// user may manage.
+fn team_to_fund(scope: &Scope, typed: &str) -> Result<(WorkspaceAccess, Tenant), ServiceError> {
     scope.require(Permission::BillingManage)?;
     if scope.workspace().kind != crate::domain::WorkspaceKind::Organization {
         return Err(ServiceError::Refused(
@@ -81,9 +80,14 @@ fn team_to_fund(
              never out of a personal or a team's wallet.",
         ));
     }
-    let team = WorkspaceId::parse(typed)
-        .and_then(|id| scope.accessible(&id).cloned())
-        .filter(|team| team.parent_id.as_ref() == Some(scope.workspace_id()))
+    let (team, tenant) = WorkspaceId::parse(typed)
+        .and_then(|id| {
+            Some((
+                scope.accessible(&id).cloned()?,
+                scope.accessible_tenant(&id)?,
+            ))
+        })
+        .filter(|(team, _)| team.parent_id.as_ref() == Some(scope.workspace_id()))
         .ok_or_else(|| {
             ServiceError::invalid("team_id", "Choose one of this organization's teams.")
         })?;
@@ -93,20 +97,21 @@ fn team_to_fund(
             "Your role in this team doesn't allow managing its billing.",
         ));
     }
-    Ok(team)
+    Ok((team, tenant))
 }
 
 fn move_funds(
     conn: &mut db::AnyConnection,
     scope: &Scope,
     actor: &Actor,
-    team: &crate::db::workspaces::WorkspaceAccess,
+    (team, team_tenant): (&WorkspaceAccess, &Tenant),
     amount: Money,
     key: &str,
 ) -> Result<(), ServiceError> {
+    let organization_tenant = scope.tenant();
     let organization = scope.workspace_id();
-    db::billing::lock_wallets(conn, &[organization, &team.workspace_id])?;
-    let Some(balance_after) = db::billing::withdraw(conn, organization, amount)? else {
+    db::billing::lock_wallets(conn, &[&organization_tenant, team_tenant])?;
+    let Some(balance_after) = db::billing::withdraw(conn, &organization_tenant, amount)? else {
         let held = Money::from_micros(db::billing::wallet(conn, scope)?.balance);
         return Err(ServiceError::invalid(
             "transfer_amount",
@@ -133,7 +138,7 @@ fn move_funds(
     credit(
         conn,
         &Credit {
-            workspace: &team.workspace_id,
+            workspace: team_tenant,
             kind: LedgerKind::TransferIn,
             amount,
             idempotency_key: key,

@@ -30,6 +30,7 @@ pub use top_ups::*;
 
 use crate::db::audit::Event;
 use crate::db::billing::{EntryRow, NewEntry};
+use crate::db::scope::Tenant;
 use crate::db::{self};
 use crate::domain::{LedgerKind, Money, UserId, WorkspaceId};
 use crate::services::ServiceError;
@@ -54,7 +55,7 @@ pub fn current_month() -> String {
 
 /// A credit to a wallet: the money, its ledger entry's key and words.
 struct Credit<'a> {
-    workspace: &'a WorkspaceId,
+    workspace: &'a Tenant,
     kind: LedgerKind,
     amount: Money,
     idempotency_key: &'a str,
@@ -67,10 +68,11 @@ struct Credit<'a> {
 /// top-up, coupon and transfer in does, inside the caller's transaction.
 fn credit(conn: &mut db::AnyConnection, credit: &Credit<'_>) -> Result<EntryRow, ServiceError> {
     let balance_after = db::billing::credit(conn, credit.workspace, credit.amount)?;
+    let workspace = credit.workspace.workspace_id();
     let entry = db::billing::enter(
         conn,
         &NewEntry {
-            workspace: credit.workspace,
+            workspace,
             kind: credit.kind,
             amount: credit.amount,
             balance_after,
@@ -82,10 +84,10 @@ fn credit(conn: &mut db::AnyConnection, credit: &Credit<'_>) -> Result<EntryRow,
             user: credit.user,
         },
     )?;
-    if db::billing::reactivate(conn, credit.workspace)? {
-        let event = Event::workspace_reactivate(credit.workspace, "the workspace")
+    if db::billing::reactivate(conn, workspace)? {
+        let event = Event::workspace_reactivate(workspace, "the workspace")
             .with_details(format!("its wallet was funded ({})", credit.description));
-        db::audit::record_by_system(conn, credit.workspace, &event)?;
+        db::audit::record_by_system(conn, workspace, &event)?;
     }
     Ok(entry)
 }

@@ -6,7 +6,7 @@ use super::current_month;
 use crate::config::PlanSpec;
 use crate::db::audit::{Actor, Event};
 use crate::db::billing::NewEntry;
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::db::{self, Db, UniqueKey, write_transaction};
 use crate::domain::{LedgerKind, Money, WorkspaceId};
 use crate::services::ServiceError;
@@ -22,29 +22,29 @@ fn fee_period(month: &str, plan: &PlanSpec) -> String {
     format!("{month}:{}", plan.key)
 }
 
-/// Charges `plan`'s fee for `month` to `workspace` unless it was charged
+/// Charges `plan`'s fee for `month` to `tenant`'s wallet unless it was charged
 /// (by the ledger: a wallet that leaves a plan and comes back within the
 /// month pays it once):
 /// the withdrawal, its ledger entry and the paid mark, in the caller's
 /// transaction. `false` when the balance doesn't cover it.
 fn charge_fee(
     conn: &mut db::AnyConnection,
-    workspace: &WorkspaceId,
+    tenant: &Tenant,
     plan: &PlanSpec,
     month: &str,
 ) -> Result<bool, ServiceError> {
     let period = fee_period(month, plan);
     let fee = Money::credits(i64::from(plan.monthly_credits));
     let key = format!("plan_fee:{period}");
-    let paid_before = db::billing::entry_by_key(conn, workspace, &key)?.is_some();
+    let paid_before = db::billing::entry_by_key(conn, tenant, &key)?.is_some();
     if fee > Money::ZERO && !paid_before {
-        let Some(balance_after) = db::billing::withdraw(conn, workspace, fee)? else {
+        let Some(balance_after) = db::billing::withdraw(conn, tenant, fee)? else {
             return Ok(false);
         };
         db::billing::enter(
             conn,
             &NewEntry {
-                workspace,
+                workspace: tenant.workspace_id(),
                 kind: LedgerKind::PlanFee,
                 amount: -fee,
                 balance_after,
@@ -57,7 +57,7 @@ fn charge_fee(
             },
         )?;
     }
-    db::billing::mark_fee_paid(conn, workspace, &period)?;
+    db::billing::mark_fee_paid(conn, tenant, &period)?;
     Ok(true)
 }
 
@@ -79,7 +79,7 @@ pub async fn change_plan(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 db::billing::set_plan(conn, &scope, &chosen)?;
-                if !charge_fee(conn, scope.workspace_id(), &chosen, &current_month())? {
+                if !charge_fee(conn, &scope.tenant(), &chosen, &current_month())? {
                     return Err(ServiceError::invalid(
                         "plan",
                         &format!(
@@ -124,7 +124,7 @@ pub async fn charge_plan_fees(db: &Db, plans: &[PlanSpec]) -> Result<usize, Serv
                         if charge_fee(conn, &workspace, &plan, &month)? {
                             return Ok(true);
                         }
-                        suspend_unpaid(conn, &workspace, &plan)?;
+                        suspend_unpaid(conn, workspace.workspace_id(), &plan)?;
                         Ok::<_, ServiceError>(false)
                     });
                     match paid {

@@ -109,11 +109,10 @@ pub async fn receive_notification(
 
 fn credit_top_up(conn: &mut db::AnyConnection, top_up: &TopUpRow) -> Result<(), ServiceError> {
     let amount = Money::from_micros(top_up.amount);
-    let workspace = &top_up.workspace_id;
     let entry = credit(
         conn,
         &Credit {
-            workspace,
+            workspace: &top_up.workspace,
             kind: LedgerKind::TopUp,
             amount,
             idempotency_key: &format!("top_up:{}", top_up.id.as_str()),
@@ -125,7 +124,7 @@ fn credit_top_up(conn: &mut db::AnyConnection, top_up: &TopUpRow) -> Result<(), 
     let label = format!("{amount} credits");
     let event = Event::wallet_top_up(&top_up.id, &label)
         .with_details(format!("card ending {}", top_up.card_last4));
-    db::audit::record_by_system(conn, workspace, &event)?;
+    db::audit::record_by_system(conn, top_up.workspace.workspace_id(), &event)?;
     Ok(())
 }
 

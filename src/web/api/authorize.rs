@@ -122,13 +122,13 @@ fn answer(grant: &KeyGrant, permission: Permission) -> HttpResponse {
             email: &caller.email,
         },
         workspace: AuthorizedWorkspace {
-            id: caller.workspace_id.as_str(),
+            id: caller.workspace.workspace_id().as_str(),
             name: &caller.workspace_name,
             kind: caller.workspace_kind.as_str(),
             status: caller.workspace_status.as_str(),
         },
         wallet: AuthorizedWallet {
-            workspace_id: caller.workspace_id.as_str(),
+            workspace_id: caller.workspace.workspace_id().as_str(),
             balance: grant.wallet.balance,
             month_spent: grant.wallet.spent_in(&current_month()).micros(),
             monthly_spend_limit: grant.wallet.monthly_spend_limit,
