@@ -9,7 +9,8 @@
 #   GET /healthz (the ceiling), and per organization the dashboard, the
 #   members page (the first page, which the app keeps in memory, and a
 #   later one, "members2", which it reads on every view), a members
-#   search, the general settings and the audit log.
+#   search, the general settings, the audit log and the organizations
+#   page ("orgs": the cards of every organization the owner belongs to).
 # Per page it also times single requests from one client (median of 21) and
 # reads the statements one view ran: from `X-Db-Statements` (the app's own
 # count, BEGIN/COMMIT included) and, on PostgreSQL, from the server log with
@@ -400,6 +401,7 @@ PAGES=(
     "search|/settings/members?q=$(printf '%s' "$SEARCH" | sed 's/ /%20/g')"
     "general|/settings/general"
     "audit|/audit"
+    "orgs|/organizations"
 )
 
 if [[ "${BENCH_NO_BUILD:-0}" != 1 && -z "${BENCH_BIN:-}" ]]; then
