@@ -8,3 +8,4 @@ DROP TRIGGER workspaces_count_teams_insert ON workspaces;
 DROP FUNCTION workspaces_count_teams();
 ALTER TABLE workspaces DROP COLUMN project_count;
 ALTER TABLE workspaces DROP COLUMN team_count;
+DROP INDEX memberships_role_idx;

@@ -4,6 +4,10 @@
 -- member_count is. The organizations page reads them on each card instead
 -- of counting teams and projects per view.
 
+-- Each card's owner is found through the organization's owner role: the
+-- index makes that one row, not a walk over the organization's members.
+CREATE INDEX memberships_role_idx ON memberships (role_id);
+
 ALTER TABLE workspaces ADD COLUMN team_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE workspaces ADD COLUMN project_count INTEGER NOT NULL DEFAULT 0;
 UPDATE workspaces SET
@@ -56,15 +60,18 @@ CREATE TRIGGER projects_count_delete AFTER DELETE ON projects
 
 -- A move touches two workspaces' rows: they are taken in the order of
 -- their ids (bytewise, as the app sorts them), as every change that concerns two workspaces does, so two moves
--- in opposite directions can't each hold what the other waits for. (A row
--- trigger: transition tables can't go with a column list.)
+-- in opposite directions can't each hold what the other waits for. The
+-- lock is the one the UPDATE takes anyway (NO KEY UPDATE), which leaves the
+-- key-share lock each move's foreign key check holds on its destination
+-- free: FOR UPDATE would wait for the other move's check, and it for this
+-- one's. (A row trigger: transition tables can't go with a column list.)
 CREATE FUNCTION projects_count_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE workspaces SET project_count = project_count
         + CASE WHEN id = NEW.workspace_id THEN 1 ELSE -1 END
     WHERE id IN (
         SELECT id FROM workspaces WHERE id IN (OLD.workspace_id, NEW.workspace_id)
-        ORDER BY id COLLATE "C" FOR UPDATE
+        ORDER BY id COLLATE "C" FOR NO KEY UPDATE
     );
     RETURN NULL;
 END $$;

@@ -5,3 +5,4 @@ DROP TRIGGER workspaces_count_teams_delete;
 DROP TRIGGER workspaces_count_teams_insert;
 ALTER TABLE workspaces DROP COLUMN project_count;
 ALTER TABLE workspaces DROP COLUMN team_count;
+DROP INDEX memberships_role_idx;

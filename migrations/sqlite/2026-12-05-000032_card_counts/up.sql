@@ -4,6 +4,10 @@
 -- organizations page reads them on each card instead of counting teams and
 -- projects per view.
 
+-- Each card's owner is found through the organization's owner role: the
+-- index makes that one row, not a walk over the organization's members.
+CREATE INDEX memberships_role_idx ON memberships (role_id);
+
 ALTER TABLE workspaces ADD COLUMN team_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE workspaces ADD COLUMN project_count INTEGER NOT NULL DEFAULT 0;
 UPDATE workspaces SET
