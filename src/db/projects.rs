@@ -141,19 +141,6 @@ pub fn transfer(
     )
 }
 
-/// The projects of `workspaces` (ones the user may move agents into), by
-/// workspace and name: the destinations an agent may be moved to.
-pub fn in_workspaces(
-    conn: &mut AnyConnection,
-    workspaces: &[WorkspaceId],
-) -> Result<Vec<(WorkspaceId, ProjectRow)>, DbError> {
-    Ok(projects::table
-        .filter(projects::workspace_id.eq_any(workspaces))
-        .order((projects::workspace_id.asc(), projects::name.asc()))
-        .select((projects::workspace_id, ProjectRow::as_select()))
-        .load(conn)?)
-}
-
 /// The scoped workspace's projects, and those of other workspaces each
 /// with its workspace.
 pub type OwnAndElsewhere = (Vec<ProjectRow>, Vec<(WorkspaceId, ProjectRow)>);
