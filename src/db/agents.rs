@@ -378,6 +378,51 @@ pub fn limits_with_teams(
         .load(conn)?)
 }
 
+/// The scoped workspace's limits and, in an organization, its teams'
+/// (archived teams left out), each with the seconds its agents ran between
+/// `from` and `until`: the Resources tab in one statement, a workspace's
+/// row coming once per run of the period. The workspace comes first, then
+/// its teams by name.
+pub fn usage_with_teams(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    from: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<Vec<(Limits, i64)>, DbError> {
+    use crate::domain::WorkspaceStatus;
+    let in_period = agent_runs::workspace_id
+        .eq(workspaces::id)
+        .and(agent_runs::started_at.lt(until))
+        .and(
+            agent_runs::stopped_at
+                .is_null()
+                .or(agent_runs::stopped_at.gt(from)),
+        );
+    let rows: Vec<(Limits, Option<RunSpanTimes>)> = scope
+        .workspace_and_teams()
+        .filter(workspaces::status.ne(WorkspaceStatus::Archived))
+        .left_join(agent_runs::table.on(in_period))
+        .order((
+            workspaces::parent_id.is_not_null(),
+            workspaces::name.asc(),
+            workspaces::id.asc(),
+        ))
+        .select((
+            Limits::as_select(),
+            (agent_runs::started_at, agent_runs::stopped_at).nullable(),
+        ))
+        .load(conn)?;
+    let mut listed: Vec<(Limits, i64)> = Vec::new();
+    for (limits, run) in rows {
+        let seconds = run.map_or(0, |span| clipped_seconds(span, from, until));
+        match listed.last_mut() {
+            Some((last, total)) if last.id == limits.id => *total += seconds,
+            _ => listed.push((limits, seconds)),
+        }
+    }
+    Ok(listed)
+}
+
 /// The limits of one workspace (`None`: no limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitValues {
@@ -440,39 +485,64 @@ fn sum_clipped<K: std::hash::Hash + Eq>(
     until: NaiveDateTime,
 ) -> std::collections::HashMap<K, i64> {
     let mut seconds = std::collections::HashMap::new();
-    for (key, (started, stopped)) in runs {
-        let start = started.max(from);
-        let stop = stopped.unwrap_or(until).min(until);
-        if stop > start {
-            *seconds.entry(key).or_insert(0) += (stop - start).num_seconds();
-        }
+    for (key, span) in runs {
+        *seconds.entry(key).or_insert(0) += clipped_seconds(span, from, until);
     }
     seconds
 }
 
-/// Seconds each agent of the scoped workspace ran between `from` and
-/// `until`: the runs that overlap the period, clipped to it, summed. One
-/// statement for the page, however many agents.
-pub fn runtime_between(
+/// The seconds of a run that fall between `from` and `until`.
+fn clipped_seconds(
+    (started, stopped): RunSpanTimes,
+    from: NaiveDateTime,
+    until: NaiveDateTime,
+) -> i64 {
+    let start = started.max(from);
+    let stop = stopped.unwrap_or(until).min(until);
+    if stop > start {
+        (stop - start).num_seconds()
+    } else {
+        0
+    }
+}
+
+/// The scoped workspace's agents by name, each with the seconds it ran
+/// between `from` and `until` (the runs that overlap the period, clipped to
+/// it, summed): one statement for the agents page, however many agents,
+/// as each agent's row comes once per run of the period.
+pub fn list_with_runtime(
     conn: &mut AnyConnection,
     scope: &Scope,
     from: NaiveDateTime,
     until: NaiveDateTime,
-) -> Result<std::collections::HashMap<AgentId, i64>, DbError> {
-    let runs: Vec<(AgentId, RunSpanTimes)> = scope
-        .agent_runs()
-        .filter(agent_runs::started_at.lt(until))
-        .filter(
+) -> Result<Vec<(AgentRow, i64)>, DbError> {
+    let in_period = agent_runs::agent_id
+        .eq(agents::id)
+        .and(agent_runs::started_at.lt(until))
+        .and(
             agent_runs::stopped_at
                 .is_null()
                 .or(agent_runs::stopped_at.gt(from)),
-        )
+        );
+    let rows: Vec<(AgentRow, Option<RunSpanTimes>)> = scope
+        .agents()
+        .inner_join(projects::table)
+        .left_join(agent_runs::table.on(in_period))
+        .order((agents::name.asc(), agents::id.asc()))
         .select((
-            agent_runs::agent_id,
-            (agent_runs::started_at, agent_runs::stopped_at),
+            AgentRow::as_select(),
+            (agent_runs::started_at, agent_runs::stopped_at).nullable(),
         ))
         .load(conn)?;
-    Ok(sum_clipped(runs, from, until))
+    let mut listed: Vec<(AgentRow, i64)> = Vec::new();
+    for (agent, run) in rows {
+        let seconds = run.map_or(0, |span| clipped_seconds(span, from, until));
+        match listed.last_mut() {
+            Some((last, total)) if last.id == agent.id => *total += seconds,
+            _ => listed.push((agent, seconds)),
+        }
+    }
+    Ok(listed)
 }
 
 type RunSpanTimes = (NaiveDateTime, Option<NaiveDateTime>);

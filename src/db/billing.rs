@@ -896,8 +896,9 @@ pub struct EntryFilter {
     pub project: Option<ProjectId>,
     /// Charges for this model.
     pub model: Option<String>,
-    /// Entries made by this member (top-ups, coupons, transfers).
-    pub user: Option<UserId>,
+    /// Entries made by the member of the workspace with this email
+    /// (top-ups, coupons, transfers); none when no member has it.
+    pub member_email: Option<String>,
     /// From this time on.
     pub from: Option<NaiveDateTime>,
     /// Before this time.
@@ -925,8 +926,13 @@ pub fn entries(
     if let Some(model) = &filter.model {
         query = query.filter(ledger_entries::model.eq(model));
     }
-    if let Some(user) = &filter.user {
-        query = query.filter(ledger_entries::user_id.eq(user));
+    if let Some(email) = &filter.member_email {
+        let member = scope
+            .memberships()
+            .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+            .filter(users::email.eq(email))
+            .select(users::id.nullable());
+        query = query.filter(ledger_entries::user_id.eq_any(member));
     }
     if let Some(from) = filter.from {
         query = query.filter(ledger_entries::created_at.ge(from));
@@ -946,38 +952,69 @@ pub fn entries(
     Ok(query.load(conn)?)
 }
 
-/// The id of the member of the scoped workspace with this email.
-pub fn member_by_email(
-    conn: &mut AnyConnection,
-    scope: &Scope,
-    email: &str,
-) -> Result<Option<UserId>, DbError> {
-    Ok(scope
-        .memberships()
-        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
-        .filter(users::email.eq(email))
-        .select(users::id)
-        .first(conn)
-        .optional()?)
+/// What the billing page shows of the wallets: the scoped workspace's,
+/// with its allowed models, and what each of its teams spent.
+#[derive(Debug, Clone)]
+pub struct WalletOverview {
+    /// The scoped workspace's wallet.
+    pub wallet: WalletRow,
+    /// The models it may be charged for, by name (none read when it isn't
+    /// restricted).
+    pub models: Vec<String>,
+    /// In an organization: what each team spent in the month asked for,
+    /// by team name (teams without a charge that month show 0).
+    pub team_spend: Vec<(String, i64)>,
 }
 
-/// What the scoped organization's teams spent in `month`, by team name
-/// (teams without a charge this month show 0).
-pub fn team_spend(
+/// The scoped wallet with its allowed models and its teams' spend in
+/// `month`: one statement, the wallet's row coming once per allowed model
+/// and each team's once.
+pub fn wallet_overview(
     conn: &mut AnyConnection,
     scope: &Scope,
     month: &str,
-) -> Result<Vec<(String, i64)>, DbError> {
-    let rows: Vec<(String, String, i64)> = scope
-        .teams()
+) -> Result<WalletOverview, DbError> {
+    let own_allowed_model = wallet_models::workspace_id
+        .eq(wallets::workspace_id)
+        .and(wallets::workspace_id.eq(scope.workspace_id()))
+        .and(wallets::models_restricted);
+    let rows: Vec<(WorkspaceId, String, WalletRow, Option<String>)> = scope
+        .workspace_and_teams()
         .inner_join(wallets::table.on(wallets::workspace_id.eq(workspaces::id)))
-        .order(workspaces::name.asc())
-        .select((workspaces::name, wallets::spend_month, wallets::month_spent))
+        .left_join(wallet_models::table.on(own_allowed_model))
+        .order((
+            workspaces::name.asc(),
+            workspaces::id.asc(),
+            wallet_models::model.asc(),
+        ))
+        .select((
+            workspaces::id,
+            workspaces::name,
+            WalletRow::as_select(),
+            wallet_models::model.nullable(),
+        ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, spend_month, spent)| (name, if spend_month == month { spent } else { 0 }))
-        .collect())
+    let mut own = None;
+    let mut models = Vec::new();
+    let mut team_spend = Vec::new();
+    for (workspace, name, wallet, model) in rows {
+        if &workspace == scope.workspace_id() {
+            models.extend(model);
+            own.get_or_insert(wallet);
+        } else {
+            let spent = if wallet.spend_month == month {
+                wallet.month_spent
+            } else {
+                0
+            };
+            team_spend.push((name, spent));
+        }
+    }
+    Ok(WalletOverview {
+        wallet: own.ok_or(DbError::NotFound)?,
+        models,
+        team_spend,
+    })
 }
 
 /// The models the scoped wallet may be charged for, by name.

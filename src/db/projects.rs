@@ -197,18 +197,27 @@ pub struct KeyRow {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-/// The keys of one project of the scoped workspace, newest first.
-pub fn keys(
+/// One project of the scoped workspace with its keys, newest first: one
+/// statement for the project page, the project's row coming once per key.
+pub fn with_keys(
     conn: &mut AnyConnection,
     scope: &Scope,
-    project: &ProjectId,
-) -> Result<Vec<KeyRow>, DbError> {
-    Ok(scope
-        .project_keys()
-        .filter(project_keys::project_id.eq(project))
+    id: &ProjectId,
+) -> Result<(ProjectRow, Vec<KeyRow>), DbError> {
+    let rows: Vec<(ProjectRow, Option<KeyRow>)> = scope
+        .projects()
+        .filter(projects::id.eq(id))
+        .left_join(project_keys::table.on(project_keys::project_id.eq(projects::id)))
         .order((project_keys::created_at.desc(), project_keys::id.desc()))
-        .select(KeyRow::as_select())
-        .load(conn)?)
+        .select((ProjectRow::as_select(), Option::<KeyRow>::as_select()))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let (project, first_key) = rows.next().ok_or(DbError::NotFound)?;
+    let keys = first_key
+        .into_iter()
+        .chain(rows.filter_map(|(_, key)| key))
+        .collect();
+    Ok((project, keys))
 }
 
 /// A new key's stored parts.

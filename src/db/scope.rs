@@ -331,6 +331,36 @@ impl Scope {
     }
 }
 
+/// `workspaces WHERE id = <the active workspace> OR (parent_id = <it> AND
+/// kind = 'team')`.
+type WorkspaceAndTeams<'a> = diesel::dsl::Filter<
+    super::schema::workspaces::table,
+    diesel::dsl::Or<
+        diesel::dsl::Eq<super::schema::workspaces::id, &'a WorkspaceId>,
+        diesel::dsl::And<
+            diesel::dsl::Eq<super::schema::workspaces::parent_id, &'a WorkspaceId>,
+            diesel::dsl::Eq<super::schema::workspaces::kind, crate::domain::WorkspaceKind>,
+        >,
+    >,
+>;
+
+impl Scope {
+    /// The active workspace's row and its teams' rows: for what a page of
+    /// the organization reads of both at once (its wallet and its teams'
+    /// spend).
+    pub(super) fn workspace_and_teams(&self) -> WorkspaceAndTeams<'_> {
+        use super::schema::workspaces;
+        use diesel::prelude::*;
+        workspaces::table.filter(
+            workspaces::id
+                .eq(self.workspace_id())
+                .or(workspaces::parent_id
+                    .eq(self.workspace_id())
+                    .and(workspaces::kind.eq(crate::domain::WorkspaceKind::Team))),
+        )
+    }
+}
+
 /// `workspaces WHERE id = <a tenant's workspace>`.
 type WorkspaceRow<'a> = diesel::dsl::Filter<
     super::schema::workspaces::table,

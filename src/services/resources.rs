@@ -39,63 +39,70 @@ pub struct Usage {
     pub max_agents_per_member: Option<i32>,
 }
 
-/// The active workspace's usage first, then (in an organization) each
-/// team's: two statements however many teams, read on the connection the
-/// session load handed on.
-pub async fn overview(db: &Db, scope: &Scope) -> Result<Vec<Usage>, ServiceError> {
-    let workspace = scope.workspace_id().clone();
+/// What the Resources tab shows: the active workspace's usage first, then
+/// (in an organization) each team's, and the members with agents running.
+pub struct Overview {
+    /// Usage against limits, the workspace's row first.
+    pub rows: Vec<Usage>,
+    /// In an organization, its members with agents running (across it and
+    /// its teams) and how many, by name: `(name, email, running)`.
+    pub members: Vec<(String, String, i32)>,
+}
+
+/// Reads the Resources tab: two statements however many teams and runs,
+/// on the connection the session load handed on.
+pub async fn overview(db: &Db, scope: &Scope) -> Result<Overview, ServiceError> {
+    let scope = scope.clone();
     Ok(db
         .read(move |conn| {
-            // A team or a personal workspace has no teams: its own row only.
-            let rows = db::agents::limits_with_teams(conn, &workspace)?;
-            let ids: Vec<WorkspaceId> = rows.iter().map(|row| row.id.clone()).collect();
-            let now = db::now();
-            let seconds = db::agents::runtime_by_workspace(conn, &ids, month_start(now), now)?;
-            let total: i64 = seconds.values().sum();
-            Ok::<_, db::DbError>(
-                rows.into_iter()
-                    .map(|row| {
-                        let own = if row.id == workspace {
-                            total
-                        } else {
-                            seconds.get(&row.id).copied().unwrap_or(0)
-                        };
-                        Usage {
-                            is_team: row.id != workspace,
-                            workspace_id: row.id,
-                            name: row.name,
-                            running_agents: row.running_agents,
-                            max_running_agents: row.max_running_agents,
-                            hours: own as f64 / 3600.0,
-                            max_agent_hours: row.max_agent_hours,
-                            app_instances: row.app_instances,
-                            max_app_instances: row.max_app_instances,
-                            max_agents_per_member: row.max_agents_per_member,
-                        }
-                    })
-                    .collect(),
-            )
+            let rows = usage_in(conn, &scope)?;
+            let members = if scope.workspace().kind == WorkspaceKind::Organization {
+                db::agents::member_usage(conn, scope.workspace_id(), MEMBERS_SHOWN)?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, db::DbError>(Overview { rows, members })
         })
         .await?)
 }
 
+/// The active workspace's usage first, then (in an organization) each
+/// team's: one statement (the API's limits).
+pub async fn usage(db: &Db, scope: &Scope) -> Result<Vec<Usage>, ServiceError> {
+    let scope = scope.clone();
+    Ok(db.read(move |conn| usage_in(conn, &scope)).await?)
+}
+
+fn usage_in(conn: &mut db::AnyConnection, scope: &Scope) -> Result<Vec<Usage>, db::DbError> {
+    let now = db::now();
+    // A team or a personal workspace has no teams: its own row only.
+    let usage = db::agents::usage_with_teams(conn, scope, month_start(now), now)?;
+    let workspace = scope.workspace_id();
+    // An organization's hours count its teams'.
+    let total: i64 = usage.iter().map(|(_, seconds)| seconds).sum();
+    Ok(usage
+        .into_iter()
+        .map(|(row, seconds)| {
+            let is_team = &row.id != workspace;
+            let own = if is_team { seconds } else { total };
+            Usage {
+                is_team,
+                workspace_id: row.id,
+                name: row.name,
+                running_agents: row.running_agents,
+                max_running_agents: row.max_running_agents,
+                hours: own as f64 / 3600.0,
+                max_agent_hours: row.max_agent_hours,
+                app_instances: row.app_instances,
+                max_app_instances: row.max_app_instances,
+                max_agents_per_member: row.max_agents_per_member,
+            }
+        })
+        .collect())
+}
+
 /// Members shown at most in the per-member usage.
 const MEMBERS_SHOWN: i64 = 50;
-
-/// In an organization, its members with agents running (across it and
-/// its teams) and how many, by name; elsewhere nobody.
-pub async fn member_usage(
-    db: &Db,
-    scope: &Scope,
-) -> Result<Vec<(String, String, i32)>, ServiceError> {
-    if scope.workspace().kind != WorkspaceKind::Organization {
-        return Ok(Vec::new());
-    }
-    let organization = scope.workspace_id().clone();
-    Ok(db
-        .run(move |conn| db::agents::member_usage(conn, &organization, MEMBERS_SHOWN))
-        .await?)
-}
 
 /// The limits form of one workspace, as typed (empty: no limit).
 #[derive(Debug, Clone, Default)]

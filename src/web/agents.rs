@@ -60,16 +60,16 @@ impl AgentView {
     }
 }
 
-/// What the page reads: agents, projects for the menu, the projects agents
-/// may be moved onto by workspace, and each agent's runtime this month.
+/// What the page reads: agents with their seconds of runtime this month,
+/// projects for the menu, and the projects agents may be moved onto by
+/// workspace.
 type Read = (
-    Vec<AgentRow>,
+    Vec<(AgentRow, i64)>,
     Vec<ProjectRow>,
     Vec<(WorkspaceId, ProjectRow)>,
-    HashMap<AgentId, i64>,
 );
 
-/// The page's data in three statements on the connection the session load
+/// The page's data in two statements on the connection the session load
 /// handed on; the running counter and its limit came with the scope.
 async fn read(state: &AppState, page: &Page) -> Result<Read, AppError> {
     let scope = page.scope.clone();
@@ -81,17 +81,15 @@ async fn read(state: &AppState, page: &Page) -> Result<Read, AppError> {
     Ok(state
         .db
         .read(move |conn| {
-            let agents = db::agents::list(conn, &scope)?;
+            let agents = db::agents::list_with_runtime(conn, &scope, from, until)?;
             let (projects, targets) = db::projects::own_and_in(conn, &scope, &elsewhere)?;
-            let runtime = db::agents::runtime_between(conn, &scope, from, until)?;
-            Ok::<_, DbError>((agents, projects, targets, runtime))
+            Ok::<_, DbError>((agents, projects, targets))
         })
         .await?)
 }
 
 impl AgentView {
-    fn of(row: AgentRow, runtime: &HashMap<AgentId, i64>) -> Self {
-        let seconds = runtime.get(&row.id).copied().unwrap_or(0);
+    fn of((row, seconds): (AgentRow, i64)) -> Self {
         AgentView {
             hours_this_month: format!("{:.1}", seconds as f64 / 3600.0),
             started: row.started_at.map(UtcMinute),
@@ -107,7 +105,7 @@ async fn list(
     form: AgentInput,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let (rows, projects, targets, runtime) = read(state, &page).await?;
+    let (rows, projects, targets) = read(state, &page).await?;
     let running = page.scope.workspace().running_agents;
     let limit = page.scope.workspace().max_running_agents;
     let names: HashMap<String, String> = destinations(&page.scope).into_iter().collect();
@@ -128,10 +126,7 @@ async fn list(
     };
     let body = AgentsPage {
         page,
-        agents: rows
-            .into_iter()
-            .map(|row| AgentView::of(row, &runtime))
-            .collect(),
+        agents: rows.into_iter().map(AgentView::of).collect(),
         projects,
         running,
         limit,

@@ -159,8 +159,7 @@ async fn show_project(
     let (project, keys, agents) = state
         .db
         .read(move |conn| {
-            let project = db::projects::find(conn, &scope, &id)?;
-            let keys = db::projects::keys(conn, &scope, &id)?;
+            let (project, keys) = db::projects::with_keys(conn, &scope, &id)?;
             let agents = db::agents::names_on_project(conn, &scope, &id)?;
             Ok::<_, DbError>((project, keys, agents))
         })

@@ -15,6 +15,7 @@ on_both_backends!(
 );
 
 on_both_backends_with!(expose_statements; statements_per_page_view);
+on_both_backends_with!(expose_statements; statements_per_resource_page_view);
 
 fn expose_statements(settings: &mut tenantry::config::Settings) {
     settings.expose_db_statements = true;
@@ -343,6 +344,79 @@ async fn statements_per_page_view(app: TestApp) {
         views.iter().sum::<u64>(),
         16 + 1,
         "one activity write among 16 concurrent views: {views:?}"
+    );
+}
+
+/// The resource and billing pages: the session load and the page's own
+/// data, whatever number of keys, agents, runs or teams they show.
+async fn statements_per_resource_page_view(app: TestApp) {
+    let app = app
+        .with_acme()
+        .await
+        .with_team("acme", "Core")
+        .await
+        .with_team("acme", "Edge")
+        .await
+        .with_project("acme", "Search")
+        .await
+        .with_agent("acme", "Search", "Crawler")
+        .await
+        .with_agent("acme", "Search", "Indexer")
+        .await;
+    let ann = app.browser("ann@example.com");
+    let project = app.project_id("acme", "Search").await;
+    let page = format!("/projects/{project}");
+    for name in ["ci", "deploy"] {
+        let res = ann
+            .submit(&page, &format!("{page}/keys"), &[("key_name", name)])
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+    let crawler = app
+        .text_value_with(
+            "SELECT id AS value FROM agents WHERE name = ?",
+            &["Crawler"],
+        )
+        .await;
+    for action in ["start", "stop", "start"] {
+        let res = ann
+            .submit("/agents", &format!("/agents/{crawler}/{action}"), &[])
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{action}: {}", res.body);
+    }
+    // (The view that shows a step's message writes the session once.)
+    ann.get("/agents").await;
+    // The agents with their runtime this month (two runs of one agent
+    // among them), and the projects for the menus.
+    assert_eq!(statements(&ann, "/agents").await, 3, "agents");
+    // The project with its two keys, and the agents on it.
+    assert_eq!(statements(&ann, &page).await, 3, "a project");
+    assert_eq!(
+        statements(&ann, "/settings/resources").await,
+        3,
+        "resources"
+    );
+    // The wallet with its teams' wallets (and allowed models), a page of
+    // the ledger, the daily spend, and the projects for the filter menu.
+    assert_eq!(statements(&ann, "/settings/billing").await, 5, "billing");
+    let res = ann
+        .submit(
+            "/settings/billing",
+            "/billing/controls",
+            &[("monthly_limit", ""), ("allowed_models", "gpt-4o\nclaude")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    ann.get("/settings/billing").await;
+    assert_eq!(
+        statements(&ann, "/settings/billing").await,
+        5,
+        "billing with allowed models"
+    );
+    assert_eq!(
+        statements(&ann, "/settings/billing?member=ann%40example.com").await,
+        5,
+        "billing filtered by member"
     );
 }
 

@@ -39,7 +39,7 @@ impl HistoryQuery {
     }
 
     /// The checked filters, or a message per field that isn't one.
-    fn parse(&self) -> Result<(db::billing::EntryFilter, Option<String>), FieldErrors> {
+    fn parse(&self) -> Result<db::billing::EntryFilter, FieldErrors> {
         let mut errors = FieldErrors::new();
         let day = |field: &'static str, text: &str, errors: &mut FieldErrors| {
             let text = text.trim();
@@ -66,17 +66,15 @@ impl HistoryQuery {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let member = Some(self.member.trim().to_lowercase()).filter(|m| !m.is_empty());
-        let filter = db::billing::EntryFilter {
+        Ok(db::billing::EntryFilter {
             project,
             model: Some(self.model.trim().to_owned()).filter(|m| !m.is_empty()),
-            user: None,
+            member_email: Some(self.member.trim().to_lowercase()).filter(|m| !m.is_empty()),
             from: from.map(|d| d.and_time(chrono::NaiveTime::MIN)),
             until: to
                 .and_then(|d| d.succ_opt())
                 .map(|d| d.and_time(chrono::NaiveTime::MIN)),
-        };
-        Ok((filter, member))
+        })
     }
 }
 
@@ -116,17 +114,11 @@ pub async fn overview(
     let parsed = history.parse();
     Ok(db
         .run(move |conn| {
-            let wallet = db::billing::wallet(conn, &scope)?;
-            let models = if wallet.models_restricted {
-                db::billing::allowed_models(conn, &scope)?
-            } else {
-                Vec::new()
-            };
+            let wallets = db::billing::wallet_overview(conn, &scope, &current_month())?;
             let (entries, filter_errors) = match parsed {
-                Ok((filter, member)) => {
+                Ok(filter) => {
                     let limit = page_size + 1;
-                    let rows =
-                        matching_entries(conn, &scope, filter, member, after.as_ref(), limit)?;
+                    let rows = db::billing::entries(conn, &scope, &filter, after.as_ref(), limit)?;
                     (rows, FieldErrors::new())
                 }
                 Err(errors) => (Vec::new(), errors),
@@ -136,42 +128,17 @@ pub async fn overview(
                 .into_iter()
                 .map(|p| (p.id, p.name))
                 .collect();
-            let team_spend = if scope.workspace().kind == crate::domain::WorkspaceKind::Organization
-            {
-                db::billing::team_spend(conn, &scope, &current_month())?
-            } else {
-                Vec::new()
-            };
             Ok::<_, db::DbError>(Overview {
-                wallet,
-                models,
+                wallet: wallets.wallet,
+                models: wallets.models,
                 entries,
                 daily_spend,
                 project_names,
-                team_spend,
+                team_spend: wallets.team_spend,
                 filter_errors,
             })
         })
         .await?)
-}
-
-/// Up to `limit` entries passing `filter` and, when `member` is given,
-/// made by the member with that email (none if no member has it).
-fn matching_entries(
-    conn: &mut db::AnyConnection,
-    scope: &Scope,
-    mut filter: db::billing::EntryFilter,
-    member: Option<String>,
-    after: Option<&db::billing::EntryCursor>,
-    limit: i64,
-) -> Result<Vec<EntryRow>, db::DbError> {
-    if let Some(email) = member {
-        match db::billing::member_by_email(conn, scope, &email)? {
-            Some(user) => filter.user = Some(user),
-            None => return Ok(Vec::new()),
-        }
-    }
-    db::billing::entries(conn, scope, &filter, after, limit)
 }
 
 /// A page of entries passing `history`'s filters, newest first, after the
@@ -184,10 +151,10 @@ pub async fn transactions(
     after: Option<db::billing::EntryCursor>,
     limit: i64,
 ) -> Result<Vec<EntryRow>, ServiceError> {
-    let (filter, member) = history.parse().map_err(ServiceError::Invalid)?;
+    let filter = history.parse().map_err(ServiceError::Invalid)?;
     let scope = scope.clone();
     Ok(db
-        .run(move |conn| matching_entries(conn, &scope, filter, member, after.as_ref(), limit))
+        .run(move |conn| db::billing::entries(conn, &scope, &filter, after.as_ref(), limit))
         .await?)
 }
 
@@ -199,11 +166,11 @@ pub async fn history(
     history: &HistoryQuery,
     max: i64,
 ) -> Result<(Vec<EntryRow>, HashMap<ProjectId, String>), ServiceError> {
-    let (filter, member) = history.parse().map_err(ServiceError::Invalid)?;
+    let filter = history.parse().map_err(ServiceError::Invalid)?;
     let scope = scope.clone();
     Ok(db
         .run(move |conn| {
-            let rows = matching_entries(conn, &scope, filter, member, None, max)?;
+            let rows = db::billing::entries(conn, &scope, &filter, None, max)?;
             let names = db::projects::all(conn, &scope)?
                 .into_iter()
                 .map(|p| (p.id, p.name))

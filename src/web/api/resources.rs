@@ -505,7 +505,7 @@ pub async fn limits(
     org_id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     allowed(&scope, &org_id, Permission::ResourcesRead)?;
-    let rows = resources::overview(&state.db, &scope).await?;
+    let rows = resources::usage(&state.db, &scope).await?;
     let body: Vec<LimitsBody> = rows.into_iter().map(LimitsBody::of).collect();
     Ok(HttpResponse::Ok().json(body))
 }
@@ -566,7 +566,7 @@ pub async fn set_limits(
         max_agents_per_member: text(fields.max_agents_per_member),
     };
     resources::set_limits(&state.db, &scope, input).await?;
-    let rows = resources::overview(&state.db, &scope).await?;
+    let rows = resources::usage(&state.db, &scope).await?;
     let body: Vec<LimitsBody> = rows.into_iter().map(LimitsBody::of).collect();
     Ok(HttpResponse::Ok().json(body))
 }

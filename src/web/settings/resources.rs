@@ -103,8 +103,7 @@ async fn render(
     page: Page,
     refused: Option<(LimitsInput, FieldErrors)>,
 ) -> Result<HttpResponse, AppError> {
-    let rows = resources::overview(&state.db, &page.scope).await?;
-    let members = resources::member_usage(&state.db, &page.scope).await?;
+    let resources::Overview { rows, members } = resources::overview(&state.db, &page.scope).await?;
     let editable = page.scope.workspace().kind == WorkspaceKind::Organization
         && page.scope.can(Permission::ResourcesManage);
     let status = if refused.is_some() {
