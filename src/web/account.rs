@@ -326,7 +326,8 @@ pub struct RevokeForm {
 }
 
 /// Signs out one of the user's other sessions. An id that is not one of
-/// theirs is "not found".
+/// theirs is "not found"; this session's own (the page offers no button
+/// for it) is refused and pointed at signing out.
 pub async fn revoke_session(
     state: web::Data<AppState>,
     scope: Scope,
@@ -335,8 +336,8 @@ pub async fn revoke_session(
 ) -> Result<HttpResponse, AppError> {
     let target = form.fields.session_id;
     if target == scope.session_public_id() {
-        return Err(AppError::BadRequest(
-            "use Sign out to end the current session".into(),
+        return Err(AppError::Refused(
+            "This is the session you are using: sign out to end it.",
         ));
     }
     let ended = accounts::revoke_session(&state.accounts, &scope, target).await?;

@@ -96,6 +96,50 @@ pub struct AppState {
     session_key: Key,
 }
 
+/// The services that take their settings from configuration, each with its
+/// handle on the database (and the mail outbox, for those that write mail).
+fn services(
+    config: &Config,
+    db: &Db,
+    mail: &crate::services::mail::Outbox,
+) -> anyhow::Result<(AccountService, OrganizationService, MemberService)> {
+    let notifier = Notifier::new(&config.base_url, mail);
+    let accounts = AccountService {
+        db: db.clone(),
+        hasher: PasswordHasher::new(config.argon2)?,
+        mail: notifier.clone(),
+        login_throttle: config.login_throttle,
+        signup_throttle: config.signup_throttle,
+        reset_throttle: config.reset_throttle,
+    };
+    let organizations = OrganizationService {
+        db: db.clone(),
+        org_create_throttle: config.org_create_throttle,
+        archive_retention_days: config.archive_retention_days,
+        require_prepaid: config.require_prepaid,
+    };
+    let members = MemberService {
+        db: db.clone(),
+        mail: notifier,
+        invitation_ttl: config.invitation_ttl,
+    };
+    Ok((accounts, organizations, members))
+}
+
+/// The payment provider (the sandbox) and the secret its notifications are
+/// signed with: configured, or derived from the app's secret.
+fn payments(config: &Config) -> Payments {
+    let webhook_secret = config
+        .payment_webhook_secret
+        .clone()
+        .map(String::into_bytes)
+        .unwrap_or_else(|| derive_key(&config.secret_key, b"tenantry payments webhook v1"));
+    Payments {
+        provider: Arc::new(Sandbox::new(webhook_secret.clone())),
+        webhook_secret,
+    }
+}
+
 impl AppState {
     /// Builds the state; derives the per-purpose keys from the secret.
     pub fn new(config: Config, db: Db) -> anyhow::Result<Self> {
@@ -104,40 +148,13 @@ impl AppState {
             &config.secret_key,
             b"tenantry session cookie v1",
         ));
-        let webhook_secret = config
-            .payment_webhook_secret
-            .clone()
-            .map(String::into_bytes)
-            .unwrap_or_else(|| derive_key(&config.secret_key, b"tenantry payments webhook v1"));
         let budget_alerts = crate::services::billing::AlertSettings {
             thresholds: config.budget_alert_thresholds.clone(),
             base_url: config.base_url.clone(),
         };
-        let payments = Payments {
-            provider: Arc::new(Sandbox::new(webhook_secret.clone())),
-            webhook_secret,
-        };
+        let payments = payments(&config);
         let mail = mail_outbox(&config, &db)?;
-        let notifier = Notifier::new(&config.base_url, &mail);
-        let accounts = AccountService {
-            db: db.clone(),
-            hasher: PasswordHasher::new(config.argon2)?,
-            mail: notifier.clone(),
-            login_throttle: config.login_throttle,
-            signup_throttle: config.signup_throttle,
-            reset_throttle: config.reset_throttle,
-        };
-        let organizations = OrganizationService {
-            db: db.clone(),
-            org_create_throttle: config.org_create_throttle,
-            archive_retention_days: config.archive_retention_days,
-            require_prepaid: config.require_prepaid,
-        };
-        let members = MemberService {
-            db: db.clone(),
-            mail: notifier,
-            invitation_ttl: config.invitation_ttl,
-        };
+        let (accounts, organizations, members) = services(&config, &db, &mail)?;
         let key_rate_limits = config.key_rate_limits;
         Ok(Self {
             config: Arc::new(config),

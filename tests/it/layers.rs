@@ -54,8 +54,31 @@ fn nothing_below_web_imports_web() {
 }
 
 /// Longest a function under `src/web` may be, signature to closing brace:
-/// a handler parses, calls one service, and renders or redirects.
+/// a handler parses, calls one service, and renders or redirects; a helper
+/// in an `impl` block is held to the same.
 const HANDLER_LINES: usize = 40;
+
+/// Functions allowed to be longer, each with why.
+const LONG_BY_DESIGN: &[(&str, &str)] = &[(
+    "fn public_text(",
+    "one match arm per error kind: a table of messages, read row by row",
+)];
+
+/// Where a function starts: its indentation, when the line opens one.
+fn opens_function(line: &str) -> Option<&str> {
+    let body = line.trim_start();
+    let indent = &line[..line.len() - body.len()];
+    let opens = [
+        "pub async fn ",
+        "async fn ",
+        "pub fn ",
+        "pub(crate) fn ",
+        "fn ",
+    ]
+    .iter()
+    .any(|prefix| body.starts_with(prefix));
+    (opens && !line.trim_end().ends_with(';')).then_some(indent)
+}
 
 #[test]
 fn web_functions_stay_short() {
@@ -64,29 +87,38 @@ fn web_functions_stay_short() {
     rust_files(&root.join("src/web"), &mut files);
     assert!(files.len() > 10, "the scan found the sources: {files:?}");
     let mut long = Vec::new();
+    let mut methods = 0;
     for file in &files {
         let text = std::fs::read_to_string(file).expect("readable source");
-        let mut start: Option<(usize, &str)> = None;
+        // Functions open at this point of the file, innermost last.
+        let mut open: Vec<(usize, &str, &str)> = Vec::new();
         for (number, line) in text.lines().enumerate() {
-            let opens = ["pub async fn ", "async fn ", "pub fn ", "fn "]
-                .iter()
-                .any(|prefix| line.starts_with(prefix));
-            if opens && !line.trim_end().ends_with(';') {
-                start = Some((number, line));
-            } else if line == "}"
-                && let Some((first, signature)) = start.take()
-                && number - first + 1 > HANDLER_LINES
+            if let Some(indent) = opens_function(line) {
+                methods += usize::from(!indent.is_empty());
+                open.push((number, line, indent));
+            } else if let Some(&(first, signature, indent)) = open.last()
+                && line.strip_prefix(indent) == Some("}")
             {
-                long.push(format!(
-                    "{}:{}: {} lines: {}",
-                    file.strip_prefix(root).unwrap_or(file).display(),
-                    first + 1,
-                    number - first + 1,
-                    signature.trim()
-                ));
+                open.pop();
+                let exempt = LONG_BY_DESIGN
+                    .iter()
+                    .any(|(name, _)| signature.contains(name));
+                if number - first + 1 > HANDLER_LINES && !exempt {
+                    long.push(format!(
+                        "{}:{}: {} lines: {}",
+                        file.strip_prefix(root).unwrap_or(file).display(),
+                        first + 1,
+                        number - first + 1,
+                        signature.trim()
+                    ));
+                }
             }
         }
     }
+    assert!(
+        methods > 50,
+        "the scan saw functions in impl blocks: {methods}"
+    );
     assert!(
         long.is_empty(),
         "functions over {HANDLER_LINES} lines:\n{}",

@@ -174,6 +174,28 @@ async fn sign_out_one_other_session(app: TestApp) {
         StatusCode::OK,
         "this one lives on"
     );
+    // This session's own id, in a form the page doesn't offer: refused
+    // with a pointer to signing out, and the session lives on.
+    let own = app
+        .text_value_with(
+            "SELECT s.public_id AS value FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE u.email = ?",
+            &["ann@example.com"],
+        )
+        .await;
+    let hidden =
+        crate::support::hidden_fields(&first.get("/account").await.body, "/account/password");
+    let res = first
+        .post_form("/account/sessions/revoke", &hidden, &[("session_id", &own)])
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert!(
+        res.body
+            .contains("This is the session you are using: sign out to end it."),
+        "{}",
+        res.body
+    );
+    assert_eq!(first.get("/").await.status, StatusCode::OK);
     // Someone else's session id is "not found" and nothing is deleted.
     let mallory = app.signed_up("Mallory", "mallory@example.com").await;
     let victim = sign_in(&app, "Victim/1.0").await;

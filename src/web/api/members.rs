@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db;
 use crate::db::members::{MemberListing, RoleRow};
 use crate::db::scope::Scope;
-use crate::domain::{FieldErrors, MembershipId, Permission, RoleId};
+use crate::domain::{FieldErrors, MembershipId, MembershipStatus, Permission, RoleId};
 use crate::services::members;
 use crate::web::AppState;
 use crate::web::api::{ApiScope, json_page, own_workspace};
@@ -218,11 +218,9 @@ async fn apply(
             role_id: None,
             status: Some(status),
         } => {
-            let active = match status.as_str() {
-                "active" => true,
-                "inactive" => false,
-                _ => return Err(invalid("status", "Use active or inactive.")),
-            };
+            let status = MembershipStatus::parse(&status)
+                .ok_or_else(|| invalid("status", "Use active or inactive."))?;
+            let active = status == MembershipStatus::Active;
             members::set_active(&state.members, scope, member, active).await?;
         }
         _ => return Err(invalid("role_id", "Give either role_id or status.")),

@@ -40,26 +40,7 @@ struct RateLimited;
 
 impl Modify for RateLimited {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder};
-        let response = ResponseBuilder::new()
-            .description("The key made all the calls its kind may make this minute")
-            .header(
-                "Retry-After",
-                HeaderBuilder::new()
-                    .schema(
-                        utoipa::openapi::ObjectBuilder::new()
-                            .schema_type(utoipa::openapi::Type::Integer),
-                    )
-                    .description(Some("Seconds until the next minute"))
-                    .build(),
-            )
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ApiError")))
-                    .build(),
-            )
-            .build();
+        let response = rate_limited_response();
         for item in openapi.paths.paths.values_mut() {
             let operations = [
                 &mut item.get,
@@ -82,6 +63,30 @@ impl Modify for RateLimited {
             }
         }
     }
+}
+
+/// The 429 answer with its `Retry-After` header and JSON error body.
+fn rate_limited_response() -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder};
+    ResponseBuilder::new()
+        .description("The key made all the calls its kind may make this minute")
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::Type::Integer),
+                )
+                .description(Some("Seconds until the next minute"))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ApiError")))
+                .build(),
+        )
+        .build()
 }
 
 /// The document's root.

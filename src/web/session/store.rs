@@ -47,6 +47,44 @@ impl DbSessionStore {
     fn expiry(&self) -> Expiry {
         Self::expiry_now(self.idle, self.lifetime)
     }
+
+    /// The live session with its user's access (`Ok`), or only its state
+    /// when reading the access failed (`Err`). `None` when there is no live
+    /// session, or when the database could not be read: the failure is
+    /// kept for the error page rather than failing the middleware.
+    async fn read(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Option<Result<LoadedSession, String>>, LoadError> {
+        let id_hash = hash_key(key.as_ref());
+        let expiry = self.expiry();
+        let read = self
+            .db
+            .read_handing_on(move |conn| {
+                match db::sessions::load_with_access(conn, &id_hash, expiry) {
+                    Ok(loaded) => Ok(loaded.map(Ok)),
+                    // Reading the user's workspaces failed: load the bare
+                    // session, so the failure surfaces in the handler's
+                    // extractor (an error page with a request id) and not
+                    // in the session middleware.
+                    Err(error) => {
+                        tracing::warn!(%error, "session preload failed");
+                        Ok::<_, DbError>(db::sessions::load(conn, &id_hash, expiry)?.map(Err))
+                    }
+                }
+            })
+            .await;
+        let loaded = match read {
+            Ok(loaded) => loaded,
+            // Logged once, with the request id, when the error page is
+            // rendered.
+            Err(error) => {
+                put_load_failure(error).map_err(|e| LoadError::Other(e.into()))?;
+                return Ok(None);
+            }
+        };
+        Ok(loaded)
+    }
 }
 
 /// The stored form of a session key.
@@ -87,34 +125,7 @@ fn row_for(
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
-        let id_hash = hash_key(key.as_ref());
-        let expiry = self.expiry();
-        let read = self
-            .db
-            .read_handing_on(move |conn| {
-                match db::sessions::load_with_access(conn, &id_hash, expiry) {
-                    Ok(loaded) => Ok(loaded.map(Ok)),
-                    // Reading the user's workspaces failed: load the bare
-                    // session, so the failure surfaces in the handler's
-                    // extractor (an error page with a request id) and not
-                    // in the session middleware.
-                    Err(error) => {
-                        tracing::warn!(%error, "session preload failed");
-                        Ok::<_, DbError>(db::sessions::load(conn, &id_hash, expiry)?.map(Err))
-                    }
-                }
-            })
-            .await;
-        let loaded = match read {
-            Ok(loaded) => loaded,
-            // Logged once, with the request id, when the error page is
-            // rendered.
-            Err(error) => {
-                put_load_failure(error).map_err(|e| LoadError::Other(e.into()))?;
-                return Ok(None);
-            }
-        };
-        let (state, preload) = match loaded {
+        let (state, preload) = match self.read(key).await? {
             None => return Ok(None),
             Some(Err(state)) => (state, None),
             Some(Ok(mut loaded)) => {

@@ -318,11 +318,10 @@ impl<'a> MembersPage<'a> {
         search: String,
         (invite, invite_errors): (InviteForm, FieldErrors),
     ) -> Result<Self, AppError> {
-        let filters = [("q", search.as_str())];
         let (rows, next_href) = cursor_page(
             rows.iter().collect(),
             "/settings/members",
-            &filters,
+            &[("q", search.as_str())],
             "after",
             |row| row.listing.membership_id.to_string(),
         );
@@ -334,26 +333,10 @@ impl<'a> MembersPage<'a> {
         } else {
             Vec::new()
         };
-        let standing = Standing::of_scope(scope);
-        let mut row_roles: Vec<RowRole> = Vec::new();
-        let members = rows
-            .into_iter()
-            .map(|row| {
-                let role_id = &row.listing.role_id;
-                let role =
-                    RowRole::index_of(&mut row_roles, role_id, roles, &grantable, can_manage)?;
-                Ok(MemberView::of(
-                    row,
-                    role,
-                    row_roles[role].level,
-                    scope,
-                    &standing,
-                ))
-            })
-            .collect::<Result<_, AppError>>()?;
-        let pending = InvitationView::all(invitations.pending, &grantable);
-        let history = InvitationView::all(invitations.history, &grantable);
+        let (members, row_roles) = member_views(rows, scope, roles, &grantable, can_manage)?;
         Ok(MembersPage {
+            pending: InvitationView::all(invitations.pending, &grantable),
+            history: InvitationView::all(invitations.history, &grantable),
             page,
             members,
             search,
@@ -364,10 +347,36 @@ impl<'a> MembersPage<'a> {
             row_roles,
             invite,
             invite_errors,
-            pending,
-            history,
         })
     }
+}
+
+/// The rows of a page of members, and the role menus they point into (one
+/// per role on the page, not one per row).
+fn member_views<'a>(
+    rows: Vec<&'a ListedMember>,
+    scope: &Scope,
+    roles: &[RoleRow],
+    grantable: &[RoleRow],
+    can_manage: bool,
+) -> Result<(Vec<MemberView<'a>>, Vec<RowRole>), AppError> {
+    let standing = Standing::of_scope(scope);
+    let mut row_roles: Vec<RowRole> = Vec::new();
+    let members = rows
+        .into_iter()
+        .map(|row| {
+            let role_id = &row.listing.role_id;
+            let role = RowRole::index_of(&mut row_roles, role_id, roles, grantable, can_manage)?;
+            Ok(MemberView::of(
+                row,
+                role,
+                row_roles[role].level,
+                scope,
+                &standing,
+            ))
+        })
+        .collect::<Result<_, AppError>>()?;
+    Ok((members, row_roles))
 }
 
 /// The options of a row's role menu, with `selected` selected (none when
