@@ -230,25 +230,24 @@ pub fn claim_running_slot(conn: &mut AnyConnection, tenant: &Tenant) -> Result<b
 /// counter). `false` when the quota is reached.
 pub fn claim_member_slot(
     conn: &mut AnyConnection,
-    organization: &WorkspaceId,
+    organization: &Tenant,
     user: &UserId,
 ) -> Result<bool, DbError> {
-    let quota: Option<i32> = workspaces::table
-        .filter(workspaces::id.eq(organization))
+    let quota: Option<i32> = organization
+        .workspace_row()
         .select(workspaces::max_agents_per_member)
         .first(conn)?;
     natively!(conn, |native| diesel::insert_into(
         member_agent_counts::table
     )
     .values((
-        member_agent_counts::organization_id.eq(organization),
+        member_agent_counts::organization_id.eq(organization.workspace_id()),
         member_agent_counts::user_id.eq(user),
         member_agent_counts::running_agents.eq(0),
     ))
     .on_conflict_do_nothing()
     .execute(native))?;
-    let mut claim = diesel::update(member_agent_counts::table)
-        .filter(member_agent_counts::organization_id.eq(organization))
+    let mut claim = diesel::update(organization.member_agent_counts())
         .filter(member_agent_counts::user_id.eq(user))
         .into_boxed();
     if let Some(quota) = quota {
@@ -263,12 +262,12 @@ pub fn claim_member_slot(
 /// Counts one running agent of `user` less in `organization`.
 pub fn release_member_slot(
     conn: &mut AnyConnection,
-    organization: &WorkspaceId,
+    organization: &Tenant,
     user: &UserId,
 ) -> Result<(), DbError> {
     diesel::update(
-        member_agent_counts::table
-            .filter(member_agent_counts::organization_id.eq(organization))
+        organization
+            .member_agent_counts()
             .filter(member_agent_counts::user_id.eq(user))
             .filter(member_agent_counts::running_agents.gt(0)),
     )
@@ -290,16 +289,17 @@ pub fn started_by(
         .first::<Option<UserId>>(conn)?)
 }
 
-/// The members of `organization` with agents running, and how many, by
-/// name (the Resources tab's per-member usage; at most `limit`).
+/// The members of the scoped organization with agents running (in it
+/// and its teams), and how many, by name (the Resources tab's per-member
+/// usage; at most `limit`).
 pub fn member_usage(
     conn: &mut AnyConnection,
-    organization: &WorkspaceId,
+    scope: &Scope,
     limit: i64,
 ) -> Result<Vec<(String, String, i32)>, DbError> {
-    Ok(member_agent_counts::table
+    Ok(scope
+        .member_agent_counts()
         .inner_join(users::table.on(users::id.eq(member_agent_counts::user_id)))
-        .filter(member_agent_counts::organization_id.eq(organization))
         .filter(member_agent_counts::running_agents.gt(0))
         .order(users::name.asc())
         .limit(limit)
@@ -363,15 +363,11 @@ pub struct Limits {
 /// out.
 pub fn limits_with_teams(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
 ) -> Result<Vec<Limits>, DbError> {
     use crate::domain::WorkspaceStatus;
-    Ok(workspaces::table
-        .filter(
-            workspaces::id
-                .eq(workspace)
-                .or(workspaces::parent_id.eq(workspace)),
-        )
+    Ok(workspace
+        .workspace_and_teams()
         .filter(workspaces::status.ne(WorkspaceStatus::Archived))
         .order((workspaces::parent_id.is_not_null(), workspaces::name.asc()))
         .select(Limits::as_select())
@@ -439,56 +435,50 @@ pub struct LimitValues {
 /// Sets the limits of `workspace`.
 pub fn set_limits(
     conn: &mut AnyConnection,
+    scope: &Scope,
     workspace: &WorkspaceId,
     limits: LimitValues,
 ) -> Result<(), DbError> {
     expect_one(
-        diesel::update(workspaces::table.filter(workspaces::id.eq(workspace)))
-            .set((
-                workspaces::max_running_agents.eq(limits.running_agents),
-                workspaces::max_agent_hours.eq(limits.agent_hours),
-                workspaces::max_app_instances.eq(limits.app_instances),
-                workspaces::max_agents_per_member.eq(limits.agents_per_member),
-            ))
-            .execute(conn)?,
+        diesel::update(
+            scope
+                .workspace_and_teams()
+                .filter(workspaces::id.eq(workspace)),
+        )
+        .set((
+            workspaces::max_running_agents.eq(limits.running_agents),
+            workspaces::max_agent_hours.eq(limits.agent_hours),
+            workspaces::max_app_instances.eq(limits.app_instances),
+            workspaces::max_agents_per_member.eq(limits.agents_per_member),
+        ))
+        .execute(conn)?,
     )
 }
 
-/// Seconds the agents of each of `workspaces` ran between `from` and
-/// `until`, whatever agent ran them (one statement).
-pub fn runtime_by_workspace(
+/// Seconds the agents of `workspace` and of its teams ran between `from`
+/// and `until`, whatever agent ran them (one statement): what an
+/// organization's hours limit counts.
+pub fn runtime_with_teams(
     conn: &mut AnyConnection,
-    workspaces: &[WorkspaceId],
+    workspace: &Tenant,
     from: NaiveDateTime,
     until: NaiveDateTime,
-) -> Result<std::collections::HashMap<WorkspaceId, i64>, DbError> {
-    let runs: Vec<(WorkspaceId, RunSpanTimes)> = agent_runs::table
-        .filter(agent_runs::workspace_id.eq_any(workspaces))
+) -> Result<i64, DbError> {
+    let family = workspace.workspace_and_teams().select(workspaces::id);
+    let runs: Vec<RunSpanTimes> = agent_runs::table
+        .filter(agent_runs::workspace_id.eq_any(family))
         .filter(agent_runs::started_at.lt(until))
         .filter(
             agent_runs::stopped_at
                 .is_null()
                 .or(agent_runs::stopped_at.gt(from)),
         )
-        .select((
-            agent_runs::workspace_id,
-            (agent_runs::started_at, agent_runs::stopped_at),
-        ))
+        .select((agent_runs::started_at, agent_runs::stopped_at))
         .load(conn)?;
-    Ok(sum_clipped(runs, from, until))
-}
-
-/// Sums each key's runs clipped to the period.
-fn sum_clipped<K: std::hash::Hash + Eq>(
-    runs: Vec<(K, RunSpanTimes)>,
-    from: NaiveDateTime,
-    until: NaiveDateTime,
-) -> std::collections::HashMap<K, i64> {
-    let mut seconds = std::collections::HashMap::new();
-    for (key, span) in runs {
-        *seconds.entry(key).or_insert(0) += clipped_seconds(span, from, until);
-    }
-    seconds
+    Ok(runs
+        .into_iter()
+        .map(|span| clipped_seconds(span, from, until))
+        .sum())
 }
 
 /// The seconds of a run that fall between `from` and `until`.
@@ -568,10 +558,10 @@ pub struct IdleAgent {
 
 impl IdleAgent {
     /// The organization whose per-member quota it counts against.
-    pub fn organization(&self) -> Option<&WorkspaceId> {
+    pub fn organization(&self) -> Option<&Tenant> {
         match self.kind {
-            crate::domain::WorkspaceKind::Organization => Some(self.workspace.workspace_id()),
-            crate::domain::WorkspaceKind::Team => self.parent.as_ref().map(Tenant::workspace_id),
+            crate::domain::WorkspaceKind::Organization => Some(&self.workspace),
+            crate::domain::WorkspaceKind::Team => self.parent.as_ref(),
             crate::domain::WorkspaceKind::Personal => None,
         }
     }

@@ -342,12 +342,12 @@ fn charge_entry(
 /// can't both record it.
 pub fn record_alert(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
     month: &str,
     threshold: i32,
 ) -> Result<bool, DbError> {
     let row = (
-        budget_alerts::workspace_id.eq(workspace),
+        budget_alerts::workspace_id.eq(workspace.workspace_id()),
         budget_alerts::month.eq(month),
         budget_alerts::threshold.eq(threshold),
         budget_alerts::sent_at.eq(now()),
@@ -514,7 +514,7 @@ pub enum DebitRefusal {
 /// Reads which condition of [`debit`] failed, in the order a person
 /// would want to hear them.
 pub fn why_refused(conn: &mut AnyConnection, debit: &Debit<'_>) -> Result<DebitRefusal, DbError> {
-    let status = status_of(conn, debit.workspace)?;
+    let status = status_of(conn, &Tenant::of(debit.workspace.clone()))?;
     if status != WorkspaceStatus::Active {
         return Ok(DebitRefusal::Inactive(status));
     }
@@ -688,7 +688,7 @@ pub fn set_plan(
             .execute(conn)?,
     )?;
     expect_one(
-        diesel::update(workspaces::table.filter(workspaces::id.eq(scope.workspace_id())))
+        diesel::update(scope.workspace_row())
             .set((
                 workspaces::max_running_agents.eq(plan.max_running_agents),
                 workspaces::max_agent_hours.eq(plan.max_agent_hours),
@@ -751,12 +751,9 @@ pub fn reactivate(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<b
 }
 
 /// The status of `workspace` as it is now (not as the request began).
-pub fn status_of(
-    conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
-) -> Result<WorkspaceStatus, DbError> {
-    Ok(workspaces::table
-        .find(workspace)
+pub fn status_of(conn: &mut AnyConnection, workspace: &Tenant) -> Result<WorkspaceStatus, DbError> {
+    Ok(workspace
+        .workspace_row()
         .select(workspaces::status)
         .first(conn)?)
 }

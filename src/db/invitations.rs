@@ -18,10 +18,8 @@ use super::members::RoleRow;
 use super::outbox::Delivery;
 use super::schema::{invitations, outbox_emails, roles, workspaces};
 use super::{AnyConnection, DbError, natively, now};
-use crate::db::scope::Scope;
-use crate::domain::{
-    Email, InvitationId, InvitationStatus, RoleId, UserId, WorkspaceId, WorkspaceStatus,
-};
+use crate::db::scope::{Scope, Tenant};
+use crate::domain::{Email, InvitationId, InvitationStatus, RoleId, UserId, WorkspaceStatus};
 
 diesel::define_sql_function!(
     /// SQL `COALESCE` over two timestamps, to order the history by when an
@@ -395,8 +393,9 @@ pub fn revoke(
 pub struct InvitationView {
     /// Id.
     pub id: InvitationId,
-    /// Workspace.
-    pub workspace_id: WorkspaceId,
+    /// Its workspace: the door for the invitee, who isn't a member of it
+    /// yet.
+    pub workspace: Tenant,
     /// Organization name.
     pub workspace_name: String,
     /// Invited email.

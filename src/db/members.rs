@@ -9,8 +9,8 @@ use super::expect_one;
 use super::schema::{memberships, roles, users};
 use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, fixed_limit, natively, now};
-use crate::db::scope::Scope;
-use crate::domain::{MembershipId, MembershipStatus, RoleId, SystemRole, UserId, WorkspaceId};
+use crate::db::scope::{Scope, Tenant};
+use crate::domain::{MembershipId, MembershipStatus, RoleId, SystemRole, UserId};
 
 diesel::define_sql_function!(
     /// SQL `lower()`, for case-insensitive search on both backends.
@@ -263,7 +263,7 @@ pub fn is_member(conn: &mut AnyConnection, scope: &Scope, email: &str) -> Result
 /// user is refused by the unique constraint (`Conflict`).
 pub fn add(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
     user: &UserId,
     role: &RoleId,
 ) -> Result<MembershipId, DbError> {
@@ -272,7 +272,7 @@ pub fn add(
     diesel::insert_into(memberships::table)
         .values((
             memberships::id.eq(&id),
-            memberships::workspace_id.eq(workspace),
+            memberships::workspace_id.eq(workspace.workspace_id()),
             memberships::user_id.eq(user),
             memberships::role_id.eq(role),
             memberships::status.eq(MembershipStatus::Active),

@@ -99,7 +99,7 @@ pub struct Settings {
 
 /// Reads the scoped workspace's settings.
 pub fn settings(conn: &mut AnyConnection, scope: &Scope) -> Result<Settings, DbError> {
-    let query = workspaces::table.find(scope.workspace_id()).select((
+    let query = scope.workspace_row().select((
         workspaces::name,
         workspaces::slug,
         workspaces::description,
@@ -132,7 +132,7 @@ pub fn update_general(
     update: &GeneralUpdate,
 ) -> Result<(), DbError> {
     expect_one(
-        diesel::update(workspaces::table.find(scope.workspace_id()))
+        diesel::update(scope.workspace_row())
             .filter(workspaces::kind.ne(WorkspaceKind::Personal))
             .set((
                 workspaces::name.eq(&update.name),
@@ -196,7 +196,7 @@ pub fn avatar(
 /// Archives the scoped organization (it leaves every switcher; data stays).
 pub fn archive(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
     expect_one(
-        diesel::update(workspaces::table.find(scope.workspace_id()))
+        diesel::update(scope.workspace_row())
             .filter(workspaces::kind.eq(WorkspaceKind::Organization))
             .filter(workspaces::status.ne(WorkspaceStatus::Archived))
             .set((
@@ -270,8 +270,8 @@ pub fn restore(
 pub fn delete_forever(conn: &mut AnyConnection, scope: &Scope) -> Result<(), DbError> {
     expect_one(
         diesel::delete(
-            workspaces::table
-                .filter(workspaces::id.eq(scope.workspace_id()))
+            scope
+                .workspace_row()
                 .filter(workspaces::kind.eq(WorkspaceKind::Organization)),
         )
         .execute(conn)?,

@@ -331,8 +331,8 @@ impl Scope {
     }
 }
 
-/// `workspaces WHERE id = <the active workspace> OR (parent_id = <it> AND
-/// kind = 'team')`.
+/// `workspaces WHERE id = <a workspace> OR (parent_id = <it> AND kind =
+/// 'team')`.
 type WorkspaceAndTeams<'a> = diesel::dsl::Filter<
     super::schema::workspaces::table,
     diesel::dsl::Or<
@@ -344,36 +344,54 @@ type WorkspaceAndTeams<'a> = diesel::dsl::Filter<
     >,
 >;
 
-impl Scope {
-    /// The active workspace's row and its teams' rows: for what a page of
-    /// the organization reads of both at once (its wallet and its teams'
-    /// spend).
-    pub(super) fn workspace_and_teams(&self) -> WorkspaceAndTeams<'_> {
-        use super::schema::workspaces;
-        use diesel::prelude::*;
-        workspaces::table.filter(
-            workspaces::id
-                .eq(self.workspace_id())
-                .or(workspaces::parent_id
-                    .eq(self.workspace_id())
-                    .and(workspaces::kind.eq(crate::domain::WorkspaceKind::Team))),
-        )
-    }
-}
+/// `member_agent_counts WHERE organization_id = <an organization>`.
+type MemberAgentCountsOf<'a> = diesel::dsl::Filter<
+    super::schema::member_agent_counts::table,
+    diesel::dsl::Eq<super::schema::member_agent_counts::organization_id, &'a WorkspaceId>,
+>;
 
-/// `workspaces WHERE id = <a tenant's workspace>`.
+/// `workspaces WHERE id = <a workspace>`.
 type WorkspaceRow<'a> = diesel::dsl::Filter<
     super::schema::workspaces::table,
     diesel::dsl::Eq<super::schema::workspaces::id, &'a WorkspaceId>,
 >;
 
-impl Tenant {
-    /// The workspace's own row (its usage counters and limits): the way
-    /// the repository starts a query on it for a [`Tenant`], so a counter
-    /// moved is the one of the workspace the tenant names.
-    pub(super) fn workspace_row(&self) -> WorkspaceRow<'_> {
-        use super::schema::workspaces;
-        use diesel::prelude::*;
-        workspaces::table.filter(workspaces::id.eq(self.workspace_id()))
-    }
+/// Entries keyed other than by `workspace_id`, for both doors.
+macro_rules! family_tables {
+    ($($door:ident),*) => {$(
+        impl $door {
+            /// The workspace's own row (its settings, usage counters and
+            /// limits): a counter moved or a setting changed is the one of
+            /// the workspace the door names.
+            pub(super) fn workspace_row(&self) -> WorkspaceRow<'_> {
+                use super::schema::workspaces;
+                use diesel::prelude::*;
+                workspaces::table.filter(workspaces::id.eq(self.workspace_id()))
+            }
+
+            /// The workspace's own row and its teams' rows (an
+            /// organization's; a team or a personal workspace has none):
+            /// for what is read or limited across an organization at once.
+            pub(super) fn workspace_and_teams(&self) -> WorkspaceAndTeams<'_> {
+                use super::schema::workspaces;
+                use diesel::prelude::*;
+                workspaces::table.filter(
+                    workspaces::id.eq(self.workspace_id()).or(workspaces::parent_id
+                        .eq(self.workspace_id())
+                        .and(workspaces::kind.eq(crate::domain::WorkspaceKind::Team))),
+                )
+            }
+
+            /// The per-member running-agent counts of the workspace (an
+            /// organization's, which its teams' agents count in).
+            pub(super) fn member_agent_counts(&self) -> MemberAgentCountsOf<'_> {
+                use super::schema::member_agent_counts;
+                use diesel::prelude::*;
+                member_agent_counts::table
+                    .filter(member_agent_counts::organization_id.eq(self.workspace_id()))
+            }
+        }
+    )*};
 }
+
+family_tables!(Scope, Tenant);

@@ -187,16 +187,14 @@ pub fn delete(conn: &mut AnyConnection, scope: &Scope, id: &WorkspaceId) -> Resu
     expect_one(diesel::delete(scope.teams().filter(workspaces::id.eq(id))).execute(conn)?)
 }
 
-/// Ends `user`'s memberships of every team of `organization`: leaving or
-/// being removed from an organization takes its teams along.
+/// Ends `user`'s memberships of every team of the scoped organization:
+/// leaving or being removed from an organization takes its teams along.
 pub fn remove_from_teams_of(
     conn: &mut AnyConnection,
-    organization: &WorkspaceId,
+    scope: &Scope,
     user: &UserId,
 ) -> Result<usize, DbError> {
-    let teams = workspaces::table
-        .filter(workspaces::parent_id.eq(organization))
-        .select(workspaces::id);
+    let teams = scope.teams().select(workspaces::id);
     Ok(diesel::delete(
         memberships::table
             .filter(memberships::user_id.eq(user))
@@ -205,19 +203,19 @@ pub fn remove_from_teams_of(
     .execute(conn)?)
 }
 
-/// Hands every team of `organization` to its new owner: `new_owner` holds
-/// each team's owner role (promoted where a member, added where not), and
-/// `previous`, who held it, becomes an admin there.
+/// Hands every team of the scoped organization to its new owner:
+/// `new_owner` holds each team's owner role (promoted where a member, added
+/// where not), and `previous`, who held it, becomes an admin there.
 pub fn hand_teams_to(
     conn: &mut AnyConnection,
-    organization: &WorkspaceId,
+    scope: &Scope,
     new_owner: &UserId,
     previous: &UserId,
 ) -> Result<(), DbError> {
     let at = now();
-    let teams: Vec<(WorkspaceId, RoleId, Option<SystemRole>)> = workspaces::table
+    let teams: Vec<(WorkspaceId, RoleId, Option<SystemRole>)> = scope
+        .teams()
         .inner_join(roles::table.on(roles::workspace_id.eq(workspaces::id)))
-        .filter(workspaces::parent_id.eq(organization))
         .filter(roles::system_key.eq_any([SystemRole::Owner, SystemRole::Admin]))
         .select((workspaces::id, roles::id, roles::system_key))
         .load(conn)?;
@@ -267,8 +265,8 @@ pub fn hand_teams_to(
 /// owner, whom nobody in it may remove, demote or deactivate, and who
 /// can't leave it.
 pub fn organization_owner(conn: &mut AnyConnection, scope: &Scope) -> Result<UserId, DbError> {
-    let parent = workspaces::table
-        .filter(workspaces::id.eq(scope.workspace_id()))
+    let parent = scope
+        .workspace_row()
         .select(workspaces::parent_id)
         .first::<Option<WorkspaceId>>(conn)?
         .ok_or(DbError::NotFound)?;

@@ -2,6 +2,7 @@
 //! This is the query behind the `Scope` extractor and the context switcher,
 //! so it is one join, run once per request.
 
+use crate::db::scope::Tenant;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -179,10 +180,10 @@ pub fn name_of(conn: &mut AnyConnection, id: &WorkspaceId) -> Result<String, DbE
 /// already run one at a time. Taken before the memberships are touched,
 /// it is also the lock order the triggers that move `members_version` need
 /// (migration 000029: they update this row after the membership's).
-pub fn lock_memberships(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<(), DbError> {
+pub fn lock_memberships(conn: &mut AnyConnection, workspace: &Tenant) -> Result<(), DbError> {
     if let AnyConnection::Postgresql(pg) = conn {
-        workspaces::table
-            .find(workspace)
+        workspace
+            .workspace_row()
             .select(workspaces::id)
             .for_update()
             .first::<WorkspaceId>(pg)?;
@@ -197,6 +198,6 @@ pub fn lock_memberships(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Re
 /// workspace row first and then updates the invitations offering it. Taking
 /// the workspace row first here too keeps one order, so the two can't
 /// deadlock.
-pub fn lock_invitations(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Result<(), DbError> {
+pub fn lock_invitations(conn: &mut AnyConnection, workspace: &Tenant) -> Result<(), DbError> {
     lock_memberships(conn, workspace)
 }

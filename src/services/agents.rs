@@ -97,16 +97,16 @@ fn start_in(
     // Claiming locks the counter row first, so the hours checked
     // next can't be used up meanwhile by a start racing this one.
     let (name, whose) = (&scope.workspace().name, "this workspace's");
-    claim(conn, &scope.tenant(), name, whose)?;
-    billing::refuse_if_suspended(conn, scope.workspace_id())?;
-    check_hours(conn, scope.workspace_id(), name, whose)?;
+    let tenant = scope.tenant();
+    claim(conn, &tenant, name, whose)?;
+    billing::refuse_if_suspended(conn, &tenant)?;
+    check_hours(conn, &tenant, name, whose)?;
     if let Some(parent) = scope.parent_tenant() {
         claim(conn, &parent, "the organization", "the organization's")?;
-        let parent = parent.workspace_id();
-        check_hours(conn, parent, "the organization", "the organization's")?;
+        check_hours(conn, &parent, "the organization", "the organization's")?;
     }
     if let Some(organization) = organization_of(scope) {
-        claim_for_member(conn, organization, scope)?;
+        claim_for_member(conn, &organization, scope)?;
     }
     let event = match actor {
         Some(_) => {
@@ -211,10 +211,10 @@ fn claim(
 
 /// The organization whose per-member quota an agent of the scoped
 /// workspace counts against: the organization itself, or a team's.
-fn organization_of(scope: &Scope) -> Option<&WorkspaceId> {
+fn organization_of(scope: &Scope) -> Option<Tenant> {
     match scope.workspace().kind {
-        WorkspaceKind::Organization => Some(scope.workspace_id()),
-        WorkspaceKind::Team => scope.workspace().parent_id.as_ref(),
+        WorkspaceKind::Organization => Some(scope.tenant()),
+        WorkspaceKind::Team => scope.parent_tenant(),
         WorkspaceKind::Personal => None,
     }
 }
@@ -223,7 +223,7 @@ fn organization_of(scope: &Scope) -> Option<&WorkspaceId> {
 /// refuses naming their quota.
 fn claim_for_member(
     conn: &mut db::AnyConnection,
-    organization: &WorkspaceId,
+    organization: &Tenant,
     scope: &Scope,
 ) -> Result<(), ServiceError> {
     if db::agents::claim_member_slot(conn, organization, scope.user_id())? {
@@ -245,7 +245,7 @@ fn claim_for_member(
 /// used up its agent hours this month.
 fn check_hours(
     conn: &mut db::AnyConnection,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
     label: &str,
     whose: &str,
 ) -> Result<(), ServiceError> {
@@ -253,11 +253,8 @@ fn check_hours(
     let Some(limit) = rows.first().and_then(|row| row.max_agent_hours) else {
         return Ok(());
     };
-    let ids: Vec<WorkspaceId> = rows.into_iter().map(|row| row.id).collect();
     let now = db::now();
-    let used: i64 = db::agents::runtime_by_workspace(conn, &ids, month_start(now), now)?
-        .values()
-        .sum();
+    let used = db::agents::runtime_with_teams(conn, workspace, month_start(now), now)?;
     if used < i64::from(limit) * 3600 {
         return Ok(());
     }
@@ -278,7 +275,7 @@ pub async fn stop(db: &Db, scope: &Scope, id: AgentId) -> Result<String, Service
             db::agents::mark_stopped(conn, &scope, &id, db::now())
                 .map_err(|_| ServiceError::Refused("This agent is not running."))?;
             if let (Some(organization), Some(starter)) = (organization_of(&scope), &starter) {
-                db::agents::release_member_slot(conn, organization, starter)?;
+                db::agents::release_member_slot(conn, &organization, starter)?;
             }
             db::agents::release_running_slot(conn, &scope.tenant())?;
             if let Some(parent) = scope.parent_tenant() {

@@ -40,7 +40,7 @@ pub async fn install(
                 &scope.workspace().name,
                 "this workspace's",
             )?;
-            billing::refuse_if_suspended(conn, scope.workspace_id())?;
+            billing::refuse_if_suspended(conn, &scope.tenant())?;
             if let Some(parent) = scope.parent_tenant() {
                 claim(conn, &parent, "the organization", "the organization's")?;
             }
@@ -90,7 +90,7 @@ pub async fn set_running(
         write_transaction(conn, |conn| {
             let instance = db::apps::find(conn, &scope, &id)?;
             if running {
-                billing::refuse_if_suspended(conn, scope.workspace_id())?;
+                billing::refuse_if_suspended(conn, &scope.tenant())?;
             }
             db::apps::set_running(conn, &scope, &id, running).map_err(|_| {
                 ServiceError::Refused(if running {
@@ -191,7 +191,7 @@ pub async fn record_use(
                 });
             };
             if resumed {
-                billing::refuse_if_suspended(conn, workspace)?;
+                billing::refuse_if_suspended(conn, &tenant)?;
                 let name = name_of(&catalogue, &app);
                 let event =
                     Event::app_resume(&id, &name).with_details("used again after an idle stop");

@@ -338,7 +338,7 @@ pub async fn invite(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let scope = &scope_c;
-                db::workspaces::lock_invitations(conn, scope.workspace_id())?;
+                db::workspaces::lock_invitations(conn, &scope.tenant())?;
                 let standing = Standing::current(conn, scope)?;
                 let Some(role) = grantable_role(conn, scope, &standing, input.role_id.as_ref())?
                 else {
@@ -411,7 +411,7 @@ pub async fn resend(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let scope = &scope_c;
-                db::workspaces::lock_invitations(conn, scope.workspace_id())?;
+                db::workspaces::lock_invitations(conn, &scope.tenant())?;
                 let invitation = pending_within_reach(conn, scope, &invitation_id)?;
                 let last_sent = db::invitations::last_sent_at(conn, scope, &invitation_id)?;
                 if last_sent > db::now() - chrono::Duration::seconds(RESEND_INTERVAL_SECONDS) {
@@ -450,7 +450,7 @@ pub async fn revoke(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                db::workspaces::lock_invitations(conn, scope.workspace_id())?;
+                db::workspaces::lock_invitations(conn, &scope.tenant())?;
                 let invitation = pending_within_reach(conn, &scope, &invitation_id)?;
                 db::invitations::revoke(conn, &scope, &invitation_id, &actor.name)?;
                 let event = Event::invitation_revoke(&invitation_id, &invitation.email);
@@ -524,7 +524,7 @@ async fn resolve(
             write_transaction(conn, |conn| {
                 let invitation = db::invitations::usable_by_token(conn, &token_hash)?
                     .ok_or(DbError::NotFound)?;
-                db::workspaces::lock_invitations(conn, &invitation.workspace_id)?;
+                db::workspaces::lock_invitations(conn, &invitation.workspace)?;
                 let status = if accept {
                     InvitationStatus::Accepted
                 } else {
@@ -535,19 +535,16 @@ async fn resolve(
                     // The link reached this inbox: that proves the address
                     // (the only way to accept is through the link).
                     db::users::mark_email_verified_if_current(conn, &user.id, &invitation.email)?;
-                    db::members::add(
-                        conn,
-                        &invitation.workspace_id,
-                        &user.id,
-                        &invitation.role_id,
-                    )
-                    .map_err(|e| {
-                        if matches!(e, DbError::Conflict(UniqueKey::Membership)) {
-                            ServiceError::Refused("You are already a member of this organization.")
-                        } else {
-                            e.into()
-                        }
-                    })?;
+                    db::members::add(conn, &invitation.workspace, &user.id, &invitation.role_id)
+                        .map_err(|e| {
+                            if matches!(e, DbError::Conflict(UniqueKey::Membership)) {
+                                ServiceError::Refused(
+                                    "You are already a member of this organization.",
+                                )
+                            } else {
+                                e.into()
+                            }
+                        })?;
                 }
                 let event = if accept {
                     Event::invitation_accept(&invitation.id, &invitation.email)
@@ -555,8 +552,8 @@ async fn resolve(
                     Event::invitation_decline(&invitation.id, &invitation.email)
                 }
                 .with_details(format!("role: {}", invitation.role_name));
-                db::audit::record(conn, &invitation.workspace_id, &actor, &event)?;
-                Ok(invitation.workspace_id)
+                db::audit::record(conn, invitation.workspace.workspace_id(), &actor, &event)?;
+                Ok(invitation.workspace.into_workspace_id())
             })
         })
         .await
@@ -591,7 +588,7 @@ where
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+                db::workspaces::lock_memberships(conn, &scope.tenant())?;
                 let standing = Standing::current(conn, &scope)?;
                 let target = db::members::find(conn, &scope, &member)?;
                 if !can_act_on(scope.user_id(), &standing, &target) {
@@ -700,11 +697,7 @@ pub async fn remove(
         |conn, scope, _standing, target| {
             db::members::remove(conn, scope, &target.member.membership_id, &target.role.id)?;
             // Removed from an organization, removed from its teams too.
-            let teams = db::teams::remove_from_teams_of(
-                conn,
-                scope.workspace_id(),
-                &target.member.user_id,
-            )?;
+            let teams = db::teams::remove_from_teams_of(conn, scope, &target.member.user_id)?;
             Ok(match teams {
                 0 => format!("role was {}", target.role.name),
                 n => format!("role was {}; removed from {n} team(s)", target.role.name),

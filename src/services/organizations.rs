@@ -491,7 +491,7 @@ pub async fn transfer_ownership(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+                db::workspaces::lock_memberships(conn, &scope.tenant())?;
                 let Some(target) =
                     db::organizations::active_member_by_email(conn, &scope, email.as_str())?
                 else {
@@ -508,12 +508,7 @@ pub async fn transfer_ownership(
                 }
                 db::organizations::transfer_ownership(conn, &scope, &target.membership_id)?;
                 // The organization's owner owns every team.
-                db::teams::hand_teams_to(
-                    conn,
-                    scope.workspace_id(),
-                    &target.user_id,
-                    scope.user_id(),
-                )?;
+                db::teams::hand_teams_to(conn, &scope, &target.user_id, scope.user_id())?;
                 let event =
                     Event::organization_ownership_transfer(&target.membership_id, &target.name)
                         .with_details(format!(
@@ -529,7 +524,7 @@ pub async fn transfer_ownership(
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;
                 if then_leave {
                     db::organizations::leave(conn, &scope)?;
-                    db::teams::remove_from_teams_of(conn, scope.workspace_id(), scope.user_id())?;
+                    db::teams::remove_from_teams_of(conn, &scope, scope.user_id())?;
                 }
                 // The previous owner is an admin now (or gone): invitations
                 // they sent to roles only an owner gives are revoked.
@@ -560,7 +555,7 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+                db::workspaces::lock_memberships(conn, &scope.tenant())?;
                 if team {
                     if &db::teams::organization_owner(conn, &scope)? == scope.user_id() {
                         return Err(ServiceError::Refused(TEAM_OWNER_STAYS));
@@ -568,7 +563,7 @@ pub async fn leave(service: &OrganizationService, scope: &Scope) -> Result<(), S
                     db::teams::leave(conn, &scope)?;
                 } else {
                     db::organizations::leave(conn, &scope)?;
-                    db::teams::remove_from_teams_of(conn, scope.workspace_id(), scope.user_id())?;
+                    db::teams::remove_from_teams_of(conn, &scope, scope.user_id())?;
                 }
                 let event = Event::membership_leave(&scope.workspace().membership_id, &actor.name);
                 db::audit::record(conn, scope.workspace_id(), &actor, &event)?;

@@ -57,7 +57,7 @@ pub async fn overview(db: &Db, scope: &Scope) -> Result<Overview, ServiceError> 
         .read(move |conn| {
             let rows = usage_in(conn, &scope)?;
             let members = if scope.workspace().kind == WorkspaceKind::Organization {
-                db::agents::member_usage(conn, scope.workspace_id(), MEMBERS_SHOWN)?
+                db::agents::member_usage(conn, &scope, MEMBERS_SHOWN)?
             } else {
                 Vec::new()
             };
@@ -171,8 +171,8 @@ pub async fn set_limits(
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            db::workspaces::lock_memberships(conn, scope.workspace_id())?;
-            let rows = db::agents::limits_with_teams(conn, scope.workspace_id())?;
+            db::workspaces::lock_memberships(conn, &scope.tenant())?;
+            let rows = db::agents::limits_with_teams(conn, &scope.tenant())?;
             let row = rows
                 .iter()
                 .find(|row| row.id == target)
@@ -187,7 +187,7 @@ pub async fn set_limits(
                     ..limits
                 }
             };
-            db::agents::set_limits(conn, &target, limits)?;
+            db::agents::set_limits(conn, &scope, &target, limits)?;
             let show = |limit: Option<i32>| limit.map_or("no limit".to_owned(), |n| n.to_string());
             let event = Event::resource_limits_update(&target, &row.name).with_details(format!(
                 "running agents: {} → {}; agent hours per month: {} → {}; app instances: {} → {}; \

@@ -366,7 +366,7 @@ pub async fn create(db: &Db, scope: &Scope, input: RoleInput) -> Result<RoleId, 
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+            db::workspaces::lock_memberships(conn, &scope.tenant())?;
             let standing = Standing::current(conn, &scope)?;
             let role = validate(conn, &scope, &standing, &input, None)?;
             let id = db::roles::create(conn, &scope, &role)?;
@@ -398,7 +398,7 @@ pub async fn update(
     let (scope, actor) = (scope.clone(), Actor::of(scope));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+            db::workspaces::lock_memberships(conn, &scope.tenant())?;
             let standing = Standing::current(conn, &scope)?;
             let current = db::roles::find(conn, &scope, &id)?;
             if current.system_key.is_some() {
@@ -437,7 +437,7 @@ pub async fn delete(db: &Db, scope: &Scope, id: RoleId) -> Result<String, Servic
     db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+                db::workspaces::lock_memberships(conn, &scope.tenant())?;
                 let standing = Standing::current(conn, &scope)?;
                 let current = db::roles::find(conn, &scope, &id)?;
                 if current.system_key.is_some() {

@@ -214,7 +214,7 @@ pub async fn add_member(
     let outcome = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                db::workspaces::lock_memberships(conn, scope.workspace_id())?;
+                db::workspaces::lock_memberships(conn, &scope.tenant())?;
                 let standing = Standing::current(conn, &scope)?;
                 let Some(role) =
                     grantable_role(conn, &scope, &standing, input.role_id.as_ref())?

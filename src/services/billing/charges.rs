@@ -374,7 +374,7 @@ fn send_alerts(
     for &threshold in crossed {
         let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
         write_transaction(conn, |conn| {
-            if db::billing::record_alert(conn, key.workspace.workspace_id(), month, threshold)? {
+            if db::billing::record_alert(conn, &key.workspace, month, threshold)? {
                 send_alert(conn, key, debited, threshold, alerts)?;
             }
             Ok::<_, ServiceError>(())

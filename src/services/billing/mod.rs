@@ -32,7 +32,7 @@ use crate::db::audit::Event;
 use crate::db::billing::{EntryRow, NewEntry};
 use crate::db::scope::Tenant;
 use crate::db::{self};
-use crate::domain::{LedgerKind, Money, UserId, WorkspaceId};
+use crate::domain::{LedgerKind, Money, UserId};
 use crate::services::ServiceError;
 
 /// The largest single charge: a million credits.
@@ -96,7 +96,7 @@ fn credit(conn: &mut db::AnyConnection, credit: &Credit<'_>) -> Result<EntryRow,
 /// the starting transaction.
 pub fn refuse_if_suspended(
     conn: &mut db::AnyConnection,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
 ) -> Result<(), ServiceError> {
     if db::billing::status_of(conn, workspace)?.is_suspended() {
         return Err(ServiceError::Refused(
