@@ -99,7 +99,8 @@ pub fn page(
         return indexed_search(sqlite, scope, fragment, pattern, after, limit);
     }
     Ok(natively!(conn, |native| match &pattern {
-        // The filter is on `users`, where the search indexes are.
+        // The filter is on `users`, where the search indexes are; which
+        // plan is best depends on the fragment.
         Some(pattern) => in_joining_order!(
             scope.memberships().inner_join(users::table).filter(
                 lower(users::name)
@@ -110,6 +111,7 @@ pub fn page(
             after,
             limit
         )
+        .planned_each_time()
         .load(native),
         None => in_joining_order!(scope.memberships(), after, limit).load(native),
     })?)
