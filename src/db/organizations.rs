@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use super::expect_one;
 use super::schema::{memberships, roles, users, workspace_avatars, workspaces};
 use super::{AnyConnection, DbError, natively, now};
-use crate::db::scope::Scope;
+use crate::db::scope::{Scope, Tenant};
 use crate::domain::{
     MembershipId, MembershipStatus, RoleId, Slug, SystemRole, UserId, WorkspaceId, WorkspaceKind,
     WorkspaceStatus,
@@ -180,14 +180,14 @@ fn bump_avatar_version(conn: &mut AnyConnection, workspace: &WorkspaceId) -> Res
     Ok(())
 }
 
-/// A workspace's avatar (content type, bytes). The caller has checked the
-/// user may see the workspace.
+/// A workspace's avatar (content type, bytes): of any workspace the user
+/// may enter (the switcher shows them all).
 pub fn avatar(
     conn: &mut AnyConnection,
-    workspace: &WorkspaceId,
+    workspace: &Tenant,
 ) -> Result<Option<(String, Vec<u8>)>, DbError> {
-    Ok(workspace_avatars::table
-        .find(workspace)
+    Ok(workspace
+        .workspace_avatars()
         .select((workspace_avatars::content_type, workspace_avatars::bytes))
         .first(conn)
         .optional()?)

@@ -307,6 +307,7 @@ tenant_tables!(
     projects,
     wallet_models,
     wallets,
+    workspace_avatars,
 );
 
 /// `workspaces WHERE parent_id = <an organization> AND kind = 'team'`.

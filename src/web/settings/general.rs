@@ -236,11 +236,7 @@ pub async fn avatar(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = crate::domain::WorkspaceId::parse(&path).ok_or(AppError::NotFound)?;
-    let workspace = scope
-        .accessible(&id)
-        .ok_or(AppError::NotFound)?
-        .workspace_id
-        .clone();
+    let workspace = scope.accessible_tenant(&id).ok_or(AppError::NotFound)?;
     let (content_type, bytes) = state
         .db
         .read(move |conn| db::organizations::avatar(conn, &workspace))
