@@ -446,25 +446,13 @@ struct CardRow {
 
 /// The organizations `user` belongs to, as cards, in one query whatever
 /// their number or size: the counts are the organizations' counters, and
-/// each owner is joined through the owner role of the organization.
+/// each owner is the user its row names (`workspaces.owner_user_id`, kept
+/// in step by triggers), read by primary key.
 pub fn cards_for(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<Card>, DbError> {
-    let (owner_roles, owner_memberships) =
-        diesel::alias!(roles as owner_roles, memberships as owner_memberships);
     let rows: Vec<CardRow> = memberships::table
         .inner_join(workspaces::table)
         .inner_join(roles::table)
-        .left_join(
-            owner_roles.on(owner_roles
-                .field(roles::workspace_id)
-                .eq(workspaces::id)
-                .and(owner_roles.field(roles::system_key).eq(SystemRole::Owner))),
-        )
-        .left_join(
-            owner_memberships.on(owner_memberships
-                .field(memberships::role_id)
-                .eq(owner_roles.field(roles::id))),
-        )
-        .left_join(users::table.on(users::id.eq(owner_memberships.field(memberships::user_id))))
+        .left_join(users::table.on(workspaces::owner_user_id.eq(users::id.nullable())))
         .filter(memberships::user_id.eq(user))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::kind.eq(WorkspaceKind::Organization))

@@ -44,6 +44,7 @@ diesel::table! {
         members_version -> Integer,
         team_count -> Integer,
         project_count -> Integer,
+        owner_user_id -> Nullable<Text>,
     }
 }
 

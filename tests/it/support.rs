@@ -398,6 +398,12 @@ impl TestApp {
             miscounted, 0,
             "workspaces whose team_count or project_count is off"
         );
+        let misnamed = futures::executor::block_on(self.count(
+            "workspaces w WHERE w.owner_user_id IS DISTINCT FROM (SELECT m.user_id \
+             FROM memberships m JOIN roles r ON r.id = m.role_id \
+             WHERE r.workspace_id = w.id AND r.system_key = 'owner')",
+        ));
+        assert_eq!(misnamed, 0, "workspaces whose owner_user_id is off");
         let miscounted = futures::executor::block_on(self.count(
             "roles r WHERE r.member_count <> (SELECT COUNT(*) FROM memberships m \
              WHERE m.role_id = r.id)",
