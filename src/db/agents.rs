@@ -388,12 +388,7 @@ pub fn usage_with_teams(
     use crate::domain::WorkspaceStatus;
     let in_period = agent_runs::workspace_id
         .eq(workspaces::id)
-        .and(agent_runs::started_at.lt(until))
-        .and(
-            agent_runs::stopped_at
-                .is_null()
-                .or(agent_runs::stopped_at.gt(from)),
-        );
+        .and(overlapping(from, until));
     let rows: Vec<(Limits, Option<RunSpanTimes>)> = scope
         .workspace_and_teams()
         .filter(workspaces::status.ne(WorkspaceStatus::Archived))
@@ -408,15 +403,7 @@ pub fn usage_with_teams(
             (agent_runs::started_at, agent_runs::stopped_at).nullable(),
         ))
         .load(conn)?;
-    let mut listed: Vec<(Limits, i64)> = Vec::new();
-    for (limits, run) in rows {
-        let seconds = run.map_or(0, |span| clipped_seconds(span, from, until));
-        match listed.last_mut() {
-            Some((last, total)) if last.id == limits.id => *total += seconds,
-            _ => listed.push((limits, seconds)),
-        }
-    }
-    Ok(listed)
+    Ok(with_runtime(rows, |a, b| a.id == b.id, from, until))
 }
 
 /// The limits of one workspace (`None`: no limit).
@@ -467,12 +454,7 @@ pub fn runtime_with_teams(
     let family = workspace.workspace_and_teams().select(workspaces::id);
     let runs: Vec<RunSpanTimes> = agent_runs::table
         .filter(agent_runs::workspace_id.eq_any(family))
-        .filter(agent_runs::started_at.lt(until))
-        .filter(
-            agent_runs::stopped_at
-                .is_null()
-                .or(agent_runs::stopped_at.gt(from)),
-        )
+        .filter(overlapping(from, until))
         .select((agent_runs::started_at, agent_runs::stopped_at))
         .load(conn)?;
     Ok(runs
@@ -508,12 +490,7 @@ pub fn list_with_runtime(
 ) -> Result<Vec<(AgentRow, i64)>, DbError> {
     let in_period = agent_runs::agent_id
         .eq(agents::id)
-        .and(agent_runs::started_at.lt(until))
-        .and(
-            agent_runs::stopped_at
-                .is_null()
-                .or(agent_runs::stopped_at.gt(from)),
-        );
+        .and(overlapping(from, until));
     let rows: Vec<(AgentRow, Option<RunSpanTimes>)> = scope
         .agents()
         .inner_join(projects::table)
@@ -524,18 +501,42 @@ pub fn list_with_runtime(
             (agent_runs::started_at, agent_runs::stopped_at).nullable(),
         ))
         .load(conn)?;
-    let mut listed: Vec<(AgentRow, i64)> = Vec::new();
-    for (agent, run) in rows {
-        let seconds = run.map_or(0, |span| clipped_seconds(span, from, until));
-        match listed.last_mut() {
-            Some((last, total)) if last.id == agent.id => *total += seconds,
-            _ => listed.push((agent, seconds)),
-        }
-    }
-    Ok(listed)
+    Ok(with_runtime(rows, |a, b| a.id == b.id, from, until))
 }
 
 type RunSpanTimes = (NaiveDateTime, Option<NaiveDateTime>);
+
+/// The runs that overlap the period from `from` to `until` (a run still
+/// going overlaps it if it began before its end).
+#[diesel::dsl::auto_type]
+fn overlapping(from: NaiveDateTime, until: NaiveDateTime) -> _ {
+    agent_runs::started_at.lt(until).and(
+        agent_runs::stopped_at
+            .is_null()
+            .or(agent_runs::stopped_at.gt(from)),
+    )
+}
+
+/// Rows read with their runs of a period left-joined (once per run, or
+/// once with none; the rows of one thing together, `same` telling them
+/// apart), folded to each thing with the seconds its runs fall in the
+/// period.
+fn with_runtime<R>(
+    rows: Vec<(R, Option<RunSpanTimes>)>,
+    same: impl Fn(&R, &R) -> bool,
+    from: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Vec<(R, i64)> {
+    let mut listed: Vec<(R, i64)> = Vec::new();
+    for (row, run) in rows {
+        let seconds = run.map_or(0, |span| clipped_seconds(span, from, until));
+        match listed.last_mut() {
+            Some((last, total)) if same(last, &row) => *total += seconds,
+            _ => listed.push((row, seconds)),
+        }
+    }
+    listed
+}
 
 /// A running agent that has been idle too long, as the idle job finds it
 /// (in any workspace: the job acts for none).
