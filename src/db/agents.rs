@@ -358,6 +358,15 @@ pub struct Limits {
     pub max_agents_per_member: Option<i32>,
 }
 
+/// The limits of `workspace` alone: what a start checks against, without
+/// reading its teams' rows.
+pub fn limits_of(conn: &mut AnyConnection, workspace: &Tenant) -> Result<Limits, DbError> {
+    Ok(workspace
+        .workspace_row()
+        .select(Limits::as_select())
+        .first(conn)?)
+}
+
 /// The limits of `workspace` and of its teams (an organization's Resources
 /// tab), the workspace first, then its teams by name; archived teams left
 /// out.

@@ -229,10 +229,7 @@ fn claim_for_member(
     if db::agents::claim_member_slot(conn, organization, scope.user_id())? {
         return Ok(());
     }
-    let quota = db::agents::limits_with_teams(conn, organization)?
-        .into_iter()
-        .next()
-        .and_then(|row| row.max_agents_per_member);
+    let quota = db::agents::limits_of(conn, organization)?.max_agents_per_member;
     Err(ServiceError::LimitReached(format!(
         "You have {} agents running, the most each member may have at once: stop one first, \
          or ask someone with “Set limits and quotas” to raise the per-member quota on the \
@@ -249,8 +246,7 @@ fn check_hours(
     label: &str,
     whose: &str,
 ) -> Result<(), ServiceError> {
-    let rows = db::agents::limits_with_teams(conn, workspace)?;
-    let Some(limit) = rows.first().and_then(|row| row.max_agent_hours) else {
+    let Some(limit) = db::agents::limits_of(conn, workspace)?.max_agent_hours else {
         return Ok(());
     };
     let now = db::now();
