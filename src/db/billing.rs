@@ -14,8 +14,8 @@ use super::charge_statement::{ChargeStatement, ChargesStatement};
 use super::expect_one;
 use super::ledger_statements::{DailySpendStatement, DebitStatement, EntryStatement};
 use super::schema::{
-    budget_alerts, coupons, daily_spend, ledger_entries, member_spend, memberships, roles, top_ups,
-    users, wallet_models, wallets, workspaces,
+    budget_alerts, coupons, daily_spend, ledger_entries, member_spend, memberships, projects,
+    roles, top_ups, users, wallet_models, wallets, workspaces,
 };
 use super::stamps::{MaybeStamp, Stamp};
 use super::{AnyConnection, DbError, natively, now, write_transaction};
@@ -470,16 +470,22 @@ pub struct DailySpendRow {
     pub charges: i64,
 }
 
-/// The scoped workspace's daily spend from `first_day` (`YYYY-MM-DD`) on.
+/// The scoped workspace's daily spend from `first_day` (`YYYY-MM-DD`) on,
+/// each row with its project's name while the project is still in this
+/// workspace (`None` once it was deleted or moved away).
 pub fn daily_spend_since(
     conn: &mut AnyConnection,
     scope: &Scope,
     first_day: &str,
-) -> Result<Vec<DailySpendRow>, DbError> {
+) -> Result<Vec<(DailySpendRow, Option<String>)>, DbError> {
+    let same_project = projects::id
+        .eq(daily_spend::project_id)
+        .and(projects::workspace_id.eq(daily_spend::workspace_id));
     Ok(scope
         .daily_spend()
         .filter(daily_spend::day.ge(first_day))
-        .select(DailySpendRow::as_select())
+        .left_join(projects::table.on(same_project))
+        .select((DailySpendRow::as_select(), projects::name.nullable()))
         .load(conn)?)
 }
 
@@ -950,54 +956,102 @@ pub fn entries(
 }
 
 /// What the billing page shows of the wallets: the scoped workspace's,
-/// with its allowed models, and what each of its teams spent.
+/// with its allowed models and its projects, and what each of its teams
+/// spent.
 #[derive(Debug, Clone)]
 pub struct WalletOverview {
     /// The scoped workspace's wallet.
     pub wallet: WalletRow,
-    /// The models it may be charged for, by name (none read when it isn't
-    /// restricted).
+    /// The models it may be charged for, by name, in order (empty when it
+    /// isn't restricted).
     pub models: Vec<String>,
+    /// The workspace's projects by name (the history's filter menu, and
+    /// the names of the projects its entries charged).
+    pub projects: Vec<(ProjectId, String)>,
     /// In an organization: what each team spent in the month asked for,
     /// by team name (teams without a charge that month show 0).
     pub team_spend: Vec<(String, i64)>,
 }
 
-/// The scoped wallet with its allowed models and its teams' spend in
-/// `month`: one statement, the wallet's row coming once per allowed model
-/// and each team's once.
+diesel::define_sql_function!(
+    /// SQL `string_agg(value, separator)` (PostgreSQL, and SQLite from
+    /// 3.44): the allowed models travel in the wallet's row as one text
+    /// rather than as a row each, so joining the projects multiplies
+    /// nothing.
+    #[aggregate]
+    fn string_agg(
+        value: diesel::sql_types::Text,
+        separator: diesel::sql_types::Text,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>
+);
+
+/// Separates the allowed models in [`wallet_overview`]'s text: a model's
+/// name is letters, digits and `._:/@-` (the controls check it), so it
+/// never holds one.
+const MODEL_SEPARATOR: &str = "\n";
+
+/// The scoped wallet with its allowed models, its projects and its teams'
+/// spend in `month`, in one statement: a row per team and, for the
+/// workspace's own wallet, a row per project (one when it has none).
 pub fn wallet_overview(
     conn: &mut AnyConnection,
     scope: &Scope,
     month: &str,
 ) -> Result<WalletOverview, DbError> {
-    let own_allowed_model = wallet_models::workspace_id
-        .eq(wallets::workspace_id)
-        .and(wallets::workspace_id.eq(scope.workspace_id()))
-        .and(wallets::models_restricted);
-    let rows: Vec<(WorkspaceId, String, WalletRow, Option<String>)> = scope
+    let own_project = projects::workspace_id
+        .eq(workspaces::id)
+        .and(workspaces::id.eq(scope.workspace_id()));
+    let allowed_models = scope
+        .wallet_models()
+        .select(string_agg(wallet_models::model, MODEL_SEPARATOR))
+        .single_value();
+    let rows: Vec<OverviewLine> = scope
         .workspace_and_teams()
         .inner_join(wallets::table.on(wallets::workspace_id.eq(workspaces::id)))
-        .left_join(wallet_models::table.on(own_allowed_model))
+        .left_join(projects::table.on(own_project))
         .order((
             workspaces::name.asc(),
             workspaces::id.asc(),
-            wallet_models::model.asc(),
+            projects::name.asc(),
+            projects::id.asc(),
         ))
         .select((
             workspaces::id,
             workspaces::name,
             WalletRow::as_select(),
-            wallet_models::model.nullable(),
+            allowed_models,
+            projects::id.nullable(),
+            projects::name.nullable(),
         ))
         .load(conn)?;
-    let mut own = None;
-    let mut models = Vec::new();
+    fold_overview(scope, month, rows)
+}
+
+/// A row of [`wallet_overview`]: a workspace, its wallet, the own
+/// wallet's allowed models and one of its projects.
+type OverviewLine = (
+    WorkspaceId,
+    String,
+    WalletRow,
+    Option<String>,
+    Option<ProjectId>,
+    Option<String>,
+);
+
+/// Folds [`wallet_overview`]'s rows into the own wallet, its models and
+/// projects, and the teams' spend.
+fn fold_overview(
+    scope: &Scope,
+    month: &str,
+    rows: Vec<OverviewLine>,
+) -> Result<WalletOverview, DbError> {
+    let mut own: Option<(WalletRow, Option<String>)> = None;
+    let mut projects = Vec::new();
     let mut team_spend = Vec::new();
-    for (workspace, name, wallet, model) in rows {
+    for (workspace, name, wallet, models, project_id, project_name) in rows {
         if &workspace == scope.workspace_id() {
-            models.extend(model);
-            own.get_or_insert(wallet);
+            projects.extend(project_id.zip(project_name));
+            own.get_or_insert((wallet, models));
         } else {
             let spent = if wallet.spend_month == month {
                 wallet.month_spent
@@ -1007,9 +1061,18 @@ pub fn wallet_overview(
             team_spend.push((name, spent));
         }
     }
+    let (wallet, models) = own.ok_or(DbError::NotFound)?;
+    let mut models: Vec<String> = match models {
+        Some(text) if wallet.models_restricted => {
+            text.split(MODEL_SEPARATOR).map(str::to_owned).collect()
+        }
+        _ => Vec::new(),
+    };
+    models.sort();
     Ok(WalletOverview {
-        wallet: own.ok_or(DbError::NotFound)?,
+        wallet,
         models,
+        projects,
         team_spend,
     })
 }

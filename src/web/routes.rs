@@ -6,7 +6,7 @@
 
 use actix_web::web;
 
-use crate::web::settings::{billing, danger, general, members, resources, roles, teams};
+use crate::web::settings::{billing, danger, general, members, resources, roles, teams, usage};
 use crate::web::{
     account, agents, api, api_keys, apps, audit, auth, context, dashboard, email, invitations,
     organizations, password, projects,
@@ -155,6 +155,8 @@ routes! {
     post "/settings/resources/limits"             => resources::set_limits, Scoped;
     get  "/settings/billing"                      => billing::index,       Scoped;
     get  "/billing"                               => billing::index,       Scoped;
+    get  "/settings/usage"                        => usage::index,         Scoped;
+    get  "/usage"                                 => usage::index,         Scoped;
     post "/billing/top-up"                        => billing::top_up,      Scoped;
     post "/billing/controls"                      => billing::set_controls, Scoped;
     post "/billing/coupon"                        => billing::redeem_coupon, Scoped;

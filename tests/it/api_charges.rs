@@ -98,7 +98,9 @@ async fn a_charge_debits_the_keys_wallet_and_answers_the_new_balance(app: TestAp
         row.contains("chat turn") && row.contains("Search") && row.contains("-1.50"),
         "{row}"
     );
-    // And in today's bar of the spend charts, by project and by model.
+    // And in today's bar of the Usage page's charts, by project and by model.
+    let page = app.browser("ann@example.com").get("/settings/usage").await;
+    assert_eq!(page.status, StatusCode::OK);
     let by_project = page.text_of("#spend-chart .legend").unwrap_or_default();
     assert!(
         by_project.contains("Search") && by_project.contains("1.50"),

@@ -1,5 +1,6 @@
 //! Charge history: the billing page's filters (project, model, member,
-//! dates), the month's sums and `GET /billing/history.csv`.
+//! dates), the month's sums (by team there, by project on the Usage page)
+//! and `GET /billing/history.csv`.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -69,12 +70,24 @@ async fn the_history_filters_exports_and_sums_the_month(app: TestApp) {
         Some("2026-13-01")
     );
 
-    // The month at a glance: by project, largest first, and by team.
-    let month = page.text_of("#month-by-project").unwrap_or_default();
+    // The month at a glance: by team on the billing page, by project
+    // (largest first, each linking to its charges) on the Usage page.
+    let usage = ann.get("/settings/usage").await;
+    let month = usage.text_of("#month-by-project").unwrap_or_default();
     assert!(
         month.find("Search") < month.find("Crawl") && month.contains("1.50"),
         "{month}"
     );
+    let search_id = app.project_id("acme", "Search").await;
+    let href = usage
+        .attr_of("#month-by-project a", "href")
+        .expect("Search links to its charges");
+    assert_eq!(
+        href,
+        format!("/settings/billing?project={search_id}#transactions")
+    );
+    let page_of_search = ann.get(href.trim_end_matches("#transactions")).await;
+    assert_eq!(rows(&page_of_search), 2, "Search's two charges");
     assert!(
         page.text_of("#month-by-team tr[data-team=\"Platform\"]")
             .unwrap_or_default()

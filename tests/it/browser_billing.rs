@@ -76,9 +76,14 @@ async fn top_up_decline_read_and_charge(app: TestApp, chromedriver: &Path) {
     open_page(carl, &app, "/settings/billing").await;
     expect_text(carl, "#balance", "23.50").await;
     find(carl, "#transactions-table tr[data-kind='charge']").await;
-    // Before the chart's assertions, so a missing chart still leaves the
-    // picture of the page behind.
     save_screenshot(carl, app.backend, "billing").await;
+    // The Usage tab, reached by its link, holds the spend chart. The
+    // screenshot comes before the chart's assertions, so a missing chart
+    // still leaves the picture of the page behind.
+    click_and_wait_for_next_page(carl, "#usage-link").await;
+    expect_path(carl, "/settings/usage").await;
+    expect_text(carl, "#settings-tabs a[aria-current='page']", "Usage").await;
+    save_screenshot(carl, app.backend, "usage").await;
     spend_chart_shows(carl, "Search").await;
 
     carl_browser.close().await;

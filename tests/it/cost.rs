@@ -359,6 +359,8 @@ async fn statements_per_resource_page_view(app: TestApp) {
         .await
         .with_project("acme", "Search")
         .await
+        .with_project("acme", "Crawl")
+        .await
         .with_agent("acme", "Search", "Crawler")
         .await
         .with_agent("acme", "Search", "Indexer")
@@ -396,9 +398,9 @@ async fn statements_per_resource_page_view(app: TestApp) {
         3,
         "resources"
     );
-    // The wallet with its teams' wallets (and allowed models), a page of
-    // the ledger, the daily spend, and the projects for the filter menu.
-    assert_eq!(statements(&ann, "/settings/billing").await, 5, "billing");
+    // The wallet with its allowed models, its projects (the filter menu)
+    // and its teams' wallets; and a page of the ledger.
+    assert_eq!(statements(&ann, "/settings/billing").await, 3, "billing");
     let res = ann
         .submit(
             "/settings/billing",
@@ -410,14 +412,26 @@ async fn statements_per_resource_page_view(app: TestApp) {
     ann.get("/settings/billing").await;
     assert_eq!(
         statements(&ann, "/settings/billing").await,
-        5,
+        3,
         "billing with allowed models"
     );
+    // Two models and two projects in one statement: each listed once.
+    let page = ann.get("/settings/billing").await;
+    assert_eq!(
+        page.text_of("#allowed-models").as_deref(),
+        Some("Only these models may be charged: claude , gpt-4o .")
+    );
+    let menu = page.text_of("#project").unwrap_or_default();
+    assert_eq!(menu.matches("Search").count(), 1, "{menu}");
+    assert_eq!(menu.matches("Crawl").count(), 1, "{menu}");
+    assert!(menu.find("Crawl") < menu.find("Search"), "by name: {menu}");
     assert_eq!(
         statements(&ann, "/settings/billing?member=ann%40example.com").await,
-        5,
+        3,
         "billing filtered by member"
     );
+    // The daily spend with its projects' names.
+    assert_eq!(statements(&ann, "/settings/usage").await, 2, "usage");
 }
 
 /// PostgreSQL only: the app's database connections are killed under it

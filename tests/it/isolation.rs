@@ -216,6 +216,8 @@ const MATRIX: &[(&str, &str, Probe)] = &[
     ),
     ("GET", "/settings/billing", Probe::Page),
     ("GET", "/billing", Probe::Page),
+    ("GET", "/settings/usage", Probe::Page),
+    ("GET", "/usage", Probe::Page),
     (
         "POST",
         "/billing/top-up",
@@ -357,6 +359,16 @@ async fn another_workspaces_ids_and_forms_are_refused(app: TestApp) {
             &["alpha ci"],
         )
         .await;
+    // A charge, so Alpha's daily spend names its project: the Usage page
+    // in Beta must not.
+    let (status, _, answer) = crate::api_charges::charge(
+        &app,
+        &alpha_key,
+        "alpha-spend",
+        serde_json::json!({"model": "alpha-model", "amount": 1_000_000}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
     let res = ann
         .submit(
             "/settings/members",

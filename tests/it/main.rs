@@ -57,6 +57,7 @@ mod settings_members_matrix;
 mod settings_resources;
 mod settings_roles;
 mod settings_teams;
+mod settings_usage;
 mod smtp;
 mod transfers;
 mod unique_conflicts;

@@ -342,7 +342,10 @@ async fn billing_readers_see_numbers_without_forms(app: TestApp) {
         .await
         .text_of("#settings-tabs")
         .unwrap_or_default();
-    assert!(!tabs.contains("Billing"), "{tabs}");
+    assert!(
+        !tabs.contains("Billing") && !tabs.contains("Usage"),
+        "{tabs}"
+    );
     assert_eq!(app.balance_of("acme").await, 12_000_000);
 }
 
@@ -504,8 +507,9 @@ async fn who_may_do_what_on_the_billing_pages(app: TestApp) {
     const NO: S = S::FORBIDDEN;
     const BAD: S = S::UNPROCESSABLE_ENTITY;
     // owner, admin, treasurer, accountant, member
-    let gets: [(&str, [S; 5]); 3] = [
+    let gets: [(&str, [S; 5]); 4] = [
         ("/settings/billing", [OK, OK, OK, OK, NO]),
+        ("/settings/usage", [OK, OK, OK, OK, NO]),
         ("/billing/history.csv", [OK, OK, OK, OK, NO]),
         (&receipt, [OK, OK, OK, OK, NO]),
     ];

@@ -3,7 +3,7 @@
 use super::current_month;
 use std::collections::HashMap;
 
-use crate::db::billing::{EntryRow, WalletRow};
+use crate::db::billing::{DailySpendRow, EntryRow, WalletRow};
 use crate::db::scope::Scope;
 use crate::db::{self, Db};
 use crate::domain::{FieldErrors, ProjectId};
@@ -87,28 +87,35 @@ pub struct Overview {
     /// A page of entries passing the filters, one more than shown (so a
     /// next page costs no count).
     pub entries: Vec<EntryRow>,
-    /// Spend per day, project and model since the chart's first day (or
-    /// the month's, if earlier).
-    pub daily_spend: Vec<db::billing::DailySpendRow>,
-    /// The names of the workspace's projects (a project since deleted or
-    /// moved away has none).
-    pub project_names: HashMap<ProjectId, String>,
+    /// The workspace's projects by name (the history's filter menu).
+    pub projects: Vec<(ProjectId, String)>,
     /// In an organization: what each team spent this month.
     pub team_spend: Vec<(String, i64)>,
     /// Filters that aren't filters, per field.
     pub filter_errors: FieldErrors,
 }
 
-/// Reads what the billing page shows: the wallet, its controls, a page of
-/// the ledger that passes `history`'s filters and the daily spend from
-/// `first_day` on; in an organization, its teams' spend this month.
+impl Overview {
+    /// The names of the workspace's projects by id (a project since
+    /// deleted or moved away has none).
+    pub fn project_names(&self) -> HashMap<&ProjectId, &str> {
+        self.projects
+            .iter()
+            .map(|(id, name)| (id, name.as_str()))
+            .collect()
+    }
+}
+
+/// Reads what the billing page shows, in two statements on one checkout:
+/// the wallet with its controls, projects and (in an organization) its
+/// teams' spend this month; and a page of the ledger that passes
+/// `history`'s filters.
 pub async fn overview(
     db: &Db,
     scope: &Scope,
     history: &HistoryQuery,
     after: Option<db::billing::EntryCursor>,
     page_size: i64,
-    first_day: String,
 ) -> Result<Overview, ServiceError> {
     let scope = scope.clone();
     let parsed = history.parse();
@@ -123,21 +130,32 @@ pub async fn overview(
                 }
                 Err(errors) => (Vec::new(), errors),
             };
-            let daily_spend = db::billing::daily_spend_since(conn, &scope, &first_day)?;
-            let project_names = db::projects::all(conn, &scope)?
-                .into_iter()
-                .map(|p| (p.id, p.name))
-                .collect();
             Ok::<_, db::DbError>(Overview {
                 wallet: wallets.wallet,
                 models: wallets.models,
                 entries,
-                daily_spend,
-                project_names,
+                projects: wallets.projects,
                 team_spend: wallets.team_spend,
                 filter_errors,
             })
         })
+        .await?)
+}
+
+/// One day's spend of one project on one model, with the project's name
+/// while it is still in the workspace.
+pub type NamedSpend = (DailySpendRow, Option<String>);
+
+/// The workspace's daily spend from `first_day` (`YYYY-MM-DD`) on, for the
+/// Usage page's charts and month: one statement.
+pub async fn daily_spend(
+    db: &Db,
+    scope: &Scope,
+    first_day: String,
+) -> Result<Vec<NamedSpend>, ServiceError> {
+    let scope = scope.clone();
+    Ok(db
+        .run(move |conn| db::billing::daily_spend_since(conn, &scope, &first_day))
         .await?)
 }
 

@@ -2,11 +2,11 @@
 //! `/billing` (the personal workspace's): the wallet's balance, this
 //! month's spend against its limit, the ledger by cursor pages, and, with
 //! `billing.manage`, the top-up and spend-control forms. Seeing it needs
-//! `billing.read`. Receipts and the CSV export are in [`crate::web::billing`].
+//! `billing.read`. Receipts and the CSV export are in [`crate::web::billing`];
+//! the daily spend charts are the Usage page's ([`super::usage`]), so this
+//! page reads two statements after the session's.
 
 use std::collections::HashMap;
-
-use chrono::Datelike;
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -14,8 +14,9 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::usage::usage_path;
 use crate::config::PlanSpec;
-use crate::db::billing::{DailySpendRow, EntryCursor, EntryRow, WalletRow};
+use crate::db::billing::{EntryCursor, EntryRow, WalletRow};
 use crate::db::scope::{Scope, role_permissions};
 use crate::domain::permission::require;
 use crate::domain::time::UtcMinute;
@@ -25,7 +26,6 @@ use crate::services::billing::{
     self, ControlsInput, HistoryQuery, Overview, TopUpInput, TopUpOutcome, TransferInput,
 };
 use crate::web::AppState;
-use crate::web::charts::{self, DailyChart};
 use crate::web::csrf::ScopedForm;
 use crate::web::error::AppError;
 use crate::web::page::{PAGE_SIZE, Page, cursor_page, render_with_status, see_other};
@@ -41,9 +41,7 @@ pub struct BillingPage {
     history: HistoryView,
     plans: Vec<PlanSpec>,
     plan: String,
-    by_project: DailyChart,
-    by_model: DailyChart,
-    first_day: String,
+    usage_href: &'static str,
     balance: Money,
     spent: Money,
     limit: Option<Money>,
@@ -63,13 +61,11 @@ pub struct EntryView {
 }
 
 impl EntryView {
-    fn of(row: EntryRow, project_names: &HashMap<ProjectId, String>) -> Self {
-        let project = row.project_id.as_ref().map(|id| {
-            project_names
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| GONE.to_owned())
-        });
+    fn of(row: EntryRow, project_names: &HashMap<&ProjectId, &str>) -> Self {
+        let project = row
+            .project_id
+            .as_ref()
+            .map(|id| project_names.get(id).copied().unwrap_or(GONE).to_owned());
         Self {
             at: UtcMinute(row.created_at),
             project,
@@ -180,39 +176,7 @@ fn cursor_of(entry: &EntryView) -> String {
 }
 
 /// How a charged project reads once deleted or moved to another workspace.
-const GONE: &str = "A deleted or moved project";
-
-/// Days the spend charts cover, today included.
-const CHART_DAYS: usize = 30;
-
-/// Daily spend over the chart's days, stacked by project and by model.
-fn spend_charts(
-    overview: &Overview,
-    first_day: chrono::NaiveDate,
-) -> Result<(DailyChart, DailyChart), AppError> {
-    let points = |key: fn(&DailySpendRow) -> String| {
-        overview.daily_spend.iter().filter_map(move |row| {
-            let day = chrono::NaiveDate::parse_from_str(&row.day, "%Y-%m-%d").ok()?;
-            let index = usize::try_from((day - first_day).num_days()).ok()?;
-            Some((index, key(row), row.amount))
-        })
-    };
-    let names = &overview.project_names;
-    let projects = charts::group(
-        CHART_DAYS,
-        points(|row| row.project_id.as_str().to_owned()),
-        |id| {
-            ProjectId::parse(id)
-                .and_then(|id| names.get(&id).cloned())
-                .unwrap_or_else(|| GONE.to_owned())
-        },
-    );
-    let models = charts::group(CHART_DAYS, points(|row| row.model.clone()), str::to_owned);
-    Ok((
-        charts::daily(CHART_DAYS, projects)?,
-        charts::daily(CHART_DAYS, models)?,
-    ))
-}
+pub(super) const GONE: &str = "A deleted or moved project";
 
 /// The typed forms and their errors, when a form is shown again.
 #[derive(Default)]
@@ -285,7 +249,7 @@ impl Typed {
 /// One page of the ledger and the link to the next.
 fn ledger_page(
     rows: Vec<EntryRow>,
-    project_names: &HashMap<ProjectId, String>,
+    project_names: &HashMap<&ProjectId, &str>,
     scope: &Scope,
     history: &HistoryQuery,
 ) -> (Vec<EntryView>, Option<String>) {
@@ -308,12 +272,11 @@ pub struct HistoryView {
 
 impl HistoryView {
     fn of(query: HistoryQuery, overview: &mut Overview) -> Self {
-        let mut projects: Vec<(String, String)> = overview
-            .project_names
+        let projects = overview
+            .projects
             .iter()
             .map(|(id, name)| (id.as_str().to_owned(), name.clone()))
             .collect();
-        projects.sort_by(|a, b| a.1.cmp(&b.1));
         let pairs: Vec<_> = filter_pairs(&query)
             .into_iter()
             .filter(|(_, v)| !v.is_empty())
@@ -331,62 +294,20 @@ impl HistoryView {
     }
 }
 
-/// This month's spend by project (from the daily rows) and, in an
-/// organization, by team.
+/// In an organization: what each team spent this month.
 pub struct MonthView {
-    by_project: Vec<(String, Money)>,
     by_team: Vec<(String, Money)>,
 }
 
 impl MonthView {
     fn of(overview: &Overview) -> Self {
-        let month = billing::current_month();
-        let mut totals: HashMap<&ProjectId, i64> = HashMap::new();
-        for row in overview
-            .daily_spend
-            .iter()
-            .filter(|r| r.day.starts_with(&month))
-        {
-            *totals.entry(&row.project_id).or_default() += row.amount;
-        }
-        let mut by_project: Vec<(String, Money)> = totals
-            .into_iter()
-            .map(|(id, micros)| {
-                let name = overview
-                    .project_names
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_else(|| GONE.to_owned());
-                (name, Money::from_micros(micros))
-            })
-            .collect();
-        by_project.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let by_team = overview
             .team_spend
             .iter()
             .map(|(name, micros)| (name.clone(), Money::from_micros(*micros)))
             .collect();
-        Self {
-            by_project,
-            by_team,
-        }
+        Self { by_team }
     }
-}
-
-/// The page's data, and the first day its charts show.
-async fn load(
-    state: &AppState,
-    scope: &Scope,
-    before: Option<&str>,
-    history: &HistoryQuery,
-) -> Result<(Overview, chrono::NaiveDate), AppError> {
-    let today = chrono::Utc::now().date_naive();
-    let first_day = today - chrono::Days::new(CHART_DAYS as u64 - 1);
-    let month_start = today.with_day(1).unwrap_or(today);
-    let since = first_day.min(month_start).format("%Y-%m-%d").to_string();
-    let after = before.and_then(EntryCursor::decode);
-    let overview = billing::overview(&state.db, scope, history, after, PAGE_SIZE, since).await?;
-    Ok((overview, first_day))
 }
 
 async fn render(
@@ -395,16 +316,14 @@ async fn render(
     before: Option<&str>,
     typed: Typed,
 ) -> Result<HttpResponse, AppError> {
-    let (mut overview, first_day) = load(state, &page.scope, before, &typed.history).await?;
-    let (by_project, by_model) = spend_charts(&overview, first_day)?;
+    let after = before.and_then(EntryCursor::decode);
+    let mut overview =
+        billing::overview(&state.db, &page.scope, &typed.history, after, PAGE_SIZE).await?;
     let month = MonthView::of(&overview);
     let history = HistoryView::of(typed.history.clone(), &mut overview);
-    let (entries, older_href) = ledger_page(
-        overview.entries,
-        &overview.project_names,
-        &page.scope,
-        &history.query,
-    );
+    let rows = std::mem::take(&mut overview.entries);
+    let (entries, older_href) =
+        ledger_page(rows, &overview.project_names(), &page.scope, &history.query);
     let (wallet, models) = (overview.wallet, overview.models);
     let limit = wallet.monthly_spend_limit.map(Money::from_micros);
     let status = typed.status();
@@ -414,9 +333,7 @@ async fn render(
         history,
         plans: state.config.plans.clone(),
         plan: wallet.plan.clone(),
-        by_project,
-        by_model,
-        first_day: first_day.format("%-d %b").to_string(),
+        usage_href: usage_path(&page.scope),
         can_manage: page.scope.can(Permission::BillingManage),
         balance: Money::from_micros(wallet.balance),
         spent: wallet.spent_in(&billing::current_month()),

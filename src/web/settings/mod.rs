@@ -2,6 +2,7 @@
 //! and URL: `/settings/general` → [`general`] and
 //! `templates/settings/general.html`, `/settings/members` → [`members`],
 //! `/settings/roles` → [`roles`], `/settings/teams` → [`teams`],
+//! `/settings/billing` → [`billing`], `/settings/usage` → [`usage`],
 //! `/settings/danger` → [`danger`]; each
 //! tab's tests are `tests/it/settings_<tab>.rs`.
 
@@ -12,3 +13,4 @@ pub mod members;
 pub mod resources;
 pub mod roles;
 pub mod teams;
+pub mod usage;
