@@ -9,8 +9,10 @@
 #   GET /healthz (the ceiling), and per organization the dashboard, the
 #   members page (the first page, which the app keeps in memory, and a
 #   later one, "members2", which it reads on every view), a members
-#   search, the general settings, the audit log and the organizations
-#   page ("orgs": the cards of every organization the owner belongs to).
+#   search, the general settings, the audit log, the organizations
+#   page ("orgs": the cards of every organization the owner belongs to),
+#   and the Billing and Usage tabs (an empty wallet: what they cost before
+#   their lists).
 # Per page it also times single requests from one client (median of 21) and
 # reads the statements one view ran: from `X-Db-Statements` (the app's own
 # count, BEGIN/COMMIT included) and, on PostgreSQL, from the server log with
@@ -402,6 +404,8 @@ PAGES=(
     "general|/settings/general"
     "audit|/audit"
     "orgs|/organizations"
+    "billing|/settings/billing"
+    "usage|/settings/usage"
 )
 
 if [[ "${BENCH_NO_BUILD:-0}" != 1 && -z "${BENCH_BIN:-}" ]]; then

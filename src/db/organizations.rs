@@ -550,34 +550,23 @@ pub struct Profile {
 }
 
 /// The organization or team `workspace` with `user`'s role there, and its
-/// owner's id, if `user` is an active member of it: the membership is the
-/// door, so another workspace is `None` (404).
+/// owner's id (kept on the workspace's row), if `user` is an active member
+/// of it: the membership is the door, so another workspace is `None` (404).
 pub fn profile_for_member(
     conn: &mut AnyConnection,
     user: &UserId,
     workspace: &WorkspaceId,
 ) -> Result<Option<(Profile, Option<UserId>)>, DbError> {
-    let Some(profile) = memberships::table
+    Ok(memberships::table
         .inner_join(workspaces::table)
         .inner_join(roles::table)
         .filter(memberships::user_id.eq(user))
         .filter(memberships::workspace_id.eq(workspace))
         .filter(memberships::status.eq(MembershipStatus::Active))
         .filter(workspaces::kind.ne(WorkspaceKind::Personal))
-        .select(Profile::as_select())
-        .first::<Profile>(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let owner = memberships::table
-        .inner_join(roles::table)
-        .filter(memberships::workspace_id.eq(workspace))
-        .filter(roles::system_key.eq(SystemRole::Owner))
-        .select(memberships::user_id)
+        .select((Profile::as_select(), workspaces::owner_user_id))
         .first(conn)
-        .optional()?;
-    Ok(Some((profile, owner)))
+        .optional()?)
 }
 
 /// Sets a new organization's description and billing email (already
