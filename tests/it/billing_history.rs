@@ -70,6 +70,14 @@ async fn the_history_filters_exports_and_sums_the_month(app: TestApp) {
         Some("2026-13-01")
     );
 
+    // A project id that names no project is a message under the menu.
+    let page = ann.get("/settings/billing?project=nope").await;
+    assert_eq!(
+        page.text_of("#project-error").as_deref(),
+        Some("Choose a project from the list.")
+    );
+    assert_eq!(rows(&page), 0);
+
     // The month at a glance: by team on the billing page, by project
     // (largest first, each linking to its charges) on the Usage page.
     let usage = ann.get("/settings/usage").await;
