@@ -54,6 +54,7 @@ mod settings_members;
 mod settings_members_hierarchy;
 mod settings_members_kept;
 mod settings_members_matrix;
+mod settings_members_table;
 mod settings_resources;
 mod settings_roles;
 mod settings_teams;
