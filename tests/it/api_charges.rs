@@ -41,6 +41,17 @@ pub async fn charge(
     (status, headers, res.json().await.expect("a JSON body"))
 }
 
+/// Makes each charge in turn (a project key, a model, micro-credits),
+/// described as "call {i}, with a comma" (a CSV export must quote it);
+/// each must be accepted.
+pub async fn charge_each(app: &TestApp, charges: &[(&str, &str, i64)]) {
+    for (i, (key, model, micros)) in charges.iter().enumerate() {
+        let body = json!({"model": model, "amount": micros, "description": format!("call {i}, with a comma")});
+        let (status, _, answer) = charge(app, key, &format!("each-{i}"), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+}
+
 async fn wallet(app: &TestApp, key: &str) -> (StatusCode, Value) {
     let res = reqwest::Client::new()
         .get(format!("{}/api/v1/wallet", app.base))

@@ -3,9 +3,8 @@
 //! and `GET /billing/history.csv`.
 
 use reqwest::StatusCode;
-use serde_json::json;
 
-use crate::api_charges::charge;
+use crate::api_charges::charge_each;
 use crate::on_both_backends;
 use crate::support::{Response, TestApp};
 
@@ -25,18 +24,15 @@ async fn the_history_filters_exports_and_sums_the_month(app: TestApp) {
         .await;
     let search = app.add_project_key("acme", "Search", "platform").await;
     let crawl = app.add_project_key("acme", "Crawl", "platform").await;
-    for (i, (key, model, micros)) in [
-        (&search, "gpt-4o", 1_000_000),
-        (&search, "gpt-4o", 500_000),
-        (&crawl, "claude-3", 250_000),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let body = json!({"model": model, "amount": micros, "description": format!("call {i}, with a comma")});
-        let (status, _, _) = charge(&app, key, &format!("h-{i}"), body).await;
-        assert_eq!(status, StatusCode::CREATED);
-    }
+    charge_each(
+        &app,
+        &[
+            (&search, "gpt-4o", 1_000_000),
+            (&search, "gpt-4o", 500_000),
+            (&crawl, "claude-3", 250_000),
+        ],
+    )
+    .await;
     let ann = app.browser("ann@example.com");
     let rows = |page: &Response| page.body.matches("<tr data-entry=").count();
     let crawl_id = app.project_id("acme", "Crawl").await;

@@ -4,9 +4,8 @@
 //! name that says so. Who may see it is in `settings_billing`'s matrix.
 
 use reqwest::StatusCode;
-use serde_json::json;
 
-use crate::api_charges::charge;
+use crate::api_charges::charge_each;
 use crate::on_both_backends;
 use crate::support::TestApp;
 
@@ -27,18 +26,15 @@ async fn the_usage_tab_charts_spend_by_project_and_model(app: TestApp) {
         .await;
     let search = app.add_project_key("acme", "Search", "platform").await;
     let crawl = app.add_project_key("acme", "Crawl", "platform").await;
-    for (i, (key, model, micros)) in [
-        (&search, "gpt-4o", 2_000_000),
-        (&crawl, "claude-3", 500_000),
-        (&crawl, "gpt-4o", 250_000),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let body = json!({"model": model, "amount": micros});
-        let (status, _, answer) = charge(&app, key, &format!("u-{i}"), body).await;
-        assert_eq!(status, StatusCode::CREATED, "{answer}");
-    }
+    charge_each(
+        &app,
+        &[
+            (&search, "gpt-4o", 2_000_000),
+            (&crawl, "claude-3", 500_000),
+            (&crawl, "gpt-4o", 250_000),
+        ],
+    )
+    .await;
     let ann = app.browser("ann@example.com");
     let billing = ann.get("/settings/billing").await;
     assert_eq!(
